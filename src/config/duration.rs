@@ -1,0 +1,66 @@
+//! Durations as operators write them: `500ms`, `30s`, `15m`, `72h`, `7d`, `2w`.
+//!
+//! Inside the engine every duration and timestamp is an `i64` of milliseconds, so rules compare
+//! them with plain arithmetic.
+
+pub const SECOND_MS: i64 = 1_000;
+pub const MINUTE_MS: i64 = 60 * SECOND_MS;
+pub const HOUR_MS: i64 = 60 * MINUTE_MS;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Parses `<integer><unit>` with unit `ms`, `s`, `m`, `h`, `d` or `w`; `None` for anything else.
+pub fn parse_duration_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let n: i64 = digits.parse().ok()?;
+    let unit_ms = match unit {
+        "ms" => 1,
+        "s" => SECOND_MS,
+        "m" => MINUTE_MS,
+        "h" => HOUR_MS,
+        "d" => DAY_MS,
+        "w" => 7 * DAY_MS,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+/// Formats milliseconds back into the largest exact unit (`7d`, `36h`, `1500ms`).
+pub fn format_duration_ms(ms: i64) -> String {
+    for (unit, size) in [("d", DAY_MS), ("h", HOUR_MS), ("m", MINUTE_MS), ("s", SECOND_MS)] {
+        if ms != 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        assert_eq!(parse_duration_ms("500ms"), Some(500));
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms("15m"), Some(900_000));
+        assert_eq!(parse_duration_ms("72h"), Some(3 * DAY_MS));
+        assert_eq!(parse_duration_ms("7d"), Some(7 * DAY_MS));
+        assert_eq!(parse_duration_ms("2w"), Some(14 * DAY_MS));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in ["", "d", "7", "7 days", "-1d", "1.5d", "7y", "99999999999999999999d"] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for text in ["7d", "36h", "90m", "45s", "1500ms"] {
+            assert_eq!(format_duration_ms(parse_duration_ms(text).unwrap()), text);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! `TAGSTREAM_<SECTION>__<KEY>=value` overrides, applied to a parsed TOML table before it is
+//! turned into typed config.
+//!
+//! The value is typed after the key's current (or default) value: booleans, integers, floats,
+//! comma-separated lists, or strings. `TAGSTREAM_KAFKA__OPTIONS__SASL_USERNAME` sets the
+//! librdkafka option `sasl.username` (underscores become dots).
+
+use toml::{Table, Value};
+
+use super::ConfigError;
+
+/// Applies every `TAGSTREAM_*__*` variable whose section `owns_section` accepts. Variables of
+/// sections it does not own are left for another config file (rule parameters); a variable for
+/// an owned section with an unknown key is an error.
+pub fn apply_env_overrides(
+    table: &mut Table,
+    defaults: &Table,
+    vars: &[(String, String)],
+    owns_section: impl Fn(&str) -> bool,
+) -> Result<(), ConfigError> {
+    for (var, value) in vars {
+        let Some(rest) = var.strip_prefix("TAGSTREAM_") else {
+            continue;
+        };
+        let parts: Vec<String> = rest.split("__").map(|p| p.to_lowercase()).collect();
+        if parts.len() < 2 {
+            continue;
+        }
+        let section = &parts[0];
+        if !owns_section(section) {
+            continue;
+        }
+        let err = |message: String| ConfigError::Env {
+            var: var.clone(),
+            message,
+        };
+        let section_table = table
+            .entry(section.clone())
+            .or_insert_with(|| Value::Table(Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| err(format!("[{section}] is not a table")))?;
+        let default_section = defaults.get(section).and_then(Value::as_table);
+        if section == "kafka" && parts.len() == 3 && parts[1] == "options" {
+            let key = parts[2].replace('_', ".");
+            let options = section_table
+                .entry("options")
+                .or_insert_with(|| Value::Table(Table::new()))
+                .as_table_mut()
+                .ok_or_else(|| err("[kafka.options] is not a table".into()))?;
+            options.insert(key, Value::String(value.clone()));
+            continue;
+        }
+        if parts.len() != 2 {
+            return Err(err(format!("expected TAGSTREAM_{}__KEY", section.to_uppercase())));
+        }
+        let key = &parts[1];
+        let template = section_table
+            .get(key)
+            .or_else(|| default_section.and_then(|d| d.get(key)))
+            .ok_or_else(|| err(format!("unknown key `{key}` in section [{section}]")))?;
+        let typed = typed_like(template, value).ok_or_else(|| {
+            err(format!("{value:?} is not a valid {}", template.type_str()))
+        })?;
+        section_table.insert(key.clone(), typed);
+    }
+    Ok(())
+}
+
+fn typed_like(template: &Value, text: &str) -> Option<Value> {
+    Some(match template {
+        Value::Boolean(_) => Value::Boolean(match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return None,
+        }),
+        Value::Integer(_) => Value::Integer(text.trim().parse().ok()?),
+        Value::Float(_) => Value::Float(text.trim().parse().ok()?),
+        Value::Array(items) => {
+            let item_template = items.first().cloned().unwrap_or(Value::String(String::new()));
+            let parsed: Option<Vec<Value>> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| typed_like(&item_template, s))
+                .collect();
+            Value::Array(parsed?)
+        }
+        _ => Value::String(text.to_string()),
+    })
+}

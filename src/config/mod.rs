@@ -1,0 +1,300 @@
+//! Configuration: `config/tagstream.toml` (engine), `config/params.toml` (rule thresholds) and
+//! `config/tags.toml` (the tag catalogue, parsed in [`crate::tags::catalogue`]).
+//!
+//! Files are parsed into plain structs with unknown keys rejected; every key has a default.
+//! `TAGSTREAM_<SECTION>__<KEY>` environment variables override both the engine config and the
+//! rule parameters; CLI flags override both. The validated result is built before any task starts.
+
+pub mod duration;
+mod env;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use env::apply_env_overrides;
+
+/// One error type for everything read from config files and the environment.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}:{line}: {message}")]
+    At {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConfigError {
+    /// Wraps a TOML error with the line it points at.
+    pub fn toml(path: &str, text: &str, err: &toml::de::Error) -> ConfigError {
+        let line = err
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        ConfigError::At {
+            path: path.to_string(),
+            line,
+            message: err.message().to_string(),
+        }
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle` in `text` (1 when absent), so that
+/// semantic errors found after parsing still point the operator at a line.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle)
+        .map(|at| text[..at].matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub rules: RulesConfig,
+    pub kafka: KafkaConfig,
+    pub state: StateConfig,
+    pub clock: ClockConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// One `.rhai` script per rule.
+    pub dir: PathBuf,
+    /// The tag catalogue.
+    pub catalogue: PathBuf,
+    /// Rule thresholds, one section per rule.
+    pub params: PathBuf,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            dir: "rules".into(),
+            catalogue: "config/tags.toml".into(),
+            params: "config/params.toml".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: String,
+    pub group_id: String,
+    pub input_topics: Vec<String>,
+    pub output_topic: String,
+    pub dead_letter_topic: String,
+    /// Passed to librdkafka untouched (security.protocol, sasl.*, ssl.*, ...).
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            group_id: "tagstream".into(),
+            input_topics: vec!["behaviour-events".into()],
+            output_topic: "tag-changes".into(),
+            dead_letter_topic: "tagstream-dead-letters".into(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Local state of the partitions this instance owns.
+    pub dir: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig { dir: "state".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// An idle partition's clock follows wall time (Kafka mode).
+    pub idle_follows_wall_clock: bool,
+    pub idle_after: String,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            idle_follows_wall_clock: true,
+            idle_after: "30s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `/metrics`, `/healthz`, `/readyz`; empty turns the server off.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:9898".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (a missing file is an error only when `required`), applies `TAGSTREAM_*`
+    /// overrides from `vars`, and validates the result.
+    ///
+    /// # Errors
+    /// Unreadable file, syntax error or unknown key (with line), bad override, invalid value.
+    pub fn load(
+        path: &Path,
+        required: bool,
+        vars: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let mut table = if path.exists() || required {
+            let text = read_file(path)?;
+            toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError::toml(&shown, &text, &e))?
+        } else {
+            toml::Table::new()
+        };
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        apply_env_overrides(&mut table, &defaults, vars, |section| {
+            defaults.contains_key(section)
+        })?;
+        let text = table.to_string();
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::At {
+            path: shown.clone(),
+            line: 1,
+            message: e.message().to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
+            return invalid("clock.idle_after must be a duration like \"30s\"");
+        }
+        if self.kafka.input_topics.is_empty() || self.kafka.input_topics.iter().any(|t| t.is_empty()) {
+            return invalid("kafka.input_topics must name at least one topic");
+        }
+        if self.kafka.output_topic.is_empty() || self.kafka.dead_letter_topic.is_empty() {
+            return invalid("kafka.output_topic and kafka.dead_letter_topic must not be empty");
+        }
+        if self.kafka.group_id.is_empty() {
+            return invalid("kafka.group_id must not be empty");
+        }
+        Ok(())
+    }
+
+    pub fn idle_after_ms(&self) -> i64 {
+        duration::parse_duration_ms(&self.clock.idle_after).unwrap_or(30_000)
+    }
+}
+
+/// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.
+pub fn env_vars() -> Vec<(String, String)> {
+    let mut vars: Vec<_> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("TAGSTREAM_"))
+        .collect();
+    vars.sort();
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_when_file_is_absent() {
+        let config = Config::load(Path::new("/nonexistent/tagstream.toml"), false, &[]).unwrap();
+        assert_eq!(config, Config::default());
+        assert!(Config::load(Path::new("/nonexistent/tagstream.toml"), true, &[]).is_err());
+    }
+
+    #[test]
+    fn env_overrides_file_values() {
+        let file = write("[kafka]\nbootstrap_servers = \"a:1\"\n[clock]\nidle_after = \"10s\"\n");
+        let config = Config::load(
+            file.path(),
+            true,
+            &vars(&[
+                ("TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS", "10.0.0.5:9092"),
+                ("TAGSTREAM_KAFKA__INPUT_TOPICS", "chat,clicks,orders"),
+                ("TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK", "false"),
+                ("TAGSTREAM_KAFKA__OPTIONS__SECURITY_PROTOCOL", "SASL_SSL"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.kafka.bootstrap_servers, "10.0.0.5:9092");
+        assert_eq!(config.kafka.input_topics, ["chat", "clicks", "orders"]);
+        assert!(!config.clock.idle_follows_wall_clock);
+        assert_eq!(config.idle_after_ms(), 10_000);
+        assert_eq!(config.kafka.options["security.protocol"], "SASL_SSL");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_line() {
+        let file = write("[kafka]\ngroup_id = \"g\"\nbootstrap = \"x\"\n");
+        let err = Config::load(file.path(), true, &[]).unwrap_err().to_string();
+        assert!(err.contains("bootstrap"), "{err}");
+        let err = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_KAFKA__NOPE", "1")]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Env { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let err = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK", "maybe")]),
+        );
+        assert!(err.is_err());
+        let file = write("[clock]\nidle_after = \"soon\"\n");
+        assert!(Config::load(file.path(), true, &[]).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! tagstream: a rules-driven auto-tagging stream processor.
+//!
+//! Behaviour events (chat messages, clicks, orders) come in, per-user state is kept, operator
+//! written Rhai rules decide tags, and tag changes go out.
+//!
+//! # Layout
+//!
+//! One module per pipeline stage, in the order an event flows through them:
+//!
+//! - [`source`]: where records come from — JSON lines ([`source::file`]) or Kafka.
+//! - [`decode`]: bytes → typed [`decode::Event`], or a dead letter with a precise reason.
+//! - [`state`]: the per-user profile (windows, order ledger, tags, variables, timers) and the
+//!   [`state::Partition`] owning a set of users, its event-time clock and its due queue.
+//! - [`rules`]: the Rhai engine, the script API, limits; a [`rules::RulePack`] is the rule set
+//!   as a value that can be swapped between events.
+//! - [`tags`]: the catalogue, exclusive groups, TTLs, score bands; turns rule calls into
+//!   [`tags::TagChange`]s.
+//! - [`sink`]: where outputs go — JSON lines ([`sink::file`]) or Kafka.
+//!
+//! [`core`] ties decode → state → rules → tags into one pure, synchronous step with no I/O and
+//! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
+//! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams.
+//!
+//! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
+//! it, fires the timers the event's time passes, folds it into the user's state, runs each
+//! rule's handlers → `tags` turns the rules' `tag()`/`untag()` into changes → `sink` writes them.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod decode;
+pub mod generate;
+pub mod pipeline;
+pub mod rules;
+pub mod sink;
+pub mod source;
+pub mod state;
+pub mod tags;

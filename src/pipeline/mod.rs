@@ -1,0 +1,5 @@
+//! Pipelines: drive the [`crate::core::Processor`] from a source to a sink.
+//! [`file`] is the embedded mode (JSON lines in and out, no broker).
+
+pub mod file;
+pub mod kafka;

@@ -1,0 +1,240 @@
+//! The context a rule runs in: the user's state lent out of its partition, the event or timer,
+//! the clock, and the outputs of the step. Native script functions act on it; a rule's changes
+//! are rolled back when the rule fails, so a failing rule leaves no partial effect.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::decode::Event;
+use crate::state::timers::{self, Due, DueKind, TimerSlot};
+use crate::state::{vars, UserIndex, UserState, Var, VarKey};
+use crate::tags::{AddTag, Catalogue, Emitter, Output, TagId, TagSlot, Trigger};
+
+use super::Params;
+
+/// A timer is never set closer than this to now, so no rule can spin the clock in place.
+pub const MIN_WAKE_MS: i64 = 1_000;
+/// Regexes compiled from scripts are cached; the cache is bounded against scripts that build
+/// patterns from input.
+const REGEX_CACHE_MAX: usize = 1_024;
+
+pub struct Ctx {
+    pub catalogue: Arc<Catalogue>,
+    pub params: Arc<Params>,
+    pub rule_names: Arc<[Arc<str>]>,
+    /// The time of the step: the clock for events, the due time for timers.
+    pub now: i64,
+    /// The rule running now.
+    pub rule: u16,
+    pub user: UserState,
+    pub user_id: Arc<str>,
+    pub user_index: UserIndex,
+    pub event: Option<Event>,
+    pub trigger: Trigger,
+    /// Outputs of the step, in order.
+    pub out: Vec<Output>,
+    /// Queue entries the step adds to the partition.
+    pub dues: Vec<Due>,
+    seq: u32,
+    saved: Saved,
+    var_keys: Vec<HashMap<Box<str>, VarKey>>,
+    regexes: HashMap<String, Regex>,
+}
+
+/// What a rule can change, saved before it runs.
+#[derive(Default)]
+struct Saved {
+    tags: Vec<TagSlot>,
+    vars: Vec<(VarKey, Var)>,
+    timers: Vec<TimerSlot>,
+    out: usize,
+    dues: usize,
+    seq: u32,
+}
+
+impl Ctx {
+    pub fn new(catalogue: Arc<Catalogue>, params: Arc<Params>, rule_names: Arc<[Arc<str>]>) -> Ctx {
+        let rules = rule_names.len();
+        Ctx {
+            catalogue,
+            params,
+            rule_names,
+            now: 0,
+            rule: 0,
+            user: UserState::default(),
+            user_id: Arc::from(""),
+            user_index: 0,
+            event: None,
+            trigger: Trigger::Timer,
+            out: Vec::new(),
+            dues: Vec::new(),
+            seq: 0,
+            saved: Saved::default(),
+            var_keys: vec![HashMap::new(); rules],
+            regexes: HashMap::new(),
+        }
+    }
+
+    /// Starts a step for one user.
+    pub fn begin_step(&mut self, user_id: Arc<str>, index: UserIndex, user: UserState, now: i64, trigger: Trigger) {
+        self.user_id = user_id;
+        self.user_index = index;
+        self.user = user;
+        self.now = now;
+        self.trigger = trigger;
+        self.seq = 0;
+    }
+
+    /// Saves what rule `rule` may change.
+    pub fn begin_rule(&mut self, rule: u16) {
+        self.rule = rule;
+        let s = &mut self.saved;
+        s.tags.clone_from(&self.user.tags);
+        s.vars.clone_from(&self.user.vars);
+        s.timers.clone_from(&self.user.timers);
+        s.out = self.out.len();
+        s.dues = self.dues.len();
+        s.seq = self.seq;
+    }
+
+    /// Undoes everything the current rule changed.
+    pub fn rollback_rule(&mut self) {
+        let s = &mut self.saved;
+        std::mem::swap(&mut self.user.tags, &mut s.tags);
+        std::mem::swap(&mut self.user.vars, &mut s.vars);
+        std::mem::swap(&mut self.user.timers, &mut s.timers);
+        self.out.truncate(s.out);
+        self.dues.truncate(s.dues);
+        self.seq = s.seq;
+    }
+
+    fn emitter(&self) -> Emitter<'_> {
+        Emitter {
+            catalogue: &self.catalogue,
+            rule_names: &self.rule_names,
+            user_id: &self.user_id,
+            trigger: &self.trigger,
+            now: self.now,
+            seq: self.seq,
+        }
+    }
+
+    pub fn tag_id(&self, name: &str) -> Result<TagId, String> {
+        self.catalogue
+            .id(name)
+            .ok_or_else(|| format!("tag {name:?} is not declared in the tag catalogue"))
+    }
+
+    pub fn add_tag(&mut self, name: &str, score: Option<f64>, reason: String, ttl_ms: Option<i64>) -> Result<(), String> {
+        let tag = self.tag_id(name)?;
+        let rule = self.rule;
+        let add = AddTag { tag, score, reason, ttl_ms };
+        let mut tags = std::mem::take(&mut self.user.tags);
+        let mut out = std::mem::take(&mut self.out);
+        let result = {
+            let mut em = self.emitter();
+            let r = em.add(&mut tags, rule, add, &mut out);
+            (r, em.seq)
+        };
+        self.user.tags = tags;
+        self.out = out;
+        self.seq = result.1;
+        if let Some(expires) = result.0.map_err(|e| e.to_string())? {
+            self.dues.push(Due { at: expires, user: self.user_index, kind: DueKind::Expiry(tag) });
+        }
+        Ok(())
+    }
+
+    pub fn remove_tag(&mut self, tag: TagId, reason: String) {
+        if !self.user.tags.iter().any(|s| s.tag == tag) {
+            return;
+        }
+        let rule = self.rule;
+        let mut tags = std::mem::take(&mut self.user.tags);
+        let mut out = std::mem::take(&mut self.out);
+        let seq = {
+            let mut em = self.emitter();
+            em.remove(&mut tags, rule, tag, reason, &mut out);
+            em.seq
+        };
+        self.user.tags = tags;
+        self.out = out;
+        self.seq = seq;
+    }
+
+    /// Removes a tag whose TTL is due now. Returns whether it was removed.
+    pub fn expire_tag(&mut self, tag: TagId) -> bool {
+        let mut tags = std::mem::take(&mut self.user.tags);
+        let mut out = std::mem::take(&mut self.out);
+        let (removed, seq) = {
+            let mut em = self.emitter();
+            (em.expire(&mut tags, tag, &mut out), em.seq)
+        };
+        self.user.tags = tags;
+        self.out = out;
+        self.seq = seq;
+        removed
+    }
+
+    pub fn has_tag(&self, tag: TagId) -> bool {
+        self.user.tags.iter().any(|s| s.tag == tag)
+    }
+
+    /// The held member of `group`, if any.
+    pub fn tag_in(&self, group: &str) -> Result<Option<&Arc<str>>, String> {
+        let g = self
+            .catalogue
+            .group_by_name(group)
+            .ok_or_else(|| format!("group {group:?} is not declared in the tag catalogue"))?;
+        Ok(self
+            .user
+            .tags
+            .iter()
+            .find(|s| g.members.contains(&s.tag))
+            .map(|s| self.catalogue.name(s.tag)))
+    }
+
+    pub fn group_members(&self, group: &str) -> Result<Vec<TagId>, String> {
+        self.catalogue
+            .group_by_name(group)
+            .map(|g| g.members.clone())
+            .ok_or_else(|| format!("group {group:?} is not declared in the tag catalogue"))
+    }
+
+    /// The key of the current rule's variable `name` (variables are private to their rule).
+    pub fn var_key(&mut self, name: &str) -> Result<VarKey, String> {
+        let rule = self.rule as usize;
+        if let Some(key) = self.var_keys[rule].get(name) {
+            return Ok(*key);
+        }
+        let key = vars::intern(&format!("{}.{name}", self.rule_names[rule])).map_err(|e| e.to_string())?;
+        self.var_keys[rule].insert(name.into(), key);
+        Ok(key)
+    }
+
+    /// Arms the current rule's timer for this user (one per rule; re-arming moves it).
+    pub fn wake_at(&mut self, due: i64) {
+        let due = due.max(self.now + MIN_WAKE_MS);
+        if let Some(at) = timers::set(&mut self.user.timers, self.rule, due) {
+            self.dues.push(Due { at, user: self.user_index, kind: DueKind::Wake(self.rule) });
+        }
+    }
+
+    pub fn cancel_wake(&mut self) {
+        timers::cancel(&mut self.user.timers, self.rule);
+    }
+
+    /// A compiled regex, compiled once per pattern.
+    pub fn regex(&mut self, pattern: &str) -> Result<&Regex, String> {
+        if !self.regexes.contains_key(pattern) {
+            if self.regexes.len() >= REGEX_CACHE_MAX {
+                self.regexes.clear();
+            }
+            let re = Regex::new(pattern).map_err(|e| format!("bad pattern {pattern:?}: {e}"))?;
+            self.regexes.insert(pattern.to_string(), re);
+        }
+        Ok(&self.regexes[pattern])
+    }
+}

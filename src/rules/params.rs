@@ -1,0 +1,262 @@
+//! Rule parameters (`config/params.toml`): one section per rule, every threshold of the rule
+//! pack, overridable by `TAGSTREAM_<RULE>__<KEY>` like the engine config. Scripts read them as
+//! `<section>::<key>`; durations written as `"7d"` arrive as milliseconds.
+//!
+//! The `[keywords."<tag>"]` tables are compiled into a [`KeywordSet`] once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::Regex;
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use crate::config::duration::parse_duration_ms;
+use crate::config::{apply_env_overrides, line_of, read_file, ConfigError};
+
+/// Sections of the engine config, which rule parameters may not reuse.
+pub const RESERVED_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeywordFile {
+    #[serde(default)]
+    words: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default = "one")]
+    hits: i64,
+    within: Option<String>,
+    ttl: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// One keyword tag: what matches it and how many hits within what window it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeywordSpec {
+    pub tag: String,
+    pub hits: i64,
+    /// Window for `hits`, ms (0 when `hits` is 1).
+    pub within_ms: i64,
+    pub ttl_ms: Option<i64>,
+    pub words: Vec<String>,
+    pub patterns: Vec<String>,
+}
+
+/// All keyword tags compiled into one literal automaton plus one regex per pattern.
+#[derive(Debug, Clone)]
+pub struct KeywordSet {
+    pub specs: Vec<KeywordSpec>,
+    literals: Option<AhoCorasick>,
+    /// Spec index of each literal, in automaton pattern order.
+    literal_spec: Vec<usize>,
+    regexes: Vec<(usize, Regex)>,
+}
+
+impl KeywordSet {
+    fn build(specs: Vec<KeywordSpec>) -> Result<KeywordSet, String> {
+        let mut words = Vec::new();
+        let mut literal_spec = Vec::new();
+        let mut regexes = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            for word in &spec.words {
+                words.push(word.as_str());
+                literal_spec.push(i);
+            }
+            for pattern in &spec.patterns {
+                let re = Regex::new(pattern)
+                    .map_err(|e| format!("keywords {:?}: pattern {pattern:?}: {e}", spec.tag))?;
+                regexes.push((i, re));
+            }
+        }
+        let literals = if words.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&words)
+                    .map_err(|e| format!("keywords: {e}"))?,
+            )
+        };
+        Ok(KeywordSet { specs, literals, literal_spec, regexes })
+    }
+
+    /// Indices of the specs `text` matches (each at most once), with the first matching word.
+    pub fn matches<'t>(&self, text: &'t str) -> Vec<(usize, &'t str)> {
+        let mut found: Vec<(usize, &'t str)> = Vec::new();
+        if let Some(ac) = &self.literals {
+            for m in ac.find_overlapping_iter(text) {
+                let spec = self.literal_spec[m.pattern().as_usize()];
+                if !found.iter().any(|(s, _)| *s == spec) {
+                    found.push((spec, &text[m.range()]));
+                }
+            }
+        }
+        for (spec, re) in &self.regexes {
+            if !found.iter().any(|(s, _)| s == spec) {
+                if let Some(m) = re.find(text) {
+                    found.push((*spec, m.as_str()));
+                }
+            }
+        }
+        found.sort_by_key(|(s, _)| *s);
+        found
+    }
+}
+
+/// Validated rule parameters.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Scalar and array values per section, durations converted to ms.
+    pub sections: BTreeMap<String, BTreeMap<String, Value>>,
+    pub keywords: KeywordSet,
+}
+
+impl Params {
+    /// Reads the parameters file (absent = no parameters) and applies environment overrides.
+    ///
+    /// # Errors
+    /// Syntax errors, reserved section names, malformed keyword tables, bad overrides.
+    pub fn load(path: &Path, vars: &[(String, String)]) -> Result<Params, ConfigError> {
+        let shown = path.display().to_string();
+        let text = if path.exists() { read_file(path)? } else { String::new() };
+        Params::parse(&text, &shown, vars)
+    }
+
+    pub fn parse(text: &str, shown: &str, vars: &[(String, String)]) -> Result<Params, ConfigError> {
+        let mut table: Table = toml::from_str(text).map_err(|e| ConfigError::toml(shown, text, &e))?;
+        let at = |needle: &str, message: String| ConfigError::At {
+            path: shown.to_string(),
+            line: line_of(text, needle),
+            message,
+        };
+        let snapshot = table.clone();
+        apply_env_overrides(&mut table, &snapshot, vars, |s| {
+            !RESERVED_SECTIONS.contains(&s) && s != "keywords"
+        })?;
+        let mut sections = BTreeMap::new();
+        let mut keywords = Vec::new();
+        for (name, value) in table {
+            if RESERVED_SECTIONS.contains(&name.as_str()) {
+                return Err(at(&name, format!("[{name}] is an engine config section, not a rule's")));
+            }
+            let Value::Table(entries) = value else {
+                return Err(at(&name, format!("`{name}` must be a [section]")));
+            };
+            if name == "keywords" {
+                for (tag, spec) in entries {
+                    keywords.push(keyword_spec(&tag, spec).map_err(|m| at(&tag, m))?);
+                }
+                continue;
+            }
+            let mut values = BTreeMap::new();
+            for (key, value) in entries {
+                let value = match value {
+                    Value::String(s) => match parse_duration_ms(&s) {
+                        Some(ms) => Value::Integer(ms),
+                        None => Value::String(s),
+                    },
+                    Value::Table(_) | Value::Datetime(_) => {
+                        return Err(at(&key, format!("[{name}] {key}: only numbers, strings, booleans and arrays are allowed")));
+                    }
+                    other => other,
+                };
+                values.insert(key, value);
+            }
+            sections.insert(name, values);
+        }
+        let keywords = KeywordSet::build(keywords).map_err(|m| at("keywords", m))?;
+        Ok(Params { sections, keywords })
+    }
+}
+
+fn keyword_spec(tag: &str, value: Value) -> Result<KeywordSpec, String> {
+    let file: KeywordFile = value
+        .try_into()
+        .map_err(|e: toml::de::Error| format!("keywords {tag:?}: {}", e.message()))?;
+    let duration = |field: &str, text: &Option<String>| -> Result<Option<i64>, String> {
+        text.as_ref()
+            .map(|t| {
+                parse_duration_ms(t)
+                    .filter(|ms| *ms > 0)
+                    .ok_or_else(|| format!("keywords {tag:?}: {field} {t:?} is not a duration"))
+            })
+            .transpose()
+    };
+    let within_ms = duration("within", &file.within)?;
+    if file.hits < 1 {
+        return Err(format!("keywords {tag:?}: hits must be at least 1"));
+    }
+    if file.hits > 1 && within_ms.is_none() {
+        return Err(format!("keywords {tag:?}: hits > 1 needs a `within` window"));
+    }
+    if file.words.is_empty() && file.patterns.is_empty() {
+        return Err(format!("keywords {tag:?}: needs `words` or `patterns`"));
+    }
+    if file.words.iter().any(String::is_empty) {
+        return Err(format!("keywords {tag:?}: empty word"));
+    }
+    Ok(KeywordSpec {
+        tag: tag.to_string(),
+        hits: file.hits,
+        within_ms: within_ms.unwrap_or(0),
+        ttl_ms: duration("ttl", &file.ttl)?,
+        words: file.words,
+        patterns: file.patterns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+[activity]
+half_life = "7d"
+high = 10.0
+[keywords."intent/price"]
+words = ["价格", "price"]
+ttl = "30d"
+[keywords."intent/purchase"]
+words = ["购买"]
+patterns = ["怎么.{0,2}买"]
+hits = 2
+within = "7d"
+"#;
+
+    #[test]
+    fn converts_durations_and_builds_keywords() {
+        let p = Params::parse(TEXT, "params.toml", &[]).unwrap();
+        assert_eq!(p.sections["activity"]["half_life"], Value::Integer(7 * 86_400_000));
+        assert_eq!(p.keywords.specs.len(), 2);
+        let m = p.keywords.matches("这个PRICE是多少，怎么才能买");
+        assert_eq!(m.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(m[0].1, "PRICE");
+        assert!(p.keywords.matches("你好").is_empty());
+    }
+
+    #[test]
+    fn env_overrides_rule_parameters() {
+        let vars = vec![("TAGSTREAM_ACTIVITY__HIGH".to_string(), "12.5".to_string())];
+        let p = Params::parse(TEXT, "params.toml", &vars).unwrap();
+        assert_eq!(p.sections["activity"]["high"], Value::Float(12.5));
+        let vars = vec![("TAGSTREAM_ACTIVITY__NOPE".to_string(), "1".to_string())];
+        assert!(Params::parse(TEXT, "params.toml", &vars).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_keyword_tables_with_line() {
+        let text = "[keywords.\"a/b\"]\nwords = [\"x\"]\nhits = 2\n";
+        let err = Params::parse(text, "p.toml", &[]).unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:1:") && err.contains("within"), "{err}");
+        let text = "[keywords.\"a/b\"]\npatterns = [\"(\"]\n";
+        assert!(Params::parse(text, "p.toml", &[]).is_err());
+        assert!(Params::parse("[kafka]\nx = 1\n", "p.toml", &[]).is_err());
+    }
+}

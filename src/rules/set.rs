@@ -1,0 +1,171 @@
+//! A rule pack compiled for one worker's Rhai engine.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rhai::{CallFnOptions, Dynamic, Engine, Module, Scope, AST};
+
+use super::api::{self, EventRef, UserRef};
+use super::{Ctx, RulePack, RuleRunError, RulesError};
+use crate::decode::EventType;
+
+/// The handlers a rule may define.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Chat,
+    Click,
+    Order,
+    Event,
+    Tick,
+}
+
+impl Handler {
+    const ALL: [Handler; 5] = [Handler::Chat, Handler::Click, Handler::Order, Handler::Event, Handler::Tick];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Handler::Chat => "on_chat",
+            Handler::Click => "on_click",
+            Handler::Order => "on_order",
+            Handler::Event => "on_event",
+            Handler::Tick => "on_tick",
+        }
+    }
+
+    fn arity(self) -> usize {
+        2
+    }
+
+    pub fn for_type(kind: EventType) -> Handler {
+        match kind {
+            EventType::Chat => Handler::Chat,
+            EventType::Click => Handler::Click,
+            EventType::Order => Handler::Order,
+        }
+    }
+}
+
+struct Compiled {
+    ast: AST,
+    handlers: [bool; 5],
+}
+
+/// Compiled rules, the engine they run on, and the context their native functions share.
+pub struct RuleSet {
+    engine: Engine,
+    rules: Vec<Compiled>,
+    names: Arc<[Arc<str>]>,
+    ctx: Rc<RefCell<Ctx>>,
+    scope: Scope<'static>,
+    pack: RulePack,
+}
+
+fn new_engine(pack: &RulePack) -> Engine {
+    let limits = pack.limits;
+    let mut engine = Engine::new();
+    engine.set_max_operations(limits.operations);
+    engine.set_max_call_levels(limits.call_depth);
+    engine.set_max_expr_depths(64, 64);
+    engine.set_max_string_size(limits.string_bytes);
+    engine.set_max_array_size(limits.array_len);
+    engine.set_max_map_size(limits.map_len);
+    engine.set_max_variables(256);
+    engine.set_max_functions(256);
+    engine.set_max_modules(0);
+    engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
+    engine.disable_symbol("eval");
+    engine.set_strict_variables(true);
+    engine.on_print(|text| tracing::debug!(target: "tagstream::rules::print", "{text}"));
+    engine.on_debug(|text, source, pos| {
+        tracing::debug!(target: "tagstream::rules::debug", source = source.unwrap_or(""), line = pos.line(), "{text}");
+    });
+    for (section, values) in &pack.params.sections {
+        let mut module = Module::new();
+        for (key, value) in values {
+            let value = rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT);
+            module.set_var(key.as_str(), value);
+        }
+        engine.register_static_module(section.as_str(), module.into());
+    }
+    engine
+}
+
+impl RuleSet {
+    /// Compiles every rule of `pack` on a fresh engine.
+    ///
+    /// # Errors
+    /// The first script that does not compile, with its file and line.
+    pub fn compile(pack: &RulePack) -> Result<RuleSet, RulesError> {
+        let names: Arc<[Arc<str>]> = pack.rules.iter().map(|r| Arc::from(r.name.as_str())).collect();
+        let ctx = Rc::new(RefCell::new(Ctx::new(pack.catalogue.clone(), pack.params.clone(), names.clone())));
+        let mut engine = new_engine(pack);
+        api::register(&mut engine, &ctx);
+        let mut rules = Vec::with_capacity(pack.rules.len());
+        for source in pack.rules.iter() {
+            let ast = engine.compile(&source.text).map_err(|e| RulesError::Compile {
+                path: source.path.display().to_string(),
+                line: e.position().line().unwrap_or(1),
+                message: e.err_type().to_string(),
+            })?;
+            let mut handlers = [false; 5];
+            for f in ast.iter_functions() {
+                for (i, h) in Handler::ALL.iter().enumerate() {
+                    if f.name == h.name() {
+                        if f.params.len() != h.arity() {
+                            return Err(RulesError::Compile {
+                                path: source.path.display().to_string(),
+                                line: 1,
+                                message: format!("{} must take 2 parameters, not {}", h.name(), f.params.len()),
+                            });
+                        }
+                        handlers[i] = true;
+                    }
+                }
+            }
+            rules.push(Compiled { ast, handlers });
+        }
+        Ok(RuleSet { engine, rules, names, ctx, scope: Scope::new(), pack: pack.clone() })
+    }
+
+    pub fn pack(&self) -> &RulePack {
+        &self.pack
+    }
+
+    pub fn names(&self) -> &Arc<[Arc<str>]> {
+        &self.names
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn ctx(&self) -> &Rc<RefCell<Ctx>> {
+        &self.ctx
+    }
+
+    pub fn has(&self, rule: usize, handler: Handler) -> bool {
+        self.rules[rule].handlers[handler as usize]
+    }
+
+    /// Runs one handler of one rule. The context must hold the step (user, event or timer).
+    ///
+    /// # Errors
+    /// A script error or a broken limit, with the line where it happened.
+    pub fn call(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        let ast = &self.rules[rule].ast;
+        let result = match handler {
+            Handler::Tick => {
+                let now = self.ctx.borrow().now;
+                self.engine.call_fn_with_options::<Dynamic>(options, &mut self.scope, ast, handler.name(), (UserRef, now))
+            }
+            _ => self.engine.call_fn_with_options::<Dynamic>(options, &mut self.scope, ast, handler.name(), (EventRef, UserRef)),
+        };
+        result.map(|_| ()).map_err(|e| RuleRunError { message: e.to_string() })
+    }
+}

@@ -1,0 +1,3 @@
+//! Where outputs go: JSON-lines files or stdout ([`file`]), Kafka topics ([`kafka`]).
+
+pub mod file;

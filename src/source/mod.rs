@@ -1,0 +1,3 @@
+//! Where input records come from: JSON-lines files or stdin ([`file`]), Kafka topics ([`kafka`]).
+
+pub mod file;

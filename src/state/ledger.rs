@@ -1,0 +1,167 @@
+//! The order ledger RFM needs: paid orders by id, refunds cancelling them.
+//!
+//! Orders are keyed by a 64-bit hash of `order_id`, so a replayed or duplicated `paid` event
+//! counts once, and a `refunded` event cancels its paid order whichever arrives first. Entries
+//! older than [`LEDGER_RETENTION_MS`] fold into all-time totals.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration::DAY_MS;
+
+pub const LEDGER_RETENTION_MS: i64 = 400 * DAY_MS;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OrderEntry {
+    pub id_hash: u64,
+    /// Time of the paid event (of the refund, when no paid event was seen).
+    pub ts: i64,
+    pub amount: f64,
+    pub paid: bool,
+    pub refunded: bool,
+    pub promo: bool,
+}
+
+impl OrderEntry {
+    /// A paid order that no refund cancelled.
+    pub fn counts(&self) -> bool {
+        self.paid && !self.refunded
+    }
+}
+
+/// Totals over the orders of one window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct OrderStats {
+    pub count: i64,
+    pub amount: f64,
+    pub promo: i64,
+    /// Latest paid order, if any.
+    pub last: Option<i64>,
+    /// Earliest paid order in the window (the next to leave it).
+    pub first: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ledger {
+    entries: Vec<OrderEntry>,
+    /// Paid orders folded out of `entries` by retention.
+    archived_paid: u32,
+    archived_last: Option<i64>,
+}
+
+pub fn hash_order_id(order_id: &str) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for b in order_id.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Ledger {
+    /// Applies an order event. Returns `true` when the ledger changed.
+    pub fn apply(&mut self, order_id: &str, ts: i64, amount: f64, paid: bool, promo: bool) -> bool {
+        let id_hash = hash_order_id(order_id);
+        if let Some(e) = self.entries.iter_mut().find(|e| e.id_hash == id_hash) {
+            if paid && !e.paid {
+                e.paid = true;
+                e.ts = ts;
+                e.amount = amount;
+                e.promo = promo;
+                return true;
+            }
+            if !paid && !e.refunded {
+                e.refunded = true;
+                return true;
+            }
+            return false;
+        }
+        self.entries.push(OrderEntry {
+            id_hash,
+            ts,
+            amount: if paid { amount } else { 0.0 },
+            paid,
+            refunded: !paid,
+            promo: paid && promo,
+        });
+        true
+    }
+
+    /// Folds entries older than the retention into the all-time totals.
+    pub fn prune(&mut self, now: i64) {
+        let cutoff = now - LEDGER_RETENTION_MS;
+        if self.entries.iter().all(|e| e.ts >= cutoff) {
+            return;
+        }
+        for e in self.entries.iter().filter(|e| e.ts < cutoff && e.counts()) {
+            self.archived_paid += 1;
+            self.archived_last = self.archived_last.max(Some(e.ts));
+        }
+        self.entries.retain(|e| e.ts >= cutoff);
+    }
+
+    /// Paid, unrefunded orders with `now - window <= ts <= now`.
+    pub fn stats(&self, now: i64, window: i64) -> OrderStats {
+        let lo = now - window;
+        let mut s = OrderStats::default();
+        for e in self.entries.iter().filter(|e| e.counts() && e.ts >= lo && e.ts <= now) {
+            s.count += 1;
+            s.amount += e.amount;
+            s.promo += i64::from(e.promo);
+            s.last = s.last.max(Some(e.ts));
+            s.first = Some(s.first.map_or(e.ts, |f: i64| f.min(e.ts)));
+        }
+        s
+    }
+
+    /// Paid, unrefunded orders of all time (up to `now`), and the latest of them.
+    pub fn all_time(&self, now: i64) -> (i64, Option<i64>) {
+        let live = self.entries.iter().filter(|e| e.counts() && e.ts <= now);
+        let (mut count, mut last) = (i64::from(self.archived_paid), self.archived_last);
+        for e in live {
+            count += 1;
+            last = last.max(Some(e.ts));
+        }
+        (count, last)
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<OrderEntry>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refund_cancels_paid_in_either_order() {
+        let mut l = Ledger::default();
+        l.apply("a", 10, 100.0, true, false);
+        l.apply("b", 20, 50.0, true, true);
+        l.apply("a", 30, 0.0, false, false);
+        l.apply("c", 40, 0.0, false, false);
+        l.apply("c", 50, 70.0, true, false);
+        let s = l.stats(100, 1000);
+        assert_eq!((s.count, s.amount, s.promo, s.last), (1, 50.0, 1, Some(20)));
+        assert_eq!(l.all_time(100), (1, Some(20)));
+    }
+
+    #[test]
+    fn duplicate_paid_counts_once() {
+        let mut l = Ledger::default();
+        assert!(l.apply("a", 10, 100.0, true, false));
+        assert!(!l.apply("a", 10, 100.0, true, false));
+        assert_eq!(l.stats(10, 100).count, 1);
+    }
+
+    #[test]
+    fn retention_keeps_all_time_totals() {
+        let mut l = Ledger::default();
+        l.apply("a", 0, 100.0, true, false);
+        l.apply("b", 500 * DAY_MS, 10.0, true, false);
+        l.prune(500 * DAY_MS);
+        assert_eq!(l.entries.len(), 1);
+        assert_eq!(l.all_time(500 * DAY_MS), (2, Some(500 * DAY_MS)));
+        assert_eq!(l.stats(500 * DAY_MS, 365 * DAY_MS).count, 1);
+    }
+}

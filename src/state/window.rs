@@ -1,0 +1,163 @@
+//! Per-user event counts over sliding windows.
+//!
+//! Two stores: an exact log of the events of the last [`EXACT_WINDOW_MS`] (timestamp and type
+//! packed in a `u64`), so short windows such as "6 chats in the last 14 d" count to the
+//! millisecond; and day buckets (UTC days) kept for [`RETENTION_DAYS`], for longer windows,
+//! which count whole days.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration::DAY_MS;
+use crate::decode::EventType;
+
+/// Windows up to this length are counted exactly.
+pub const EXACT_WINDOW_MS: i64 = 14 * DAY_MS;
+/// Day buckets older than this are dropped.
+pub const RETENTION_DAYS: i64 = 366;
+
+/// Events of one UTC day, per type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayBucket {
+    /// Days since the Unix epoch.
+    pub day: u16,
+    pub counts: [u16; 3],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Windows {
+    /// `ts_ms << 2 | type`, sorted; entries older than the exact window are pruned.
+    recent: Vec<u64>,
+    /// Sorted by day.
+    days: Vec<DayBucket>,
+}
+
+fn pack(ts: i64, kind: EventType) -> u64 {
+    ((ts.max(0) as u64) << 2) | kind.index() as u64
+}
+
+fn unpack(entry: u64) -> (i64, usize) {
+    ((entry >> 2) as i64, (entry & 3) as usize)
+}
+
+fn day_of(ts: i64) -> i64 {
+    ts.div_euclid(DAY_MS)
+}
+
+impl Windows {
+    /// Records an event at `ts`; `now` (the clock) decides what has aged out.
+    pub fn record(&mut self, kind: EventType, ts: i64, now: i64) {
+        self.prune(now);
+        if ts >= now - EXACT_WINDOW_MS {
+            let entry = pack(ts, kind);
+            let at = self.recent.partition_point(|e| *e <= entry);
+            self.recent.insert(at, entry);
+        }
+        let day = day_of(ts);
+        if day < day_of(now) - RETENTION_DAYS {
+            return;
+        }
+        let day = day.clamp(0, i64::from(u16::MAX)) as u16;
+        let at = self.days.partition_point(|b| b.day < day);
+        if self.days.get(at).map(|b| b.day) != Some(day) {
+            self.days.insert(at, DayBucket { day, counts: [0; 3] });
+        }
+        let count = &mut self.days[at].counts[kind.index()];
+        *count = count.saturating_add(1);
+    }
+
+    /// Drops what no window can see any more.
+    pub fn prune(&mut self, now: i64) {
+        let oldest = pack(now - EXACT_WINDOW_MS, EventType::Chat);
+        let stale = self.recent.partition_point(|e| *e < oldest);
+        self.recent.drain(..stale);
+        let first_day = day_of(now) - RETENTION_DAYS;
+        let stale = self.days.partition_point(|b| i64::from(b.day) < first_day);
+        self.days.drain(..stale);
+    }
+
+    /// Events of `kind` with `now - from_ago <= ts <= now - to_ago` (`to_ago` = 0 for "the last
+    /// `from_ago`"). Exact when `from_ago <= EXACT_WINDOW_MS`; otherwise whole UTC days.
+    pub fn count_between(&self, kind: EventType, now: i64, from_ago: i64, to_ago: i64) -> i64 {
+        let (lo, hi) = (now - from_ago, now - to_ago);
+        if lo > hi {
+            return 0;
+        }
+        if from_ago <= EXACT_WINDOW_MS {
+            let start = self.recent.partition_point(|e| (*e >> 2) < lo.max(0) as u64);
+            return self.recent[start..]
+                .iter()
+                .map(|e| unpack(*e))
+                .take_while(|(ts, _)| *ts <= hi)
+                .filter(|(_, k)| *k == kind.index())
+                .count() as i64;
+        }
+        let (lo_day, hi_day) = (day_of(lo), day_of(hi));
+        self.days
+            .iter()
+            .filter(|b| (lo_day..=hi_day).contains(&i64::from(b.day)))
+            .map(|b| i64::from(b.counts[kind.index()]))
+            .sum()
+    }
+
+    /// The first time after `now` at which `count_between(kind, t, window, 0)` drops because an
+    /// event leaves the window; `None` when nothing in the window will leave it (exact windows).
+    pub fn next_exit(&self, kind: EventType, now: i64, window: i64) -> Option<i64> {
+        let lo = now - window;
+        self.recent
+            .iter()
+            .map(|e| unpack(*e))
+            .find(|(ts, k)| *k == kind.index() && *ts >= lo && *ts <= now)
+            .map(|(ts, _)| ts + window + 1)
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.recent.capacity() * 8 + self.days.capacity() * std::mem::size_of::<DayBucket>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use EventType::*;
+
+    #[test]
+    fn exact_windows_count_to_the_millisecond() {
+        let mut w = Windows::default();
+        let now = 100 * DAY_MS;
+        for ts in [now - 14 * DAY_MS, now - 8 * DAY_MS, now - DAY_MS, now] {
+            w.record(Chat, ts, now);
+        }
+        w.record(Click, now, now);
+        assert_eq!(w.count_between(Chat, now, 14 * DAY_MS, 0), 4);
+        assert_eq!(w.count_between(Chat, now + 1, 14 * DAY_MS, 0), 3);
+        assert_eq!(w.count_between(Chat, now, 7 * DAY_MS, 0), 2);
+        assert_eq!(w.count_between(Chat, now, 14 * DAY_MS, 7 * DAY_MS + 1), 2);
+        assert_eq!(w.count_between(Click, now, DAY_MS, 0), 1);
+        assert_eq!(w.next_exit(Chat, now, 14 * DAY_MS), Some(now + 1));
+        assert_eq!(w.next_exit(Chat, now, 7 * DAY_MS), Some(now - DAY_MS + 7 * DAY_MS + 1));
+    }
+
+    #[test]
+    fn long_windows_use_day_buckets() {
+        let mut w = Windows::default();
+        let now = 400 * DAY_MS;
+        for d in [1, 40, 200, 365] {
+            w.record(Order, now - d * DAY_MS, now - d * DAY_MS);
+        }
+        assert_eq!(w.count_between(Order, now, 365 * DAY_MS, 0), 4);
+        assert_eq!(w.count_between(Order, now, 100 * DAY_MS, 0), 2);
+        w.prune(now + 10 * DAY_MS);
+        assert_eq!(w.count_between(Order, now + 10 * DAY_MS, 365 * DAY_MS, 0), 3);
+        assert_eq!(w.recent.len(), 1, "only the event of 1 d ago is still in the exact window");
+    }
+
+    #[test]
+    fn late_events_are_inserted_in_order() {
+        let mut w = Windows::default();
+        let now = 50 * DAY_MS;
+        w.record(Chat, now, now);
+        w.record(Chat, now - 1000, now);
+        assert!(w.recent.windows(2).all(|p| p[0] <= p[1]));
+        assert_eq!(w.count_between(Chat, now, 500, 0), 1);
+    }
+}

@@ -1,0 +1,246 @@
+//! The tag catalogue (`config/tags.toml`): every tag a rule may emit, its group, the group's
+//! exclusivity and default TTL, and per-user limits.
+//!
+//! ```toml
+//! max_tags_per_user = 32
+//! score_band = 0.5
+//! [groups.lifecycle]
+//! exclusive = true
+//! tags = ["new", "growing", "mature"]
+//! [groups.intent]
+//! ttl = "30d"
+//! tags = ["price", "purchase/urgent"]
+//! [groups.vip]          # no `tags`: the one-segment tag `vip`
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use crate::config::{duration::parse_duration_ms, line_of, ConfigError};
+
+/// Dense tag id, an index into the catalogue.
+pub type TagId = u16;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    #[serde(default = "default_max_tags")]
+    max_tags_per_user: usize,
+    #[serde(default = "default_score_band")]
+    score_band: f64,
+    #[serde(default)]
+    groups: BTreeMap<String, GroupFile>,
+}
+
+fn default_max_tags() -> usize {
+    32
+}
+
+fn default_score_band() -> f64 {
+    0.5
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupFile {
+    #[serde(default)]
+    exclusive: bool,
+    ttl: Option<String>,
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TagInfo {
+    pub name: Arc<str>,
+    pub group: usize,
+    /// Default TTL in ms when the rule gives none.
+    pub ttl_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub exclusive: bool,
+    pub members: Vec<TagId>,
+}
+
+/// The validated catalogue.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    tags: Vec<TagInfo>,
+    by_name: HashMap<Arc<str>, TagId>,
+    groups: Vec<Group>,
+    pub max_tags_per_user: usize,
+    /// Width of a score band: re-adding a present tag emits only when its score changes band.
+    pub score_band: f64,
+}
+
+impl Catalogue {
+    /// Parses and validates catalogue text; `path` names the file in errors.
+    ///
+    /// # Errors
+    /// Syntax errors, unknown keys, malformed tag names, bad TTLs and duplicates, each with a line.
+    pub fn parse(text: &str, path: &str) -> Result<Catalogue, ConfigError> {
+        let file: CatalogueFile =
+            toml::from_str(text).map_err(|e| ConfigError::toml(path, text, &e))?;
+        let at = |needle: &str, message: String| ConfigError::At {
+            path: path.to_string(),
+            line: line_of(text, needle),
+            message,
+        };
+        if !(file.score_band > 0.0 && file.score_band.is_finite()) {
+            return Err(at("score_band", "score_band must be a positive number".into()));
+        }
+        if file.max_tags_per_user == 0 {
+            return Err(at("max_tags_per_user", "max_tags_per_user must be at least 1".into()));
+        }
+        let mut catalogue = Catalogue {
+            tags: Vec::new(),
+            by_name: HashMap::new(),
+            groups: Vec::new(),
+            max_tags_per_user: file.max_tags_per_user,
+            score_band: file.score_band,
+        };
+        for (group_name, spec) in &file.groups {
+            if !valid_segment(group_name) {
+                return Err(at(group_name, format!("group name {group_name:?} is not a valid tag segment (letters, digits, '-', '_')")));
+            }
+            let ttl_ms = match &spec.ttl {
+                None => None,
+                Some(ttl) => Some(parse_duration_ms(ttl).filter(|ms| *ms > 0).ok_or_else(|| {
+                    at(ttl, format!("group {group_name}: ttl {ttl:?} is not a duration like \"30d\""))
+                })?),
+            };
+            let group = catalogue.groups.len();
+            catalogue.groups.push(Group {
+                name: group_name.clone(),
+                exclusive: spec.exclusive,
+                members: Vec::new(),
+            });
+            let names: Vec<String> = match &spec.tags {
+                None => vec![group_name.clone()],
+                Some(tags) => tags.iter().map(|t| format!("{group_name}/{t}")).collect(),
+            };
+            for (i, name) in names.into_iter().enumerate() {
+                let needle = spec.tags.as_ref().map_or(group_name.as_str(), |t| t[i].as_str());
+                let segments: Vec<&str> = name.split('/').collect();
+                if segments.len() > 3 || !segments.iter().all(|s| valid_segment(s)) {
+                    return Err(at(needle, format!("tag {name:?} must be 1 to 3 segments of letters, digits, '-' or '_'")));
+                }
+                let id = TagId::try_from(catalogue.tags.len())
+                    .map_err(|_| at(needle, "more than 65535 tags".into()))?;
+                let name: Arc<str> = name.into();
+                if catalogue.by_name.insert(name.clone(), id).is_some() {
+                    return Err(at(needle, format!("tag {name:?} is declared twice")));
+                }
+                catalogue.tags.push(TagInfo { name, group, ttl_ms });
+                catalogue.groups[group].members.push(id);
+            }
+        }
+        Ok(catalogue)
+    }
+
+    pub fn id(&self, name: &str) -> Option<TagId> {
+        self.by_name.get(name).copied()
+    }
+
+    pub fn info(&self, id: TagId) -> &TagInfo {
+        &self.tags[id as usize]
+    }
+
+    pub fn name(&self, id: TagId) -> &Arc<str> {
+        &self.tags[id as usize].name
+    }
+
+    pub fn group(&self, index: usize) -> &Group {
+        &self.groups[index]
+    }
+
+    pub fn group_by_name(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// The other members of `id`'s group when that group is exclusive.
+    pub fn exclusive_peers(&self, id: TagId) -> &[TagId] {
+        let group = &self.groups[self.tags[id as usize].group];
+        if group.exclusive {
+            &group.members
+        } else {
+            &[]
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+
+    /// The score band of a score; tags without a score share one band.
+    pub fn band(&self, score: Option<f64>) -> Option<i64> {
+        score.map(|s| (s / self.score_band).floor() as i64)
+    }
+}
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+max_tags_per_user = 8
+[groups.lifecycle]
+exclusive = true
+tags = ["new", "mature"]
+[groups.intent]
+ttl = "30d"
+tags = ["price", "purchase/urgent"]
+[groups.vip]
+"#;
+
+    #[test]
+    fn parses_groups_tags_and_ttls() {
+        let c = Catalogue::parse(TEXT, "tags.toml").unwrap();
+        assert_eq!(c.len(), 5);
+        let urgent = c.id("intent/purchase/urgent").unwrap();
+        assert_eq!(c.info(urgent).ttl_ms, Some(30 * 86_400_000));
+        assert!(c.id("vip").is_some());
+        let new = c.id("lifecycle/new").unwrap();
+        assert_eq!(c.exclusive_peers(new).len(), 2);
+        assert!(c.exclusive_peers(urgent).is_empty());
+        assert_eq!(c.max_tags_per_user, 8);
+    }
+
+    #[test]
+    fn rejects_bad_names_with_line() {
+        let text = "[groups.a]\ntags = [\"ok\", \"b/c/d\"]\n";
+        let err = Catalogue::parse(text, "tags.toml").unwrap_err().to_string();
+        assert!(err.starts_with("tags.toml:2:"), "{err}");
+        let text = "[groups.a]\ntags = [\"x y\"]\n";
+        assert!(Catalogue::parse(text, "t").is_err());
+    }
+
+    #[test]
+    fn rejects_bad_ttl_and_unknown_keys() {
+        assert!(Catalogue::parse("[groups.a]\nttl = \"soon\"\n", "t").is_err());
+        let err = Catalogue::parse("colour = 1\n", "t").unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn bands_scores() {
+        let c = Catalogue::parse(TEXT, "t").unwrap();
+        assert_eq!(c.band(Some(4.1)), c.band(Some(4.4)));
+        assert_ne!(c.band(Some(4.4)), c.band(Some(4.6)));
+        assert_eq!(c.band(None), None);
+    }
+}
