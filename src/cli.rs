@@ -16,7 +16,11 @@ pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "tagstream", version, about = "Rules-driven auto-tagging stream processor")]
+#[command(
+    name = "tagstream",
+    version,
+    about = "Rules-driven auto-tagging stream processor"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -106,7 +110,12 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     if let Some(params) = &common.params {
         config.rules.params = params.clone();
     }
-    let pack = RulePack::load(&config.rules.dir, &config.rules.catalogue, &config.rules.params, &vars)?;
+    let pack = RulePack::load(
+        &config.rules.dir,
+        &config.rules.catalogue,
+        &config.rules.params,
+        &vars,
+    )?;
     Ok((config, pack))
 }
 
@@ -127,7 +136,11 @@ pub fn main(cli: Cli) -> ExitCode {
                 println!(
                     "ok: {} rules ({}), {} tags, {} keyword tags",
                     pack.rules.len(),
-                    pack.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+                    pack.rules
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     pack.catalogue.len(),
                     pack.params.keywords.specs.len()
                 );
@@ -141,7 +154,14 @@ pub fn main(cli: Cli) -> ExitCode {
                 Err(e) => return usage_error(e),
             };
             match args.input {
-                Some(input) => run_file(&pack, FileJob { input, output: args.output, dead_letter: args.dead_letter }),
+                Some(input) => run_file(
+                    &pack,
+                    FileJob {
+                        input,
+                        output: args.output,
+                        dead_letter: args.dead_letter,
+                    },
+                ),
                 None => run_kafka(config, pack),
             }
         }
@@ -188,7 +208,13 @@ fn generate(args: &GenerateArgs) -> ExitCode {
     });
     match result {
         Ok(stats) => {
-            tracing::info!(lines = stats.lines, valid = stats.valid, invalid = stats.invalid, users = stats.users, "stream generated");
+            tracing::info!(
+                lines = stats.lines,
+                valid = stats.valid,
+                invalid = stats.invalid,
+                users = stats.users,
+                "stream generated"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => runtime_error(e),

@@ -35,7 +35,10 @@ impl Processor {
     /// A rule that does not compile.
     pub fn new(pack: &RulePack) -> Result<Processor, RulesError> {
         let rules = RuleSet::compile(pack)?;
-        let stats = Stats { rule_errors: vec![0; rules.len()], ..Stats::default() };
+        let stats = Stats {
+            rule_errors: vec![0; rules.len()],
+            ..Stats::default()
+        };
         Ok(Processor { rules, stats })
     }
 
@@ -56,7 +59,13 @@ impl Processor {
 
     /// Decodes one input record and processes it; a record that does not decode becomes a dead
     /// letter.
-    pub fn process_record(&mut self, part: &mut Partition, raw: &[u8], source: &Source, out: &mut Vec<Output>) {
+    pub fn process_record(
+        &mut self,
+        part: &mut Partition,
+        raw: &[u8],
+        source: &Source,
+        out: &mut Vec<Output>,
+    ) {
         match decode(raw, source) {
             Ok(event) => self.process_event(part, event, raw, source, out),
             Err(e) => {
@@ -74,7 +83,14 @@ impl Processor {
 
     /// Applies a decoded event: fires what the clock passes first, then updates the user's
     /// aggregates and runs every rule with a handler for it, in rule-name order.
-    pub fn process_event(&mut self, part: &mut Partition, event: Event, raw: &[u8], source: &Source, out: &mut Vec<Output>) {
+    pub fn process_event(
+        &mut self,
+        part: &mut Partition,
+        event: Event,
+        raw: &[u8],
+        source: &Source,
+        out: &mut Vec<Output>,
+    ) {
         self.advance(part, event.ts, out);
         let now = part.clock().unwrap_or(event.ts);
         self.stats.events += 1;
@@ -88,7 +104,12 @@ impl Processor {
             if !handlers.iter().any(|h| self.rules.has(rule, *h)) {
                 continue;
             }
-            self.run_rule(rule, &handlers, || (source.to_string(), payload_text(raw)), out);
+            self.run_rule(
+                rule,
+                &handlers,
+                || (source.to_string(), payload_text(raw)),
+                out,
+            );
         }
         self.end(part, user, out);
     }
@@ -102,7 +123,11 @@ impl Processor {
             match due.kind {
                 DueKind::Wake(rule) => self.fire_wake(part, due.user, rule, due.at, out),
                 DueKind::Expiry(tag) => {
-                    let held = part.user(due.user).tags.iter().any(|t| t.tag == tag && t.expires == due.at);
+                    let held = part
+                        .user(due.user)
+                        .tags
+                        .iter()
+                        .any(|t| t.tag == tag && t.expires == due.at);
                     if held {
                         let state = part.take_user(due.user);
                         self.begin(part, due.user, state, due.at, Trigger::Timer, None);
@@ -123,8 +148,19 @@ impl Processor {
         }
     }
 
-    fn fire_wake(&mut self, part: &mut Partition, user: UserIndex, rule: u16, at: i64, out: &mut Vec<Output>) {
-        let stands = part.user(user).timers.iter().any(|s| s.rule == rule && s.queued == at);
+    fn fire_wake(
+        &mut self,
+        part: &mut Partition,
+        user: UserIndex,
+        rule: u16,
+        at: i64,
+        out: &mut Vec<Output>,
+    ) {
+        let stands = part
+            .user(user)
+            .timers
+            .iter()
+            .any(|s| s.rule == rule && s.queued == at);
         if !stands {
             return;
         }
@@ -133,7 +169,11 @@ impl Processor {
             Popped::Fire => {}
             Popped::Requeue(t) => {
                 part.put_user(user, state);
-                part.push_due(timers::Due { at: t, user, kind: DueKind::Wake(rule) });
+                part.push_due(timers::Due {
+                    at: t,
+                    user,
+                    kind: DueKind::Wake(rule),
+                });
                 return;
             }
             Popped::Stale => {
@@ -150,14 +190,28 @@ impl Processor {
         self.begin(part, user, state, at, Trigger::Timer, None);
         let id = part.id(user).clone();
         let name = self.rules.names()[rule].clone();
-        self.run_rule(rule, &[Handler::Tick], || {
-            let payload = serde_json::json!({ "timer": &*name, "user_id": &*id, "due": format_ts(at) });
-            ("timer".to_string(), payload.to_string())
-        }, out);
+        self.run_rule(
+            rule,
+            &[Handler::Tick],
+            || {
+                let payload =
+                    serde_json::json!({ "timer": &*name, "user_id": &*id, "due": format_ts(at) });
+                ("timer".to_string(), payload.to_string())
+            },
+            out,
+        );
         self.end(part, user, out);
     }
 
-    fn begin(&mut self, part: &Partition, user: UserIndex, state: UserState, now: i64, trigger: Trigger, event: Option<crate::decode::Event>) {
+    fn begin(
+        &mut self,
+        part: &Partition,
+        user: UserIndex,
+        state: UserState,
+        now: i64,
+        trigger: Trigger,
+        event: Option<crate::decode::Event>,
+    ) {
         let mut ctx = self.rules.ctx().borrow_mut();
         ctx.begin_step(part.id(user).clone(), user, state, now, trigger);
         ctx.event = event;
@@ -165,9 +219,19 @@ impl Processor {
 
     /// Runs a rule's handlers for the current step; on error, undoes the rule's changes and emits
     /// a dead letter naming it. `describe` gives the dead letter's source and payload.
-    fn run_rule(&mut self, rule: usize, handlers: &[Handler], describe: impl FnOnce() -> (String, String), out: &mut Vec<Output>) {
+    fn run_rule(
+        &mut self,
+        rule: usize,
+        handlers: &[Handler],
+        describe: impl FnOnce() -> (String, String),
+        out: &mut Vec<Output>,
+    ) {
         self.rules.ctx().borrow_mut().begin_rule(rule as u16);
-        let present: Vec<Handler> = handlers.iter().copied().filter(|h| self.rules.has(rule, *h)).collect();
+        let present: Vec<Handler> = handlers
+            .iter()
+            .copied()
+            .filter(|h| self.rules.has(rule, *h))
+            .collect();
         for handler in present {
             if let Err(e) = self.rules.call(rule, handler) {
                 self.rules.ctx().borrow_mut().rollback_rule();
@@ -175,7 +239,12 @@ impl Processor {
                 let name = self.rules.names()[rule].to_string();
                 tracing::warn!(rule = %name, handler = handler.name(), error = %e, "rule error");
                 let (source, payload) = describe();
-                out.push(Output::Dead(DeadLetter { error: e.message, rule: Some(name), source, payload }));
+                out.push(Output::Dead(DeadLetter {
+                    error: e.message,
+                    rule: Some(name),
+                    source,
+                    payload,
+                }));
                 return;
             }
         }
@@ -191,7 +260,10 @@ impl Processor {
         }
         let before = out.len();
         out.append(&mut ctx.out);
-        self.stats.changes += out[before..].iter().filter(|o| matches!(o, Output::Change(_))).count() as u64;
+        self.stats.changes += out[before..]
+            .iter()
+            .filter(|o| matches!(o, Output::Change(_)))
+            .count() as u64;
     }
 }
 

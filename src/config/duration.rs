@@ -28,7 +28,12 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
 
 /// Formats milliseconds back into the largest exact unit (`7d`, `36h`, `1500ms`).
 pub fn format_duration_ms(ms: i64) -> String {
-    for (unit, size) in [("d", DAY_MS), ("h", HOUR_MS), ("m", MINUTE_MS), ("s", SECOND_MS)] {
+    for (unit, size) in [
+        ("d", DAY_MS),
+        ("h", HOUR_MS),
+        ("m", MINUTE_MS),
+        ("s", SECOND_MS),
+    ] {
         if ms != 0 && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -52,7 +57,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "d", "7", "7 days", "-1d", "1.5d", "7y", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "d",
+            "7",
+            "7 days",
+            "-1d",
+            "1.5d",
+            "7y",
+            "99999999999999999999d",
+        ] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
     }

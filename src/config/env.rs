@@ -51,16 +51,18 @@ pub fn apply_env_overrides(
             continue;
         }
         if parts.len() != 2 {
-            return Err(err(format!("expected TAGSTREAM_{}__KEY", section.to_uppercase())));
+            return Err(err(format!(
+                "expected TAGSTREAM_{}__KEY",
+                section.to_uppercase()
+            )));
         }
         let key = &parts[1];
         let template = section_table
             .get(key)
             .or_else(|| default_section.and_then(|d| d.get(key)))
             .ok_or_else(|| err(format!("unknown key `{key}` in section [{section}]")))?;
-        let typed = typed_like(template, value).ok_or_else(|| {
-            err(format!("{value:?} is not a valid {}", template.type_str()))
-        })?;
+        let typed = typed_like(template, value)
+            .ok_or_else(|| err(format!("{value:?} is not a valid {}", template.type_str())))?;
         section_table.insert(key.clone(), typed);
     }
     Ok(())
@@ -76,7 +78,10 @@ fn typed_like(template: &Value, text: &str) -> Option<Value> {
         Value::Integer(_) => Value::Integer(text.trim().parse().ok()?),
         Value::Float(_) => Value::Float(text.trim().parse().ok()?),
         Value::Array(items) => {
-            let item_template = items.first().cloned().unwrap_or(Value::String(String::new()));
+            let item_template = items
+                .first()
+                .cloned()
+                .unwrap_or(Value::String(String::new()));
             let parsed: Option<Vec<Value>> = text
                 .split(',')
                 .map(str::trim)

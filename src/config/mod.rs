@@ -130,7 +130,9 @@ pub struct StateConfig {
 
 impl Default for StateConfig {
     fn default() -> Self {
-        StateConfig { dir: "state".into() }
+        StateConfig {
+            dir: "state".into(),
+        }
     }
 }
 
@@ -180,7 +182,8 @@ impl Config {
         let shown = path.display().to_string();
         let mut table = if path.exists() || required {
             let text = read_file(path)?;
-            toml::from_str::<toml::Table>(&text).map_err(|e| ConfigError::toml(&shown, &text, &e))?
+            toml::from_str::<toml::Table>(&text)
+                .map_err(|e| ConfigError::toml(&shown, &text, &e))?
         } else {
             toml::Table::new()
         };
@@ -204,7 +207,9 @@ impl Config {
         if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
             return invalid("clock.idle_after must be a duration like \"30s\"");
         }
-        if self.kafka.input_topics.is_empty() || self.kafka.input_topics.iter().any(|t| t.is_empty()) {
+        if self.kafka.input_topics.is_empty()
+            || self.kafka.input_topics.iter().any(|t| t.is_empty())
+        {
             return invalid("kafka.input_topics must name at least one topic");
         }
         if self.kafka.output_topic.is_empty() || self.kafka.dead_letter_topic.is_empty() {
@@ -235,7 +240,9 @@ mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn write(text: &str) -> tempfile::NamedTempFile {
@@ -275,7 +282,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_errors_with_line() {
         let file = write("[kafka]\ngroup_id = \"g\"\nbootstrap = \"x\"\n");
-        let err = Config::load(file.path(), true, &[]).unwrap_err().to_string();
+        let err = Config::load(file.path(), true, &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bootstrap"), "{err}");
         let err = Config::load(
             Path::new("/nonexistent"),

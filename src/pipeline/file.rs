@@ -43,7 +43,10 @@ pub struct Summary {
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
-    move |source| FileRunError::Io { path: path.display().to_string(), source }
+    move |source| FileRunError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Runs the job to the end of its input, then fires what is due up to the final clock.
@@ -54,7 +57,10 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     let input: Box<dyn BufRead> = if job.input == Path::new("-") {
         Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
     } else {
-        Box::new(BufReader::with_capacity(1 << 16, File::open(&job.input).map_err(io_err(&job.input))?))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            File::open(&job.input).map_err(io_err(&job.input))?,
+        ))
     };
     let changes = open_output(&job.output).map_err(io_err(&job.output))?;
     let dead = match &job.dead_letter {
@@ -71,7 +77,11 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
         Ok(())
     })?;
     sink.flush().map_err(io_err(&job.output))?;
-    Ok(Summary { changes: sink.changes_written, dead_letters: sink.dead_written, ..summary })
+    Ok(Summary {
+        changes: sink.changes_written,
+        dead_letters: sink.dead_written,
+        ..summary
+    })
 }
 
 /// Streams `input` through a processor, handing outputs to `emit` after each record.
@@ -90,10 +100,16 @@ pub fn run_stream(
     let mut outputs = Vec::new();
     let mut lines = 0;
     loop {
-        let next = reader.next_line().map_err(|source| FileRunError::Io { path: name.to_string(), source })?;
+        let next = reader.next_line().map_err(|source| FileRunError::Io {
+            path: name.to_string(),
+            source,
+        })?;
         let Some((line, bytes)) = next else { break };
         lines += 1;
-        let source = Source::File { name: name.clone(), line };
+        let source = Source::File {
+            name: name.clone(),
+            line,
+        };
         processor.process_record(&mut part, bytes, &source, &mut outputs);
         emit(&mut outputs)?;
     }

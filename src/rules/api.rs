@@ -57,7 +57,9 @@ fn duration(value: &Dynamic) -> Res<i64> {
             return Ok(ms);
         }
     }
-    fail(format!("{value} is not a duration (ms, or text like \"7d\")"))
+    fail(format!(
+        "{value} is not a duration (ms, or text like \"7d\")"
+    ))
 }
 
 fn number(value: &Dynamic) -> Res<f64> {
@@ -84,11 +86,15 @@ pub fn register(engine: &mut Engine, ctx: &Shared) {
 fn register_tags(engine: &mut Engine, ctx: &Shared) {
     let c = ctx.clone();
     engine.register_fn("tag", move |name: &str| -> Res<()> {
-        c.borrow_mut().add_tag(name, None, String::new(), None).or_else(fail)
+        c.borrow_mut()
+            .add_tag(name, None, String::new(), None)
+            .or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn("tag", move |name: &str, reason: &str| -> Res<()> {
-        c.borrow_mut().add_tag(name, None, reason.to_string(), None).or_else(fail)
+        c.borrow_mut()
+            .add_tag(name, None, reason.to_string(), None)
+            .or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn("tag", move |name: &str, opts: Map| -> Res<()> {
@@ -101,10 +107,16 @@ fn register_tags(engine: &mut Engine, ctx: &Shared) {
                 "reason" => reason = value.to_string(),
                 "ttl" if !value.is_unit() => ttl = Some(duration(value)?),
                 "ttl" => {}
-                other => return fail(format!("tag(): unknown option `{other}` (score, reason, ttl)")),
+                other => {
+                    return fail(format!(
+                        "tag(): unknown option `{other}` (score, reason, ttl)"
+                    ))
+                }
             }
         }
-        c.borrow_mut().add_tag(name, score, reason, ttl).or_else(fail)
+        c.borrow_mut()
+            .add_tag(name, score, reason, ttl)
+            .or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn("untag", move |name: &str| -> Res<()> {
@@ -150,23 +162,37 @@ fn register_time(engine: &mut Engine, ctx: &Shared) {
 fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_type_with_name::<UserRef>("User");
     let c = ctx.clone();
-    engine.register_get("id", move |_: &mut UserRef| -> ImmutableString { c.borrow().user_id.as_ref().into() });
-    let c = ctx.clone();
-    engine.register_get("events", move |_: &mut UserRef| -> INT { INT::from(c.borrow().user.events) });
-    let c = ctx.clone();
-    engine.register_get("first_seen", move |_: &mut UserRef| -> INT { c.borrow().user.first_seen });
-    let c = ctx.clone();
-    engine.register_get("last_seen", move |_: &mut UserRef| -> INT { c.borrow().user.last_seen });
-    let c = ctx.clone();
-    engine.register_fn("first_seen", move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
-        let t = c.borrow().user.first_by_type[event_type(kind)?.index()];
-        Ok(opt((t != 0).then_some(t)))
+    engine.register_get("id", move |_: &mut UserRef| -> ImmutableString {
+        c.borrow().user_id.as_ref().into()
     });
     let c = ctx.clone();
-    engine.register_fn("last_seen", move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
-        let t = c.borrow().user.last_by_type[event_type(kind)?.index()];
-        Ok(opt((t != 0).then_some(t)))
+    engine.register_get("events", move |_: &mut UserRef| -> INT {
+        INT::from(c.borrow().user.events)
     });
+    let c = ctx.clone();
+    engine.register_get("first_seen", move |_: &mut UserRef| -> INT {
+        c.borrow().user.first_seen
+    });
+    let c = ctx.clone();
+    engine.register_get("last_seen", move |_: &mut UserRef| -> INT {
+        c.borrow().user.last_seen
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "first_seen",
+        move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
+            let t = c.borrow().user.first_by_type[event_type(kind)?.index()];
+            Ok(opt((t != 0).then_some(t)))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "last_seen",
+        move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
+            let t = c.borrow().user.last_by_type[event_type(kind)?.index()];
+            Ok(opt((t != 0).then_some(t)))
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("since_last", move |_: &mut UserRef| -> INT {
         let ctx = c.borrow();
@@ -178,32 +204,58 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
         ctx.now - ctx.user.first_seen
     });
     let c = ctx.clone();
-    engine.register_fn("count", move |_: &mut UserRef, kind: &str, window: Dynamic| -> Res<INT> {
-        let ctx = c.borrow();
-        Ok(ctx.user.windows.count_between(event_type(kind)?, ctx.now, duration(&window)?, 0))
-    });
+    engine.register_fn(
+        "count",
+        move |_: &mut UserRef, kind: &str, window: Dynamic| -> Res<INT> {
+            let ctx = c.borrow();
+            Ok(ctx
+                .user
+                .windows
+                .count_between(event_type(kind)?, ctx.now, duration(&window)?, 0))
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("count", move |_: &mut UserRef, kind: &str, from: Dynamic, to: Dynamic| -> Res<INT> {
-        let ctx = c.borrow();
-        let (from, to) = (duration(&from)?, duration(&to)?);
-        // "Between 14 d and 7 d ago" excludes the newer edge, which belongs to the newer window.
-        Ok(ctx.user.windows.count_between(event_type(kind)?, ctx.now, from, to + 1))
-    });
+    engine.register_fn(
+        "count",
+        move |_: &mut UserRef, kind: &str, from: Dynamic, to: Dynamic| -> Res<INT> {
+            let ctx = c.borrow();
+            let (from, to) = (duration(&from)?, duration(&to)?);
+            // "Between 14 d and 7 d ago" excludes the newer edge, which belongs to the newer window.
+            Ok(ctx
+                .user
+                .windows
+                .count_between(event_type(kind)?, ctx.now, from, to + 1))
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("window_exit", move |_: &mut UserRef, kind: &str, window: Dynamic| -> Res<Dynamic> {
-        let ctx = c.borrow();
-        Ok(opt(ctx.user.windows.next_exit(event_type(kind)?, ctx.now, duration(&window)?)))
-    });
+    engine.register_fn(
+        "window_exit",
+        move |_: &mut UserRef, kind: &str, window: Dynamic| -> Res<Dynamic> {
+            let ctx = c.borrow();
+            Ok(opt(ctx.user.windows.next_exit(
+                event_type(kind)?,
+                ctx.now,
+                duration(&window)?,
+            )))
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("paid_orders", move |_: &mut UserRef, window: Dynamic| -> Res<OrderStats> {
-        let ctx = c.borrow();
-        Ok(ctx.user.ledger.stats(ctx.now, duration(&window)?))
-    });
+    engine.register_fn(
+        "paid_orders",
+        move |_: &mut UserRef, window: Dynamic| -> Res<OrderStats> {
+            let ctx = c.borrow();
+            Ok(ctx.user.ledger.stats(ctx.now, duration(&window)?))
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("paid_orders", move |_: &mut UserRef| -> OrderStats {
         let ctx = c.borrow();
         let (count, last) = ctx.user.ledger.all_time(ctx.now);
-        OrderStats { count, last, ..OrderStats::default() }
+        OrderStats {
+            count,
+            last,
+            ..OrderStats::default()
+        }
     });
     let c = ctx.clone();
     engine.register_fn("has", move |_: &mut UserRef, name: &str| -> Res<bool> {
@@ -211,57 +263,87 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
         Ok(ctx.has_tag(ctx.tag_id(name).or_else(fail)?))
     });
     let c = ctx.clone();
-    engine.register_fn("tag_in", move |_: &mut UserRef, group: &str| -> Res<ImmutableString> {
-        let ctx = c.borrow();
-        Ok(ctx.tag_in(group).or_else(fail)?.map_or_else(ImmutableString::new, |t| t.as_ref().into()))
-    });
+    engine.register_fn(
+        "tag_in",
+        move |_: &mut UserRef, group: &str| -> Res<ImmutableString> {
+            let ctx = c.borrow();
+            Ok(ctx
+                .tag_in(group)
+                .or_else(fail)?
+                .map_or_else(ImmutableString::new, |t| t.as_ref().into()))
+        },
+    );
     let c = ctx.clone();
     engine.register_get("tags", move |_: &mut UserRef| -> Array {
         let ctx = c.borrow();
-        ctx.user.tags.iter().map(|s| Dynamic::from(ImmutableString::from(ctx.catalogue.name(s.tag).as_ref()))).collect()
+        ctx.user
+            .tags
+            .iter()
+            .map(|s| Dynamic::from(ImmutableString::from(ctx.catalogue.name(s.tag).as_ref())))
+            .collect()
     });
     let c = ctx.clone();
-    engine.register_fn("wake_at", move |_: &mut UserRef, at: INT| c.borrow_mut().wake_at(at));
-    let c = ctx.clone();
-    engine.register_fn("wake_in", move |_: &mut UserRef, after: Dynamic| -> Res<()> {
-        let after = duration(&after)?;
-        let mut ctx = c.borrow_mut();
-        let at = ctx.now.saturating_add(after);
-        ctx.wake_at(at);
-        Ok(())
+    engine.register_fn("wake_at", move |_: &mut UserRef, at: INT| {
+        c.borrow_mut().wake_at(at)
     });
     let c = ctx.clone();
-    engine.register_fn("wake_at_earliest", move |_: &mut UserRef, times: Array| -> Res<()> {
-        let mut ctx = c.borrow_mut();
-        let now = ctx.now;
-        let mut earliest = None;
-        for t in &times {
-            if t.is_unit() {
-                continue;
+    engine.register_fn(
+        "wake_in",
+        move |_: &mut UserRef, after: Dynamic| -> Res<()> {
+            let after = duration(&after)?;
+            let mut ctx = c.borrow_mut();
+            let at = ctx.now.saturating_add(after);
+            ctx.wake_at(at);
+            Ok(())
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "wake_at_earliest",
+        move |_: &mut UserRef, times: Array| -> Res<()> {
+            let mut ctx = c.borrow_mut();
+            let now = ctx.now;
+            let mut earliest = None;
+            for t in &times {
+                if t.is_unit() {
+                    continue;
+                }
+                let t = t
+                    .as_int()
+                    .or_else(|t| fail(format!("wake_at_earliest: expected times, got {t}")))?;
+                if t > now {
+                    earliest = Some(earliest.map_or(t, |e: i64| e.min(t)));
+                }
             }
-            let t = t.as_int().or_else(|t| fail(format!("wake_at_earliest: expected times, got {t}")))?;
-            if t > now {
-                earliest = Some(earliest.map_or(t, |e: i64| e.min(t)));
+            match earliest {
+                Some(t) => ctx.wake_at(t),
+                None => ctx.cancel_wake(),
             }
-        }
-        match earliest {
-            Some(t) => ctx.wake_at(t),
-            None => ctx.cancel_wake(),
-        }
-        Ok(())
-    });
+            Ok(())
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("cancel_wake", move |_: &mut UserRef| c.borrow_mut().cancel_wake());
+    engine.register_fn("cancel_wake", move |_: &mut UserRef| {
+        c.borrow_mut().cancel_wake()
+    });
 
     engine.register_type_with_name::<OrderStats>("OrderStats");
     engine.register_get("count", |s: &mut OrderStats| -> INT { s.count });
     engine.register_get("amount", |s: &mut OrderStats| -> FLOAT { s.amount });
     engine.register_get("promo", |s: &mut OrderStats| -> INT { s.promo });
     engine.register_get("promo_share", |s: &mut OrderStats| -> FLOAT {
-        if s.count == 0 { 0.0 } else { s.promo as f64 / s.count as f64 }
+        if s.count == 0 {
+            0.0
+        } else {
+            s.promo as f64 / s.count as f64
+        }
     });
     engine.register_get("average", |s: &mut OrderStats| -> FLOAT {
-        if s.count == 0 { 0.0 } else { s.amount / s.count as f64 }
+        if s.count == 0 {
+            0.0
+        } else {
+            s.amount / s.count as f64
+        }
     });
     engine.register_get("last", |s: &mut OrderStats| -> Dynamic { opt(s.last) });
     engine.register_get("first", |s: &mut OrderStats| -> Dynamic { opt(s.first) });
@@ -286,23 +368,29 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
         Ok(ctx.user.var(key).map_or(Dynamic::UNIT, var_to_dynamic))
     });
     let c = ctx.clone();
-    engine.register_fn("set", move |_: &mut UserRef, name: &str, value: Dynamic| -> Res<()> {
-        let var = if let Ok(i) = value.as_int() {
-            Var::Int(i)
-        } else if let Ok(f) = value.as_float() {
-            Var::Float(f)
-        } else if let Ok(b) = value.as_bool() {
-            Var::Bool(b)
-        } else if let Some(s) = value.read_lock::<ImmutableString>() {
-            Var::Str(s.as_str().into())
-        } else {
-            return fail(format!("user.set(): `{name}` must be a number, bool or string, not {}", value.type_name()));
-        };
-        let mut ctx = c.borrow_mut();
-        let key = ctx.var_key(name).or_else(fail)?;
-        ctx.user.set_var(key, var);
-        Ok(())
-    });
+    engine.register_fn(
+        "set",
+        move |_: &mut UserRef, name: &str, value: Dynamic| -> Res<()> {
+            let var = if let Ok(i) = value.as_int() {
+                Var::Int(i)
+            } else if let Ok(f) = value.as_float() {
+                Var::Float(f)
+            } else if let Ok(b) = value.as_bool() {
+                Var::Bool(b)
+            } else if let Some(s) = value.read_lock::<ImmutableString>() {
+                Var::Str(s.as_str().into())
+            } else {
+                return fail(format!(
+                    "user.set(): `{name}` must be a number, bool or string, not {}",
+                    value.type_name()
+                ));
+            };
+            let mut ctx = c.borrow_mut();
+            let key = ctx.var_key(name).or_else(fail)?;
+            ctx.user.set_var(key, var);
+            Ok(())
+        },
+    );
     let c = ctx.clone();
     engine.register_fn("unset", move |_: &mut UserRef, name: &str| -> Res<()> {
         let mut ctx = c.borrow_mut();
@@ -311,71 +399,91 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
         Ok(())
     });
     let c = ctx.clone();
-    engine.register_fn("decay_add", move |_: &mut UserRef, name: &str, half_life: Dynamic, w: Dynamic| -> Res<FLOAT> {
-        let (half_life, w) = (duration(&half_life)?, number(&w)?);
-        let mut ctx = c.borrow_mut();
-        let key = ctx.var_key(name).or_else(fail)?;
-        let now = ctx.now;
-        let at = ctx.event.as_ref().map_or(now, |e| e.ts);
-        let (value, anchor) = match ctx.user.var(key) {
-            Some(Var::Decay { value, at: anchor }) if at >= *anchor => (vars::decay(*value, *anchor, at, half_life) + w, at),
-            // A late event adds its weight as decayed to the newer anchor.
-            Some(Var::Decay { value, at: anchor }) => (value + vars::decay(w, at, *anchor, half_life), *anchor),
-            _ => (w, at),
-        };
-        ctx.user.set_var(key, Var::Decay { value, at: anchor });
-        Ok(vars::decay(value, anchor, now, half_life))
-    });
+    engine.register_fn(
+        "decay_add",
+        move |_: &mut UserRef, name: &str, half_life: Dynamic, w: Dynamic| -> Res<FLOAT> {
+            let (half_life, w) = (duration(&half_life)?, number(&w)?);
+            let mut ctx = c.borrow_mut();
+            let key = ctx.var_key(name).or_else(fail)?;
+            let now = ctx.now;
+            let at = ctx.event.as_ref().map_or(now, |e| e.ts);
+            let (value, anchor) = match ctx.user.var(key) {
+                Some(Var::Decay { value, at: anchor }) if at >= *anchor => {
+                    (vars::decay(*value, *anchor, at, half_life) + w, at)
+                }
+                // A late event adds its weight as decayed to the newer anchor.
+                Some(Var::Decay { value, at: anchor }) => {
+                    (value + vars::decay(w, at, *anchor, half_life), *anchor)
+                }
+                _ => (w, at),
+            };
+            ctx.user.set_var(key, Var::Decay { value, at: anchor });
+            Ok(vars::decay(value, anchor, now, half_life))
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("decayed", move |_: &mut UserRef, name: &str, half_life: Dynamic| -> Res<FLOAT> {
-        let half_life = duration(&half_life)?;
-        let mut ctx = c.borrow_mut();
-        let key = ctx.var_key(name).or_else(fail)?;
-        Ok(match ctx.user.var(key) {
-            Some(Var::Decay { value, at }) => vars::decay(*value, *at, ctx.now, half_life),
-            _ => 0.0,
-        })
-    });
+    engine.register_fn(
+        "decayed",
+        move |_: &mut UserRef, name: &str, half_life: Dynamic| -> Res<FLOAT> {
+            let half_life = duration(&half_life)?;
+            let mut ctx = c.borrow_mut();
+            let key = ctx.var_key(name).or_else(fail)?;
+            Ok(match ctx.user.var(key) {
+                Some(Var::Decay { value, at }) => vars::decay(*value, *at, ctx.now, half_life),
+                _ => 0.0,
+            })
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("decay_below_at", move |_: &mut UserRef, name: &str, half_life: Dynamic, threshold: Dynamic| -> Res<Dynamic> {
-        let (half_life, threshold) = (duration(&half_life)?, number(&threshold)?);
-        let mut ctx = c.borrow_mut();
-        let key = ctx.var_key(name).or_else(fail)?;
-        let Some(Var::Decay { value, at }) = ctx.user.var(key).cloned() else {
-            return Ok(Dynamic::UNIT);
-        };
-        if threshold <= 0.0 || half_life <= 0 {
-            return Ok(Dynamic::UNIT);
-        }
-        if value < threshold {
-            return Ok(Dynamic::from_int(at));
-        }
-        // First millisecond at which the decayed value is strictly below the threshold.
-        let mut t = at + (half_life as f64 * (value / threshold).log2()).floor() as i64;
-        while vars::decay(value, at, t, half_life) >= threshold {
-            t += 1;
-        }
-        Ok(Dynamic::from_int(t))
-    });
+    engine.register_fn(
+        "decay_below_at",
+        move |_: &mut UserRef,
+              name: &str,
+              half_life: Dynamic,
+              threshold: Dynamic|
+              -> Res<Dynamic> {
+            let (half_life, threshold) = (duration(&half_life)?, number(&threshold)?);
+            let mut ctx = c.borrow_mut();
+            let key = ctx.var_key(name).or_else(fail)?;
+            let Some(Var::Decay { value, at }) = ctx.user.var(key).cloned() else {
+                return Ok(Dynamic::UNIT);
+            };
+            if threshold <= 0.0 || half_life <= 0 {
+                return Ok(Dynamic::UNIT);
+            }
+            if value < threshold {
+                return Ok(Dynamic::from_int(at));
+            }
+            // First millisecond at which the decayed value is strictly below the threshold.
+            let mut t = at + (half_life as f64 * (value / threshold).log2()).floor() as i64;
+            while vars::decay(value, at, t, half_life) >= threshold {
+                t += 1;
+            }
+            Ok(Dynamic::from_int(t))
+        },
+    );
     let c = ctx.clone();
-    engine.register_fn("record_hit", move |_: &mut UserRef, name: &str, window: Dynamic| -> Res<INT> {
-        let window = duration(&window)?;
-        let mut ctx = c.borrow_mut();
-        let key = ctx.var_key(name).or_else(fail)?;
-        let now = ctx.now;
-        let at = ctx.event.as_ref().map_or(now, |e| e.ts);
-        let mut hits: Vec<i64> = match ctx.user.var(key) {
-            Some(Var::Hits(h)) => h.iter().copied().filter(|t| *t >= now - window).collect(),
-            _ => Vec::new(),
-        };
-        hits.push(at);
-        hits.sort_unstable();
-        let keep = hits.len().saturating_sub(64);
-        hits.drain(..keep);
-        let count = hits.iter().filter(|t| **t >= now - window).count() as INT;
-        ctx.user.set_var(key, Var::Hits(hits.into_boxed_slice()));
-        Ok(count)
-    });
+    engine.register_fn(
+        "record_hit",
+        move |_: &mut UserRef, name: &str, window: Dynamic| -> Res<INT> {
+            let window = duration(&window)?;
+            let mut ctx = c.borrow_mut();
+            let key = ctx.var_key(name).or_else(fail)?;
+            let now = ctx.now;
+            let at = ctx.event.as_ref().map_or(now, |e| e.ts);
+            let mut hits: Vec<i64> = match ctx.user.var(key) {
+                Some(Var::Hits(h)) => h.iter().copied().filter(|t| *t >= now - window).collect(),
+                _ => Vec::new(),
+            };
+            hits.push(at);
+            hits.sort_unstable();
+            let keep = hits.len().saturating_sub(64);
+            hits.drain(..keep);
+            let count = hits.iter().filter(|t| **t >= now - window).count() as INT;
+            ctx.user.set_var(key, Var::Hits(hits.into_boxed_slice()));
+            Ok(count)
+        },
+    );
 }
 
 fn register_event(engine: &mut Engine, ctx: &Shared) {
@@ -394,20 +502,59 @@ fn register_event(engine: &mut Engine, ctx: &Shared) {
         ("user_id", |e| text(&e.user_id)),
         ("ts", |e| Dynamic::from_int(e.ts)),
         ("id", |e| text(&e.event_id)),
-        ("text", |e| match &e.body { Body::Chat { text: t, .. } => text(t), _ => Dynamic::UNIT }),
-        ("room_id", |e| match &e.body { Body::Chat { room_id, .. } => opt_text(room_id), _ => Dynamic::UNIT }),
-        ("staff_id", |e| match &e.body { Body::Chat { staff_id, .. } => opt_text(staff_id), _ => Dynamic::UNIT }),
-        ("target", |e| match &e.body { Body::Click { target, .. } => text(target), _ => Dynamic::UNIT }),
-        ("channel", |e| match &e.body { Body::Click { channel, .. } => opt_text(channel), _ => Dynamic::UNIT }),
-        ("order_id", |e| match &e.body { Body::Order { order_id, .. } => text(order_id), _ => Dynamic::UNIT }),
-        ("amount", |e| match &e.body { Body::Order { amount, .. } => Dynamic::from_float(*amount), _ => Dynamic::UNIT }),
-        ("status", |e| match &e.body {
-            Body::Order { status, .. } => text(if *status == OrderStatus::Paid { "paid" } else { "refunded" }),
+        ("text", |e| match &e.body {
+            Body::Chat { text: t, .. } => text(t),
             _ => Dynamic::UNIT,
         }),
-        ("paid", |e| Dynamic::from_bool(matches!(e.body, Body::Order { status: OrderStatus::Paid, .. }))),
-        ("promo", |e| match &e.body { Body::Order { promo, .. } => Dynamic::from_bool(*promo), _ => Dynamic::UNIT }),
-        ("category", |e| match &e.body { Body::Order { category, .. } => opt_text(category), _ => Dynamic::UNIT }),
+        ("room_id", |e| match &e.body {
+            Body::Chat { room_id, .. } => opt_text(room_id),
+            _ => Dynamic::UNIT,
+        }),
+        ("staff_id", |e| match &e.body {
+            Body::Chat { staff_id, .. } => opt_text(staff_id),
+            _ => Dynamic::UNIT,
+        }),
+        ("target", |e| match &e.body {
+            Body::Click { target, .. } => text(target),
+            _ => Dynamic::UNIT,
+        }),
+        ("channel", |e| match &e.body {
+            Body::Click { channel, .. } => opt_text(channel),
+            _ => Dynamic::UNIT,
+        }),
+        ("order_id", |e| match &e.body {
+            Body::Order { order_id, .. } => text(order_id),
+            _ => Dynamic::UNIT,
+        }),
+        ("amount", |e| match &e.body {
+            Body::Order { amount, .. } => Dynamic::from_float(*amount),
+            _ => Dynamic::UNIT,
+        }),
+        ("status", |e| match &e.body {
+            Body::Order { status, .. } => text(if *status == OrderStatus::Paid {
+                "paid"
+            } else {
+                "refunded"
+            }),
+            _ => Dynamic::UNIT,
+        }),
+        ("paid", |e| {
+            Dynamic::from_bool(matches!(
+                e.body,
+                Body::Order {
+                    status: OrderStatus::Paid,
+                    ..
+                }
+            ))
+        }),
+        ("promo", |e| match &e.body {
+            Body::Order { promo, .. } => Dynamic::from_bool(*promo),
+            _ => Dynamic::UNIT,
+        }),
+        ("category", |e| match &e.body {
+            Body::Order { category, .. } => opt_text(category),
+            _ => Dynamic::UNIT,
+        }),
     ];
     for (name, read) in fields {
         let c = ctx.clone();
@@ -456,7 +603,10 @@ fn register_matching(engine: &mut Engine, ctx: &Shared) {
     });
     engine.register_fn("contains_any", |text: &str, words: Array| -> bool {
         let lower = text.to_lowercase();
-        words.iter().any(|w| w.read_lock::<ImmutableString>().is_some_and(|w| lower.contains(&w.to_lowercase())))
+        words.iter().any(|w| {
+            w.read_lock::<ImmutableString>()
+                .is_some_and(|w| lower.contains(&w.to_lowercase()))
+        })
     });
 }
 
@@ -474,6 +624,10 @@ fn grade(x: f64, thresholds: &Array, at_least: bool) -> Res<INT> {
 }
 
 fn register_grading(engine: &mut Engine) {
-    engine.register_fn("grade_at_least", |x: Dynamic, t: Array| -> Res<INT> { grade(number(&x)?, &t, true) });
-    engine.register_fn("grade_at_most", |x: Dynamic, t: Array| -> Res<INT> { grade(number(&x)?, &t, false) });
+    engine.register_fn("grade_at_least", |x: Dynamic, t: Array| -> Res<INT> {
+        grade(number(&x)?, &t, true)
+    });
+    engine.register_fn("grade_at_most", |x: Dynamic, t: Array| -> Res<INT> {
+        grade(number(&x)?, &t, false)
+    });
 }

@@ -78,7 +78,14 @@ impl Ctx {
     }
 
     /// Starts a step for one user.
-    pub fn begin_step(&mut self, user_id: Arc<str>, index: UserIndex, user: UserState, now: i64, trigger: Trigger) {
+    pub fn begin_step(
+        &mut self,
+        user_id: Arc<str>,
+        index: UserIndex,
+        user: UserState,
+        now: i64,
+        trigger: Trigger,
+    ) {
         self.user_id = user_id;
         self.user_index = index;
         self.user = user;
@@ -127,10 +134,21 @@ impl Ctx {
             .ok_or_else(|| format!("tag {name:?} is not declared in the tag catalogue"))
     }
 
-    pub fn add_tag(&mut self, name: &str, score: Option<f64>, reason: String, ttl_ms: Option<i64>) -> Result<(), String> {
+    pub fn add_tag(
+        &mut self,
+        name: &str,
+        score: Option<f64>,
+        reason: String,
+        ttl_ms: Option<i64>,
+    ) -> Result<(), String> {
         let tag = self.tag_id(name)?;
         let rule = self.rule;
-        let add = AddTag { tag, score, reason, ttl_ms };
+        let add = AddTag {
+            tag,
+            score,
+            reason,
+            ttl_ms,
+        };
         let mut tags = std::mem::take(&mut self.user.tags);
         let mut out = std::mem::take(&mut self.out);
         let result = {
@@ -142,7 +160,11 @@ impl Ctx {
         self.out = out;
         self.seq = result.1;
         if let Some(expires) = result.0.map_err(|e| e.to_string())? {
-            self.dues.push(Due { at: expires, user: self.user_index, kind: DueKind::Expiry(tag) });
+            self.dues.push(Due {
+                at: expires,
+                user: self.user_index,
+                kind: DueKind::Expiry(tag),
+            });
         }
         Ok(())
     }
@@ -209,7 +231,8 @@ impl Ctx {
         if let Some(key) = self.var_keys[rule].get(name) {
             return Ok(*key);
         }
-        let key = vars::intern(&format!("{}.{name}", self.rule_names[rule])).map_err(|e| e.to_string())?;
+        let key = vars::intern(&format!("{}.{name}", self.rule_names[rule]))
+            .map_err(|e| e.to_string())?;
         self.var_keys[rule].insert(name.into(), key);
         Ok(key)
     }
@@ -218,7 +241,11 @@ impl Ctx {
     pub fn wake_at(&mut self, due: i64) {
         let due = due.max(self.now + MIN_WAKE_MS);
         if let Some(at) = timers::set(&mut self.user.timers, self.rule, due) {
-            self.dues.push(Due { at, user: self.user_index, kind: DueKind::Wake(self.rule) });
+            self.dues.push(Due {
+                at,
+                user: self.user_index,
+                kind: DueKind::Wake(self.rule),
+            });
         }
     }
 

@@ -119,11 +119,10 @@ impl RulePack {
                 .unwrap_or_default();
             rules.push(RuleSource { name, path, text });
         }
-        RulePack::from_parts(rules, catalogue, params, Limits::default())
-            .map_err(|e| match e {
-                RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
-                other => other,
-            })
+        RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(|e| match e {
+            RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
+            other => other,
+        })
     }
 
     /// Builds a pack from parts already in memory (tests, embedded packs, hot reload).
@@ -180,7 +179,11 @@ fn check_tag_literals(rule: &RuleSource, catalogue: &Catalogue) -> Result<(), Ru
                 _ => catalogue.id(name).is_some(),
             };
             if !known {
-                let what = if func.starts_with("tag_in") || func == "untag_group" { "group" } else { "tag" };
+                let what = if func.starts_with("tag_in") || func == "untag_group" {
+                    "group"
+                } else {
+                    "tag"
+                };
                 return Err(RulesError::Compile {
                     path: rule.path.display().to_string(),
                     line: i + 1,

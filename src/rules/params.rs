@@ -84,7 +84,12 @@ impl KeywordSet {
                     .map_err(|e| format!("keywords: {e}"))?,
             )
         };
-        Ok(KeywordSet { specs, literals, literal_spec, regexes })
+        Ok(KeywordSet {
+            specs,
+            literals,
+            literal_spec,
+            regexes,
+        })
     }
 
     /// Indices of the specs `text` matches (each at most once), with the first matching word.
@@ -125,12 +130,21 @@ impl Params {
     /// Syntax errors, reserved section names, malformed keyword tables, bad overrides.
     pub fn load(path: &Path, vars: &[(String, String)]) -> Result<Params, ConfigError> {
         let shown = path.display().to_string();
-        let text = if path.exists() { read_file(path)? } else { String::new() };
+        let text = if path.exists() {
+            read_file(path)?
+        } else {
+            String::new()
+        };
         Params::parse(&text, &shown, vars)
     }
 
-    pub fn parse(text: &str, shown: &str, vars: &[(String, String)]) -> Result<Params, ConfigError> {
-        let mut table: Table = toml::from_str(text).map_err(|e| ConfigError::toml(shown, text, &e))?;
+    pub fn parse(
+        text: &str,
+        shown: &str,
+        vars: &[(String, String)],
+    ) -> Result<Params, ConfigError> {
+        let mut table: Table =
+            toml::from_str(text).map_err(|e| ConfigError::toml(shown, text, &e))?;
         let at = |needle: &str, message: String| ConfigError::At {
             path: shown.to_string(),
             line: line_of(text, needle),
@@ -144,7 +158,10 @@ impl Params {
         let mut keywords = Vec::new();
         for (name, value) in table {
             if RESERVED_SECTIONS.contains(&name.as_str()) {
-                return Err(at(&name, format!("[{name}] is an engine config section, not a rule's")));
+                return Err(at(
+                    &name,
+                    format!("[{name}] is an engine config section, not a rule's"),
+                ));
             }
             let Value::Table(entries) = value else {
                 return Err(at(&name, format!("`{name}` must be a [section]")));
@@ -194,7 +211,9 @@ fn keyword_spec(tag: &str, value: Value) -> Result<KeywordSpec, String> {
         return Err(format!("keywords {tag:?}: hits must be at least 1"));
     }
     if file.hits > 1 && within_ms.is_none() {
-        return Err(format!("keywords {tag:?}: hits > 1 needs a `within` window"));
+        return Err(format!(
+            "keywords {tag:?}: hits > 1 needs a `within` window"
+        ));
     }
     if file.words.is_empty() && file.patterns.is_empty() {
         return Err(format!("keywords {tag:?}: needs `words` or `patterns`"));
@@ -233,7 +252,10 @@ within = "7d"
     #[test]
     fn converts_durations_and_builds_keywords() {
         let p = Params::parse(TEXT, "params.toml", &[]).unwrap();
-        assert_eq!(p.sections["activity"]["half_life"], Value::Integer(7 * 86_400_000));
+        assert_eq!(
+            p.sections["activity"]["half_life"],
+            Value::Integer(7 * 86_400_000)
+        );
         assert_eq!(p.keywords.specs.len(), 2);
         let m = p.keywords.matches("这个PRICE是多少，怎么才能买");
         assert_eq!(m.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [0, 1]);
@@ -254,7 +276,10 @@ within = "7d"
     fn rejects_bad_keyword_tables_with_line() {
         let text = "[keywords.\"a/b\"]\nwords = [\"x\"]\nhits = 2\n";
         let err = Params::parse(text, "p.toml", &[]).unwrap_err().to_string();
-        assert!(err.starts_with("p.toml:1:") && err.contains("within"), "{err}");
+        assert!(
+            err.starts_with("p.toml:1:") && err.contains("within"),
+            "{err}"
+        );
         let text = "[keywords.\"a/b\"]\npatterns = [\"(\"]\n";
         assert!(Params::parse(text, "p.toml", &[]).is_err());
         assert!(Params::parse("[kafka]\nx = 1\n", "p.toml", &[]).is_err());

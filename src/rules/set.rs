@@ -21,7 +21,13 @@ pub enum Handler {
 }
 
 impl Handler {
-    const ALL: [Handler; 5] = [Handler::Chat, Handler::Click, Handler::Order, Handler::Event, Handler::Tick];
+    const ALL: [Handler; 5] = [
+        Handler::Chat,
+        Handler::Click,
+        Handler::Order,
+        Handler::Event,
+        Handler::Tick,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -97,17 +103,27 @@ impl RuleSet {
     /// # Errors
     /// The first script that does not compile, with its file and line.
     pub fn compile(pack: &RulePack) -> Result<RuleSet, RulesError> {
-        let names: Arc<[Arc<str>]> = pack.rules.iter().map(|r| Arc::from(r.name.as_str())).collect();
-        let ctx = Rc::new(RefCell::new(Ctx::new(pack.catalogue.clone(), pack.params.clone(), names.clone())));
+        let names: Arc<[Arc<str>]> = pack
+            .rules
+            .iter()
+            .map(|r| Arc::from(r.name.as_str()))
+            .collect();
+        let ctx = Rc::new(RefCell::new(Ctx::new(
+            pack.catalogue.clone(),
+            pack.params.clone(),
+            names.clone(),
+        )));
         let mut engine = new_engine(pack);
         api::register(&mut engine, &ctx);
         let mut rules = Vec::with_capacity(pack.rules.len());
         for source in pack.rules.iter() {
-            let ast = engine.compile(&source.text).map_err(|e| RulesError::Compile {
-                path: source.path.display().to_string(),
-                line: e.position().line().unwrap_or(1),
-                message: e.err_type().to_string(),
-            })?;
+            let ast = engine
+                .compile(&source.text)
+                .map_err(|e| RulesError::Compile {
+                    path: source.path.display().to_string(),
+                    line: e.position().line().unwrap_or(1),
+                    message: e.err_type().to_string(),
+                })?;
             let mut handlers = [false; 5];
             for f in ast.iter_functions() {
                 for (i, h) in Handler::ALL.iter().enumerate() {
@@ -116,7 +132,11 @@ impl RuleSet {
                             return Err(RulesError::Compile {
                                 path: source.path.display().to_string(),
                                 line: 1,
-                                message: format!("{} must take 2 parameters, not {}", h.name(), f.params.len()),
+                                message: format!(
+                                    "{} must take 2 parameters, not {}",
+                                    h.name(),
+                                    f.params.len()
+                                ),
                             });
                         }
                         handlers[i] = true;
@@ -125,7 +145,14 @@ impl RuleSet {
             }
             rules.push(Compiled { ast, handlers });
         }
-        Ok(RuleSet { engine, rules, names, ctx, scope: Scope::new(), pack: pack.clone() })
+        Ok(RuleSet {
+            engine,
+            rules,
+            names,
+            ctx,
+            scope: Scope::new(),
+            pack: pack.clone(),
+        })
     }
 
     pub fn pack(&self) -> &RulePack {
@@ -162,10 +189,24 @@ impl RuleSet {
         let result = match handler {
             Handler::Tick => {
                 let now = self.ctx.borrow().now;
-                self.engine.call_fn_with_options::<Dynamic>(options, &mut self.scope, ast, handler.name(), (UserRef, now))
+                self.engine.call_fn_with_options::<Dynamic>(
+                    options,
+                    &mut self.scope,
+                    ast,
+                    handler.name(),
+                    (UserRef, now),
+                )
             }
-            _ => self.engine.call_fn_with_options::<Dynamic>(options, &mut self.scope, ast, handler.name(), (EventRef, UserRef)),
+            _ => self.engine.call_fn_with_options::<Dynamic>(
+                options,
+                &mut self.scope,
+                ast,
+                handler.name(),
+                (EventRef, UserRef),
+            ),
         };
-        result.map(|_| ()).map_err(|e| RuleRunError { message: e.to_string() })
+        result.map(|_| ()).map_err(|e| RuleRunError {
+            message: e.to_string(),
+        })
     }
 }

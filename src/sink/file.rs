@@ -29,7 +29,13 @@ pub fn open_output(path: &Path) -> io::Result<Box<dyn Write + Send>> {
 
 impl FileSink {
     pub fn new(changes: Box<dyn Write + Send>, dead: Box<dyn Write + Send>) -> FileSink {
-        FileSink { changes, dead, buf: Vec::with_capacity(512), changes_written: 0, dead_written: 0 }
+        FileSink {
+            changes,
+            dead,
+            buf: Vec::with_capacity(512),
+            changes_written: 0,
+            dead_written: 0,
+        }
     }
 
     /// # Errors

@@ -15,7 +15,11 @@ pub struct LineReader<R> {
 
 impl<R: BufRead> LineReader<R> {
     pub fn new(input: R) -> LineReader<R> {
-        LineReader { input, line: 0, buf: Vec::with_capacity(4096) }
+        LineReader {
+            input,
+            line: 0,
+            buf: Vec::with_capacity(4096),
+        }
     }
 
     /// The next line (1-based number, bytes without the newline); `None` at end of input.
@@ -70,7 +74,10 @@ mod tests {
         while let Some((n, line)) = r.next_line().unwrap() {
             seen.push((n, line.to_vec()));
         }
-        assert_eq!(seen, [(1, b"a".to_vec()), (4, b"b".to_vec()), (5, b"c".to_vec())]);
+        assert_eq!(
+            seen,
+            [(1, b"a".to_vec()), (4, b"b".to_vec()), (5, b"c".to_vec())]
+        );
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! Where input records come from: JSON-lines files or stdin ([`file`]), Kafka topics ([`kafka`]).
 
 pub mod file;
+pub mod kafka;

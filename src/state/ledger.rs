@@ -103,7 +103,11 @@ impl Ledger {
     pub fn stats(&self, now: i64, window: i64) -> OrderStats {
         let lo = now - window;
         let mut s = OrderStats::default();
-        for e in self.entries.iter().filter(|e| e.counts() && e.ts >= lo && e.ts <= now) {
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.counts() && e.ts >= lo && e.ts <= now)
+        {
             s.count += 1;
             s.amount += e.amount;
             s.promo += i64::from(e.promo);

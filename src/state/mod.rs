@@ -8,6 +8,7 @@
 
 pub mod ledger;
 mod partition;
+pub mod snapshot;
 pub mod timers;
 pub mod vars;
 pub mod window;
@@ -55,7 +56,11 @@ impl UserState {
         self.first_seen = self.first_seen.min(ts);
         self.last_seen = self.last_seen.max(ts);
         let first = &mut self.first_by_type[kind];
-        *first = if *first == NEVER_SEEN { ts } else { (*first).min(ts) };
+        *first = if *first == NEVER_SEEN {
+            ts
+        } else {
+            (*first).min(ts)
+        };
         self.last_by_type[kind] = self.last_by_type[kind].max(ts);
         self.events = self.events.saturating_add(1);
         self.windows.record(event.event_type(), ts, now);

@@ -116,10 +116,18 @@ impl Partition {
     pub fn restore_user(&mut self, id: &str, state: UserState) -> UserIndex {
         let user = self.find_or_add(id);
         for slot in &state.timers {
-            self.due.push(Due { at: slot.queued, user, kind: DueKind::Wake(slot.rule) });
+            self.due.push(Due {
+                at: slot.queued,
+                user,
+                kind: DueKind::Wake(slot.rule),
+            });
         }
         for tag in state.tags.iter().filter(|t| t.expires != NEVER) {
-            self.due.push(Due { at: tag.expires, user, kind: DueKind::Expiry(tag.tag) });
+            self.due.push(Due {
+                at: tag.expires,
+                user,
+                kind: DueKind::Expiry(tag.tag),
+            });
         }
         self.users[user as usize] = state;
         user

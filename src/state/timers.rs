@@ -153,9 +153,15 @@ mod tests {
     fn queue_pops_in_time_order() {
         let mut q = DueQueue::default();
         for (at, user) in [(30, 1), (10, 2), (20, 0), (10, 1)] {
-            q.push(Due { at, user, kind: DueKind::Wake(0) });
+            q.push(Due {
+                at,
+                user,
+                kind: DueKind::Wake(0),
+            });
         }
-        let order: Vec<_> = std::iter::from_fn(|| q.pop_due(25)).map(|d| (d.at, d.user)).collect();
+        let order: Vec<_> = std::iter::from_fn(|| q.pop_due(25))
+            .map(|d| (d.at, d.user))
+            .collect();
         assert_eq!(order, [(10, 1), (10, 2), (20, 0)]);
         assert_eq!(q.peek_at(), Some(30));
     }

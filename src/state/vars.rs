@@ -18,7 +18,10 @@ pub enum Var {
     Bool(bool),
     Str(Box<str>),
     /// A decayed sum: `value` as of time `at`.
-    Decay { value: f64, at: i64 },
+    Decay {
+        value: f64,
+        at: i64,
+    },
     /// Times of recent hits, oldest first.
     Hits(Box<[i64]>),
 }

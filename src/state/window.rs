@@ -59,7 +59,13 @@ impl Windows {
         let day = day.clamp(0, i64::from(u16::MAX)) as u16;
         let at = self.days.partition_point(|b| b.day < day);
         if self.days.get(at).map(|b| b.day) != Some(day) {
-            self.days.insert(at, DayBucket { day, counts: [0; 3] });
+            self.days.insert(
+                at,
+                DayBucket {
+                    day,
+                    counts: [0; 3],
+                },
+            );
         }
         let count = &mut self.days[at].counts[kind.index()];
         *count = count.saturating_add(1);
@@ -83,7 +89,9 @@ impl Windows {
             return 0;
         }
         if from_ago <= EXACT_WINDOW_MS {
-            let start = self.recent.partition_point(|e| (*e >> 2) < lo.max(0) as u64);
+            let start = self
+                .recent
+                .partition_point(|e| (*e >> 2) < lo.max(0) as u64);
             return self.recent[start..]
                 .iter()
                 .map(|e| unpack(*e))
@@ -134,7 +142,10 @@ mod tests {
         assert_eq!(w.count_between(Chat, now, 14 * DAY_MS, 7 * DAY_MS + 1), 2);
         assert_eq!(w.count_between(Click, now, DAY_MS, 0), 1);
         assert_eq!(w.next_exit(Chat, now, 14 * DAY_MS), Some(now + 1));
-        assert_eq!(w.next_exit(Chat, now, 7 * DAY_MS), Some(now - DAY_MS + 7 * DAY_MS + 1));
+        assert_eq!(
+            w.next_exit(Chat, now, 7 * DAY_MS),
+            Some(now - DAY_MS + 7 * DAY_MS + 1)
+        );
     }
 
     #[test]
@@ -147,8 +158,15 @@ mod tests {
         assert_eq!(w.count_between(Order, now, 365 * DAY_MS, 0), 4);
         assert_eq!(w.count_between(Order, now, 100 * DAY_MS, 0), 2);
         w.prune(now + 10 * DAY_MS);
-        assert_eq!(w.count_between(Order, now + 10 * DAY_MS, 365 * DAY_MS, 0), 3);
-        assert_eq!(w.recent.len(), 1, "only the event of 1 d ago is still in the exact window");
+        assert_eq!(
+            w.count_between(Order, now + 10 * DAY_MS, 365 * DAY_MS, 0),
+            3
+        );
+        assert_eq!(
+            w.recent.len(),
+            1,
+            "only the event of 1 d ago is still in the exact window"
+        );
     }
 
     #[test]

@@ -91,10 +91,16 @@ impl Catalogue {
             message,
         };
         if !(file.score_band > 0.0 && file.score_band.is_finite()) {
-            return Err(at("score_band", "score_band must be a positive number".into()));
+            return Err(at(
+                "score_band",
+                "score_band must be a positive number".into(),
+            ));
         }
         if file.max_tags_per_user == 0 {
-            return Err(at("max_tags_per_user", "max_tags_per_user must be at least 1".into()));
+            return Err(at(
+                "max_tags_per_user",
+                "max_tags_per_user must be at least 1".into(),
+            ));
         }
         let mut catalogue = Catalogue {
             tags: Vec::new(),
@@ -109,9 +115,16 @@ impl Catalogue {
             }
             let ttl_ms = match &spec.ttl {
                 None => None,
-                Some(ttl) => Some(parse_duration_ms(ttl).filter(|ms| *ms > 0).ok_or_else(|| {
-                    at(ttl, format!("group {group_name}: ttl {ttl:?} is not a duration like \"30d\""))
-                })?),
+                Some(ttl) => {
+                    Some(parse_duration_ms(ttl).filter(|ms| *ms > 0).ok_or_else(|| {
+                        at(
+                            ttl,
+                            format!(
+                                "group {group_name}: ttl {ttl:?} is not a duration like \"30d\""
+                            ),
+                        )
+                    })?)
+                }
             };
             let group = catalogue.groups.len();
             catalogue.groups.push(Group {
@@ -124,10 +137,18 @@ impl Catalogue {
                 Some(tags) => tags.iter().map(|t| format!("{group_name}/{t}")).collect(),
             };
             for (i, name) in names.into_iter().enumerate() {
-                let needle = spec.tags.as_ref().map_or(group_name.as_str(), |t| t[i].as_str());
+                let needle = spec
+                    .tags
+                    .as_ref()
+                    .map_or(group_name.as_str(), |t| t[i].as_str());
                 let segments: Vec<&str> = name.split('/').collect();
                 if segments.len() > 3 || !segments.iter().all(|s| valid_segment(s)) {
-                    return Err(at(needle, format!("tag {name:?} must be 1 to 3 segments of letters, digits, '-' or '_'")));
+                    return Err(at(
+                        needle,
+                        format!(
+                            "tag {name:?} must be 1 to 3 segments of letters, digits, '-' or '_'"
+                        ),
+                    ));
                 }
                 let id = TagId::try_from(catalogue.tags.len())
                     .map_err(|_| at(needle, "more than 65535 tags".into()))?;
@@ -135,7 +156,11 @@ impl Catalogue {
                 if catalogue.by_name.insert(name.clone(), id).is_some() {
                     return Err(at(needle, format!("tag {name:?} is declared twice")));
                 }
-                catalogue.tags.push(TagInfo { name, group, ttl_ms });
+                catalogue.tags.push(TagInfo {
+                    name,
+                    group,
+                    ttl_ms,
+                });
                 catalogue.groups[group].members.push(id);
             }
         }
@@ -189,7 +214,8 @@ impl Catalogue {
 fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 #[cfg(test)]
@@ -232,7 +258,9 @@ tags = ["price", "purchase/urgent"]
     #[test]
     fn rejects_bad_ttl_and_unknown_keys() {
         assert!(Catalogue::parse("[groups.a]\nttl = \"soon\"\n", "t").is_err());
-        let err = Catalogue::parse("colour = 1\n", "t").unwrap_err().to_string();
+        let err = Catalogue::parse("colour = 1\n", "t")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("colour"), "{err}");
     }
 

@@ -164,7 +164,10 @@ impl Emitter<'_> {
 
     /// Removes a tag whose TTL fell due at `self.now`; `false` when it was refreshed or removed since.
     pub fn expire(&mut self, tags: &mut Vec<TagSlot>, tag: TagId, out: &mut Vec<Output>) -> bool {
-        match tags.iter().position(|s| s.tag == tag && s.expires == self.now) {
+        match tags
+            .iter()
+            .position(|s| s.tag == tag && s.expires == self.now)
+        {
             Some(pos) => {
                 let old = tags.remove(pos);
                 self.emit(out, &old, Op::Remove, old.rule, "expired".into());

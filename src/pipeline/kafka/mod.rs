@@ -1,0 +1,324 @@
+//! Kafka mode: a member of a consumer group reading behaviour events, writing tag changes and
+//! dead letters, keeping per-partition state in a compacted changelog topic.
+//!
+//! Threads: one consumer thread (poll loop and rebalance hooks), N workers (one Rhai engine
+//! each; partition `p` belongs to worker `p % N`, so a partition's records are processed in
+//! offset order and partitions proceed in parallel), and one acker per worker (delivery,
+//! checkpoints, offset store). Channels are bounded: a slow broker slows the consumer down
+//! instead of growing memory.
+//!
+//! Input topics must be co-partitioned (same partition count, keyed by user id): task `p`
+//! owns partition `p` of every input topic and the changelog's partition `p`.
+
+mod task;
+mod worker;
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::ClientConfig;
+
+use crate::config::Config;
+use crate::rules::RulePack;
+use crate::sink::kafka::{run_acker, KafkaSink};
+use crate::source::kafka::{group_consumer, InputRecord, Router, WorkerMsg};
+use worker::{Worker, WorkerConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaRunError {
+    /// A configuration the cluster cannot run (exit code 2).
+    #[error("{0}")]
+    Config(String),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Options for one run; the CLI uses the defaults.
+#[derive(Debug, Clone)]
+pub struct KafkaOptions {
+    pub workers: usize,
+    pub checkpoint_interval: Duration,
+    pub checkpoint_records: u64,
+}
+
+impl Default for KafkaOptions {
+    fn default() -> Self {
+        KafkaOptions {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_records: 50_000,
+        }
+    }
+}
+
+pub fn changelog_topic(config: &Config) -> String {
+    format!("{}-state-changelog", config.kafka.group_id)
+}
+
+fn client_config(config: &Config) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.kafka.bootstrap_servers);
+    for (key, value) in &config.kafka.options {
+        client.set(key, value);
+    }
+    client
+}
+
+/// The CLI entry: runs until SIGTERM or Ctrl-C.
+pub fn main(config: Config, pack: RulePack) -> ExitCode {
+    let shutdown = Arc::new(AtomicBool::new(false));
+    spawn_signal_listener(shutdown.clone());
+    match run(&config, &pack, &KafkaOptions::default(), &shutdown) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(KafkaRunError::Config(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(crate::cli::EXIT_USAGE)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(crate::cli::EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Sets `flag` on SIGTERM or Ctrl-C.
+pub fn spawn_signal_listener(flag: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler installs");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+        });
+        tracing::info!("shutdown requested; draining");
+        flag.store(true, Ordering::SeqCst);
+    });
+}
+
+/// Waits until the cluster answers and every input topic exists; returns their partition count.
+fn partition_count(
+    client: &ClientConfig,
+    topics: &[String],
+    shutdown: &AtomicBool,
+) -> Result<i32, KafkaRunError> {
+    let consumer: BaseConsumer = client.create()?;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        if shutdown.load(Ordering::SeqCst) {
+            return Err(KafkaRunError::Runtime(
+                "shut down before the cluster answered".into(),
+            ));
+        }
+        let counts: Result<Vec<i32>, String> = topics
+            .iter()
+            .map(
+                |topic| match consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+                    Ok(md) => match md.topics().first() {
+                        Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
+                            Ok(t.partitions().len() as i32)
+                        }
+                        _ => Err(format!("input topic {topic:?} does not exist yet")),
+                    },
+                    Err(e) => Err(format!("cluster not reachable: {e}")),
+                },
+            )
+            .collect();
+        match counts {
+            Ok(counts) if counts.windows(2).all(|w| w[0] == w[1]) => return Ok(counts[0]),
+            Ok(counts) => {
+                return Err(KafkaRunError::Config(format!(
+                    "input topics must have the same partition count (they share per-user state): {topics:?} have {counts:?}"
+                )))
+            }
+            Err(why) => {
+                tracing::warn!(retry_in = ?backoff, "{why}; waiting");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Creates the changelog topic when missing and checks its partition count.
+fn ensure_changelog(
+    client: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+) -> Result<(), KafkaRunError> {
+    let admin: AdminClient<_> = client.create()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KafkaRunError::Runtime(e.to_string()))?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1))
+        .set("cleanup.policy", "compact");
+    let result = rt.block_on(admin.create_topics(
+        [&new],
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+    ))?;
+    for r in result {
+        match r {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((t, code)) => {
+                return Err(KafkaRunError::Runtime(format!(
+                    "cannot create changelog topic {t}: {code}"
+                )))
+            }
+        }
+    }
+    let consumer: BaseConsumer = client.create()?;
+    let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let found = md
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as i32);
+    if found != partitions {
+        return Err(KafkaRunError::Config(format!(
+            "changelog topic {topic:?} has {found} partitions, the input topics {partitions}; it must match"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs Kafka mode until `shutdown` is set, then drains: checkpoints every partition, waits
+/// for every output and checkpoint to be acknowledged, commits, flushes.
+///
+/// # Errors
+/// Misconfiguration (`Config`), or a client that cannot be created.
+pub fn run(
+    config: &Config,
+    pack: &RulePack,
+    options: &KafkaOptions,
+    shutdown: &AtomicBool,
+) -> Result<(), KafkaRunError> {
+    let client = client_config(config);
+    let topics = &config.kafka.input_topics;
+    let option_keys: Vec<&String> = config.kafka.options.keys().collect();
+    tracing::info!(bootstrap = %config.kafka.bootstrap_servers, group = %config.kafka.group_id, ?topics, options = ?option_keys, "starting Kafka mode");
+    let partitions = partition_count(&client, topics, shutdown)?;
+    let changelog = changelog_topic(config);
+    ensure_changelog(&client, &changelog, partitions)?;
+
+    let sink = Arc::new(KafkaSink::new(&client)?);
+    let n = options.workers.max(1);
+    let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) =
+        (0..n).map(|_| sync_channel::<WorkerMsg>(4096)).unzip();
+    let router = Router::new(worker_txs);
+    let consumer = Arc::new(group_consumer(
+        &client,
+        &config.kafka.group_id,
+        router.clone(),
+    )?);
+    let worker_config = WorkerConfig {
+        client: client.clone(),
+        output_topic: config.kafka.output_topic.as_str().into(),
+        dead_letter_topic: config.kafka.dead_letter_topic.as_str().into(),
+        changelog_topic: changelog.as_str().into(),
+        idle_follows_wall_clock: config.clock.idle_follows_wall_clock,
+        idle_after: Duration::from_millis(config.idle_after_ms().max(0) as u64),
+        checkpoint_interval: options.checkpoint_interval,
+        checkpoint_records: options.checkpoint_records,
+        max_payload: 512 * 1024,
+    };
+    let mut threads = Vec::new();
+    for (i, rx) in worker_rxs.into_iter().enumerate() {
+        let (ack_tx, ack_rx) = sync_channel(65_536);
+        let (sink_a, consumer_a) = (sink.clone(), consumer.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("acker-{i}"))
+                .spawn(move || run_acker(sink_a, consumer_a, ack_rx))
+                .map_err(|e| KafkaRunError::Runtime(e.to_string()))?,
+        );
+        let (pack, sink_w, wc) = (pack.clone(), sink.clone(), worker_config.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{i}"))
+                .spawn(move || match Worker::new(&pack, sink_w, ack_tx, wc) {
+                    Ok(worker) => worker.run(rx),
+                    Err(e) => tracing::error!(error = %e, "worker cannot start"),
+                })
+                .map_err(|e| KafkaRunError::Runtime(e.to_string()))?,
+        );
+    }
+
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topic_refs)?;
+    poll_loop(&consumer, &router, shutdown);
+
+    tracing::info!("draining: checkpointing partitions");
+    router.ask_all(WorkerMsg::Shutdown);
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::warn!(error = %e, "final commit failed");
+    }
+    if !sink.flush(Duration::from_secs(30)) {
+        tracing::warn!("producer flush timed out");
+    }
+    drop(router);
+    drop(consumer);
+    for t in threads {
+        let _ = t.join();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn poll_loop<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    router: &Router,
+    shutdown: &AtomicBool,
+) {
+    let mut last_tick = Instant::now();
+    let mut last_error: Option<Instant> = None;
+    while !shutdown.load(Ordering::SeqCst) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(msg)) => {
+                let topic: Arc<str> = msg.topic().into();
+                let record = InputRecord {
+                    topic,
+                    partition: msg.partition(),
+                    offset: msg.offset(),
+                    key: msg.key().map(<[u8]>::to_vec),
+                    payload: msg.payload().unwrap_or_default().to_vec(),
+                    received: Instant::now(),
+                };
+                router.send(record.partition, WorkerMsg::Record(record));
+            }
+            Some(Err(e)) => {
+                if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                    tracing::warn!(error = %e, "consumer error; librdkafka retries");
+                    last_error = Some(Instant::now());
+                }
+            }
+            None => {}
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            last_tick = Instant::now();
+            let wall = chrono::Utc::now().timestamp_millis();
+            router.broadcast(|| WorkerMsg::Tick(wall));
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! A worker thread: owns a [`Processor`] (its own Rhai engine) and the tasks of the partitions
+//! routed to it, processes their records in offset order, and hands outputs and checkpoints to
+//! its acker in the same order.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+
+use super::task::Task;
+use crate::core::Processor;
+use crate::rules::RulePack;
+use crate::sink::kafka::{Ack, Checkpoint, KafkaSink, Record};
+use crate::source::kafka::{read_changelog, InputRecord, WorkerMsg, MARKER_KEY};
+use crate::state::snapshot::META_KEY;
+use crate::tags::Output;
+
+/// Settings shared by every worker.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    pub client: ClientConfig,
+    pub output_topic: Arc<str>,
+    pub dead_letter_topic: Arc<str>,
+    pub changelog_topic: Arc<str>,
+    pub idle_follows_wall_clock: bool,
+    pub idle_after: Duration,
+    /// A task checkpoints at least this often while it changes ...
+    pub checkpoint_interval: Duration,
+    /// ... and after this many records.
+    pub checkpoint_records: u64,
+    /// Dead-letter payloads are cut to this many bytes so the letter fits a Kafka message.
+    pub max_payload: usize,
+}
+
+struct Slot {
+    task: Task,
+    last_input: Instant,
+    last_checkpoint: Instant,
+    since_checkpoint: u64,
+}
+
+pub struct Worker {
+    processor: Processor,
+    slots: HashMap<i32, Slot>,
+    sink: Arc<KafkaSink>,
+    acker: SyncSender<Ack>,
+    config: WorkerConfig,
+    outputs: Vec<Output>,
+    buf: Vec<u8>,
+}
+
+impl Worker {
+    /// # Errors
+    /// The rules do not compile (they were checked at start-up, so this does not happen).
+    pub fn new(
+        pack: &RulePack,
+        sink: Arc<KafkaSink>,
+        acker: SyncSender<Ack>,
+        config: WorkerConfig,
+    ) -> Result<Worker, crate::rules::RulesError> {
+        Ok(Worker {
+            processor: Processor::new(pack)?,
+            slots: HashMap::new(),
+            sink,
+            acker,
+            config,
+            outputs: Vec::new(),
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn run(mut self, rx: Receiver<WorkerMsg>) {
+        for msg in rx {
+            match msg {
+                WorkerMsg::Record(record) => self.record(record),
+                WorkerMsg::Assign(p) => self.assign(p),
+                WorkerMsg::Revoke(p, reply) => {
+                    self.checkpoint(p, true);
+                    self.slots.remove(&p);
+                    let _ = self.acker.send(Ack::Barrier(reply));
+                }
+                WorkerMsg::Tick(wall_ms) => self.tick(wall_ms),
+                WorkerMsg::Shutdown(reply) => {
+                    let partitions: Vec<i32> = self.slots.keys().copied().collect();
+                    for p in partitions {
+                        self.checkpoint(p, true);
+                    }
+                    let _ = self.acker.send(Ack::Barrier(reply));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn assign(&mut self, partition: i32) {
+        if self.slots.contains_key(&partition) {
+            return;
+        }
+        let marker = Record {
+            topic: self.config.changelog_topic.clone(),
+            partition: Some(partition),
+            key: Some(MARKER_KEY.to_vec()),
+            payload: Vec::new(),
+        };
+        let until = self.sink.send_and_wait(&marker);
+        let mut latest: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
+        let read = read_changelog(
+            &self.config.client,
+            &self.config.changelog_topic,
+            partition,
+            until,
+            |key, value| match value {
+                Some(v) => {
+                    latest.insert(key.to_vec(), v.to_vec());
+                }
+                None => {
+                    latest.remove(key);
+                }
+            },
+        );
+        tracing::debug!(partition, records = read, "changelog read");
+        let now = Instant::now();
+        let task = Task::restore(partition, latest);
+        self.slots.insert(
+            partition,
+            Slot {
+                task,
+                last_input: now,
+                last_checkpoint: now,
+                since_checkpoint: 0,
+            },
+        );
+    }
+
+    fn record(&mut self, record: InputRecord) {
+        if !self.slots.contains_key(&record.partition) {
+            self.assign(record.partition);
+        }
+        let Some(slot) = self.slots.get_mut(&record.partition) else {
+            return;
+        };
+        slot.task.apply(
+            &mut self.processor,
+            &record.topic,
+            record.offset,
+            &record.payload,
+            &mut self.outputs,
+        );
+        slot.last_input = Instant::now();
+        slot.since_checkpoint += 1;
+        self.flush_outputs(record.key.as_deref());
+        let slot = &self.slots[&record.partition];
+        if slot.since_checkpoint >= self.config.checkpoint_records
+            || slot.last_checkpoint.elapsed() >= self.config.checkpoint_interval
+        {
+            self.checkpoint(record.partition, false);
+        }
+    }
+
+    fn tick(&mut self, wall_ms: i64) {
+        let partitions: Vec<i32> = self.slots.keys().copied().collect();
+        for p in partitions {
+            let slot = self.slots.get_mut(&p).expect("listed above");
+            if self.config.idle_follows_wall_clock
+                && slot.last_input.elapsed() >= self.config.idle_after
+            {
+                slot.task
+                    .follow_wall_clock(&mut self.processor, wall_ms, &mut self.outputs);
+                self.flush_outputs(None);
+            }
+            if self.slots[&p].last_checkpoint.elapsed() >= self.config.checkpoint_interval {
+                self.checkpoint(p, false);
+            }
+        }
+    }
+
+    /// Produces the outputs made so far and queues their acknowledgement.
+    fn flush_outputs(&mut self, input_key: Option<&[u8]>) {
+        if self.outputs.is_empty() {
+            return;
+        }
+        let mut pending = Vec::with_capacity(self.outputs.len());
+        for output in self.outputs.drain(..) {
+            self.buf.clear();
+            let record = match output {
+                Output::Change(change) => {
+                    change.write_json(&mut self.buf);
+                    Record {
+                        topic: self.config.output_topic.clone(),
+                        partition: None,
+                        key: Some(change.user_id.as_bytes().to_vec()),
+                        payload: self.buf.clone(),
+                    }
+                }
+                Output::Dead(mut dead) => {
+                    if dead.payload.len() > self.config.max_payload {
+                        let mut cut = self.config.max_payload;
+                        while !dead.payload.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        dead.payload.truncate(cut);
+                        dead.error.push_str(" (payload truncated)");
+                    }
+                    dead.write_json(&mut self.buf);
+                    Record {
+                        topic: self.config.dead_letter_topic.clone(),
+                        partition: None,
+                        key: input_key.map(<[u8]>::to_vec),
+                        payload: self.buf.clone(),
+                    }
+                }
+            };
+            let future = self.sink.send(&record);
+            pending.push((record, future));
+        }
+        let _ = self.acker.send(Ack::Outputs(pending));
+    }
+
+    /// Queues a checkpoint of partition `p` when it changed (or always, when `force`).
+    fn checkpoint(&mut self, p: i32, force: bool) {
+        let Some(slot) = self.slots.get_mut(&p) else {
+            return;
+        };
+        slot.last_checkpoint = Instant::now();
+        slot.since_checkpoint = 0;
+        if !slot.task.changed && !force {
+            return;
+        }
+        let commit = slot
+            .task
+            .applied
+            .iter()
+            .map(|(topic, offset)| (topic.clone(), p, offset + 1))
+            .collect();
+        let (users, meta) = slot.task.checkpoint();
+        let record = |key: Vec<u8>, payload: Vec<u8>| Record {
+            topic: self.config.changelog_topic.clone(),
+            partition: Some(p),
+            key: Some(key),
+            payload,
+        };
+        let users = users.into_iter().map(|(k, v)| record(k, v)).collect();
+        let meta = record(META_KEY.to_vec(), meta);
+        let _ = self.acker.send(Ack::Checkpoint(Checkpoint {
+            users,
+            meta,
+            commit,
+        }));
+    }
+}

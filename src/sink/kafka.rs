@@ -1,0 +1,184 @@
+//! Kafka outputs: tag changes and dead letters to their topics, state to the changelog, and
+//! the in-order acknowledgement that makes delivery at-least-once.
+//!
+//! Each worker has an [`Acker`] thread fed in processing order. It waits until every output of
+//! a record is acknowledged by the broker (re-sending on failure, forever, with backoff), then
+//! writes checkpoints (user records, then the meta record) to the changelog and only then
+//! stores the input offsets for commit. So a committed offset never runs ahead of durable state,
+//! and durable state never runs ahead of delivered outputs.
+
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// A record to produce, kept until acknowledged so it can be sent again.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub topic: Arc<str>,
+    pub partition: Option<i32>,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+}
+
+/// A checkpoint of one partition's state, and the input offsets it makes safe to commit.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub users: Vec<Record>,
+    pub meta: Record,
+    /// `(topic, partition, next offset)` to store once the checkpoint is durable.
+    pub commit: Vec<(String, i32, i64)>,
+}
+
+/// What an acker is handed, in processing order.
+pub enum Ack {
+    Outputs(Vec<(Record, DeliveryFuture)>),
+    Checkpoint(Checkpoint),
+    /// Answered once everything before it is acknowledged and its offsets stored.
+    Barrier(SyncSender<()>),
+}
+
+/// The shared producer. Sending never drops a record: a full local queue blocks the caller
+/// (back-pressure), and [`Producer`] retries are unbounded (`message.timeout.ms = 0`).
+pub struct KafkaSink {
+    producer: FutureProducer,
+}
+
+impl KafkaSink {
+    /// # Errors
+    /// librdkafka rejects the configuration.
+    pub fn new(base: &ClientConfig) -> Result<KafkaSink, KafkaError> {
+        let mut config = base.clone();
+        for (key, value) in [
+            ("message.timeout.ms", "0"),
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("queue.buffering.max.messages", "200000"),
+            ("max.in.flight.requests.per.connection", "5"),
+        ] {
+            if config.get(key).is_none() {
+                config.set(key, value);
+            }
+        }
+        Ok(KafkaSink {
+            producer: config.create()?,
+        })
+    }
+
+    /// Hands a record to librdkafka, waiting while its queue is full.
+    pub fn send(&self, record: &Record) -> DeliveryFuture {
+        let mut backoff = Duration::from_millis(1);
+        loop {
+            let mut fr = FutureRecord::to(&record.topic).payload(&record.payload);
+            if let Some(key) = &record.key {
+                fr = fr.key(key);
+            }
+            if let Some(p) = record.partition {
+                fr = fr.partition(p);
+            }
+            match self.producer.send_result(fr) {
+                Ok(future) => return future,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    self.producer.poll(Duration::from_millis(0));
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(100));
+                }
+                Err((e, _)) => {
+                    tracing::error!(topic = %record.topic, error = %e, "cannot enqueue record; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    /// Waits for `future`, re-sending the record until the broker acknowledges it.
+    fn deliver(&self, rt: &tokio::runtime::Runtime, record: &Record, mut future: DeliveryFuture) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match rt.block_on(future) {
+                Ok(Ok(_)) => return,
+                Ok(Err((e, _))) => {
+                    tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again");
+                }
+                Err(_) => {
+                    tracing::warn!(topic = %record.topic, "delivery cancelled; sending again")
+                }
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            future = self.send(record);
+        }
+    }
+
+    /// Sends one record and waits until the broker acknowledges it; returns its offset.
+    pub fn send_and_wait(&self, record: &Record) -> i64 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime builds");
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match rt.block_on(self.send(record)) {
+                Ok(Ok(delivery)) => return delivery.offset,
+                Ok(Err((e, _))) => {
+                    tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again")
+                }
+                Err(_) => {
+                    tracing::warn!(topic = %record.topic, "delivery cancelled; sending again")
+                }
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Flushes everything queued; returns whether it all left in time.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.producer.flush(timeout).is_ok()
+    }
+}
+
+/// Runs an acker until its channel closes.
+pub fn run_acker<C: ConsumerContext>(
+    sink: Arc<KafkaSink>,
+    consumer: Arc<BaseConsumer<C>>,
+    rx: Receiver<Ack>,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime builds");
+    for ack in rx {
+        match ack {
+            Ack::Outputs(pending) => {
+                for (record, future) in pending {
+                    sink.deliver(&rt, &record, future);
+                }
+            }
+            Ack::Checkpoint(cp) => {
+                let users: Vec<_> = cp.users.iter().map(|r| (r, sink.send(r))).collect();
+                for (record, future) in users {
+                    sink.deliver(&rt, record, future);
+                }
+                let meta = sink.send(&cp.meta);
+                sink.deliver(&rt, &cp.meta, meta);
+                let mut tpl = TopicPartitionList::new();
+                for (topic, partition, offset) in &cp.commit {
+                    // Cannot fail for a valid offset value.
+                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+                }
+                if let Err(e) = consumer.store_offsets(&tpl) {
+                    // The partition was revoked meanwhile; its new owner restores from the changelog.
+                    tracing::debug!(error = %e, "offsets not stored");
+                }
+            }
+            Ack::Barrier(reply) => {
+                let _ = reply.send(());
+            }
+        }
+    }
+}

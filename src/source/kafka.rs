@@ -1,0 +1,235 @@
+//! Kafka input: the group consumer, its rebalance hooks, and reading a changelog partition
+//! back on assignment.
+//!
+//! Offsets are stored by the acker only after outputs and state are durable
+//! (`enable.auto.offset.store = false`); auto-commit then commits what was stored. On revoke the
+//! hook asks the owning workers to checkpoint, waits until that is durable, and commits
+//! synchronously before the partitions leave.
+
+use std::collections::BTreeSet;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+/// What the consumer tells a partition's worker.
+pub enum WorkerMsg {
+    Record(InputRecord),
+    /// The partition now belongs to this instance: restore it before its records.
+    Assign(i32),
+    /// The partition leaves: checkpoint, make durable, then answer.
+    Revoke(i32, SyncSender<()>),
+    /// Wall-clock time (epoch ms), for idle partitions and periodic checkpoints.
+    Tick(i64),
+    /// Checkpoint everything, make it durable, answer, stop.
+    Shutdown(SyncSender<()>),
+}
+
+pub struct InputRecord {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub received: Instant,
+}
+
+/// Sends each partition's messages to the worker that owns its partition number.
+#[derive(Clone)]
+pub struct Router {
+    workers: Arc<Vec<SyncSender<WorkerMsg>>>,
+}
+
+impl Router {
+    pub fn new(workers: Vec<SyncSender<WorkerMsg>>) -> Router {
+        Router {
+            workers: Arc::new(workers),
+        }
+    }
+
+    fn worker(&self, partition: i32) -> &SyncSender<WorkerMsg> {
+        &self.workers[partition.unsigned_abs() as usize % self.workers.len()]
+    }
+
+    /// Blocks while the worker's queue is full: back-pressure to the consumer.
+    pub fn send(&self, partition: i32, msg: WorkerMsg) {
+        if self.worker(partition).send(msg).is_err() {
+            tracing::error!(partition, "worker is gone");
+        }
+    }
+
+    pub fn broadcast(&self, make: impl Fn() -> WorkerMsg) {
+        for w in self.workers.iter() {
+            let _ = w.send(make());
+        }
+    }
+
+    /// Sends `make(reply)` to every worker and waits for all answers.
+    pub fn ask_all(&self, make: impl Fn(SyncSender<()>) -> WorkerMsg) {
+        let replies: Vec<_> = self
+            .workers
+            .iter()
+            .map(|w| {
+                let (tx, rx) = sync_channel(1);
+                let _ = w.send(make(tx));
+                rx
+            })
+            .collect();
+        for rx in replies {
+            let _ = rx.recv();
+        }
+    }
+}
+
+/// The group consumer's context: routes assignment changes to workers.
+pub struct GroupContext {
+    pub router: Router,
+}
+
+impl ClientContext for GroupContext {}
+
+fn partitions(tpl: &TopicPartitionList) -> BTreeSet<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let revoked = partitions(tpl);
+            tracing::info!(partitions = ?revoked, "partitions revoked; checkpointing");
+            let replies: Vec<_> = revoked
+                .iter()
+                .map(|p| {
+                    let (tx, rx) = sync_channel(1);
+                    self.router.send(*p, WorkerMsg::Revoke(*p, tx));
+                    rx
+                })
+                .collect();
+            for rx in replies {
+                let _ = rx.recv();
+            }
+            if let Err(e) = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
+                tracing::warn!(error = %e, "commit on revoke failed");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let assigned = partitions(tpl);
+                tracing::info!(partitions = ?assigned, "partitions assigned");
+                for p in assigned {
+                    self.router.send(p, WorkerMsg::Assign(p));
+                }
+            }
+            Rebalance::Error(e) => tracing::error!(error = %e, "rebalance error"),
+            Rebalance::Revoke(_) => {}
+        }
+    }
+}
+
+/// Creates the group consumer with the settings at-least-once depends on.
+///
+/// # Errors
+/// librdkafka rejects the configuration.
+pub fn group_consumer(
+    base: &ClientConfig,
+    group_id: &str,
+    router: Router,
+) -> KafkaResult<BaseConsumer<GroupContext>> {
+    let mut config = base.clone();
+    for (key, value) in [
+        ("auto.offset.reset", "earliest"),
+        ("partition.assignment.strategy", "range"),
+        ("auto.commit.interval.ms", "1000"),
+    ] {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
+    }
+    for (key, value) in [
+        ("group.id", group_id),
+        ("enable.auto.commit", "true"),
+        ("enable.auto.offset.store", "false"),
+        ("enable.partition.eof", "false"),
+    ] {
+        if config.get(key).is_some_and(|v| v != value) {
+            tracing::warn!(key, "option overridden: at-least-once delivery needs it");
+        }
+        config.set(key, value);
+    }
+    config.create_with_context(GroupContext { router })
+}
+
+/// Key of the restore marker: longer than any user id (≤ 128 bytes), so it never names a user.
+pub const MARKER_KEY: [u8; 129] = [0xff; 129];
+
+/// Reads a changelog partition from the beginning up to and including the record at offset
+/// `until` (a marker the caller just wrote, so the read does not depend on the broker's
+/// reported high watermark), handing each `(key, value)` to `apply` (`None` = tombstone).
+/// Retries until the broker answers; `apply` may see a record again after a retry, so it
+/// must keep the latest value per key.
+pub fn read_changelog(
+    base: &ClientConfig,
+    topic: &str,
+    partition: i32,
+    until: i64,
+    mut apply: impl FnMut(&[u8], Option<&[u8]>),
+) -> u64 {
+    let mut config = base.clone();
+    config
+        .set("group.id", format!("{topic}-restore"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match try_read(&config, topic, partition, until, &mut apply) {
+            Ok(n) => return n,
+            Err(e) => {
+                tracing::warn!(topic, partition, error = %e, "changelog restore failed; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn try_read(
+    config: &ClientConfig,
+    topic: &str,
+    partition: i32,
+    until: i64,
+    apply: &mut impl FnMut(&[u8], Option<&[u8]>),
+) -> KafkaResult<u64> {
+    let consumer: BaseConsumer = config.create()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Beginning)?;
+    consumer.assign(&tpl)?;
+    let mut read = 0;
+    let mut idle_since = Instant::now();
+    loop {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(msg)) => {
+                idle_since = Instant::now();
+                let key = msg.key().unwrap_or_default();
+                if key != MARKER_KEY {
+                    apply(key, msg.payload());
+                    read += 1;
+                }
+                if msg.offset() >= until {
+                    return Ok(read);
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None if idle_since.elapsed() > Duration::from_secs(30) => {
+                return Err(rdkafka::error::KafkaError::PartitionEOF(partition));
+            }
+            None => {}
+        }
+    }
+}

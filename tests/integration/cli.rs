@@ -1,0 +1,144 @@
+//! The binary from the outside: exit codes, `check`, embedded `run`.
+
+use std::process::Command;
+
+use crate::support::*;
+
+fn tagstream() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
+    cmd.current_dir(repo()).env("TAGSTREAM_LOG", "warn");
+    cmd
+}
+
+#[test]
+fn check_passes_on_the_shipped_pack() {
+    let out = tagstream().arg("check").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("4 rules"));
+}
+
+#[test]
+fn check_reports_undeclared_tag_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.rhai"),
+        "fn on_chat(event, user) {\n    tag(\"vip/gold\");\n}\n",
+    )
+    .unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.rhai:2:") && err.contains("vip/gold"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_reports_syntax_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.rhai"),
+        "fn on_chat(event, user) {\n    let x = ;\n}\n",
+    )
+    .unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.rhai:2:"), "{err}");
+}
+
+#[test]
+fn bad_config_and_usage_exit_2() {
+    let out = tagstream()
+        .args(["run", "--input", "-"])
+        .env("TAGSTREAM_CLOCK__IDLE_AFTER", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = tagstream().args(["run", "--bogus"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn missing_input_file_exits_1() {
+    let out = tagstream()
+        .args(["run", "--input", "/nonexistent/events.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn run_streams_file_to_file_with_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_lines(
+        dir.path(),
+        "in.jsonl",
+        &[
+            chat("u1", T0, "这个多少钱"),
+            "not json".to_string(),
+            order("u1", T0 + HOUR, "o1", 99.0, false),
+        ],
+    );
+    let (out, dead) = (dir.path().join("out.jsonl"), dir.path().join("dead.jsonl"));
+    let status = tagstream()
+        .args(["run", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let tags = fold_json_lines(&std::fs::read_to_string(&out).unwrap());
+    assert!(tags["u1"].contains("intent/price"), "{tags:?}");
+    let dead = std::fs::read_to_string(&dead).unwrap();
+    let letter: serde_json::Value = serde_json::from_str(dead.lines().next().unwrap()).unwrap();
+    assert_eq!(letter["payload"], "not json");
+    assert!(letter["source"].as_str().unwrap().ends_with("in.jsonl:2"));
+}
+
+#[test]
+fn same_input_twice_gives_byte_identical_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for i in 0..200 {
+        let user = format!("u{}", i % 17);
+        let ts = T0 + i * 7 * HOUR;
+        lines.push(match i % 5 {
+            0 => order(&user, ts, &format!("o{i}"), 100.0 + i as f64, i % 3 == 0),
+            1 => click(&user, ts),
+            _ => chat(&user, ts, "价格多少？想购买"),
+        });
+    }
+    let input = write_lines(dir.path(), "in.jsonl", &lines);
+    let run_once = |name: &str| {
+        let out = dir.path().join(name);
+        let status = tagstream()
+            .args(["run", "--input"])
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read(out).unwrap()
+    };
+    let (a, b) = (run_once("a.jsonl"), run_once("b.jsonl"));
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+}

@@ -1,0 +1,10 @@
+//! Integration tests, compiled as one binary. `support` starts the pipeline in-process the way
+//! the CLI does; each module drives one capability from the outside.
+
+mod support;
+
+mod cli;
+mod kafka;
+mod kafka_support;
+mod rulepack_activity;
+mod rulepack_keywords;

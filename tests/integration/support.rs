@@ -1,0 +1,195 @@
+//! Shared helpers: the repo's rule pack, event builders, running a stream in-process, and
+//! folding outputs into final tag sets (checking the fold's invariants on the way).
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::json;
+use tagstream::pipeline::file::run_stream;
+use tagstream::rules::RulePack;
+use tagstream::tags::{DeadLetter, Op, Output, TagChange};
+
+pub const DAY: i64 = 86_400_000;
+pub const HOUR: i64 = 3_600_000;
+pub const MINUTE: i64 = 60_000;
+/// 2026-09-01T00:00:00Z: the start of every test timeline.
+pub const T0: i64 = 1_788_220_800_000;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The default rule pack shipped in the repo, with optional `TAGSTREAM_*` overrides.
+pub fn pack_with(vars: &[(&str, &str)]) -> RulePack {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let root = repo();
+    RulePack::load(
+        &root.join("rules"),
+        &root.join("config/tags.toml"),
+        &root.join("config/params.toml"),
+        &vars,
+    )
+    .expect("the shipped rule pack loads")
+}
+
+pub fn pack() -> RulePack {
+    pack_with(&[])
+}
+
+/// A rule pack made of the shipped catalogue and parameters plus the given scripts.
+pub fn pack_of(rules: &[(&str, &str)]) -> Result<RulePack, tagstream::rules::RulesError> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in rules {
+        std::fs::write(dir.path().join(format!("{name}.rhai")), text).unwrap();
+    }
+    let root = repo();
+    RulePack::load(
+        dir.path(),
+        &root.join("config/tags.toml"),
+        &root.join("config/params.toml"),
+        &[],
+    )
+}
+
+pub fn chat(user: &str, ts: i64, text: &str) -> String {
+    json!({"type": "chat", "user_id": user, "ts": ts, "text": text, "event_id": format!("c-{user}-{ts}")}).to_string()
+}
+
+pub fn click(user: &str, ts: i64) -> String {
+    json!({"type": "click", "user_id": user, "ts": ts, "target": "item:1", "event_id": format!("k-{user}-{ts}")}).to_string()
+}
+
+pub fn order(user: &str, ts: i64, order_id: &str, amount: f64, promo: bool) -> String {
+    json!({"type": "order", "user_id": user, "ts": ts, "order_id": order_id, "amount": amount, "promo": promo,
+           "event_id": format!("o-{order_id}-paid")})
+    .to_string()
+}
+
+pub fn refund(user: &str, ts: i64, order_id: &str) -> String {
+    json!({"type": "order", "user_id": user, "ts": ts, "order_id": order_id, "amount": 0, "status": "refunded",
+           "event_id": format!("o-{order_id}-refund")})
+    .to_string()
+}
+
+/// An event of another user that only moves the clock to `ts`.
+pub fn tick(ts: i64) -> String {
+    click("clock", ts)
+}
+
+/// Everything a run produced.
+#[derive(Debug, Default)]
+pub struct Run {
+    pub changes: Vec<TagChange>,
+    pub dead: Vec<DeadLetter>,
+}
+
+impl Run {
+    /// Final tags of `user`, folding the changes (panics if the fold's invariants break).
+    pub fn tags(&self, user: &str) -> BTreeSet<String> {
+        fold(&self.changes).remove(user).unwrap_or_default()
+    }
+
+    /// Changes of one user, as `(op, tag)` in order.
+    pub fn ops(&self, user: &str) -> Vec<(Op, String)> {
+        self.changes
+            .iter()
+            .filter(|c| &*c.user_id == user)
+            .map(|c| (c.op, c.tag.to_string()))
+            .collect()
+    }
+
+    /// The change that added `tag` to `user` last, if any.
+    pub fn last_add(&self, user: &str, tag: &str) -> Option<&TagChange> {
+        self.changes
+            .iter()
+            .rev()
+            .find(|c| &*c.user_id == user && &*c.tag == tag && c.op == Op::Add)
+    }
+}
+
+/// Runs lines through the pack as file mode does, end-of-input timers included.
+pub fn run_lines(pack: &RulePack, lines: &[String]) -> Run {
+    let text = lines.join("\n");
+    let mut run = Run::default();
+    run_stream(pack, text.as_bytes(), Arc::from("test.jsonl"), |outs| {
+        for o in outs.drain(..) {
+            match o {
+                Output::Change(c) => run.changes.push(c),
+                Output::Dead(d) => run.dead.push(d),
+            }
+        }
+        Ok(())
+    })
+    .expect("stream runs");
+    run
+}
+
+pub fn run(lines: &[String]) -> Run {
+    run_lines(&pack(), lines)
+}
+
+/// Folds changes into tag sets per user. Panics when a change adds a held tag, removes an
+/// absent one, or an exclusive group ever holds two members.
+pub fn fold(changes: &[TagChange]) -> BTreeMap<String, BTreeSet<String>> {
+    let exclusive = ["activity", "lifecycle", "rfm", "value"];
+    let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in changes {
+        let tags = users.entry(c.user_id.to_string()).or_default();
+        match c.op {
+            Op::Add => {
+                assert!(
+                    tags.insert(c.tag.to_string()),
+                    "{} added while held: {c:?}",
+                    c.tag
+                );
+                let group = c.tag.split('/').next().unwrap();
+                if exclusive.contains(&group) {
+                    let members = tags
+                        .iter()
+                        .filter(|t| t.split('/').next() == Some(group))
+                        .count();
+                    assert_eq!(
+                        members, 1,
+                        "exclusive group {group} holds {members} members after {c:?}"
+                    );
+                }
+            }
+            Op::Remove => assert!(
+                tags.remove(&*c.tag),
+                "{} removed while absent: {c:?}",
+                c.tag
+            ),
+        }
+    }
+    users
+}
+
+/// Folds JSON-lines output text (as written by `tagstream run`).
+pub fn fold_json_lines(text: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut users: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).expect("output line is JSON");
+        let user = v["user_id"].as_str().unwrap().to_string();
+        let tag = v["tag"].as_str().unwrap().to_string();
+        let tags = users.entry(user).or_default();
+        match v["op"].as_str().unwrap() {
+            "add" => assert!(tags.insert(tag.clone()), "{tag} added while held"),
+            "remove" => assert!(tags.remove(&tag), "{tag} removed while absent"),
+            op => panic!("unknown op {op}"),
+        }
+    }
+    users.retain(|_, tags| !tags.is_empty());
+    users
+}
+
+pub fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
