@@ -34,6 +34,8 @@ pub enum Command {
     Check(CommonArgs),
     /// Write a generated behaviour-event stream (JSON lines).
     Generate(GenerateArgs),
+    /// Measure throughput and memory of each layer over a generated stream.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -166,6 +168,7 @@ pub fn main(cli: Cli) -> ExitCode {
             }
         }
         Command::Generate(args) => generate(&args),
+        Command::Bench(args) => crate::bench::main(&args),
     }
 }
 

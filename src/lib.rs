@@ -20,11 +20,13 @@
 //! [`core`] ties decode → state → rules → tags into one pure, synchronous step with no I/O and
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams.
+//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
 //! it, fires the timers the event's time passes, folds it into the user's state, runs each
 //! rule's handlers → `tags` turns the rules' `tag()`/`untag()` into changes → `sink` writes them.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod core;

@@ -168,7 +168,8 @@ impl RulePack {
 /// Finds string literals passed to the tag functions and checks them against the catalogue, so
 /// `tagstream check` reports an undeclared tag with its line before it ever runs.
 fn check_tag_literals(rule: &RuleSource, catalogue: &Catalogue) -> Result<(), RulesError> {
-    let calls = Regex::new(r#"\b(tag|untag|has|tag_in|untag_group)\s*\(\s*"([^"\\]*)""#)
+    // Only a literal that is the whole first argument: `tag("vip/" + x)` is checked at run time.
+    let calls = Regex::new(r#"\b(tag|untag|has|tag_in|untag_group)\s*\(\s*"([^"\\]*)"\s*[,)]"#)
         .expect("static regex compiles");
     for (i, line) in rule.text.lines().enumerate() {
         let code = line.split("//").next().unwrap_or("");

@@ -98,15 +98,15 @@ impl KafkaSink {
     /// Waits for `future`, re-sending the record until the broker acknowledges it.
     fn deliver(&self, rt: &tokio::runtime::Runtime, record: &Record, mut future: DeliveryFuture) {
         let mut backoff = Duration::from_millis(100);
-        loop {
-            match rt.block_on(future) {
+        for attempt in 1_u64.. {
+            let error = match rt.block_on(future) {
                 Ok(Ok(_)) => return,
-                Ok(Err((e, _))) => {
-                    tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again");
-                }
-                Err(_) => {
-                    tracing::warn!(topic = %record.topic, "delivery cancelled; sending again")
-                }
+                Ok(Err((e, _))) => e.to_string(),
+                Err(_) => "cancelled".to_string(),
+            };
+            // Logged on attempts 1, 2, 4, 8, ...: a long outage stays visible without flooding.
+            if attempt.is_power_of_two() {
+                tracing::warn!(topic = %record.topic, attempt, %error, "delivery failed; sending again");
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -144,6 +144,7 @@ impl KafkaSink {
 
 /// Runs an acker until its channel closes.
 pub fn run_acker<C: ConsumerContext>(
+    durable: crate::source::kafka::Durable,
     sink: Arc<KafkaSink>,
     consumer: Arc<BaseConsumer<C>>,
     rx: Receiver<Ack>,
@@ -168,12 +169,16 @@ pub fn run_acker<C: ConsumerContext>(
                 sink.deliver(&rt, &cp.meta, meta);
                 let mut tpl = TopicPartitionList::new();
                 for (topic, partition, offset) in &cp.commit {
+                    durable.record(topic, *partition, *offset);
                     // Cannot fail for a valid offset value.
                     let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
                 }
                 if let Err(e) = consumer.store_offsets(&tpl) {
                     // The partition was revoked meanwhile; its new owner restores from the changelog.
                     tracing::debug!(error = %e, "offsets not stored");
+                }
+                if let Err(e) = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Async) {
+                    tracing::debug!(error = %e, "offset commit not sent; the next checkpoint commits");
                 }
             }
             Ack::Barrier(reply) => {

@@ -1,20 +1,24 @@
 //! Kafka input: the group consumer, its rebalance hooks, and reading a changelog partition
 //! back on assignment.
 //!
-//! Offsets are stored by the acker only after outputs and state are durable
-//! (`enable.auto.offset.store = false`); auto-commit then commits what was stored. On revoke the
-//! hook asks the owning workers to checkpoint, waits until that is durable, and commits
-//! synchronously before the partitions leave.
+//! Offsets are committed only by this crate, only after outputs and state are durable
+//! (`enable.auto.offset.store = false`, `enable.auto.commit = false`: librdkafka's own commits,
+//! including its commit on revoke, use the consumer's position, which runs ahead of what is
+//! durable). The acker commits after each checkpoint; on revoke the hook asks the owning workers
+//! to checkpoint, waits until that is durable, and commits synchronously before the partitions
+//! leave.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+use super::resume::Resumes;
 
 /// What the consumer tells a partition's worker.
 pub enum WorkerMsg {
@@ -85,9 +89,56 @@ impl Router {
     }
 }
 
+/// Input offsets whose outputs and state are durable, per `(topic, partition)`: the only
+/// offsets ever committed. (A commit without an explicit list would commit the consumer's
+/// position, which runs ahead of what is durable.)
+#[derive(Clone, Default)]
+pub struct Durable(Arc<Mutex<BTreeMap<(String, i32), i64>>>);
+
+impl Durable {
+    pub fn record(&self, topic: &str, partition: i32, next_offset: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert((topic.to_string(), partition), next_offset);
+    }
+
+    /// The durable offsets of `partitions` (all when `None`), removing them when `forget`.
+    fn take(&self, partitions: Option<&BTreeSet<i32>>, forget: bool) -> TopicPartitionList {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, p), offset) in map.iter() {
+            if partitions.is_none_or(|ps| ps.contains(p)) {
+                // Cannot fail for a valid offset value.
+                let _ = tpl.add_partition_offset(topic, *p, Offset::Offset(*offset));
+            }
+        }
+        if forget {
+            map.retain(|(_, p), _| !partitions.is_none_or(|ps| ps.contains(p)));
+        }
+        tpl
+    }
+
+    /// Commits the durable offsets of `partitions` (all when `None`) synchronously.
+    pub fn commit<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        partitions: Option<&BTreeSet<i32>>,
+        forget: bool,
+    ) {
+        let tpl = self.take(partitions, forget);
+        if tpl.count() == 0 {
+            return;
+        }
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+            tracing::warn!(error = %e, "offset commit failed; the next owner replays from the previous commit");
+        }
+    }
+}
+
 /// The group consumer's context: routes assignment changes to workers.
 pub struct GroupContext {
     pub router: Router,
+    pub durable: Durable,
+    pub resumes: Resumes,
 }
 
 impl ClientContext for GroupContext {}
@@ -112,17 +163,17 @@ impl ConsumerContext for GroupContext {
             for rx in replies {
                 let _ = rx.recv();
             }
-            if let Err(e) = consumer.commit_consumer_state(rdkafka::consumer::CommitMode::Sync) {
-                tracing::warn!(error = %e, "commit on revoke failed");
-            }
+            self.durable.commit(consumer, Some(&revoked), true);
+            self.resumes.forget(&revoked);
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let assigned = partitions(tpl);
                 tracing::info!(partitions = ?assigned, "partitions assigned");
+                self.resumes.expect(consumer, tpl);
                 for p in assigned {
                     self.router.send(p, WorkerMsg::Assign(p));
                 }
@@ -141,12 +192,12 @@ pub fn group_consumer(
     base: &ClientConfig,
     group_id: &str,
     router: Router,
+    durable: Durable,
 ) -> KafkaResult<BaseConsumer<GroupContext>> {
     let mut config = base.clone();
     for (key, value) in [
         ("auto.offset.reset", "earliest"),
         ("partition.assignment.strategy", "range"),
-        ("auto.commit.interval.ms", "1000"),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);
@@ -154,7 +205,7 @@ pub fn group_consumer(
     }
     for (key, value) in [
         ("group.id", group_id),
-        ("enable.auto.commit", "true"),
+        ("enable.auto.commit", "false"),
         ("enable.auto.offset.store", "false"),
         ("enable.partition.eof", "false"),
     ] {
@@ -163,22 +214,27 @@ pub fn group_consumer(
         }
         config.set(key, value);
     }
-    config.create_with_context(GroupContext { router })
+    config.create_with_context(GroupContext {
+        router,
+        durable,
+        resumes: Resumes::default(),
+    })
 }
 
 /// Key of the restore marker: longer than any user id (≤ 128 bytes), so it never names a user.
 pub const MARKER_KEY: [u8; 129] = [0xff; 129];
 
-/// Reads a changelog partition from the beginning up to and including the record at offset
-/// `until` (a marker the caller just wrote, so the read does not depend on the broker's
-/// reported high watermark), handing each `(key, value)` to `apply` (`None` = tombstone).
+/// Reads a changelog partition from the beginning up to the marker record whose value is
+/// `marker` (written by the caller just before, so the read depends neither on the broker's
+/// reported high watermark nor on reported offsets), handing each `(key, value)` to `apply`
+/// (`None` = tombstone).
 /// Retries until the broker answers; `apply` may see a record again after a retry, so it
 /// must keep the latest value per key.
 pub fn read_changelog(
     base: &ClientConfig,
     topic: &str,
     partition: i32,
-    until: i64,
+    marker: &[u8],
     mut apply: impl FnMut(&[u8], Option<&[u8]>),
 ) -> u64 {
     let mut config = base.clone();
@@ -188,7 +244,7 @@ pub fn read_changelog(
         .set("enable.partition.eof", "false");
     let mut backoff = Duration::from_millis(200);
     loop {
-        match try_read(&config, topic, partition, until, &mut apply) {
+        match try_read(&config, topic, partition, marker, &mut apply) {
             Ok(n) => return n,
             Err(e) => {
                 tracing::warn!(topic, partition, error = %e, "changelog restore failed; retrying");
@@ -203,7 +259,7 @@ fn try_read(
     config: &ClientConfig,
     topic: &str,
     partition: i32,
-    until: i64,
+    marker: &[u8],
     apply: &mut impl FnMut(&[u8], Option<&[u8]>),
 ) -> KafkaResult<u64> {
     let consumer: BaseConsumer = config.create()?;
@@ -220,13 +276,12 @@ fn try_read(
                 if key != MARKER_KEY {
                     apply(key, msg.payload());
                     read += 1;
-                }
-                if msg.offset() >= until {
+                } else if msg.payload() == Some(marker) {
                     return Ok(read);
                 }
             }
             Some(Err(e)) => return Err(e),
-            None if idle_since.elapsed() > Duration::from_secs(30) => {
+            None if idle_since.elapsed() > Duration::from_secs(60) => {
                 return Err(rdkafka::error::KafkaError::PartitionEOF(partition));
             }
             None => {}

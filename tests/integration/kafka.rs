@@ -111,3 +111,142 @@ fn kafka_mode_matches_file_mode() {
     let dead = read_topic(&bootstrap, &topics.dead);
     assert_eq!(dead.len(), run(&lines).dead.len());
 }
+
+#[test]
+fn kill_9_at_several_points_loses_nothing() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let lines = stream(2_000, 40_000, 4);
+    let topics = Topics::new(&bootstrap, 4);
+    let ends = produce_lines(&bootstrap, &topics.input, 4, &lines);
+    for (round, after_ms) in [700_u64, 1_500, 2_500].into_iter().enumerate() {
+        let processor = topics.spawn(&format!("kill9-{round}"));
+        std::thread::sleep(Duration::from_millis(after_ms));
+        processor.kill9();
+    }
+    let processor = topics.spawn("kill9-final");
+    wait_committed(
+        &bootstrap,
+        &topics.group,
+        &topics.input,
+        &ends,
+        Duration::from_secs(180),
+    );
+    processor.stop();
+    let out = read_topic(&bootstrap, &topics.output);
+    let unique: std::collections::HashSet<&str> = out.iter().map(|l| l.as_str()).collect();
+    let ids: std::collections::HashSet<String> = out
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "every duplicate output is an exact repeat of its id's first copy"
+    );
+    assert_same_tags(&fold_outputs(&out), &file_mode_tags(&lines));
+}
+
+#[test]
+fn two_processors_in_one_group_split_the_work() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let lines = stream(1_000, 20_000, 4);
+    let topics = Topics::new(&bootstrap, 4);
+    let ends = produce_lines(&bootstrap, &topics.input, 4, &lines);
+    let first = topics.spawn("group-a");
+    std::thread::sleep(Duration::from_millis(800));
+    let second = topics.spawn("group-b");
+    wait_committed(
+        &bootstrap,
+        &topics.group,
+        &topics.input,
+        &ends,
+        Duration::from_secs(180),
+    );
+    first.stop();
+    second.stop();
+    let logs = std::fs::read_to_string(std::env::temp_dir().join("group-b.log")).unwrap();
+    assert!(
+        logs.contains("partitions assigned"),
+        "the second member got partitions: {logs}"
+    );
+    assert_same_tags(
+        &fold_outputs(&read_topic(&bootstrap, &topics.output)),
+        &file_mode_tags(&lines),
+    );
+}
+
+#[test]
+fn malformed_messages_become_dead_letters_with_source() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topics = Topics::new(&bootstrap, 1);
+    let lines = vec![
+        chat("u1", T0, "你好"),
+        "{not json".to_string(),
+        r#"{"type":"view","user_id":"u1","ts":1788220800000}"#.to_string(),
+        r#"{"type":"order","user_id":"u1","ts":1788220800000,"order_id":"o1","amount":-5}"#
+            .to_string(),
+        chat("u1", T0 + HOUR, "多少钱"),
+    ];
+    let ends = produce_lines(&bootstrap, &topics.input, 1, &lines);
+    let processor = topics.spawn("dead-letters");
+    wait_committed(
+        &bootstrap,
+        &topics.group,
+        &topics.input,
+        &ends,
+        Duration::from_secs(60),
+    );
+    processor.stop();
+    let dead: Vec<serde_json::Value> = read_topic(&bootstrap, &topics.dead)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(dead.len(), 3, "{dead:?}");
+    for (letter, offset) in dead.iter().zip([1, 2, 3]) {
+        assert_eq!(letter["source"], format!("{}/0/{offset}", topics.input));
+        assert_eq!(letter["payload"], lines[offset]);
+        assert_eq!(letter["rule"], serde_json::Value::Null);
+    }
+    assert!(dead[0]["error"].as_str().unwrap().starts_with("not JSON"));
+    assert!(dead[1]["error"].as_str().unwrap().contains("view"));
+    assert!(dead[2]["error"].as_str().unwrap().contains("amount"));
+    let tags = fold_outputs(&read_topic(&bootstrap, &topics.output));
+    assert!(
+        tags["u1"].contains("intent/price"),
+        "the stream went on after bad input: {tags:?}"
+    );
+}
+
+#[test]
+fn broker_stopped_and_restarted_mid_run_loses_nothing() {
+    if bootstrap().is_none() {
+        return;
+    }
+    let mut broker = OwnBroker::start();
+    let bootstrap = broker.bootstrap();
+    let lines = stream(1_000, 20_000, 2);
+    let topics = Topics::new(&bootstrap, 2);
+    let ends = produce_lines(&bootstrap, &topics.input, 2, &lines);
+    let processor = topics.spawn("broker-restart");
+    std::thread::sleep(Duration::from_millis(1_200));
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.restart();
+    wait_committed(
+        &bootstrap,
+        &topics.group,
+        &topics.input,
+        &ends,
+        Duration::from_secs(240),
+    );
+    processor.stop();
+    assert_same_tags(
+        &fold_outputs(&read_topic(&bootstrap, &topics.output)),
+        &file_mode_tags(&lines),
+    );
+}

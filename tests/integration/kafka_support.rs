@@ -202,7 +202,15 @@ pub fn read_topic(bootstrap: &str, topic: &str) -> Vec<String> {
             quiet_since = Instant::now();
         }
     }
-    per_partition.into_values().flatten().collect()
+    let lines: Vec<String> = per_partition.into_values().flatten().collect();
+    if let Ok(dir) = std::env::var("TAGSTREAM_TEST_DUMP") {
+        std::fs::write(
+            PathBuf::from(dir).join(format!("{topic}.jsonl")),
+            lines.join("\n"),
+        )
+        .unwrap();
+    }
+    lines
 }
 
 /// Final tags per user from output messages: duplicates (same id) are dropped first, as a
@@ -265,6 +273,9 @@ impl Topics {
             .env("TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC", &self.dead)
             .env("TAGSTREAM_KAFKA__GROUP_ID", &self.group)
             .env("TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK", "false")
+            // A killed member's partitions move on after this, instead of librdkafka's 45 s.
+            .env("TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
+            .env("TAGSTREAM_KAFKA__OPTIONS__HEARTBEAT_INTERVAL_MS", "1000")
             .env("TAGSTREAM_HTTP__LISTEN", "")
             .env("TAGSTREAM_LOG", "info")
             .stdout(Stdio::null())
@@ -304,5 +315,68 @@ impl Drop for Processor {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A tansu broker owned by one test (for tests that stop and restart the broker), with
+/// SQLite storage so its data survives a restart. Stopped on drop.
+pub struct OwnBroker {
+    pub port: u16,
+    pid: Option<String>,
+    storage: String,
+    _dir: tempfile::TempDir,
+}
+
+fn script() -> PathBuf {
+    repo().join("scripts/tansu.sh")
+}
+
+impl OwnBroker {
+    pub fn start() -> OwnBroker {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(script()).arg("free-port").output().unwrap();
+        let port: u16 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let storage = format!("sqlite:///{}", dir.path().join("tansu.db").display());
+        let mut broker = OwnBroker {
+            port,
+            pid: None,
+            storage,
+            _dir: dir,
+        };
+        broker.restart();
+        broker
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker (again) on the same port and storage; waits until it answers.
+    pub fn restart(&mut self) {
+        let out = Command::new(script())
+            .args(["start", &self.port.to_string(), &self.storage])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tansu did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.pid = Some(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            Command::new(script())
+                .args(["stop", &pid])
+                .status()
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

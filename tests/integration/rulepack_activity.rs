@@ -64,14 +64,14 @@ fn levels_rise_low_medium_high_exactly_at_3_and_10() {
     let steps = [
         chat("u", T0, "a"),                // 1.0  low
         click("u", T0),                    // 1.5
-        chat("u", T0, "b"),                // 2.5  still low: 2 ≤ S < 3 is not enough on the way up
+        chat("u", T0, "b"),                // 2.5  still low: up needs 3
         click("u", T0),                    // 3.0  medium
         order("u", T0, "o1", 50.0, false), // 6.0
         chat("u", T0, "c"),                // 7.0
         chat("u", T0, "d"),                // 8.0
         chat("u", T0, "e"),                // 9.0
-        click("u", T0), // 9.5  still medium: 8 ≤ S < 10 is not enough on the way up
-        click("u", T0), // 10.0 high
+        click("u", T0),                    // 9.5  still medium: up needs 10
+        click("u", T0),                    // 10.0 high
     ];
     let lines: Vec<String> = steps
         .into_iter()

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::ClientConfig;
@@ -28,7 +28,7 @@ use rdkafka::ClientConfig;
 use crate::config::Config;
 use crate::rules::RulePack;
 use crate::sink::kafka::{run_acker, KafkaSink};
-use crate::source::kafka::{group_consumer, InputRecord, Router, WorkerMsg};
+use crate::source::kafka::{group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg};
 use worker::{Worker, WorkerConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -218,7 +218,13 @@ pub fn run(
     let topics = &config.kafka.input_topics;
     let option_keys: Vec<&String> = config.kafka.options.keys().collect();
     tracing::info!(bootstrap = %config.kafka.bootstrap_servers, group = %config.kafka.group_id, ?topics, options = ?option_keys, "starting Kafka mode");
-    let partitions = partition_count(&client, topics, shutdown)?;
+    let partitions = match partition_count(&client, topics, shutdown) {
+        Err(KafkaRunError::Runtime(why)) if shutdown.load(Ordering::SeqCst) => {
+            tracing::info!("{why}");
+            return Ok(());
+        }
+        other => other?,
+    };
     let changelog = changelog_topic(config);
     ensure_changelog(&client, &changelog, partitions)?;
 
@@ -227,10 +233,12 @@ pub fn run(
     let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) =
         (0..n).map(|_| sync_channel::<WorkerMsg>(4096)).unzip();
     let router = Router::new(worker_txs);
+    let durable = Durable::default();
     let consumer = Arc::new(group_consumer(
         &client,
         &config.kafka.group_id,
         router.clone(),
+        durable.clone(),
     )?);
     let worker_config = WorkerConfig {
         client: client.clone(),
@@ -246,11 +254,11 @@ pub fn run(
     let mut threads = Vec::new();
     for (i, rx) in worker_rxs.into_iter().enumerate() {
         let (ack_tx, ack_rx) = sync_channel(65_536);
-        let (sink_a, consumer_a) = (sink.clone(), consumer.clone());
+        let (sink_a, consumer_a, durable_a) = (sink.clone(), consumer.clone(), durable.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("acker-{i}"))
-                .spawn(move || run_acker(sink_a, consumer_a, ack_rx))
+                .spawn(move || run_acker(durable_a, sink_a, consumer_a, ack_rx))
                 .map_err(|e| KafkaRunError::Runtime(e.to_string()))?,
         );
         let (pack, sink_w, wc) = (pack.clone(), sink.clone(), worker_config.clone());
@@ -269,11 +277,18 @@ pub fn run(
     consumer.subscribe(&topic_refs)?;
     poll_loop(&consumer, &router, shutdown);
 
-    tracing::info!("draining: checkpointing partitions");
-    router.ask_all(WorkerMsg::Shutdown);
-    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::warn!(error = %e, "final commit failed");
+    tracing::info!("draining: leaving the group");
+    // Leaving runs the revoke hook with the workers still alive: every partition is
+    // checkpointed, made durable and committed through the same path as a rebalance.
+    consumer.unsubscribe();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
+        if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
+            route(&consumer, &router, &msg);
+        }
     }
+    router.ask_all(WorkerMsg::Shutdown);
+    durable.commit(&consumer, None, true);
     if !sink.flush(Duration::from_secs(30)) {
         tracing::warn!("producer flush timed out");
     }
@@ -286,27 +301,35 @@ pub fn run(
     Ok(())
 }
 
-fn poll_loop<C: rdkafka::consumer::ConsumerContext>(
-    consumer: &BaseConsumer<C>,
+fn route(
+    consumer: &BaseConsumer<GroupContext>,
     router: &Router,
-    shutdown: &AtomicBool,
+    msg: &rdkafka::message::BorrowedMessage<'_>,
 ) {
+    if !consumer
+        .context()
+        .resumes
+        .admit(consumer, msg.topic(), msg.partition(), msg.offset())
+    {
+        return;
+    }
+    let record = InputRecord {
+        topic: msg.topic().into(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        key: msg.key().map(<[u8]>::to_vec),
+        payload: msg.payload().unwrap_or_default().to_vec(),
+        received: Instant::now(),
+    };
+    router.send(record.partition, WorkerMsg::Record(record));
+}
+
+fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &AtomicBool) {
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(msg)) => {
-                let topic: Arc<str> = msg.topic().into();
-                let record = InputRecord {
-                    topic,
-                    partition: msg.partition(),
-                    offset: msg.offset(),
-                    key: msg.key().map(<[u8]>::to_vec),
-                    payload: msg.payload().unwrap_or_default().to_vec(),
-                    received: Instant::now(),
-                };
-                router.send(record.partition, WorkerMsg::Record(record));
-            }
+            Some(Ok(msg)) => route(consumer, router, &msg),
             Some(Err(e)) => {
                 if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
                     tracing::warn!(error = %e, "consumer error; librdkafka retries");

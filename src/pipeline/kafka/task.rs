@@ -73,7 +73,7 @@ impl Task {
                 Err(e) => tracing::error!(partition, error = %e, "unreadable user record skipped"),
             }
         }
-        tracing::info!(partition, users = task.part.user_count(), clock = ?task.part.clock(), "partition restored");
+        tracing::info!(partition, users = task.part.user_count(), clock = ?task.part.clock(), applied = ?task.applied, ahead = task.ahead.len(), "partition restored");
         task
     }
 
@@ -87,6 +87,15 @@ impl Task {
         out: &mut Vec<Output>,
     ) {
         if self.restored.get(&**topic).is_some_and(|r| offset <= *r) {
+            return;
+        }
+        if self.applied.get(&**topic).is_some_and(|a| offset <= *a) {
+            tracing::warn!(
+                partition = self.partition,
+                offset,
+                applied = self.applied[&**topic],
+                "record at or before the last applied offset skipped"
+            );
             return;
         }
         self.changed = true;

@@ -39,6 +39,7 @@ struct Slot {
     last_input: Instant,
     last_checkpoint: Instant,
     since_checkpoint: u64,
+    first_seen: Option<i64>,
 }
 
 pub struct Worker {
@@ -98,19 +99,25 @@ impl Worker {
         if self.slots.contains_key(&partition) {
             return;
         }
+        let nonce = format!(
+            "{}:{}:{}",
+            std::process::id(),
+            partition,
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
         let marker = Record {
             topic: self.config.changelog_topic.clone(),
             partition: Some(partition),
             key: Some(MARKER_KEY.to_vec()),
-            payload: Vec::new(),
+            payload: nonce.into_bytes(),
         };
-        let until = self.sink.send_and_wait(&marker);
+        self.sink.send_and_wait(&marker);
         let mut latest: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let read = read_changelog(
             &self.config.client,
             &self.config.changelog_topic,
             partition,
-            until,
+            &marker.payload,
             |key, value| match value {
                 Some(v) => {
                     latest.insert(key.to_vec(), v.to_vec());
@@ -130,17 +137,31 @@ impl Worker {
                 last_input: now,
                 last_checkpoint: now,
                 since_checkpoint: 0,
+                first_seen: None,
             },
         );
     }
 
     fn record(&mut self, record: InputRecord) {
         if !self.slots.contains_key(&record.partition) {
+            tracing::info!(
+                partition = record.partition,
+                offset = record.offset,
+                "record for an unassigned partition"
+            );
             self.assign(record.partition);
         }
         let Some(slot) = self.slots.get_mut(&record.partition) else {
             return;
         };
+        if slot.first_seen.is_none() {
+            tracing::info!(
+                partition = record.partition,
+                offset = record.offset,
+                "first record after assignment"
+            );
+            slot.first_seen = Some(record.offset);
+        }
         slot.task.apply(
             &mut self.processor,
             &record.topic,

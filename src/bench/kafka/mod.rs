@@ -1,0 +1,177 @@
+//! `--kafka`: the same stream through a broker, with Kafka mode running in-process exactly as
+//! `tagstream run` runs it (`pipeline::kafka::run`, default options, idle partitions do not
+//! follow the wall clock).
+//!
+//! Two phases, each on fresh topics and a fresh consumer group:
+//! 1. throughput: produce the whole stream keyed by `user_id` as fast as the broker takes it,
+//!    while a separate consumer reads the output topics; done once the group has committed
+//!    every input record and the outputs have been quiet for two seconds (counts come from what
+//!    was produced: tansu 0.6 under-reports high watermarks);
+//! 2. latency: the start of the stream again at a fixed rate (half the measured throughput),
+//!    each event with its own `event_id`; the consumer times each event's first tag change.
+//!
+//! Each phase first sends one warm-up event per input partition and waits for its tag
+//! changes, so that group join and state restore are not timed.
+
+mod phase;
+mod watch;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+use crate::config::Config;
+use crate::rules::RulePack;
+
+use super::stages::Measured;
+use super::stream::{key_hash, Stream};
+use super::BenchError;
+use phase::Phase;
+
+pub const INPUT_PARTITIONS: i32 = 4;
+const OUTPUT_PARTITIONS: i32 = 4;
+const QUIET: Duration = Duration::from_secs(2);
+const WARMUP: &str = "bench-warmup-";
+const LATENCY: &str = "lat-";
+
+pub struct KafkaReport {
+    pub produce: Measured,
+    pub e2e: Measured,
+    pub outputs: u64,
+    pub latency: Latency,
+}
+
+pub struct Latency {
+    pub rate: f64,
+    pub secs: f64,
+    pub events: usize,
+    /// Events with at least one tag change (only those have a latency).
+    pub samples: usize,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+/// One record to produce.
+struct Msg<'a> {
+    partition: i32,
+    key: Option<&'a [u8]>,
+    payload: &'a [u8],
+}
+
+/// Runs both phases against `bootstrap`.
+///
+/// # Errors
+/// Broker errors, a processor that stops or does not finish in time.
+pub fn run(
+    bootstrap: &str,
+    stream: &Stream,
+    user_ids: &[Option<Box<str>>],
+    config: &Config,
+    pack: &RulePack,
+    latency_secs: f64,
+) -> Result<KafkaReport, BenchError> {
+    let msgs: Vec<Msg> = stream
+        .lines
+        .iter()
+        .zip(user_ids)
+        .enumerate()
+        .map(|(i, (line, user))| Msg {
+            partition: partition_of(user.as_deref(), i),
+            key: user.as_deref().map(str::as_bytes),
+            payload: stream.line(line),
+        })
+        .collect();
+    let n = msgs.len() as u64;
+
+    let mut phase = Phase::start(bootstrap, config, pack, "tput", None)?;
+    let (first, produced, ends) = phase.produce(&msgs, None, None)?;
+    phase.wait_done(&ends, produced, n)?;
+    let (outputs, last) = (phase.watch.received(), phase.watch.last());
+    phase.stop()?;
+    let produce = Measured {
+        stage: "kafka: produce the stream".into(),
+        events: n,
+        secs: (produced - first).as_secs_f64(),
+    };
+    let e2e = Measured {
+        stage: format!("kafka end to end ({INPUT_PARTITIONS} partitions)"),
+        events: n,
+        secs: last.saturating_duration_since(first).as_secs_f64(),
+    };
+
+    let rate = (e2e.rate() / 2.0).max(50.0);
+    let wanted = (rate * latency_secs) as usize;
+    let payloads: Vec<(i32, &[u8], Vec<u8>)> = stream
+        .lines
+        .iter()
+        .zip(user_ids)
+        .filter_map(|(line, user)| Some((line, user.as_deref()?)))
+        .take(wanted)
+        .enumerate()
+        .map(|(i, (line, user))| {
+            (
+                partition_of(Some(user), i),
+                user.as_bytes(),
+                with_event_id(stream.line(line), i),
+            )
+        })
+        .collect();
+    let lat_msgs: Vec<Msg> = payloads
+        .iter()
+        .map(|(partition, key, payload)| Msg {
+            partition: *partition,
+            key: Some(key),
+            payload,
+        })
+        .collect();
+    let sends: Arc<[AtomicU64]> = (0..lat_msgs.len()).map(|_| AtomicU64::new(0)).collect();
+    let mut phase = Phase::start(bootstrap, config, pack, "latency", Some(sends.clone()))?;
+    let (first, produced, ends) = phase.produce(&lat_msgs, Some(rate), Some(&sends))?;
+    phase.wait_done(&ends, produced, lat_msgs.len() as u64)?;
+    let mut latencies = phase.stop()?;
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
+        Duration::from_nanos(latencies.get(i).copied().unwrap_or(0))
+    };
+    let latency = Latency {
+        rate,
+        secs: (produced - first).as_secs_f64(),
+        events: lat_msgs.len(),
+        samples: latencies.len(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+    };
+    Ok(KafkaReport {
+        produce,
+        e2e,
+        outputs,
+        latency,
+    })
+}
+
+fn partition_of(user: Option<&str>, index: usize) -> i32 {
+    match user {
+        Some(u) => (key_hash(u.as_bytes()) % INPUT_PARTITIONS as u32) as i32,
+        None => (index % INPUT_PARTITIONS as usize) as i32,
+    }
+}
+
+/// The record with `event_id` set to `lat-<i>`, so the consumer can match its tag changes.
+fn with_event_id(raw: &[u8], i: usize) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(raw) {
+        Ok(mut object) => {
+            object.insert("event_id".into(), format!("{LATENCY}{i}").into());
+            serde_json::to_vec(&object).unwrap_or_else(|_| raw.to_vec())
+        }
+        Err(_) => raw.to_vec(),
+    }
+}
+
+fn client(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap);
+    c
+}

@@ -1,0 +1,260 @@
+//! `tagstream bench`: what each layer costs, measured over one generated stream in one run.
+//!
+//! The stream (realistic: skewed activity, weeks of event time, Chinese texts, a share of
+//! invalid and late lines) is generated once into a temporary file and held in memory; every
+//! stage then runs once over exactly those records, in the order an engineer reads them:
+//!
+//! - floor: decode + encode only (no state, no rules), the most any configuration could reach;
+//! - core only: decode → state → rules → tag changes on one core, then sharded by user across
+//!   all cores as Kafka mode's workers are ([`stages`]);
+//! - file mode end to end: `tagstream run --input … --output /dev/null` as a child process;
+//! - memory: the child's peak RSS, the state's bytes per tracked user;
+//! - with `--kafka`: produce → Kafka mode (in-process) → consume through a broker, and
+//!   event-to-tag latency at a fixed rate ([`kafka`]).
+//!
+//! Each stage runs once ("best of 1"): a stream of a million events already averages out
+//! scheduling noise, and a second pass would double a multi-minute run. The report goes to
+//! stdout; logs stay on stderr.
+
+mod broker;
+mod kafka;
+mod report;
+mod stages;
+mod stream;
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::cli::{CommonArgs, EXIT_RUNTIME, EXIT_USAGE};
+use crate::generate::GenOptions;
+use crate::rules::RulesError;
+use report::{item, mb, row, thousands};
+use stages::{status_kb, CoreRun};
+use stream::Stream;
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Events in the generated stream [default: 1000000, or 50000 with --quick].
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// Users in the generated stream [default: 100000, or 5000 with --quick].
+    #[arg(long)]
+    pub users: Option<u64>,
+    /// Days of event time the stream spans.
+    #[arg(long, default_value_t = 28)]
+    pub days: u32,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A small stream (CI): finishes in seconds.
+    #[arg(long)]
+    pub quick: bool,
+    /// Also measure Kafka mode end to end through a broker (a local tansu unless --bootstrap).
+    #[arg(long)]
+    pub kafka: bool,
+    /// Use this broker for --kafka instead of starting tansu via scripts/tansu.sh.
+    #[arg(long, value_name = "HOST:PORT", requires = "kafka")]
+    pub bootstrap: Option<String>,
+}
+
+impl BenchArgs {
+    fn gen_options(&self) -> GenOptions {
+        let (events, users) = if self.quick {
+            (50_000, 5_000)
+        } else {
+            (1_000_000, 100_000)
+        };
+        GenOptions {
+            events: self.events.unwrap_or(events),
+            users: self.users.unwrap_or(users),
+            days: self.days,
+            seed: self.seed,
+            ..GenOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Config or rules that do not load (exit code 2).
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The CLI entry: runs the bench, prints the report, maps errors to exit codes.
+pub fn main(args: &BenchArgs) -> ExitCode {
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(match e {
+                BenchError::Rules(_) => EXIT_USAGE,
+                _ => EXIT_RUNTIME,
+            })
+        }
+    }
+}
+
+fn run(args: &BenchArgs) -> Result<(), BenchError> {
+    let (config, pack) = crate::cli::load(&args.common)?;
+    let opts = args.gen_options();
+    let stream = Stream::generate(&opts)?;
+    let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    println!(
+        "tagstream bench: {} events, {} users, {} days of event time, seed {}{}",
+        thousands(opts.events),
+        thousands(opts.users),
+        opts.days,
+        opts.seed,
+        if args.quick { " (quick)" } else { "" }
+    );
+    println!(
+        "rules: {} ({} rules, {} tags)",
+        names.join(", "),
+        names.len(),
+        pack.catalogue.len()
+    );
+    println!(
+        "stream: {} lines ({} valid, {} invalid) from {} users, {}; generated in {:.2} s ({} lines/s)",
+        thousands(stream.len()),
+        thousands(stream.stats.valid),
+        thousands(stream.stats.invalid),
+        thousands(stream.stats.users),
+        mb(stream.bytes.len() as u64),
+        stream.gen_secs,
+        thousands((stream.stats.lines as f64 / stream.gen_secs.max(1e-9)) as u64),
+    );
+    println!("each stage runs once over the same records (best of 1: this many events already average out noise)");
+    println!();
+
+    report::table_header();
+    let floor = stages::floor(&stream);
+    let f = Some(floor.rate());
+    row(&floor, f, "");
+    let core = stages::core_single(&stream, &pack)?;
+    row(&core.measured, f, "");
+    let user_ids = stream.user_ids();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores > 1 {
+        let (sharded, largest) = stages::core_sharded(&stream, &user_ids, &pack, cores)?;
+        let scaling = sharded.rate() / core.measured.rate();
+        let note = format!(
+            "{scaling:.2}x one core; largest shard {:.0}% of records",
+            largest * 100.0
+        );
+        row(&sharded, None, &note);
+    } else {
+        println!("(core only, sharded: skipped, one core available)");
+    }
+    let (file, peak) = stages::file_mode(&stream, &args.common)?;
+    row(&file, f, "child process, includes start-up");
+    println!();
+    memory(&core, peak);
+
+    if args.kafka {
+        let broker = broker::Broker::connect_or_start(args.bootstrap.as_deref())?;
+        println!();
+        println!(
+            "kafka: {}; input {} partitions keyed by user_id, Kafka mode in-process with {} workers",
+            broker.describe(),
+            kafka::INPUT_PARTITIONS,
+            cores
+        );
+        if !config.kafka.options.is_empty() {
+            let options: Vec<String> = config
+                .kafka
+                .options
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            println!("kafka.options: {}", options.join(", "));
+        }
+        let latency_secs = if args.quick { 3.0 } else { 10.0 };
+        let k = kafka::run(
+            &broker.bootstrap,
+            &stream,
+            &user_ids,
+            &config,
+            &pack,
+            latency_secs,
+        )?;
+        drop(broker);
+        report::table_header();
+        row(&k.produce, None, "bench producer, acks=all");
+        row(
+            &k.e2e,
+            f,
+            &format!(
+                "first produce → last output; {} outputs",
+                thousands(k.outputs)
+            ),
+        );
+        let l = &k.latency;
+        println!(
+            "event-to-tag latency at a fixed {} events/s for {:.1} s ({} events, {} with a tag change):",
+            thousands(l.rate.round() as u64),
+            l.secs,
+            thousands(l.events as u64),
+            thousands(l.samples as u64)
+        );
+        item("p50", &format!("{:.1} ms", l.p50.as_secs_f64() * 1e3));
+        item("p99", &format!("{:.1} ms", l.p99.as_secs_f64() * 1e3));
+    }
+
+    println!();
+    println!(
+        "events: input records, valid and invalid; vs floor: events/s over the floor's events/s."
+    );
+    println!(
+        "core only: {} tag changes, {} dead letters; outputs encoded to a buffer, not written.",
+        thousands(core.changes),
+        thousands(core.dead_letters)
+    );
+    Ok(())
+}
+
+fn memory(core: &CoreRun, file_peak: Option<u64>) {
+    let users = core.users.max(1) as u64;
+    let per_user = |bytes: u64| format!("{} B per user", thousands(bytes / users));
+    println!("memory");
+    match file_peak {
+        Some(peak) => item(
+            "peak RSS, file mode (tagstream run)",
+            &format!("{} ({})", mb(peak), per_user(peak)),
+        ),
+        None => item("peak RSS, file mode (tagstream run)", "n/a (no /proc)"),
+    }
+    item("tracked users", &thousands(core.users as u64));
+    item(
+        "state per user (Partition::memory_bytes)",
+        &format!(
+            "{} B ({} in all)",
+            thousands(core.state_bytes as u64 / users),
+            mb(core.state_bytes as u64)
+        ),
+    );
+    match core.rss_growth {
+        Some(growth) => item(
+            "RSS growth per user, core only",
+            &format!("{} B ({} in all)", thousands(growth / users), mb(growth)),
+        ),
+        None => item("RSS growth per user, core only", "n/a (no /proc)"),
+    }
+    if let Some(kb) = status_kb("self", "VmHWM") {
+        item(
+            "peak RSS, this bench process",
+            &format!("{} (holds the stream in memory)", mb(kb * 1024)),
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! The in-process stages (floor, core on one core, core sharded across cores) and file mode end
+//! to end as a child process, each timed over the same records.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crate::cli::CommonArgs;
+use crate::core::Processor;
+use crate::decode::decode;
+use crate::rules::RulePack;
+use crate::state::Partition;
+use crate::tags::{change_id, DeadLetter, Op, Output, TagChange, Trigger};
+
+use super::stream::{key_hash, Stream};
+use super::BenchError;
+
+/// One timed stage.
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub stage: String,
+    pub events: u64,
+    pub secs: f64,
+}
+
+impl Measured {
+    pub fn rate(&self) -> f64 {
+        self.events as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// What the core-only stage leaves behind besides its time.
+#[derive(Debug, Clone)]
+pub struct CoreRun {
+    pub measured: Measured,
+    pub users: usize,
+    pub state_bytes: usize,
+    /// VmRSS after the run minus before it, while the partition is still alive.
+    pub rss_growth: Option<u64>,
+    pub changes: u64,
+    pub dead_letters: u64,
+}
+
+/// Encodes outputs as the file sink does, into a reused buffer; returns the bytes encoded.
+fn encode(outputs: &mut Vec<Output>, buf: &mut Vec<u8>, changes: &mut u64, dead: &mut u64) -> u64 {
+    let mut bytes = 0;
+    for o in outputs.drain(..) {
+        buf.clear();
+        match o {
+            Output::Change(c) => {
+                c.write_json(buf);
+                *changes += 1;
+            }
+            Output::Dead(d) => {
+                d.write_json(buf);
+                *dead += 1;
+            }
+        }
+        bytes += buf.len() as u64 + 1;
+    }
+    bytes
+}
+
+/// The floor: decode every record and encode one representative output for it (a tag change
+/// for the event's user, with a real change id, or the dead letter), with no state and no rules.
+pub fn floor(stream: &Stream) -> Measured {
+    let tag: Arc<str> = "bench/floor".into();
+    let rule: Arc<str> = "floor".into();
+    let mut buf = Vec::with_capacity(1024);
+    let mut bytes = 0u64;
+    let started = Instant::now();
+    for line in &stream.lines {
+        let raw = stream.line(line);
+        let source = stream.source(line);
+        buf.clear();
+        match decode(raw, &source) {
+            Ok(event) => {
+                let event_id: Arc<str> = event.event_id.as_str().into();
+                let trigger = Trigger::Event(event_id.clone());
+                let change = TagChange {
+                    id: change_id(&trigger, &event.user_id, &tag, Op::Add, event.ts, 0),
+                    user_id: event.user_id.as_str().into(),
+                    tag: tag.clone(),
+                    op: Op::Add,
+                    score: Some(0.5),
+                    rule: rule.clone(),
+                    reason: "floor".to_string(),
+                    event_id: Some(event_id),
+                    ts: event.ts,
+                    expires_at: None,
+                };
+                change.write_json(&mut buf);
+            }
+            Err(e) => DeadLetter {
+                error: e.to_string(),
+                rule: None,
+                source: source.to_string(),
+                payload: String::from_utf8_lossy(raw).into_owned(),
+            }
+            .write_json(&mut buf),
+        }
+        bytes += buf.len() as u64 + 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    std::hint::black_box(bytes);
+    Measured {
+        stage: "floor: decode + encode".into(),
+        events: stream.len(),
+        secs,
+    }
+}
+
+/// Core only on one thread: one processor, one partition holding every user, outputs encoded
+/// to a reused buffer and dropped.
+///
+/// # Errors
+/// A rule that does not compile.
+pub fn core_single(stream: &Stream, pack: &RulePack) -> Result<CoreRun, BenchError> {
+    let mut processor = Processor::new(pack)?;
+    let mut part = Partition::new();
+    let mut outputs = Vec::new();
+    let mut buf = Vec::with_capacity(1024);
+    let (mut changes, mut dead, mut bytes) = (0, 0, 0);
+    let rss_before = status_kb("self", "VmRSS");
+    let started = Instant::now();
+    for line in &stream.lines {
+        processor.process_record(
+            &mut part,
+            stream.line(line),
+            &stream.source(line),
+            &mut outputs,
+        );
+        bytes += encode(&mut outputs, &mut buf, &mut changes, &mut dead);
+    }
+    processor.finish(&mut part, &mut outputs);
+    bytes += encode(&mut outputs, &mut buf, &mut changes, &mut dead);
+    let secs = started.elapsed().as_secs_f64();
+    std::hint::black_box(bytes);
+    let rss_after = status_kb("self", "VmRSS");
+    let rss_growth = rss_before
+        .zip(rss_after)
+        .map(|(before, after)| after.saturating_sub(before) * 1024);
+    Ok(CoreRun {
+        measured: Measured {
+            stage: "core only, 1 core".into(),
+            events: stream.len(),
+            secs,
+        },
+        users: part.user_count(),
+        state_bytes: part.memory_bytes(),
+        rss_growth,
+        changes,
+        dead_letters: dead,
+    })
+}
+
+/// Core only, sharded: users split by a hash of `user_id` into `shards` partitions, one thread
+/// and one processor each (as Kafka mode's workers are). Each shard's clock is its own, so
+/// timers fire at slightly different times than on one partition: a throughput figure only.
+/// The time is from a common start (after every shard compiled its rules) to the last finish.
+/// Also returns the largest shard's share of the records: skewed activity limits the scaling.
+///
+/// # Errors
+/// A rule that does not compile.
+pub fn core_sharded(
+    stream: &Stream,
+    user_ids: &[Option<Box<str>>],
+    pack: &RulePack,
+    shards: usize,
+) -> Result<(Measured, f64), BenchError> {
+    let mut routed: Vec<Vec<u32>> = vec![Vec::new(); shards];
+    for (i, user) in user_ids.iter().enumerate() {
+        let shard = match user {
+            Some(u) => key_hash(u.as_bytes()) as usize % shards,
+            None => i % shards,
+        };
+        routed[shard].push(i as u32);
+    }
+    let barrier = Barrier::new(shards);
+    let results: Vec<Result<Duration, BenchError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = routed
+            .iter()
+            .map(|lines| {
+                let (pack, barrier) = (pack.clone(), &barrier);
+                scope.spawn(move || {
+                    let processor = Processor::new(&pack);
+                    barrier.wait();
+                    let mut processor = processor?;
+                    let mut part = Partition::new();
+                    let (mut outputs, mut buf) = (Vec::new(), Vec::with_capacity(1024));
+                    let (mut changes, mut dead, mut bytes) = (0, 0, 0);
+                    let started = Instant::now();
+                    for i in lines {
+                        let line = &stream.lines[*i as usize];
+                        let source = stream.source(line);
+                        processor.process_record(
+                            &mut part,
+                            stream.line(line),
+                            &source,
+                            &mut outputs,
+                        );
+                        bytes += encode(&mut outputs, &mut buf, &mut changes, &mut dead);
+                    }
+                    processor.finish(&mut part, &mut outputs);
+                    bytes += encode(&mut outputs, &mut buf, &mut changes, &mut dead);
+                    std::hint::black_box(bytes);
+                    let elapsed = started.elapsed();
+                    tracing::debug!(
+                        records = lines.len(),
+                        users = part.user_count(),
+                        ?elapsed,
+                        "shard done"
+                    );
+                    Ok(elapsed)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(BenchError::Failed("a shard thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut slowest = Duration::ZERO;
+    for r in results {
+        slowest = slowest.max(r?);
+    }
+    let largest = routed.iter().map(Vec::len).max().unwrap_or(0);
+    Ok((
+        Measured {
+            stage: format!("core only, {shards} shards on {shards} cores"),
+            events: stream.len(),
+            secs: slowest.as_secs_f64(),
+        },
+        largest as f64 / stream.len().max(1) as f64,
+    ))
+}
+
+/// File mode end to end: `tagstream run --input FILE --output /dev/null --dead-letter
+/// /dev/null` as a child process of this binary, with the same config and rules flags. Returns
+/// the stage and the child's peak RSS in bytes (VmHWM, sampled every 10 ms while it runs: the
+/// last few milliseconds before exit are not seen, state only grows, so the error is small).
+///
+/// # Errors
+/// The binary cannot be started or the run fails (its stderr is quoted).
+pub fn file_mode(
+    stream: &Stream,
+    common: &CommonArgs,
+) -> Result<(Measured, Option<u64>), BenchError> {
+    let exe = std::env::current_exe().map_err(|source| BenchError::Io {
+        what: "locate the tagstream binary".into(),
+        source,
+    })?;
+    let mut cmd = Command::new(&exe);
+    cmd.arg("run");
+    for (flag, value) in [
+        ("--config", &common.config),
+        ("--rules", &common.rules),
+        ("--catalogue", &common.catalogue),
+        ("--params", &common.params),
+    ] {
+        if let Some(v) = value {
+            cmd.arg(flag).arg(v);
+        }
+    }
+    cmd.arg("--input")
+        .arg(stream.path())
+        .args(["--output", "/dev/null", "--dead-letter", "/dev/null"])
+        .env("TAGSTREAM_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    tracing::debug!(command = ?cmd, "file mode stage");
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|source| BenchError::Io {
+        what: format!("start {}", exe.display()),
+        source,
+    })?;
+    // Drained on a thread so a chatty child never blocks on a full pipe; keeps the tail.
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let drain = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        let tail = text.len().saturating_sub(4096);
+        String::from_utf8_lossy(&text[tail..]).into_owned()
+    });
+    let pid = child.id().to_string();
+    let mut peak_kb = None;
+    let status = loop {
+        if let Some(kb) = status_kb(&pid, "VmHWM") {
+            peak_kb = Some(peak_kb.unwrap_or(0).max(kb));
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(source) => {
+                return Err(BenchError::Io {
+                    what: "wait for tagstream run".into(),
+                    source,
+                })
+            }
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let stderr = drain.join().unwrap_or_default();
+    if !status.success() {
+        return Err(BenchError::Failed(format!(
+            "tagstream run (file mode) exited with {status}:\n{stderr}"
+        )));
+    }
+    Ok((
+        Measured {
+            stage: "file mode end to end".into(),
+            events: stream.len(),
+            secs,
+        },
+        peak_kb.map(|kb| kb * 1024),
+    ))
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`); `None` off Linux or once the
+/// process is gone.
+pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
