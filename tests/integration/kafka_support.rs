@@ -262,6 +262,12 @@ impl Topics {
     }
 
     pub fn spawn(&self, log: &str) -> Processor {
+        self.spawn_with(log, &[])
+    }
+
+    /// Spawns with extra environment, e.g. a stable `group.instance.id` for an instance that is
+    /// restarted (static membership: the restart reclaims the partitions at once).
+    pub fn spawn_with(&self, log: &str, env: &[(&str, &str)]) -> Processor {
         let log_path: PathBuf = std::env::temp_dir().join(format!("{log}.log"));
         let log_file = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
@@ -276,8 +282,12 @@ impl Topics {
             // A killed member's partitions move on after this, instead of librdkafka's 45 s.
             .env("TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
             .env("TAGSTREAM_KAFKA__OPTIONS__HEARTBEAT_INTERVAL_MS", "1000")
+            // The coordinator waits this long for members that stopped answering before it
+            // reassigns their partitions (librdkafka's default is 5 minutes).
+            .env("TAGSTREAM_KAFKA__OPTIONS__MAX_POLL_INTERVAL_MS", "10000")
             .env("TAGSTREAM_HTTP__LISTEN", "")
             .env("TAGSTREAM_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -315,6 +325,16 @@ impl Drop for Processor {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Waits until the processor log `name` contains `needle`.
+pub fn wait_for_log(name: &str, needle: &str, timeout: Duration) {
+    let path = std::env::temp_dir().join(format!("{name}.log"));
+    let deadline = Instant::now() + timeout;
+    while !std::fs::read_to_string(&path).unwrap_or_default().contains(needle) {
+        assert!(Instant::now() < deadline, "{name}: no {needle:?} in the log within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
