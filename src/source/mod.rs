@@ -2,4 +2,3 @@
 
 pub mod file;
 pub mod kafka;
-pub mod resume;

@@ -128,6 +128,12 @@ impl Ledger {
         (count, last)
     }
 
+    pub fn compact(&mut self) {
+        if self.entries.capacity() > self.entries.len() {
+            self.entries.shrink_to_fit();
+        }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<OrderEntry>()
     }

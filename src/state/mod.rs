@@ -78,6 +78,21 @@ impl UserState {
         }
     }
 
+    /// Gives back spare capacity, so a user costs what it holds: a step that grew a vector by
+    /// one element would otherwise leave it with room for four.
+    pub fn compact(&mut self) {
+        fn fit<T>(v: &mut Vec<T>) {
+            if v.capacity() > v.len() {
+                v.shrink_to_fit();
+            }
+        }
+        fit(&mut self.tags);
+        fit(&mut self.vars);
+        fit(&mut self.timers);
+        self.ledger.compact();
+        self.windows.compact();
+    }
+
     pub fn var(&self, key: VarKey) -> Option<&Var> {
         self.vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }

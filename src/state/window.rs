@@ -118,6 +118,17 @@ impl Windows {
             .map(|(ts, _)| ts + window + 1)
     }
 
+    /// Gives back spare capacity; the exact log, which changes on every event, keeps a little
+    /// slack so it is not reallocated each time.
+    pub fn compact(&mut self) {
+        if self.days.capacity() > self.days.len() {
+            self.days.shrink_to_fit();
+        }
+        if self.recent.capacity() > 2 * self.recent.len() + 4 {
+            self.recent.shrink_to(self.recent.len() + 2);
+        }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.recent.capacity() * 8 + self.days.capacity() * std::mem::size_of::<DayBucket>()
     }

@@ -121,7 +121,11 @@ fn kill_9_at_several_points_loses_nothing() {
     for (round, after_ms) in [300_u64, 1_000, 2_000].into_iter().enumerate() {
         let log = format!("kill9-{round}");
         let processor = topics.spawn(&log);
-        wait_for_log(&log, "first record after assignment", Duration::from_secs(120));
+        wait_for_log(
+            &log,
+            "first record after assignment",
+            Duration::from_secs(120),
+        );
         std::thread::sleep(Duration::from_millis(after_ms));
         processor.kill9();
     }
@@ -253,4 +257,90 @@ fn broker_stopped_and_restarted_mid_run_loses_nothing() {
         &fold_outputs(&read_topic(&bootstrap, &topics.output)),
         &file_mode_tags(&lines),
     );
+}
+
+#[test]
+fn broker_lost_mid_run_and_back_loses_nothing() {
+    if bootstrap().is_none() {
+        return;
+    }
+    let broker = crate::net_cut::ProxiedBroker::start();
+    let bootstrap = broker.bootstrap();
+    let lines = stream(1_000, 20_000, 2);
+    let topics = Topics::new(&bootstrap, 2);
+    let ends = produce_lines(&bootstrap, &topics.input, 2, &lines);
+    let processor = topics.spawn("broker-lost");
+    wait_for_log(
+        "broker-lost",
+        "first record after assignment",
+        Duration::from_secs(60),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    broker.cut();
+    std::thread::sleep(Duration::from_secs(5));
+    broker.restore();
+    wait_committed(
+        &bootstrap,
+        &topics.group,
+        &topics.input,
+        &ends,
+        Duration::from_secs(240),
+    );
+    processor.stop();
+    let log = std::fs::read_to_string(std::env::temp_dir().join("broker-lost.log")).unwrap();
+    assert!(
+        log.contains("Connection refused")
+            || log.contains("Disconnected")
+            || log.contains("BrokerTransportFailure"),
+        "the processor saw the broker go away"
+    );
+    assert_same_tags(
+        &fold_outputs(&read_topic(&bootstrap, &topics.output)),
+        &file_mode_tags(&lines),
+    );
+}
+
+#[test]
+fn an_idle_partition_follows_wall_clock_so_silence_moves_users() {
+    let Some(bootstrap) = bootstrap() else { return };
+    let topics = Topics::new(&bootstrap, 1);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let long_ago = wall - 100 * DAY;
+    let lines = vec![
+        chat("quiet", long_ago, "大家好"),
+        chat("quiet", long_ago + HOUR, "多少钱"),
+    ];
+    produce_lines(&bootstrap, &topics.input, 1, &lines);
+    let processor = topics.spawn_with(
+        "idle-clock",
+        &[
+            ("TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK", "true"),
+            ("TAGSTREAM_CLOCK__IDLE_AFTER", "1s"),
+        ],
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let tags = loop {
+        let tags = fold_outputs(&read_topic(&bootstrap, &topics.output));
+        if tags
+            .get("quiet")
+            .is_some_and(|t| t.contains("lifecycle/churned"))
+            || std::time::Instant::now() > deadline
+        {
+            break tags;
+        }
+    };
+    processor.stop();
+    let quiet = &tags["quiet"];
+    assert!(
+        quiet.contains("lifecycle/churned"),
+        "100 days of silence by the wall clock churn the user: {quiet:?}"
+    );
+    assert!(
+        !quiet.contains("intent/price"),
+        "the 30 d keyword TTL expired by the wall clock: {quiet:?}"
+    );
+    assert!(!quiet.contains("identity/newcomer"), "{quiet:?}");
 }

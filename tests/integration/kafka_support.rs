@@ -332,8 +332,14 @@ impl Drop for Processor {
 pub fn wait_for_log(name: &str, needle: &str, timeout: Duration) {
     let path = std::env::temp_dir().join(format!("{name}.log"));
     let deadline = Instant::now() + timeout;
-    while !std::fs::read_to_string(&path).unwrap_or_default().contains(needle) {
-        assert!(Instant::now() < deadline, "{name}: no {needle:?} in the log within {timeout:?}");
+    while !std::fs::read_to_string(&path)
+        .unwrap_or_default()
+        .contains(needle)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: no {needle:?} in the log within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod kafka;
 mod kafka_support;
+mod net_cut;
 mod personas;
 mod restore;
 mod rule_errors;

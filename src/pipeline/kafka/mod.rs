@@ -284,7 +284,7 @@ pub fn run(
     let deadline = Instant::now() + Duration::from_secs(60);
     while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
         if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            route(&consumer, &router, &msg);
+            route(&router, &msg);
         }
     }
     router.ask_all(WorkerMsg::Shutdown);
@@ -301,18 +301,7 @@ pub fn run(
     Ok(())
 }
 
-fn route(
-    consumer: &BaseConsumer<GroupContext>,
-    router: &Router,
-    msg: &rdkafka::message::BorrowedMessage<'_>,
-) {
-    if !consumer
-        .context()
-        .resumes
-        .admit(consumer, msg.topic(), msg.partition(), msg.offset())
-    {
-        return;
-    }
+fn route(router: &Router, msg: &rdkafka::message::BorrowedMessage<'_>) {
     let record = InputRecord {
         topic: msg.topic().into(),
         partition: msg.partition(),
@@ -329,7 +318,7 @@ fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(msg)) => route(consumer, router, &msg),
+            Some(Ok(msg)) => route(router, &msg),
             Some(Err(e)) => {
                 if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
                     tracing::warn!(error = %e, "consumer error; librdkafka retries");

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# tagstream: build with the Rust toolchain, run on a small Debian base as a non-root user.
+#
+#   docker build -t tagstream .
+#   docker run --rm -i tagstream run --input - --output - < examples/sample.jsonl
+#   docker run --rm -e TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS=kafka:9092 tagstream run
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+# librdkafka and OpenSSL are built from source by their -sys crates: they need a C toolchain,
+# perl and make, which the rust image has.
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY tests ./tests
+RUN cargo build --release --locked --bin tagstream \
+ && strip target/release/tagstream
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tagstream
+WORKDIR /app
+COPY --from=build /src/target/release/tagstream /usr/local/bin/tagstream
+COPY rules ./rules
+COPY config ./config
+RUN mkdir -p /app/state && chown tagstream /app/state
+USER tagstream
+ENTRYPOINT ["tagstream"]
+CMD ["run"]
