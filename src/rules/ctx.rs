@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::decode::Event;
+use rhai::ImmutableString;
+
+use crate::decode::{Event, EventType};
 use crate::state::timers::{self, Due, DueKind, TimerSlot};
 use crate::state::{vars, UserIndex, UserState, Var, VarKey};
 use crate::tags::{AddTag, Catalogue, Emitter, Output, TagId, TagSlot, Trigger};
@@ -41,6 +43,10 @@ pub struct Ctx {
     saved: Saved,
     var_keys: Vec<HashMap<Box<str>, VarKey>>,
     regexes: HashMap<String, Regex>,
+    /// Tag names and event type names as script strings, made once: getters hand out cheap
+    /// clones instead of allocating a string per call.
+    pub tag_names: Vec<ImmutableString>,
+    pub type_names: [ImmutableString; 3],
 }
 
 /// What a rule can change, saved before it runs.
@@ -58,7 +64,6 @@ impl Ctx {
     pub fn new(catalogue: Arc<Catalogue>, params: Arc<Params>, rule_names: Arc<[Arc<str>]>) -> Ctx {
         let rules = rule_names.len();
         Ctx {
-            catalogue,
             params,
             rule_names,
             now: 0,
@@ -74,6 +79,11 @@ impl Ctx {
             saved: Saved::default(),
             var_keys: vec![HashMap::new(); rules],
             regexes: HashMap::new(),
+            tag_names: (0..catalogue.len())
+                .map(|i| ImmutableString::from(catalogue.name(i as TagId).as_ref()))
+                .collect(),
+            type_names: EventType::ALL.map(|t| ImmutableString::from(t.as_str())),
+            catalogue,
         }
     }
 
@@ -205,7 +215,7 @@ impl Ctx {
     }
 
     /// The held member of `group`, if any.
-    pub fn tag_in(&self, group: &str) -> Result<Option<&Arc<str>>, String> {
+    pub fn tag_in(&self, group: &str) -> Result<Option<TagId>, String> {
         let g = self
             .catalogue
             .group_by_name(group)
@@ -215,7 +225,7 @@ impl Ctx {
             .tags
             .iter()
             .find(|s| g.members.contains(&s.tag))
-            .map(|s| self.catalogue.name(s.tag)))
+            .map(|s| s.tag))
     }
 
     pub fn group_members(&self, group: &str) -> Result<Vec<TagId>, String> {

@@ -49,6 +49,10 @@ impl Task {
             task.part.restore_clock(meta.clock);
             task.applied = meta.applied.clone();
             task.restored = meta.applied.clone();
+            // The group's committed offsets may lag the restored state (a commit lost with the
+            // broker, or a crash between checkpoint and commit): the first checkpoint commits
+            // the restored position even when every replayed record is skipped.
+            task.changed = true;
         }
         let mut keys: Vec<&Vec<u8>> = records
             .keys()
