@@ -1,0 +1,368 @@
+//! The script API operators write rules against. Everything here is native Rust acting on the
+//! rule [`Ctx`]; scripts stay short and readable while the heavy lifting (windows, decay,
+//! matching, grading) runs at native speed.
+//!
+//! Handlers receive `event` and `user` handles; times are epoch ms and durations ms (`days(7)`,
+//! `hours(72)`, or `"7d"` wherever a duration is taken).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, FLOAT, INT};
+
+use super::Ctx;
+use crate::config::duration::{parse_duration_ms, DAY_MS, HOUR_MS, MINUTE_MS};
+use crate::decode::EventType;
+use crate::state::{OrderStats, Var};
+
+type Shared = Rc<RefCell<Ctx>>;
+type Res<T> = Result<T, Box<EvalAltResult>>;
+
+/// The `user` handle: reads and changes the current user through the context.
+#[derive(Debug, Clone, Copy)]
+pub struct UserRef;
+
+/// The `event` handle.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRef;
+
+/// A keyword tag matched by a chat text.
+#[derive(Debug, Clone)]
+pub struct KeywordHit {
+    pub tag: ImmutableString,
+    pub word: ImmutableString,
+    pub hits: INT,
+    pub within: INT,
+    pub ttl: Dynamic,
+}
+
+fn fail<T>(message: impl Into<String>) -> Res<T> {
+    Err(message.into().into())
+}
+
+fn event_type(name: &str) -> Res<EventType> {
+    EventType::parse(name).map_or_else(|| fail(format!("unknown event type {name:?}")), Ok)
+}
+
+/// A duration argument: ms as a number, or text such as `"7d"`.
+fn duration(value: &Dynamic) -> Res<i64> {
+    if let Ok(ms) = value.as_int() {
+        return Ok(ms);
+    }
+    if let Ok(ms) = value.as_float() {
+        return Ok(ms as i64);
+    }
+    if let Some(text) = value.read_lock::<ImmutableString>() {
+        if let Some(ms) = parse_duration_ms(&text) {
+            return Ok(ms);
+        }
+    }
+    fail(format!(
+        "{value} is not a duration (ms, or text like \"7d\")"
+    ))
+}
+
+fn number(value: &Dynamic) -> Res<f64> {
+    value
+        .as_float()
+        .or_else(|_| value.as_int().map(|i| i as f64))
+        .or_else(|t| fail(format!("expected a number, got {t}")))
+}
+
+fn opt(value: Option<i64>) -> Dynamic {
+    value.map_or(Dynamic::UNIT, Dynamic::from_int)
+}
+
+pub fn register(engine: &mut Engine, ctx: &Shared) {
+    register_tags(engine, ctx);
+    register_time(engine, ctx);
+    register_user(engine, ctx);
+    register_vars(engine, ctx);
+    event::register_event(engine, ctx);
+    event::register_matching(engine, ctx);
+    event::register_grading(engine);
+}
+
+fn register_tags(engine: &mut Engine, ctx: &Shared) {
+    let c = ctx.clone();
+    engine.register_fn("tag", move |name: &str| -> Res<()> {
+        c.borrow_mut()
+            .add_tag(name, None, String::new(), None)
+            .or_else(fail)
+    });
+    let c = ctx.clone();
+    engine.register_fn("tag", move |name: &str, reason: &str| -> Res<()> {
+        c.borrow_mut()
+            .add_tag(name, None, reason.to_string(), None)
+            .or_else(fail)
+    });
+    let c = ctx.clone();
+    engine.register_fn("tag", move |name: &str, opts: Map| -> Res<()> {
+        let mut score = None;
+        let mut reason = String::new();
+        let mut ttl = None;
+        for (key, value) in &opts {
+            match key.as_str() {
+                "score" => score = Some(number(value)?),
+                "reason" => reason = value.to_string(),
+                "ttl" if !value.is_unit() => ttl = Some(duration(value)?),
+                "ttl" => {}
+                other => {
+                    return fail(format!(
+                        "tag(): unknown option `{other}` (score, reason, ttl)"
+                    ))
+                }
+            }
+        }
+        c.borrow_mut()
+            .add_tag(name, score, reason, ttl)
+            .or_else(fail)
+    });
+    let c = ctx.clone();
+    engine.register_fn("untag", move |name: &str| -> Res<()> {
+        let mut ctx = c.borrow_mut();
+        let tag = ctx.tag_id(name).or_else(fail)?;
+        ctx.remove_tag(tag, String::new());
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("untag", move |name: &str, reason: &str| -> Res<()> {
+        let mut ctx = c.borrow_mut();
+        let tag = ctx.tag_id(name).or_else(fail)?;
+        ctx.remove_tag(tag, reason.to_string());
+        Ok(())
+    });
+    let c = ctx.clone();
+    engine.register_fn("untag_group", move |group: &str, reason: &str| -> Res<()> {
+        let mut ctx = c.borrow_mut();
+        for tag in ctx.group_members(group).or_else(fail)? {
+            ctx.remove_tag(tag, reason.to_string());
+        }
+        Ok(())
+    });
+}
+
+fn register_time(engine: &mut Engine, ctx: &Shared) {
+    let c = ctx.clone();
+    engine.register_fn("now", move || -> INT { c.borrow().now });
+    for (name, unit) in [("days", DAY_MS), ("hours", HOUR_MS), ("minutes", MINUTE_MS)] {
+        engine.register_fn(name, move |n: INT| -> INT { n * unit });
+        engine.register_fn(name, move |n: FLOAT| -> INT { (n * unit as f64) as INT });
+    }
+    engine.register_fn("duration", |text: &str| -> Res<INT> {
+        parse_duration_ms(text).map_or_else(|| fail(format!("{text:?} is not a duration")), Ok)
+    });
+    engine.register_fn("as_days", |ms: INT| -> FLOAT { ms as f64 / DAY_MS as f64 });
+    engine.register_fn("round_to", |x: FLOAT, digits: INT| -> FLOAT {
+        let scale = 10f64.powi(digits.clamp(0, 12) as i32);
+        (x * scale).round() / scale
+    });
+}
+
+fn register_user(engine: &mut Engine, ctx: &Shared) {
+    engine.register_type_with_name::<UserRef>("User");
+    let c = ctx.clone();
+    engine.register_get("id", move |_: &mut UserRef| -> ImmutableString {
+        c.borrow().user_id.as_ref().into()
+    });
+    let c = ctx.clone();
+    engine.register_get("events", move |_: &mut UserRef| -> INT {
+        INT::from(c.borrow().user.events)
+    });
+    let c = ctx.clone();
+    engine.register_get("first_seen", move |_: &mut UserRef| -> INT {
+        c.borrow().user.first_seen
+    });
+    let c = ctx.clone();
+    engine.register_get("last_seen", move |_: &mut UserRef| -> INT {
+        c.borrow().user.last_seen
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "first_seen",
+        move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
+            let t = c.borrow().user.first_by_type[event_type(kind)?.index()];
+            Ok(opt((t != 0).then_some(t)))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "last_seen",
+        move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
+            let t = c.borrow().user.last_by_type[event_type(kind)?.index()];
+            Ok(opt((t != 0).then_some(t)))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("since_last", move |_: &mut UserRef| -> INT {
+        let ctx = c.borrow();
+        ctx.now - ctx.user.last_seen
+    });
+    let c = ctx.clone();
+    engine.register_fn("age", move |_: &mut UserRef| -> INT {
+        let ctx = c.borrow();
+        ctx.now - ctx.user.first_seen
+    });
+    measures::register_windows(engine, ctx);
+    let c = ctx.clone();
+    engine.register_fn("paid_orders", move |_: &mut UserRef| -> OrderStats {
+        let ctx = c.borrow();
+        let (count, last) = ctx.user.ledger.all_time(ctx.now);
+        OrderStats {
+            count,
+            last,
+            ..OrderStats::default()
+        }
+    });
+    let c = ctx.clone();
+    engine.register_fn("has", move |_: &mut UserRef, name: &str| -> Res<bool> {
+        let ctx = c.borrow();
+        Ok(ctx.has_tag(ctx.tag_id(name).or_else(fail)?))
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "tag_in",
+        move |_: &mut UserRef, group: &str| -> Res<ImmutableString> {
+            let ctx = c.borrow();
+            Ok(ctx
+                .tag_in(group)
+                .or_else(fail)?
+                .map_or_else(ImmutableString::new, |t| ctx.tag_names[t as usize].clone()))
+        },
+    );
+    let c = ctx.clone();
+    engine.register_get("tags", move |_: &mut UserRef| -> Array {
+        let ctx = c.borrow();
+        ctx.user
+            .tags
+            .iter()
+            .map(|s| Dynamic::from(ctx.tag_names[s.tag as usize].clone()))
+            .collect()
+    });
+    let c = ctx.clone();
+    engine.register_fn("wake_at", move |_: &mut UserRef, at: INT| {
+        c.borrow_mut().wake_at(at)
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "wake_in",
+        move |_: &mut UserRef, after: Dynamic| -> Res<()> {
+            let after = duration(&after)?;
+            let mut ctx = c.borrow_mut();
+            let at = ctx.now.saturating_add(after);
+            ctx.wake_at(at);
+            Ok(())
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "wake_at_earliest",
+        move |_: &mut UserRef, times: Array| -> Res<()> {
+            let mut ctx = c.borrow_mut();
+            let now = ctx.now;
+            let mut earliest = None;
+            for t in &times {
+                if t.is_unit() {
+                    continue;
+                }
+                let t = t
+                    .as_int()
+                    .or_else(|t| fail(format!("wake_at_earliest: expected times, got {t}")))?;
+                if t > now {
+                    earliest = Some(earliest.map_or(t, |e: i64| e.min(t)));
+                }
+            }
+            match earliest {
+                Some(t) => ctx.wake_at(t),
+                None => ctx.cancel_wake(),
+            }
+            Ok(())
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("wake_in", move |_: &mut UserRef, after: INT| {
+        let mut ctx = c.borrow_mut();
+        let at = ctx.now.saturating_add(after);
+        ctx.wake_at(at);
+    });
+    let c = ctx.clone();
+    engine.register_fn("cancel_wake", move |_: &mut UserRef| {
+        c.borrow_mut().cancel_wake()
+    });
+
+    engine.register_type_with_name::<OrderStats>("OrderStats");
+    engine.register_get("count", |s: &mut OrderStats| -> INT { s.count });
+    engine.register_get("amount", |s: &mut OrderStats| -> FLOAT { s.amount });
+    engine.register_get("promo", |s: &mut OrderStats| -> INT { s.promo });
+    engine.register_get("promo_share", |s: &mut OrderStats| -> FLOAT {
+        if s.count == 0 {
+            0.0
+        } else {
+            s.promo as f64 / s.count as f64
+        }
+    });
+    engine.register_get("average", |s: &mut OrderStats| -> FLOAT {
+        if s.count == 0 {
+            0.0
+        } else {
+            s.amount / s.count as f64
+        }
+    });
+    engine.register_get("last", |s: &mut OrderStats| -> Dynamic { opt(s.last) });
+    engine.register_get("first", |s: &mut OrderStats| -> Dynamic { opt(s.first) });
+}
+
+fn var_to_dynamic(var: &Var) -> Dynamic {
+    match var {
+        Var::Int(i) => Dynamic::from_int(*i),
+        Var::Float(f) => Dynamic::from_float(*f),
+        Var::Bool(b) => Dynamic::from_bool(*b),
+        Var::Str(s) => Dynamic::from(ImmutableString::from(s.as_ref())),
+        Var::Decay { value, .. } => Dynamic::from_float(*value),
+        Var::Hits(h) => Dynamic::from_int(h.len() as INT),
+    }
+}
+
+fn register_vars(engine: &mut Engine, ctx: &Shared) {
+    let c = ctx.clone();
+    engine.register_fn("get", move |_: &mut UserRef, name: &str| -> Res<Dynamic> {
+        let mut ctx = c.borrow_mut();
+        let key = ctx.var_key(name).or_else(fail)?;
+        Ok(ctx.user.var(key).map_or(Dynamic::UNIT, var_to_dynamic))
+    });
+    let c = ctx.clone();
+    engine.register_fn(
+        "set",
+        move |_: &mut UserRef, name: &str, value: Dynamic| -> Res<()> {
+            let var = if let Ok(i) = value.as_int() {
+                Var::Int(i)
+            } else if let Ok(f) = value.as_float() {
+                Var::Float(f)
+            } else if let Ok(b) = value.as_bool() {
+                Var::Bool(b)
+            } else if let Some(s) = value.read_lock::<ImmutableString>() {
+                Var::Str(s.as_str().into())
+            } else {
+                return fail(format!(
+                    "user.set(): `{name}` must be a number, bool or string, not {}",
+                    value.type_name()
+                ));
+            };
+            let mut ctx = c.borrow_mut();
+            let key = ctx.var_key(name).or_else(fail)?;
+            ctx.user.set_var(key, var);
+            Ok(())
+        },
+    );
+    let c = ctx.clone();
+    engine.register_fn("unset", move |_: &mut UserRef, name: &str| -> Res<()> {
+        let mut ctx = c.borrow_mut();
+        let key = ctx.var_key(name).or_else(fail)?;
+        ctx.user.remove_var(key);
+        Ok(())
+    });
+    measures::register_decay(engine, ctx);
+}
+
+mod event;
+mod measures;
