@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// Dead letters output (embedded mode); stderr when absent.
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
+    /// Embedded mode: threads the users are split over (default: the number of cores). The
+    /// tags are the same for any number; the order of the output lines depends on it.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +166,9 @@ pub fn main(cli: Cli) -> ExitCode {
                         input,
                         output: args.output,
                         dead_letter: args.dead_letter,
+                        workers: args.workers.unwrap_or_else(|| {
+                            std::thread::available_parallelism().map_or(1, |n| n.get())
+                        }),
                     },
                 ),
                 None => run_kafka(config, pack),

@@ -14,6 +14,7 @@ use crate::rules::{RulePack, RulesError};
 use crate::sink::file::{open_output, FileSink};
 use crate::source::file::LineReader;
 use crate::state::Partition;
+use crate::tags::Output;
 
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -21,6 +22,8 @@ pub struct FileJob {
     pub output: PathBuf,
     /// `None` writes dead letters to stderr.
     pub dead_letter: Option<PathBuf>,
+    /// Shards (threads) the users are split over; 1 runs on the calling thread.
+    pub workers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,12 +73,17 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     let name: Arc<str> = job.input.display().to_string().into();
     let mut sink = FileSink::new(changes, dead);
     let out_path = job.output.clone();
-    let summary = run_stream(pack, input, name, |outputs| {
+    let write = |outputs: &mut Vec<Output>| {
         for o in outputs.drain(..) {
             sink.write(&o).map_err(io_err(&out_path))?;
         }
         Ok(())
-    })?;
+    };
+    let summary = if job.workers > 1 {
+        crate::pipeline::sharded::run_sharded(pack, input, name, job.workers, write)?
+    } else {
+        run_stream(pack, input, name, write)?
+    };
     sink.flush().map_err(io_err(&job.output))?;
     Ok(Summary {
         changes: sink.changes_written,
@@ -92,7 +100,7 @@ pub fn run_stream(
     pack: &RulePack,
     input: impl BufRead,
     name: Arc<str>,
-    mut emit: impl FnMut(&mut Vec<crate::tags::Output>) -> Result<(), FileRunError>,
+    mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
     let mut processor = Processor::new(pack)?;
     let mut part = Partition::new();

@@ -142,3 +142,40 @@ fn same_input_twice_gives_byte_identical_output() {
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }
+
+#[test]
+fn sharded_file_mode_gives_exactly_the_same_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_with = |workers: &str| {
+        let out = dir.path().join(format!("out-{workers}.jsonl"));
+        let status = tagstream()
+            .args([
+                "run",
+                "--input",
+                "examples/sample.jsonl",
+                "--dead-letter",
+                "/dev/null",
+                "--workers",
+                workers,
+                "--output",
+            ])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut lines: Vec<String> = std::fs::read_to_string(out)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let single = run_with("1");
+    assert!(single.len() > 1_000);
+    assert_eq!(
+        run_with("3"),
+        single,
+        "the same changes, whatever the number of shards"
+    );
+}

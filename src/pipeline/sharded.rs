@@ -1,0 +1,234 @@
+//! File mode over several cores. Users are split into shards by a hash of their id; each shard
+//! is a [`Partition`] with its own [`Processor`] on its own thread.
+//!
+//! The result is the one a single partition gives, user by user. The reader decodes each line
+//! and keeps the clock of the whole input (the largest `ts` so far), and every event reaches its
+//! shard with that clock: the shard first fires what the clock passes, then applies the event
+//! at that clock, exactly as a single partition would. Outputs are merged back in input order (a
+//! shard's timer outputs come with the event that moved its clock), so a run is deterministic
+//! for a given number of shards; at the end each shard fires what is due up to the final clock,
+//! shard by shard.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::Arc;
+
+use super::file::{FileRunError, Summary};
+use crate::core::{Processor, Stats};
+use crate::decode::{decode, Event, Source};
+use crate::rules::RulePack;
+use crate::source::file::LineReader;
+use crate::state::Partition;
+use crate::tags::{DeadLetter, Output};
+
+enum Work {
+    Event {
+        seq: u64,
+        clock: i64,
+        event: Event,
+        raw: Vec<u8>,
+        line: u64,
+    },
+    Finish {
+        clock: Option<i64>,
+    },
+}
+
+/// What a shard hands back when it finishes.
+struct ShardEnd {
+    outputs: Vec<Output>,
+    stats: Stats,
+    users: usize,
+    state_bytes: usize,
+}
+
+fn shard_of(user: &str, shards: usize) -> usize {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    for b in user.as_bytes() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % shards as u64) as usize
+}
+
+fn run_shard(
+    pack: &RulePack,
+    name: Arc<str>,
+    work: Receiver<Work>,
+    results: std::sync::mpsc::Sender<(u64, Vec<Output>)>,
+) -> Result<ShardEnd, FileRunError> {
+    let mut processor = Processor::new(pack)?;
+    let mut part = Partition::new();
+    let mut out = Vec::new();
+    for item in work {
+        match item {
+            Work::Event {
+                seq,
+                clock,
+                event,
+                raw,
+                line,
+            } => {
+                processor.advance(&mut part, clock, &mut out);
+                let source = Source::File {
+                    name: name.clone(),
+                    line,
+                };
+                processor.process_event(&mut part, event, &raw, &source, &mut out);
+                if results.send((seq, std::mem::take(&mut out))).is_err() {
+                    break;
+                }
+            }
+            Work::Finish { clock } => {
+                if let Some(clock) = clock {
+                    processor.advance(&mut part, clock, &mut out);
+                }
+                break;
+            }
+        }
+    }
+    Ok(ShardEnd {
+        outputs: out,
+        stats: processor.stats.clone(),
+        users: part.user_count(),
+        state_bytes: part.memory_bytes(),
+    })
+}
+
+/// Outputs waiting for the ones before them.
+struct Reorder {
+    next: u64,
+    waiting: BTreeMap<u64, Vec<Output>>,
+}
+
+impl Reorder {
+    fn put(
+        &mut self,
+        seq: u64,
+        outputs: Vec<Output>,
+        emit: &mut impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+    ) -> Result<(), FileRunError> {
+        self.waiting.insert(seq, outputs);
+        while let Some(mut ready) = self.waiting.remove(&self.next) {
+            emit(&mut ready)?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Streams `input` through `shards` shards (≥ 2), handing outputs to `emit` in input order.
+///
+/// # Errors
+/// Rules that do not compile, unreadable input, and whatever `emit` returns.
+pub fn run_sharded(
+    pack: &RulePack,
+    input: impl BufRead,
+    name: Arc<str>,
+    shards: usize,
+    mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+) -> Result<Summary, FileRunError> {
+    std::thread::scope(|scope| {
+        let (results_tx, results) = channel();
+        let mut senders = Vec::with_capacity(shards);
+        let mut handles = Vec::with_capacity(shards);
+        for _ in 0..shards {
+            let (tx, rx) = sync_channel(1024);
+            let (results_tx, name) = (results_tx.clone(), name.clone());
+            senders.push(tx);
+            handles.push(scope.spawn(move || run_shard(pack, name, rx, results_tx)));
+        }
+        drop(results_tx);
+        let mut reorder = Reorder {
+            next: 1,
+            waiting: BTreeMap::new(),
+        };
+        let mut reader = LineReader::new(input);
+        let (mut seq, mut clock, mut decode_errors) = (0_u64, None::<i64>, 0_u64);
+        let read = loop {
+            let next = match reader.next_line() {
+                Ok(next) => next,
+                Err(source) => {
+                    break Err(FileRunError::Io {
+                        path: name.to_string(),
+                        source,
+                    })
+                }
+            };
+            let Some((line, bytes)) = next else {
+                break Ok(());
+            };
+            seq += 1;
+            let source = Source::File {
+                name: name.clone(),
+                line,
+            };
+            match decode(bytes, &source) {
+                Ok(event) => {
+                    let now = clock.map_or(event.ts, |c: i64| c.max(event.ts));
+                    clock = Some(now);
+                    let shard = shard_of(&event.user_id, shards);
+                    let work = Work::Event {
+                        seq,
+                        clock: now,
+                        event,
+                        raw: bytes.to_vec(),
+                        line,
+                    };
+                    if senders[shard].send(work).is_err() {
+                        break Ok(());
+                    }
+                }
+                Err(e) => {
+                    decode_errors += 1;
+                    let raw = String::from_utf8_lossy(bytes).into_owned();
+                    let dead = DeadLetter {
+                        error: e.to_string(),
+                        rule: None,
+                        source: source.to_string(),
+                        payload: raw,
+                    };
+                    reorder.put(seq, vec![Output::Dead(dead)], &mut emit)?;
+                }
+            }
+            while let Ok((s, outputs)) = results.try_recv() {
+                reorder.put(s, outputs, &mut emit)?;
+            }
+        };
+        for tx in &senders {
+            let _ = tx.send(Work::Finish { clock });
+        }
+        drop(senders);
+        for (s, outputs) in results.iter() {
+            reorder.put(s, outputs, &mut emit)?;
+        }
+        read?;
+        let mut summary = Summary {
+            lines: seq,
+            ..Summary::default()
+        };
+        summary.stats.decode_errors = decode_errors;
+        for handle in handles {
+            let end = handle.join().expect("a shard thread does not panic")?;
+            let mut outputs = end.outputs;
+            emit(&mut outputs)?;
+            merge(&mut summary.stats, &end.stats);
+            summary.users += end.users;
+            summary.state_bytes += end.state_bytes;
+        }
+        Ok(summary)
+    })
+}
+
+fn merge(into: &mut Stats, from: &Stats) {
+    into.events += from.events;
+    into.decode_errors += from.decode_errors;
+    into.changes += from.changes;
+    into.timers_fired += from.timers_fired;
+    into.expiries += from.expiries;
+    into.rule_errors
+        .resize(from.rule_errors.len().max(into.rule_errors.len()), 0);
+    for (a, b) in into.rule_errors.iter_mut().zip(&from.rule_errors) {
+        *a += b;
+    }
+}
