@@ -257,8 +257,6 @@ fn survives_broker_disruption(bootstrap: &str, log: &str, disrupt: impl FnOnce()
 }
 
 #[test]
-#[ignore = "tansu 0.6 with sqlite storage answers every produce request with UNKNOWN_SERVER_ERROR after a \
-            restart, so no client can make progress; run with --ignored against a broker that restarts cleanly"]
 fn broker_stopped_and_restarted_mid_run_loses_nothing() {
     if bootstrap().is_none() {
         return;
