@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::decode::{decode, Event, Source};
+use crate::decode::{decode, DecodeError, Event, Source};
 use crate::rules::{Handler, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
@@ -70,13 +70,7 @@ impl Processor {
             Ok(event) => self.process_event(part, event, raw, source, out),
             Err(e) => {
                 self.stats.decode_errors += 1;
-                tracing::debug!(source = %source, reason = e.kind(), "dead letter: invalid input");
-                out.push(Output::Dead(DeadLetter {
-                    error: e.to_string(),
-                    rule: None,
-                    source: source.to_string(),
-                    payload: payload_text(raw),
-                }));
+                out.push(Output::Dead(invalid_input(&e, raw, source)));
             }
         }
     }
@@ -265,6 +259,17 @@ impl Processor {
             .iter()
             .filter(|o| matches!(o, Output::Change(_)))
             .count() as u64;
+    }
+}
+
+/// The dead letter of a record that does not decode (logged here, counted by the caller).
+pub fn invalid_input(error: &DecodeError, raw: &[u8], source: &Source) -> DeadLetter {
+    tracing::debug!(source = %source, reason = error.kind(), "dead letter: invalid input");
+    DeadLetter {
+        error: error.to_string(),
+        rule: None,
+        source: source.to_string(),
+        payload: payload_text(raw),
     }
 }
 

@@ -19,7 +19,8 @@
 //!
 //! [`core`] ties decode → state → rules → tags into one pure, synchronous step with no I/O and
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
-//! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams.
+//! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
+//! the stable hash behind change ids, order keys and shards.
 //! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
@@ -32,6 +33,7 @@ pub mod config;
 pub mod core;
 pub mod decode;
 pub mod generate;
+pub mod hash;
 pub mod pipeline;
 pub mod rules;
 pub mod sink;

@@ -15,12 +15,12 @@ use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::Arc;
 
 use super::file::{FileRunError, Summary};
-use crate::core::{Processor, Stats};
+use crate::core::{invalid_input, Processor, Stats};
 use crate::decode::{decode, Event, Source};
 use crate::rules::RulePack;
 use crate::source::file::LineReader;
 use crate::state::Partition;
-use crate::tags::{DeadLetter, Output};
+use crate::tags::Output;
 
 enum Work {
     Event {
@@ -44,11 +44,7 @@ struct ShardEnd {
 }
 
 fn shard_of(user: &str, shards: usize) -> usize {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64;
-    for b in user.as_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (h % shards as u64) as usize
+    (crate::hash::fnv1a(user.as_bytes()) % shards as u64) as usize
 }
 
 fn run_shard(
@@ -181,13 +177,7 @@ pub fn run_sharded(
                 }
                 Err(e) => {
                     decode_errors += 1;
-                    let raw = String::from_utf8_lossy(bytes).into_owned();
-                    let dead = DeadLetter {
-                        error: e.to_string(),
-                        rule: None,
-                        source: source.to_string(),
-                        payload: raw,
-                    };
+                    let dead = invalid_input(&e, bytes, &source);
                     reorder.put(seq, vec![Output::Dead(dead)], &mut emit)?;
                 }
             }

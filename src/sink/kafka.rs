@@ -114,8 +114,8 @@ impl KafkaSink {
         }
     }
 
-    /// Sends one record and waits until the broker acknowledges it; returns its offset.
-    pub fn send_and_wait(&self, record: &Record) -> i64 {
+    /// Sends one record and waits until the broker acknowledges it.
+    pub fn send_and_wait(&self, record: &Record) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -123,7 +123,7 @@ impl KafkaSink {
         let mut backoff = Duration::from_millis(100);
         loop {
             match rt.block_on(self.send(record)) {
-                Ok(Ok(delivery)) => return delivery.offset,
+                Ok(Ok(_)) => return,
                 Ok(Err((e, _))) => {
                     tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again")
                 }

@@ -38,7 +38,6 @@ pub struct InputRecord {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
-    pub received: Instant,
 }
 
 /// Sends each partition's messages to the worker that owns its partition number.

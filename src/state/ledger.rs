@@ -49,12 +49,7 @@ pub struct Ledger {
 }
 
 pub fn hash_order_id(order_id: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64;
-    for b in order_id.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::hash::fnv1a(order_id.as_bytes())
 }
 
 impl Ledger {

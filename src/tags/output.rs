@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat};
 use serde::Serialize;
 
 use super::Trigger;
+use crate::hash::{fnv1a_extend, FNV_OFFSET};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -106,21 +107,16 @@ impl DeadLetter {
     }
 }
 
-/// 64-bit FNV-1a: stable across platforms and releases, unlike `std`'s hasher.
+/// Hashes one field, then a separator byte, so fields cannot run into each other.
 fn fnv1a(hash: &mut u64, bytes: &[u8]) {
-    for b in bytes {
-        *hash ^= u64::from(*b);
-        *hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    *hash ^= 0xff;
-    *hash = hash.wrapping_mul(0x0100_0000_01b3);
+    *hash = fnv1a_extend(fnv1a_extend(*hash, bytes), &[0xff]);
 }
 
 /// The id of a change: a hash of what triggered it, the user, the tag, the op, the step time and
 /// the change's place in its step. Replaying the same input through the same rules gives the
 /// same ids, so duplicates from an at-least-once replay are recognisable.
 pub fn change_id(trigger: &Trigger, user: &str, tag: &str, op: Op, now: i64, seq: u32) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325_u64;
+    let mut h = FNV_OFFSET;
     match trigger {
         Trigger::Event(id) => fnv1a(&mut h, id.as_bytes()),
         Trigger::Timer => fnv1a(&mut h, b"\0timer"),

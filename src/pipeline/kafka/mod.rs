@@ -308,7 +308,6 @@ fn route(router: &Router, msg: &rdkafka::message::BorrowedMessage<'_>) {
         offset: msg.offset(),
         key: msg.key().map(<[u8]>::to_vec),
         payload: msg.payload().unwrap_or_default().to_vec(),
-        received: Instant::now(),
     };
     router.send(record.partition, WorkerMsg::Record(record));
 }
