@@ -187,6 +187,8 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
                 users = summary.users,
                 changes = summary.changes,
                 dead_letters = summary.dead_letters,
+                timers_fired = summary.stats.timers_fired,
+                expiries = summary.stats.expiries,
                 "input processed"
             );
             ExitCode::SUCCESS

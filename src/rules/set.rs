@@ -4,7 +4,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use rhai::{CallFnOptions, Dynamic, Engine, Module, Scope, AST};
+use rhai::{Caches, GlobalRuntimeState};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, AST, INT};
 
 use super::api::{self, EventRef, UserRef};
 use super::{Ctx, RulePack, RuleRunError, RulesError};
@@ -52,9 +53,13 @@ impl Handler {
     }
 }
 
+/// One compiled rule with what its calls keep between events: the statement that calls each
+/// handler, and the rule's own runtime state and function-resolution cache. Keeping the cache
+/// means a native function is looked up once per rule, not once per call.
 struct Compiled {
-    ast: AST,
-    handlers: [bool; 5],
+    calls: [Option<AST>; 5],
+    global: GlobalRuntimeState,
+    caches: Caches,
 }
 
 /// Compiled rules, the engine they run on, and the context their native functions share.
@@ -115,6 +120,10 @@ impl RuleSet {
         )));
         let mut engine = new_engine(pack);
         api::register(&mut engine, &ctx);
+        let mut scope = Scope::new();
+        scope.push("event", EventRef);
+        scope.push("user", UserRef);
+        scope.push("now", 0 as INT);
         let mut rules = Vec::with_capacity(pack.rules.len());
         for source in pack.rules.iter() {
             let ast = engine
@@ -143,14 +152,33 @@ impl RuleSet {
                     }
                 }
             }
-            rules.push(Compiled { ast, handlers });
+            let mut calls: [Option<AST>; 5] = Default::default();
+            for (i, h) in Handler::ALL.iter().enumerate() {
+                if handlers[i] {
+                    let call = match h {
+                        Handler::Tick => format!("{}(user, now)", h.name()),
+                        _ => format!("{}(event, user)", h.name()),
+                    };
+                    let call = engine
+                        .compile_with_scope(&scope, call)
+                        .expect("a handler call compiles");
+                    calls[i] = Some(call);
+                }
+            }
+            let mut global = engine.new_global_runtime_state();
+            global.lib.push(ast.shared_lib().clone());
+            rules.push(Compiled {
+                calls,
+                global,
+                caches: Caches::new(),
+            });
         }
         Ok(RuleSet {
             engine,
             rules,
             names,
             ctx,
-            scope: Scope::new(),
+            scope,
             pack: pack.clone(),
         })
     }
@@ -176,7 +204,7 @@ impl RuleSet {
     }
 
     pub fn has(&self, rule: usize, handler: Handler) -> bool {
-        self.rules[rule].handlers[handler as usize]
+        self.rules[rule].calls[handler as usize].is_some()
     }
 
     /// Runs one handler of one rule. The context must hold the step (user, event or timer).
@@ -184,27 +212,30 @@ impl RuleSet {
     /// # Errors
     /// A script error or a broken limit, with the line where it happened.
     pub fn call(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
-        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
-        let ast = &self.rules[rule].ast;
-        let result = match handler {
-            Handler::Tick => {
-                let now = self.ctx.borrow().now;
-                self.engine.call_fn_with_options::<Dynamic>(
-                    options,
-                    &mut self.scope,
-                    ast,
-                    handler.name(),
-                    (UserRef, now),
-                )
+        if handler == Handler::Tick {
+            let now = self.ctx.borrow().now;
+            if let Some(v) = self.scope.get_mut("now") {
+                *v = Dynamic::from_int(now);
             }
-            _ => self.engine.call_fn_with_options::<Dynamic>(
-                options,
-                &mut self.scope,
-                ast,
-                handler.name(),
-                (EventRef, UserRef),
-            ),
+        }
+        let compiled = &mut self.rules[rule];
+        let Some(call) = &compiled.calls[handler as usize] else {
+            return Ok(());
         };
+        compiled.global.num_operations = 0;
+        #[allow(deprecated)]
+        let result = self.engine.eval_statements_raw(
+            &mut compiled.global,
+            &mut compiled.caches,
+            &mut self.scope,
+            call.statements(),
+        );
+        let result = result.map_err(|e| match *e {
+            EvalAltResult::ErrorInFunctionCall(name, _, inner, _) if name == handler.name() => {
+                inner
+            }
+            _ => e,
+        });
         result.map(|_| ()).map_err(|e| RuleRunError {
             message: e.to_string(),
         })
