@@ -8,6 +8,7 @@
 
 mod api;
 mod ctx;
+mod inline;
 mod params;
 mod set;
 

@@ -115,11 +115,14 @@ impl KeywordSet {
     }
 }
 
+/// Scalar and array parameter values per section.
+pub type Sections = BTreeMap<String, BTreeMap<String, Value>>;
+
 /// Validated rule parameters.
 #[derive(Debug, Clone)]
 pub struct Params {
     /// Scalar and array values per section, durations converted to ms.
-    pub sections: BTreeMap<String, BTreeMap<String, Value>>,
+    pub sections: Sections,
     pub keywords: KeywordSet,
 }
 

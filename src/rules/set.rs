@@ -8,7 +8,9 @@ use rhai::{Caches, GlobalRuntimeState};
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, AST, INT};
 
 use super::api::{self, EventRef, UserRef};
-use super::{Ctx, RulePack, RuleRunError, RulesError};
+use super::inline::inline_params;
+use super::params::Sections;
+use super::{Ctx, RulePack, RuleRunError, RuleSource, RulesError};
 use crate::decode::EventType;
 
 /// The handlers a rule may define.
@@ -102,6 +104,29 @@ fn new_engine(pack: &RulePack) -> Engine {
     engine
 }
 
+/// Compiles a script with its parameters inlined (see [`inline_params`]). Should the inlined
+/// text not compile where the original does, the original is used: inlining is an
+/// optimisation, never a change of meaning.
+fn compile(
+    engine: &Engine,
+    source: &RuleSource,
+    sections: &Sections,
+) -> Result<AST, RulesError> {
+    let inlined = inline_params(&source.text, sections);
+    if let Ok(ast) = engine.compile(&inlined) {
+        return Ok(ast);
+    }
+    let ast = engine
+        .compile(&source.text)
+        .map_err(|e| RulesError::Compile {
+            path: source.path.display().to_string(),
+            line: e.position().line().unwrap_or(1),
+            message: e.err_type().to_string(),
+        })?;
+    tracing::warn!(rule = %source.name, "parameters not inlined: the inlined script does not compile");
+    Ok(ast)
+}
+
 impl RuleSet {
     /// Compiles every rule of `pack` on a fresh engine.
     ///
@@ -126,13 +151,7 @@ impl RuleSet {
         scope.push("now", 0 as INT);
         let mut rules = Vec::with_capacity(pack.rules.len());
         for source in pack.rules.iter() {
-            let ast = engine
-                .compile(&source.text)
-                .map_err(|e| RulesError::Compile {
-                    path: source.path.display().to_string(),
-                    line: e.position().line().unwrap_or(1),
-                    message: e.err_type().to_string(),
-                })?;
+            let ast = compile(&engine, source, &pack.params.sections)?;
             let mut handlers = [false; 5];
             for f in ast.iter_functions() {
                 for (i, h) in Handler::ALL.iter().enumerate() {
