@@ -240,10 +240,17 @@ fn memory(core: &CoreRun, file_peak: Option<u64>) {
         "state per user (Partition::memory_bytes)",
         &format!(
             "{} B ({} in all)",
-            thousands(core.state_bytes as u64 / users),
-            mb(core.state_bytes as u64)
+            thousands(core.state.total() as u64 / users),
+            mb(core.state.total() as u64)
         ),
     );
+    let parts: Vec<String> = core
+        .state
+        .parts()
+        .iter()
+        .map(|(part, bytes)| format!("{part} {}", *bytes as u64 / users))
+        .collect();
+    item("  of which, per user", &parts.join(", "));
     match core.rss_growth {
         Some(growth) => item(
             "RSS growth per user, core only",

@@ -10,7 +10,7 @@ use crate::cli::CommonArgs;
 use crate::core::Processor;
 use crate::decode::decode;
 use crate::rules::RulePack;
-use crate::state::Partition;
+use crate::state::{MemoryUse, Partition};
 use crate::tags::{change_id, DeadLetter, Op, Output, TagChange, Trigger};
 
 use super::stream::{key_hash, Stream};
@@ -35,7 +35,7 @@ impl Measured {
 pub struct CoreRun {
     pub measured: Measured,
     pub users: usize,
-    pub state_bytes: usize,
+    pub state: MemoryUse,
     /// VmRSS after the run minus before it, while the partition is still alive.
     pub rss_growth: Option<u64>,
     pub changes: u64,
@@ -148,7 +148,7 @@ pub fn core_single(stream: &Stream, pack: &RulePack) -> Result<CoreRun, BenchErr
             secs,
         },
         users: part.user_count(),
-        state_bytes: part.memory_bytes(),
+        state: part.memory(),
         rss_growth,
         changes,
         dead_letters: dead,

@@ -276,7 +276,10 @@ mod tests {
         let text = "// activity::high\n/* activity::high /* nested */ activity::high */\n\"activity::high\" 'a'";
         assert_eq!(inline_params(text, &s), text);
         assert_eq!(
-            inline_params("`S = activity::high, ${activity::high + 1} {x}` activity::high", &s),
+            inline_params(
+                "`S = activity::high, ${activity::high + 1} {x}` activity::high",
+                &s
+            ),
             "`S = activity::high, ${(10.5) + 1} {x}` (10.5)"
         );
         assert_eq!(
@@ -289,6 +292,9 @@ mod tests {
     fn lines_stay_where_they_were() {
         let s = sections();
         let text = "fn f() {\n  activity::days\n}\n";
-        assert_eq!(inline_params(text, &s).lines().count(), text.lines().count());
+        assert_eq!(
+            inline_params(text, &s).lines().count(),
+            text.lines().count()
+        );
     }
 }

@@ -107,11 +107,7 @@ fn new_engine(pack: &RulePack) -> Engine {
 /// Compiles a script with its parameters inlined (see [`inline_params`]). Should the inlined
 /// text not compile where the original does, the original is used: inlining is an
 /// optimisation, never a change of meaning.
-fn compile(
-    engine: &Engine,
-    source: &RuleSource,
-    sections: &Sections,
-) -> Result<AST, RulesError> {
+fn compile(engine: &Engine, source: &RuleSource, sections: &Sections) -> Result<AST, RulesError> {
     let inlined = inline_params(&source.text, sections);
     if let Ok(ast) = engine.compile(&inlined) {
         return Ok(ast);

@@ -108,9 +108,9 @@ impl UserState {
         self.vars.retain(|(k, _)| *k != key);
     }
 
-    /// Bytes this user holds on the heap (not counting the struct itself).
-    pub fn heap_bytes(&self) -> usize {
-        let vars: usize = self
+    /// Adds the bytes this user holds on the heap (not the struct itself) to `m`.
+    pub fn add_heap_bytes(&self, m: &mut MemoryUse) {
+        let var_heap: usize = self
             .vars
             .iter()
             .map(|(_, v)| match v {
@@ -119,12 +119,54 @@ impl UserState {
                 _ => 0,
             })
             .sum();
-        self.windows.heap_bytes()
-            + self.ledger.heap_bytes()
-            + self.tags.capacity() * std::mem::size_of::<TagSlot>()
-            + self.vars.capacity() * std::mem::size_of::<(VarKey, Var)>()
-            + vars
-            + self.timers.capacity() * std::mem::size_of::<TimerSlot>()
+        m.windows += self.windows.heap_bytes();
+        m.ledger += self.ledger.heap_bytes();
+        m.tags += self.tags.capacity() * std::mem::size_of::<TagSlot>();
+        m.vars += self.vars.capacity() * std::mem::size_of::<(VarKey, Var)>() + var_heap;
+        m.timers += self.timers.capacity() * std::mem::size_of::<TimerSlot>();
+    }
+}
+
+/// Approximate bytes of partition state, by part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryUse {
+    /// Per-user structs, id handles and index entries.
+    pub fixed: usize,
+    /// User id strings.
+    pub ids: usize,
+    pub windows: usize,
+    pub ledger: usize,
+    pub tags: usize,
+    pub vars: usize,
+    pub timers: usize,
+    /// Due-queue entries.
+    pub queue: usize,
+}
+
+impl MemoryUse {
+    pub fn total(&self) -> usize {
+        self.fixed
+            + self.ids
+            + self.windows
+            + self.ledger
+            + self.tags
+            + self.vars
+            + self.timers
+            + self.queue
+    }
+
+    /// `(part, bytes)` in display order.
+    pub fn parts(&self) -> [(&'static str, usize); 8] {
+        [
+            ("fixed", self.fixed),
+            ("ids", self.ids),
+            ("windows", self.windows),
+            ("ledger", self.ledger),
+            ("tags", self.tags),
+            ("vars", self.vars),
+            ("timers", self.timers),
+            ("queue", self.queue),
+        ]
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::timers::{Due, DueKind, DueQueue};
-use super::UserState;
+use super::{MemoryUse, UserState};
 use crate::tags::NEVER;
 
 /// Index of a user inside its partition (assigned in first-seen order).
@@ -140,13 +140,25 @@ impl Partition {
 
     /// Approximate bytes of state: users, ids, index and queue.
     pub fn memory_bytes(&self) -> usize {
-        let per_user = std::mem::size_of::<UserState>()
-            + std::mem::size_of::<Arc<str>>() * 2
-            + std::mem::size_of::<UserIndex>()
-            + 1
-            + 16;
-        let users: usize = self.users.iter().map(UserState::heap_bytes).sum();
-        let ids: usize = self.ids.iter().map(|id| id.len() + 16).sum();
-        self.users.len() * per_user + users + ids + self.due.len() * std::mem::size_of::<Due>()
+        self.memory().total()
+    }
+
+    /// Approximate bytes of state, by part.
+    pub fn memory(&self) -> MemoryUse {
+        let mut m = MemoryUse {
+            fixed: self.users.len()
+                * (std::mem::size_of::<UserState>()
+                    + std::mem::size_of::<Arc<str>>() * 2
+                    + std::mem::size_of::<UserIndex>()
+                    + 1
+                    + 16),
+            ids: self.ids.iter().map(|id| id.len() + 16).sum(),
+            queue: self.due.len() * std::mem::size_of::<Due>(),
+            ..MemoryUse::default()
+        };
+        for user in &self.users {
+            user.add_heap_bytes(&mut m);
+        }
+        m
     }
 }
