@@ -182,14 +182,14 @@ impl Processor {
         }
         self.stats.timers_fired += 1;
         self.begin(part, user, state, at, Trigger::Timer, None);
-        let id = part.id(user).clone();
+        let id = part.id(user);
         let name = self.rules.names()[rule].clone();
         self.run_rule(
             rule,
             &[Handler::Tick],
             || {
                 let payload =
-                    serde_json::json!({ "timer": &*name, "user_id": &*id, "due": format_ts(at) });
+                    serde_json::json!({ "timer": &*name, "user_id": id, "due": format_ts(at) });
                 ("timer".to_string(), payload.to_string())
             },
             out,
@@ -207,7 +207,7 @@ impl Processor {
         event: Option<crate::decode::Event>,
     ) {
         let mut ctx = self.rules.ctx().borrow_mut();
-        ctx.begin_step(part.id(user).clone(), user, state, now, trigger);
+        ctx.begin_step(part.id(user), user, state, now, trigger);
         ctx.event = event;
     }
 
@@ -247,8 +247,7 @@ impl Processor {
     fn end(&mut self, part: &mut Partition, user: UserIndex, out: &mut Vec<Output>) {
         let mut ctx = self.rules.ctx().borrow_mut();
         ctx.event = None;
-        let mut state = std::mem::take(&mut ctx.user);
-        state.compact();
+        let state = std::mem::take(&mut ctx.user);
         part.put_user(user, state);
         for due in ctx.dues.drain(..) {
             part.push_due(due);

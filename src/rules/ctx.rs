@@ -11,7 +11,7 @@ use rhai::ImmutableString;
 
 use crate::decode::{Event, EventType};
 use crate::state::timers::{self, Due, DueKind, TimerSlot};
-use crate::state::{vars, UserIndex, UserState, Var, VarKey};
+use crate::state::{vars, Slots, UserIndex, UserState, Var, VarKey};
 use crate::tags::{AddTag, Catalogue, Emitter, Output, TagId, TagSlot, Trigger};
 
 use super::Params;
@@ -31,7 +31,9 @@ pub struct Ctx {
     /// The rule running now.
     pub rule: u16,
     pub user: UserState,
-    pub user_id: Arc<str>,
+    pub user_id: String,
+    /// `user_id` shared with the outputs of the step; made on the first output.
+    shared_user_id: Option<Arc<str>>,
     pub user_index: UserIndex,
     pub event: Option<Event>,
     pub trigger: Trigger,
@@ -69,7 +71,8 @@ impl Ctx {
             now: 0,
             rule: 0,
             user: UserState::default(),
-            user_id: Arc::from(""),
+            user_id: String::new(),
+            shared_user_id: None,
             user_index: 0,
             event: None,
             trigger: Trigger::Timer,
@@ -90,13 +93,15 @@ impl Ctx {
     /// Starts a step for one user.
     pub fn begin_step(
         &mut self,
-        user_id: Arc<str>,
+        user_id: &str,
         index: UserIndex,
         user: UserState,
         now: i64,
         trigger: Trigger,
     ) {
-        self.user_id = user_id;
+        self.user_id.clear();
+        self.user_id.push_str(user_id);
+        self.shared_user_id = None;
         self.user_index = index;
         self.user = user;
         self.now = now;
@@ -108,9 +113,12 @@ impl Ctx {
     pub fn begin_rule(&mut self, rule: u16) {
         self.rule = rule;
         let s = &mut self.saved;
-        s.tags.clone_from(&self.user.tags);
-        s.vars.clone_from(&self.user.vars);
-        s.timers.clone_from(&self.user.timers);
+        s.tags.clear();
+        s.tags.extend_from_slice(&self.user.tags);
+        s.vars.clear();
+        s.vars.extend_from_slice(&self.user.vars);
+        s.timers.clear();
+        s.timers.extend_from_slice(&self.user.timers);
         s.out = self.out.len();
         s.dues = self.dues.len();
         s.seq = self.seq;
@@ -119,19 +127,22 @@ impl Ctx {
     /// Undoes everything the current rule changed.
     pub fn rollback_rule(&mut self) {
         let s = &mut self.saved;
-        std::mem::swap(&mut self.user.tags, &mut s.tags);
-        std::mem::swap(&mut self.user.vars, &mut s.vars);
-        std::mem::swap(&mut self.user.timers, &mut s.timers);
+        self.user.tags = Slots::from(&s.tags[..]);
+        self.user.vars = Slots::from(&s.vars[..]);
+        self.user.timers = Slots::from(&s.timers[..]);
         self.out.truncate(s.out);
         self.dues.truncate(s.dues);
         self.seq = s.seq;
     }
 
-    fn emitter(&self) -> Emitter<'_> {
+    fn emitter(&mut self) -> Emitter<'_> {
+        let user_id = self
+            .shared_user_id
+            .get_or_insert_with(|| Arc::from(self.user_id.as_str()));
         Emitter {
             catalogue: &self.catalogue,
             rule_names: &self.rule_names,
-            user_id: &self.user_id,
+            user_id,
             trigger: &self.trigger,
             now: self.now,
             seq: self.seq,

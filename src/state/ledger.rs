@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Slots;
 use crate::config::duration::DAY_MS;
 
 pub const LEDGER_RETENTION_MS: i64 = 400 * DAY_MS;
@@ -42,10 +43,11 @@ pub struct OrderStats {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
-    entries: Vec<OrderEntry>,
+    entries: Slots<OrderEntry>,
     /// Paid orders folded out of `entries` by retention.
     archived_paid: u32,
-    archived_last: Option<i64>,
+    /// Latest of those, 0 when none.
+    archived_last: i64,
 }
 
 pub fn hash_order_id(order_id: &str) -> u64 {
@@ -89,7 +91,7 @@ impl Ledger {
         }
         for e in self.entries.iter().filter(|e| e.ts < cutoff && e.counts()) {
             self.archived_paid += 1;
-            self.archived_last = self.archived_last.max(Some(e.ts));
+            self.archived_last = self.archived_last.max(e.ts);
         }
         self.entries.retain(|e| e.ts >= cutoff);
     }
@@ -115,7 +117,10 @@ impl Ledger {
     /// Paid, unrefunded orders of all time (up to `now`), and the latest of them.
     pub fn all_time(&self, now: i64) -> (i64, Option<i64>) {
         let live = self.entries.iter().filter(|e| e.counts() && e.ts <= now);
-        let (mut count, mut last) = (i64::from(self.archived_paid), self.archived_last);
+        let (mut count, mut last) = (
+            i64::from(self.archived_paid),
+            (self.archived_paid > 0).then_some(self.archived_last),
+        );
         for e in live {
             count += 1;
             last = last.max(Some(e.ts));
@@ -123,14 +128,8 @@ impl Ledger {
         (count, last)
     }
 
-    pub fn compact(&mut self) {
-        if self.entries.capacity() > self.entries.len() {
-            self.entries.shrink_to_fit();
-        }
-    }
-
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<OrderEntry>()
+        self.entries.heap_bytes()
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod ledger;
 mod partition;
+pub mod slots;
 pub mod snapshot;
 pub mod timers;
 pub mod vars;
@@ -20,6 +21,7 @@ use crate::tags::TagSlot;
 
 pub use ledger::{Ledger, OrderStats};
 pub use partition::{Partition, UserIndex};
+pub use slots::Slots;
 pub use timers::TimerSlot;
 pub use vars::{Var, VarKey};
 pub use window::Windows;
@@ -29,8 +31,8 @@ pub const NEVER_SEEN: i64 = 0;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserState {
-    pub first_seen: i64,
-    pub last_seen: i64,
+    /// First and last event time per event type ([`NEVER_SEEN`] for a type never seen); the
+    /// overall first and last seen are derived from them.
     pub first_by_type: [i64; 3],
     pub last_by_type: [i64; 3],
     /// Events applied to this user, all time.
@@ -38,10 +40,10 @@ pub struct UserState {
     pub windows: Windows,
     pub ledger: Ledger,
     /// Sorted by tag id.
-    pub tags: Vec<TagSlot>,
+    pub tags: Slots<TagSlot>,
     #[serde(with = "named_vars")]
-    pub vars: Vec<(VarKey, Var)>,
-    pub timers: Vec<TimerSlot>,
+    pub vars: Slots<(VarKey, Var)>,
+    pub timers: Slots<TimerSlot>,
 }
 
 impl UserState {
@@ -49,12 +51,6 @@ impl UserState {
     pub fn observe(&mut self, event: &Event, now: i64) {
         let ts = event.ts;
         let kind = event.event_type().index();
-        if self.events == 0 {
-            self.first_seen = ts;
-            self.last_seen = ts;
-        }
-        self.first_seen = self.first_seen.min(ts);
-        self.last_seen = self.last_seen.max(ts);
         let first = &mut self.first_by_type[kind];
         *first = if *first == NEVER_SEEN {
             ts
@@ -78,19 +74,23 @@ impl UserState {
         }
     }
 
-    /// Gives back spare capacity, so a user costs what it holds: a step that grew a vector by
-    /// one element would otherwise leave it with room for four.
-    pub fn compact(&mut self) {
-        fn fit<T>(v: &mut Vec<T>) {
-            if v.capacity() > v.len() {
-                v.shrink_to_fit();
-            }
-        }
-        fit(&mut self.tags);
-        fit(&mut self.vars);
-        fit(&mut self.timers);
-        self.ledger.compact();
-        self.windows.compact();
+    /// Time of the user's first event ([`NEVER_SEEN`] before any).
+    pub fn first_seen(&self) -> i64 {
+        self.first_by_type
+            .iter()
+            .copied()
+            .filter(|t| *t != NEVER_SEEN)
+            .min()
+            .unwrap_or(NEVER_SEEN)
+    }
+
+    /// Time of the user's latest event ([`NEVER_SEEN`] before any).
+    pub fn last_seen(&self) -> i64 {
+        self.last_by_type
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(NEVER_SEEN)
     }
 
     pub fn var(&self, key: VarKey) -> Option<&Var> {
@@ -121,9 +121,9 @@ impl UserState {
             .sum();
         m.windows += self.windows.heap_bytes();
         m.ledger += self.ledger.heap_bytes();
-        m.tags += self.tags.capacity() * std::mem::size_of::<TagSlot>();
-        m.vars += self.vars.capacity() * std::mem::size_of::<(VarKey, Var)>() + var_heap;
-        m.timers += self.timers.capacity() * std::mem::size_of::<TimerSlot>();
+        m.tags += self.tags.heap_bytes();
+        m.vars += self.vars.heap_bytes() + var_heap;
+        m.timers += self.timers.heap_bytes();
     }
 }
 
@@ -175,18 +175,19 @@ mod named_vars {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use super::vars::{intern, name_of};
-    use super::{Var, VarKey};
+    use super::{Slots, Var, VarKey};
 
     pub fn serialize<S: Serializer>(vars: &[(VarKey, Var)], s: S) -> Result<S::Ok, S::Error> {
         let named: Vec<(Box<str>, &Var)> = vars.iter().map(|(k, v)| (name_of(*k), v)).collect();
         named.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(VarKey, Var)>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Slots<(VarKey, Var)>, D::Error> {
         let named: Vec<(String, Var)> = Vec::deserialize(d)?;
         named
             .into_iter()
             .map(|(name, v)| Ok((intern(&name).map_err(serde::de::Error::custom)?, v)))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()
+            .map(Slots::from)
     }
 }

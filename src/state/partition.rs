@@ -1,7 +1,8 @@
 //! A partition: the users it owns, its event-time clock and its due queue.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 use super::timers::{Due, DueKind, DueQueue};
 use super::{MemoryUse, UserState};
@@ -14,9 +15,8 @@ pub type UserIndex = u32;
 pub struct Partition {
     /// The largest event time seen (or wall time adopted while idle); `None` before any.
     clock: Option<i64>,
-    ids: Vec<Arc<str>>,
+    ids: UserIds,
     users: Vec<UserState>,
-    index: HashMap<Arc<str>, UserIndex>,
     due: DueQueue,
     /// Users changed since the last [`Partition::take_dirty`], for incremental snapshots.
     dirty: Vec<UserIndex>,
@@ -44,25 +44,22 @@ impl Partition {
     }
 
     pub fn find(&self, id: &str) -> Option<UserIndex> {
-        self.index.get(id).copied()
+        self.ids.find(id)
     }
 
     /// The index of `id`, adding an empty user when new.
     pub fn find_or_add(&mut self, id: &str) -> UserIndex {
-        if let Some(i) = self.index.get(id) {
-            return *i;
+        if let Some(i) = self.ids.find(id) {
+            return i;
         }
-        let i = UserIndex::try_from(self.users.len()).expect("fewer than 2^32 users per partition");
-        let id: Arc<str> = id.into();
-        self.ids.push(id.clone());
+        let i = self.ids.add(id);
         self.users.push(UserState::default());
         self.dirty_mark.push(false);
-        self.index.insert(id, i);
         i
     }
 
-    pub fn id(&self, user: UserIndex) -> &Arc<str> {
-        &self.ids[user as usize]
+    pub fn id(&self, user: UserIndex) -> &str {
+        self.ids.get(user)
     }
 
     pub fn user(&self, user: UserIndex) -> &UserState {
@@ -146,13 +143,8 @@ impl Partition {
     /// Approximate bytes of state, by part.
     pub fn memory(&self) -> MemoryUse {
         let mut m = MemoryUse {
-            fixed: self.users.len()
-                * (std::mem::size_of::<UserState>()
-                    + std::mem::size_of::<Arc<str>>() * 2
-                    + std::mem::size_of::<UserIndex>()
-                    + 1
-                    + 16),
-            ids: self.ids.iter().map(|id| id.len() + 16).sum(),
+            fixed: self.users.len() * (std::mem::size_of::<UserState>() + 1),
+            ids: self.ids.memory_bytes(),
             queue: self.due.len() * std::mem::size_of::<Due>(),
             ..MemoryUse::default()
         };
@@ -160,5 +152,54 @@ impl Partition {
             user.add_heap_bytes(&mut m);
         }
         m
+    }
+}
+
+/// User ids of a partition: one text arena, and a hash table of user indexes keyed by the id
+/// they point at. About 10 bytes per user besides the id itself, where a map of owned strings
+/// would cost several times that.
+#[derive(Debug, Default)]
+struct UserIds {
+    text: String,
+    /// End of each id in `text`; an id starts where the previous one ends.
+    ends: Vec<u32>,
+    table: HashTable<UserIndex>,
+    hasher: RandomState,
+}
+
+impl UserIds {
+    fn get(&self, user: UserIndex) -> &str {
+        let i = user as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    fn find(&self, id: &str) -> Option<UserIndex> {
+        let hash = self.hasher.hash_one(id);
+        self.table.find(hash, |u| self.get(*u) == id).copied()
+    }
+
+    /// Adds an id known to be absent.
+    fn add(&mut self, id: &str) -> UserIndex {
+        let user =
+            UserIndex::try_from(self.ends.len()).expect("fewer than 2^32 users per partition");
+        self.text.push_str(id);
+        self.ends
+            .push(u32::try_from(self.text.len()).expect("under 4 GiB of user ids per partition"));
+        let hash = self.hasher.hash_one(id);
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        let rehash = |u: &UserIndex| {
+            let i = *u as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            hasher.hash_one(&text[start..ends[i] as usize])
+        };
+        self.table.insert_unique(hash, user, rehash);
+        user
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.ends.capacity() * std::mem::size_of::<u32>()
+            + self.table.capacity() * (std::mem::size_of::<UserIndex>() + 1)
     }
 }

@@ -96,8 +96,8 @@ mod tests {
     #[test]
     fn user_records_round_trip_with_variables_by_name() {
         let mut state = UserState {
-            first_seen: 5,
-            last_seen: 9,
+            first_by_type: [5, 0, 0],
+            last_by_type: [9, 0, 0],
             events: 2,
             ..UserState::default()
         };

@@ -10,6 +10,7 @@ use std::collections::BinaryHeap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Slots;
 use crate::tags::TagId;
 
 /// A rule's pending wake-up for one user.
@@ -74,7 +75,7 @@ impl DueQueue {
 }
 
 /// Sets `rule`'s timer in `slots` to `due`; returns the time to push a heap entry at, if any.
-pub fn set(slots: &mut Vec<TimerSlot>, rule: u16, due: i64) -> Option<i64> {
+pub fn set(slots: &mut Slots<TimerSlot>, rule: u16, due: i64) -> Option<i64> {
     match slots.iter_mut().find(|s| s.rule == rule) {
         Some(slot) => {
             slot.due = due;
@@ -96,8 +97,10 @@ pub fn set(slots: &mut Vec<TimerSlot>, rule: u16, due: i64) -> Option<i64> {
     }
 }
 
-pub fn cancel(slots: &mut Vec<TimerSlot>, rule: u16) {
-    slots.retain(|s| s.rule != rule);
+pub fn cancel(slots: &mut Slots<TimerSlot>, rule: u16) {
+    if slots.iter().any(|s| s.rule == rule) {
+        slots.retain(|s| s.rule != rule);
+    }
 }
 
 /// What a popped wake entry at time `at` means for the user's slots.
@@ -111,7 +114,7 @@ pub enum Popped {
     Stale,
 }
 
-pub fn on_pop(slots: &mut Vec<TimerSlot>, rule: u16, at: i64) -> Popped {
+pub fn on_pop(slots: &mut Slots<TimerSlot>, rule: u16, at: i64) -> Popped {
     let Some(pos) = slots.iter().position(|s| s.rule == rule && s.queued == at) else {
         return Popped::Stale;
     };
@@ -131,7 +134,7 @@ mod tests {
 
     #[test]
     fn moving_later_requeues_and_moving_earlier_pushes() {
-        let mut slots = Vec::new();
+        let mut slots = Slots::default();
         assert_eq!(set(&mut slots, 1, 100), Some(100));
         assert_eq!(set(&mut slots, 1, 200), None);
         assert_eq!(on_pop(&mut slots, 1, 100), Popped::Requeue(200));
@@ -143,7 +146,7 @@ mod tests {
 
     #[test]
     fn cancel_makes_entries_stale() {
-        let mut slots = Vec::new();
+        let mut slots = Slots::default();
         set(&mut slots, 2, 10);
         cancel(&mut slots, 2);
         assert_eq!(on_pop(&mut slots, 2, 10), Popped::Stale);

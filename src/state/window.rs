@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Slots;
 use crate::config::duration::DAY_MS;
 use crate::decode::EventType;
 
@@ -26,9 +27,9 @@ pub struct DayBucket {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Windows {
     /// `ts_ms << 2 | type`, sorted; entries older than the exact window are pruned.
-    recent: Vec<u64>,
+    recent: Slots<u64>,
     /// Sorted by day.
-    days: Vec<DayBucket>,
+    days: Slots<DayBucket>,
 }
 
 fn pack(ts: i64, kind: EventType) -> u64 {
@@ -75,10 +76,10 @@ impl Windows {
     pub fn prune(&mut self, now: i64) {
         let oldest = pack(now - EXACT_WINDOW_MS, EventType::Chat);
         let stale = self.recent.partition_point(|e| *e < oldest);
-        self.recent.drain(..stale);
+        self.recent.drop_front(stale);
         let first_day = day_of(now) - RETENTION_DAYS;
         let stale = self.days.partition_point(|b| i64::from(b.day) < first_day);
-        self.days.drain(..stale);
+        self.days.drop_front(stale);
     }
 
     /// Events of `kind` with `now - from_ago <= ts <= now - to_ago` (`to_ago` = 0 for "the last
@@ -118,19 +119,8 @@ impl Windows {
             .map(|(ts, _)| ts + window + 1)
     }
 
-    /// Gives back spare capacity; the exact log, which changes on every event, keeps a little
-    /// slack so it is not reallocated each time.
-    pub fn compact(&mut self) {
-        if self.days.capacity() > self.days.len() {
-            self.days.shrink_to_fit();
-        }
-        if self.recent.capacity() > 2 * self.recent.len() + 4 {
-            self.recent.shrink_to(self.recent.len() + 2);
-        }
-    }
-
     pub fn heap_bytes(&self) -> usize {
-        self.recent.capacity() * 8 + self.days.capacity() * std::mem::size_of::<DayBucket>()
+        self.recent.heap_bytes() + self.days.heap_bytes()
     }
 }
 

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::state::Slots;
+
 pub use catalogue::{Catalogue, TagId};
 pub use output::{change_id, format_ts, DeadLetter, Op, Output, TagChange};
 
@@ -105,7 +107,7 @@ impl Emitter<'_> {
     /// A non-positive TTL, or a new tag beyond the catalogue's per-user maximum.
     pub fn add(
         &mut self,
-        tags: &mut Vec<TagSlot>,
+        tags: &mut Slots<TagSlot>,
         rule: u16,
         add: AddTag,
         out: &mut Vec<Output>,
@@ -150,7 +152,7 @@ impl Emitter<'_> {
     /// Removes a tag if held; emits the removal.
     pub fn remove(
         &mut self,
-        tags: &mut Vec<TagSlot>,
+        tags: &mut Slots<TagSlot>,
         rule: u16,
         tag: TagId,
         reason: String,
@@ -163,7 +165,7 @@ impl Emitter<'_> {
     }
 
     /// Removes a tag whose TTL fell due at `self.now`; `false` when it was refreshed or removed since.
-    pub fn expire(&mut self, tags: &mut Vec<TagSlot>, tag: TagId, out: &mut Vec<Output>) -> bool {
+    pub fn expire(&mut self, tags: &mut Slots<TagSlot>, tag: TagId, out: &mut Vec<Output>) -> bool {
         match tags
             .iter()
             .position(|s| s.tag == tag && s.expires == self.now)

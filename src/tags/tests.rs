@@ -60,7 +60,7 @@ fn ops(out: &[Output]) -> Vec<(String, Op)> {
 #[test]
 fn exclusive_group_replaces_member_and_emits_both() {
     let f = Fixture::new();
-    let (mut tags, mut out) = (Vec::new(), Vec::new());
+    let (mut tags, mut out) = (Slots::default(), Vec::new());
     let mut em = f.emitter(10);
     em.add(&mut tags, 0, f.add("level/low", None), &mut out)
         .unwrap();
@@ -80,7 +80,7 @@ fn exclusive_group_replaces_member_and_emits_both() {
 #[test]
 fn re_adding_in_same_band_emits_nothing_but_band_change_does() {
     let f = Fixture::new();
-    let (mut tags, mut out) = (Vec::new(), Vec::new());
+    let (mut tags, mut out) = (Slots::default(), Vec::new());
     let mut em = f.emitter(10);
     em.add(&mut tags, 0, f.add("vip", Some(4.1)), &mut out)
         .unwrap();
@@ -102,7 +102,7 @@ fn re_adding_in_same_band_emits_nothing_but_band_change_does() {
 #[test]
 fn ttl_comes_from_catalogue_and_refresh_extends_it() {
     let f = Fixture::new();
-    let (mut tags, mut out) = (Vec::new(), Vec::new());
+    let (mut tags, mut out) = (Slots::default(), Vec::new());
     let expires = f
         .emitter(0)
         .add(&mut tags, 1, f.add("intent/price", None), &mut out)
@@ -132,7 +132,7 @@ fn ttl_comes_from_catalogue_and_refresh_extends_it() {
 #[test]
 fn limits_and_absent_removals() {
     let f = Fixture::new();
-    let (mut tags, mut out) = (Vec::new(), Vec::new());
+    let (mut tags, mut out) = (Slots::default(), Vec::new());
     let mut em = f.emitter(0);
     em.remove(
         &mut tags,
@@ -163,7 +163,7 @@ fn limits_and_absent_removals() {
 fn ids_are_deterministic_and_distinct_within_a_step() {
     let f = Fixture::new();
     let run = || {
-        let (mut tags, mut out) = (Vec::new(), Vec::new());
+        let (mut tags, mut out) = (Slots::default(), Vec::new());
         let mut em = f.emitter(5);
         em.add(&mut tags, 0, f.add("level/low", None), &mut out)
             .unwrap();
@@ -185,7 +185,7 @@ fn ids_are_deterministic_and_distinct_within_a_step() {
 #[test]
 fn change_json_has_the_spec_fields() {
     let f = Fixture::new();
-    let (mut tags, mut out) = (Vec::new(), Vec::new());
+    let (mut tags, mut out) = (Slots::default(), Vec::new());
     f.emitter(1_795_000_000_000)
         .add(&mut tags, 1, f.add("vip", Some(0.87)), &mut out)
         .unwrap();

@@ -163,7 +163,7 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_type_with_name::<UserRef>("User");
     let c = ctx.clone();
     engine.register_get("id", move |_: &mut UserRef| -> ImmutableString {
-        c.borrow().user_id.as_ref().into()
+        c.borrow().user_id.as_str().into()
     });
     let c = ctx.clone();
     engine.register_get("events", move |_: &mut UserRef| -> INT {
@@ -171,11 +171,11 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     });
     let c = ctx.clone();
     engine.register_get("first_seen", move |_: &mut UserRef| -> INT {
-        c.borrow().user.first_seen
+        c.borrow().user.first_seen()
     });
     let c = ctx.clone();
     engine.register_get("last_seen", move |_: &mut UserRef| -> INT {
-        c.borrow().user.last_seen
+        c.borrow().user.last_seen()
     });
     let c = ctx.clone();
     engine.register_fn(
@@ -196,12 +196,12 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     let c = ctx.clone();
     engine.register_fn("since_last", move |_: &mut UserRef| -> INT {
         let ctx = c.borrow();
-        ctx.now - ctx.user.last_seen
+        ctx.now - ctx.user.last_seen()
     });
     let c = ctx.clone();
     engine.register_fn("age", move |_: &mut UserRef| -> INT {
         let ctx = c.borrow();
-        ctx.now - ctx.user.first_seen
+        ctx.now - ctx.user.first_seen()
     });
     measures::register_windows(engine, ctx);
     let c = ctx.clone();
