@@ -251,6 +251,10 @@ fn memory(core: &CoreRun, file_peak: Option<u64>) {
         .map(|(part, bytes)| format!("{part} {}", *bytes as u64 / users))
         .collect();
     item("  of which, per user", &parts.join(", "));
+    item(
+        "state of the median user",
+        &format!("{} B", thousands(core.state.median_user as u64)),
+    );
     match core.rss_growth {
         Some(growth) => item(
             "RSS growth per user, core only",

@@ -141,6 +141,9 @@ pub struct MemoryUse {
     pub timers: usize,
     /// Due-queue entries.
     pub queue: usize,
+    /// All of the above for the median user alone (not part of the total): the typical user,
+    /// where the mean is pulled up by the few very active ones.
+    pub median_user: usize,
 }
 
 impl MemoryUse {

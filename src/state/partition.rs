@@ -145,11 +145,30 @@ impl Partition {
         let mut m = MemoryUse {
             fixed: self.users.len() * (std::mem::size_of::<UserState>() + 1),
             ids: self.ids.memory_bytes(),
-            queue: self.due.len() * std::mem::size_of::<Due>(),
+            queue: self.due.memory_bytes(),
             ..MemoryUse::default()
         };
-        for user in &self.users {
+        let mut each: Vec<usize> = Vec::with_capacity(self.users.len());
+        for (i, user) in self.users.iter().enumerate() {
+            let mut own = MemoryUse::default();
+            user.add_heap_bytes(&mut own);
+            let queued =
+                user.timers.len() + user.tags.iter().filter(|t| t.expires != NEVER).count();
+            each.push(
+                own.total()
+                    + std::mem::size_of::<UserState>()
+                    + 1
+                    + self.ids.get(i as UserIndex).len()
+                    + std::mem::size_of::<u32>()
+                    + std::mem::size_of::<UserIndex>()
+                    + 1
+                    + queued * 16,
+            );
             user.add_heap_bytes(&mut m);
+        }
+        if !each.is_empty() {
+            let mid = each.len() / 2;
+            m.median_user = *each.select_nth_unstable(mid).1;
         }
         m
     }

@@ -39,26 +39,67 @@ pub struct Due {
     pub kind: DueKind,
 }
 
+/// A [`Due`] packed into 16 bytes (time, user, kind from the high bits down), so that its
+/// integer order is the order of the `Due` it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Packed(u128);
+
+const WAKE_BIT: u32 = 1 << 16;
+const SIGN: u64 = 1 << 63;
+
+impl Packed {
+    fn pack(d: Due) -> Packed {
+        let kind = match d.kind {
+            DueKind::Expiry(tag) => u32::from(tag),
+            DueKind::Wake(rule) => WAKE_BIT | u32::from(rule),
+        };
+        let at = (d.at as u64) ^ SIGN;
+        Packed((u128::from(at) << 64) | (u128::from(d.user) << 32) | u128::from(kind))
+    }
+
+    fn at(self) -> i64 {
+        ((self.0 >> 64) as u64 ^ SIGN) as i64
+    }
+
+    fn unpack(self) -> Due {
+        let kind = self.0 as u32;
+        Due {
+            at: self.at(),
+            user: (self.0 >> 32) as u32,
+            kind: if kind & WAKE_BIT != 0 {
+                DueKind::Wake(kind as u16)
+            } else {
+                DueKind::Expiry(kind as TagId)
+            },
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct DueQueue {
-    heap: BinaryHeap<Reverse<Due>>,
+    heap: BinaryHeap<Reverse<Packed>>,
 }
 
 impl DueQueue {
     pub fn push(&mut self, due: Due) {
-        self.heap.push(Reverse(due));
+        self.heap.push(Reverse(Packed::pack(due)));
     }
 
     /// The next entry due at or before `upto`.
     pub fn pop_due(&mut self, upto: i64) -> Option<Due> {
         match self.heap.peek() {
-            Some(Reverse(d)) if d.at <= upto => self.heap.pop().map(|Reverse(d)| d),
+            Some(Reverse(d)) if d.at() <= upto => self.heap.pop().map(|Reverse(d)| d.unpack()),
             _ => None,
         }
     }
 
     pub fn peek_at(&self) -> Option<i64> {
-        self.heap.peek().map(|Reverse(d)| d.at)
+        self.heap.peek().map(|Reverse(d)| d.at())
+    }
+
+    /// Heap bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        self.heap.capacity() * std::mem::size_of::<Packed>()
     }
 
     pub fn len(&self) -> usize {
@@ -131,6 +172,50 @@ pub fn on_pop(slots: &mut Slots<TimerSlot>, rule: u16, at: i64) -> Popped {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_entries_order_as_their_dues() {
+        let dues = [
+            Due {
+                at: -5,
+                user: 9,
+                kind: DueKind::Wake(3),
+            },
+            Due {
+                at: 0,
+                user: 0,
+                kind: DueKind::Expiry(0),
+            },
+            Due {
+                at: 7,
+                user: 1,
+                kind: DueKind::Expiry(u16::MAX as TagId),
+            },
+            Due {
+                at: 7,
+                user: 1,
+                kind: DueKind::Wake(0),
+            },
+            Due {
+                at: 7,
+                user: 2,
+                kind: DueKind::Expiry(1),
+            },
+            Due {
+                at: i64::MAX,
+                user: u32::MAX,
+                kind: DueKind::Wake(u16::MAX),
+            },
+        ];
+        for pair in dues.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(Packed::pack(pair[0]) < Packed::pack(pair[1]));
+        }
+        for d in dues {
+            assert_eq!(Packed::pack(d).unpack(), d);
+        }
+        assert_eq!(std::mem::size_of::<Packed>(), 16);
+    }
 
     #[test]
     fn moving_later_requeues_and_moving_earlier_pushes() {
