@@ -142,10 +142,13 @@ impl KafkaSink {
     }
 }
 
-/// Runs an acker until its channel closes.
+/// Runs an acker until its channel closes. Checkpoints go through their own producer
+/// (`state`), so a burst of state records never queues ahead of tag changes on the same
+/// broker connection.
 pub fn run_acker<C: ConsumerContext>(
     durable: crate::source::kafka::Durable,
     sink: Arc<KafkaSink>,
+    state: Arc<KafkaSink>,
     consumer: Arc<BaseConsumer<C>>,
     rx: Receiver<Ack>,
 ) {
@@ -161,12 +164,12 @@ pub fn run_acker<C: ConsumerContext>(
                 }
             }
             Ack::Checkpoint(cp) => {
-                let users: Vec<_> = cp.users.iter().map(|r| (r, sink.send(r))).collect();
+                let users: Vec<_> = cp.users.iter().map(|r| (r, state.send(r))).collect();
                 for (record, future) in users {
-                    sink.deliver(&rt, record, future);
+                    state.deliver(&rt, record, future);
                 }
-                let meta = sink.send(&cp.meta);
-                sink.deliver(&rt, &cp.meta, meta);
+                let meta = state.send(&cp.meta);
+                state.deliver(&rt, &cp.meta, meta);
                 let mut tpl = TopicPartitionList::new();
                 for (topic, partition, offset) in &cp.commit {
                     durable.record(topic, *partition, *offset);

@@ -229,6 +229,9 @@ pub fn group_consumer(
     for (key, value) in [
         ("auto.offset.reset", "earliest"),
         ("partition.assignment.strategy", "range"),
+        // A fetch waits at most this long for new records; librdkafka's 500 ms would be most
+        // of an event's time to its tags on a quiet topic.
+        ("fetch.wait.max.ms", "10"),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);

@@ -119,6 +119,27 @@ impl Windows {
             .map(|(ts, _)| ts + window + 1)
     }
 
+    /// The first time after `now` at which `count_between(kind, t, window, 0)` falls below `n`,
+    /// with no new events; `None` when it already is below `n`. For windows longer than the
+    /// exact log this is the next UTC midnight, the earliest a day bucket can leave.
+    pub fn count_below_at(&self, kind: EventType, now: i64, window: i64, n: i64) -> Option<i64> {
+        let count = self.count_between(kind, now, window, 0);
+        if count < n.max(1) {
+            return None;
+        }
+        if window > EXACT_WINDOW_MS {
+            return Some((day_of(now) + 1) * DAY_MS);
+        }
+        // The count falls below n when its (count - n + 1)-th oldest event leaves the window.
+        let lo = now - window;
+        self.recent
+            .iter()
+            .map(|e| unpack(*e))
+            .filter(|(ts, k)| *k == kind.index() && *ts >= lo && *ts <= now)
+            .nth((count - n) as usize)
+            .map(|(ts, _)| ts + window + 1)
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.recent.heap_bytes() + self.days.heap_bytes()
     }
@@ -146,6 +167,31 @@ mod tests {
         assert_eq!(
             w.next_exit(Chat, now, 7 * DAY_MS),
             Some(now - DAY_MS + 7 * DAY_MS + 1)
+        );
+    }
+
+    #[test]
+    fn counts_fall_below_a_threshold_when_enough_events_leave() {
+        let mut w = Windows::default();
+        let now = 100 * DAY_MS;
+        let window = 14 * DAY_MS;
+        for ts in [now - 10 * DAY_MS, now - 5 * DAY_MS, now - DAY_MS, now] {
+            w.record(Chat, ts, now);
+        }
+        w.record(Click, now - 9 * DAY_MS, now);
+        assert_eq!(w.count_below_at(Chat, now, window, 5), None);
+        let at = w.count_below_at(Chat, now, window, 3).unwrap();
+        assert_eq!(at, now - 5 * DAY_MS + window + 1);
+        assert_eq!(w.count_between(Chat, at - 1, window, 0), 3);
+        assert_eq!(w.count_between(Chat, at, window, 0), 2);
+        assert_eq!(
+            w.count_below_at(Chat, now, window, 4),
+            Some(now - 10 * DAY_MS + window + 1)
+        );
+        assert_eq!(
+            w.count_below_at(Chat, now, 30 * DAY_MS, 1),
+            Some(101 * DAY_MS),
+            "long windows: the next midnight"
         );
     }
 

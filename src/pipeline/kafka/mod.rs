@@ -229,6 +229,7 @@ pub fn run(
     ensure_changelog(&client, &changelog, partitions)?;
 
     let sink = Arc::new(KafkaSink::new(&client)?);
+    let state_sink = Arc::new(KafkaSink::new(&client)?);
     let n = options.workers.max(1);
     let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) =
         (0..n).map(|_| sync_channel::<WorkerMsg>(4096)).unzip();
@@ -254,21 +255,25 @@ pub fn run(
     let mut threads = Vec::new();
     for (i, rx) in worker_rxs.into_iter().enumerate() {
         let (ack_tx, ack_rx) = sync_channel(65_536);
-        let (sink_a, consumer_a, durable_a) = (sink.clone(), consumer.clone(), durable.clone());
+        let (sink_a, state_a) = (sink.clone(), state_sink.clone());
+        let (consumer_a, durable_a) = (consumer.clone(), durable.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("acker-{i}"))
-                .spawn(move || run_acker(durable_a, sink_a, consumer_a, ack_rx))
+                .spawn(move || run_acker(durable_a, sink_a, state_a, consumer_a, ack_rx))
                 .map_err(|e| KafkaRunError::Runtime(e.to_string()))?,
         );
-        let (pack, sink_w, wc) = (pack.clone(), sink.clone(), worker_config.clone());
+        let (pack, wc) = (pack.clone(), worker_config.clone());
+        let (sink_w, state_w) = (sink.clone(), state_sink.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("worker-{i}"))
-                .spawn(move || match Worker::new(&pack, sink_w, ack_tx, wc) {
-                    Ok(worker) => worker.run(rx),
-                    Err(e) => tracing::error!(error = %e, "worker cannot start"),
-                })
+                .spawn(
+                    move || match Worker::new(&pack, sink_w, state_w, ack_tx, wc) {
+                        Ok(worker) => worker.run(rx),
+                        Err(e) => tracing::error!(error = %e, "worker cannot start"),
+                    },
+                )
                 .map_err(|e| KafkaRunError::Runtime(e.to_string()))?,
         );
     }
@@ -289,8 +294,10 @@ pub fn run(
     }
     router.ask_all(WorkerMsg::Shutdown);
     durable.commit(&consumer, None, true);
-    if !sink.flush(Duration::from_secs(30)) {
-        tracing::warn!("producer flush timed out");
+    for producer in [&sink, &state_sink] {
+        if !producer.flush(Duration::from_secs(30)) {
+            tracing::warn!("producer flush timed out");
+        }
     }
     drop(router);
     drop(consumer);

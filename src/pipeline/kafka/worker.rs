@@ -46,6 +46,8 @@ pub struct Worker {
     processor: Processor,
     slots: HashMap<i32, Slot>,
     sink: Arc<KafkaSink>,
+    /// The changelog's producer (restore markers here; checkpoints go through the acker).
+    state: Arc<KafkaSink>,
     acker: SyncSender<Ack>,
     config: WorkerConfig,
     outputs: Vec<Output>,
@@ -58,6 +60,7 @@ impl Worker {
     pub fn new(
         pack: &RulePack,
         sink: Arc<KafkaSink>,
+        state: Arc<KafkaSink>,
         acker: SyncSender<Ack>,
         config: WorkerConfig,
     ) -> Result<Worker, crate::rules::RulesError> {
@@ -65,6 +68,7 @@ impl Worker {
             processor: Processor::new(pack)?,
             slots: HashMap::new(),
             sink,
+            state,
             acker,
             config,
             outputs: Vec::new(),
@@ -111,7 +115,7 @@ impl Worker {
             key: Some(MARKER_KEY.to_vec()),
             payload: nonce.into_bytes(),
         };
-        self.sink.send_and_wait(&marker);
+        self.state.send_and_wait(&marker);
         let mut latest: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
         let read = read_changelog(
             &self.config.client,

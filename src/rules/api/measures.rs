@@ -25,6 +25,15 @@ pub(super) fn register_windows(engine: &mut Engine, ctx: &Shared) {
             window,
         )))
     }
+    fn count_below_at(c: &Shared, kind: &str, window: i64, n: i64) -> Res<Dynamic> {
+        let ctx = c.borrow();
+        Ok(opt(ctx.user.windows.count_below_at(
+            event_type(kind)?,
+            ctx.now,
+            window,
+            n,
+        )))
+    }
     fn paid_orders(c: &Shared, window: i64) -> OrderStats {
         let ctx = c.borrow();
         ctx.user.ledger.stats(ctx.now, window)
@@ -58,6 +67,19 @@ pub(super) fn register_windows(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "window_exit",
         move |_: &mut UserRef, kind: &str, w: Dynamic| window_exit(&c, kind, duration(&w)?),
+    );
+    // `user.count_below_at("chat", days(14), 6)`: when the count will fall below 6.
+    let c = ctx.clone();
+    engine.register_fn(
+        "count_below_at",
+        move |_: &mut UserRef, kind: &str, w: INT, n: INT| count_below_at(&c, kind, w, n),
+    );
+    let c = ctx.clone();
+    engine.register_fn(
+        "count_below_at",
+        move |_: &mut UserRef, kind: &str, w: Dynamic, n: INT| {
+            count_below_at(&c, kind, duration(&w)?, n)
+        },
     );
     let c = ctx.clone();
     engine.register_fn("paid_orders", move |_: &mut UserRef, w: INT| {
