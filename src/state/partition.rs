@@ -186,11 +186,16 @@ struct UserIds {
     hasher: RandomState,
 }
 
+/// Id number `user` of an arena.
+fn id_in<'a>(text: &'a str, ends: &[u32], user: UserIndex) -> &'a str {
+    let i = user as usize;
+    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+    &text[start..ends[i] as usize]
+}
+
 impl UserIds {
     fn get(&self, user: UserIndex) -> &str {
-        let i = user as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        &self.text[start..self.ends[i] as usize]
+        id_in(&self.text, &self.ends, user)
     }
 
     fn find(&self, id: &str) -> Option<UserIndex> {
@@ -207,11 +212,7 @@ impl UserIds {
             .push(u32::try_from(self.text.len()).expect("under 4 GiB of user ids per partition"));
         let hash = self.hasher.hash_one(id);
         let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        let rehash = |u: &UserIndex| {
-            let i = *u as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-            hasher.hash_one(&text[start..ends[i] as usize])
-        };
+        let rehash = |u: &UserIndex| hasher.hash_one(id_in(text, ends, *u));
         self.table.insert_unique(hash, user, rehash);
         user
     }
