@@ -221,12 +221,10 @@ impl Processor {
         out: &mut Vec<Output>,
     ) {
         self.rules.ctx().borrow_mut().begin_rule(rule as u16);
-        let present: Vec<Handler> = handlers
-            .iter()
-            .copied()
-            .filter(|h| self.rules.has(rule, *h))
-            .collect();
-        for handler in present {
+        for &handler in handlers {
+            if !self.rules.has(rule, handler) {
+                continue;
+            }
             if let Err(e) = self.rules.call(rule, handler) {
                 self.rules.ctx().borrow_mut().rollback_rule();
                 self.stats.rule_errors[rule] += 1;
