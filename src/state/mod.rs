@@ -130,9 +130,9 @@ impl UserState {
 /// Approximate bytes of partition state, by part.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemoryUse {
-    /// Per-user structs, id handles and index entries.
+    /// Per-user structs.
     pub fixed: usize,
-    /// User id strings.
+    /// User ids: their text and their index.
     pub ids: usize,
     pub windows: usize,
     pub ledger: usize,
@@ -144,6 +144,19 @@ pub struct MemoryUse {
     /// All of the above for the median user alone (not part of the total): the typical user,
     /// where the mean is pulled up by the few very active ones.
     pub median_user: usize,
+}
+
+impl std::ops::AddAssign for MemoryUse {
+    fn add_assign(&mut self, o: MemoryUse) {
+        self.fixed += o.fixed;
+        self.ids += o.ids;
+        self.windows += o.windows;
+        self.ledger += o.ledger;
+        self.tags += o.tags;
+        self.vars += o.vars;
+        self.timers += o.timers;
+        self.queue += o.queue;
+    }
 }
 
 impl MemoryUse {

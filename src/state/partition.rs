@@ -4,7 +4,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
-use super::timers::{Due, DueKind, DueQueue};
+use super::timers::{Due, DueKind, DueQueue, QUEUE_ENTRY_BYTES};
 use super::{MemoryUse, UserState};
 use crate::tags::NEVER;
 
@@ -142,8 +142,10 @@ impl Partition {
 
     /// Approximate bytes of state, by part.
     pub fn memory(&self) -> MemoryUse {
+        // A user's struct and its dirty mark.
+        const FIXED: usize = std::mem::size_of::<UserState>() + 1;
         let mut m = MemoryUse {
-            fixed: self.users.len() * (std::mem::size_of::<UserState>() + 1),
+            fixed: self.users.len() * FIXED,
             ids: self.ids.memory_bytes(),
             queue: self.due.memory_bytes(),
             ..MemoryUse::default()
@@ -156,15 +158,12 @@ impl Partition {
                 user.timers.len() + user.tags.iter().filter(|t| t.expires != NEVER).count();
             each.push(
                 own.total()
-                    + std::mem::size_of::<UserState>()
-                    + 1
+                    + FIXED
                     + self.ids.get(i as UserIndex).len()
-                    + std::mem::size_of::<u32>()
-                    + std::mem::size_of::<UserIndex>()
-                    + 1
-                    + queued * 16,
+                    + UserIds::PER_ID
+                    + queued * QUEUE_ENTRY_BYTES,
             );
-            user.add_heap_bytes(&mut m);
+            m += own;
         }
         if !each.is_empty() {
             let mid = each.len() / 2;
@@ -194,6 +193,9 @@ fn id_in<'a>(text: &'a str, ends: &[u32], user: UserIndex) -> &'a str {
 }
 
 impl UserIds {
+    /// Bytes per id besides its text: its end offset and its hash-table slot.
+    const PER_ID: usize = std::mem::size_of::<u32>() + std::mem::size_of::<UserIndex>() + 1;
+
     fn get(&self, user: UserIndex) -> &str {
         id_in(&self.text, &self.ends, user)
     }

@@ -44,6 +44,9 @@ pub struct Due {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Packed(u128);
 
+/// Bytes of one due-queue entry.
+pub const QUEUE_ENTRY_BYTES: usize = std::mem::size_of::<Packed>();
+
 const WAKE_BIT: u32 = 1 << 16;
 const SIGN: u64 = 1 << 63;
 
@@ -99,7 +102,7 @@ impl DueQueue {
 
     /// Heap bytes held.
     pub fn memory_bytes(&self) -> usize {
-        self.heap.capacity() * std::mem::size_of::<Packed>()
+        self.heap.capacity() * QUEUE_ENTRY_BYTES
     }
 
     pub fn len(&self) -> usize {
