@@ -148,7 +148,7 @@ impl RuleSet {
         let mut rules = Vec::with_capacity(pack.rules.len());
         for source in pack.rules.iter() {
             let ast = compile(&engine, source, &pack.params.sections)?;
-            let mut handlers = [false; 5];
+            let mut calls: [Option<AST>; 5] = Default::default();
             for f in ast.iter_functions() {
                 for (i, h) in Handler::ALL.iter().enumerate() {
                     if f.name == h.name() {
@@ -163,21 +163,15 @@ impl RuleSet {
                                 ),
                             });
                         }
-                        handlers[i] = true;
+                        let call = match h {
+                            Handler::Tick => format!("{}(user, now)", h.name()),
+                            _ => format!("{}(event, user)", h.name()),
+                        };
+                        let call = engine
+                            .compile_with_scope(&scope, call)
+                            .expect("a handler call compiles");
+                        calls[i] = Some(call);
                     }
-                }
-            }
-            let mut calls: [Option<AST>; 5] = Default::default();
-            for (i, h) in Handler::ALL.iter().enumerate() {
-                if handlers[i] {
-                    let call = match h {
-                        Handler::Tick => format!("{}(user, now)", h.name()),
-                        _ => format!("{}(event, user)", h.name()),
-                    };
-                    let call = engine
-                        .compile_with_scope(&scope, call)
-                        .expect("a handler call compiles");
-                    calls[i] = Some(call);
                 }
             }
             let mut global = engine.new_global_runtime_state();
