@@ -210,6 +210,10 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         );
         item("p50", &format!("{:.1} ms", l.p50.as_secs_f64() * 1e3));
         item("p99", &format!("{:.1} ms", l.p99.as_secs_f64() * 1e3));
+        item(
+            "p99 of the worst second",
+            &format!("{:.1} ms", l.worst_second_p99.as_secs_f64() * 1e3),
+        );
     }
 
     println!();

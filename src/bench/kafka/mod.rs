@@ -16,6 +16,7 @@
 mod phase;
 mod watch;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ use super::stages::Measured;
 use super::stream::{key_hash, Stream};
 use super::BenchError;
 use phase::Phase;
+use watch::Sample;
 
 pub const INPUT_PARTITIONS: i32 = 4;
 const OUTPUT_PARTITIONS: i32 = 4;
@@ -51,6 +53,8 @@ pub struct Latency {
     pub samples: usize,
     pub p50: Duration,
     pub p99: Duration,
+    /// The highest p99 of any one second of sends: shows whether latency drifts upwards.
+    pub worst_second_p99: Duration,
 }
 
 /// One record to produce.
@@ -130,19 +134,15 @@ pub fn run(
     let mut phase = Phase::start(bootstrap, config, pack, "latency", Some(sends.clone()))?;
     let (first, produced, ends) = phase.produce(&lat_msgs, Some(rate), Some(&sends))?;
     phase.wait_done(&ends, produced, lat_msgs.len() as u64)?;
-    let mut latencies = phase.stop()?;
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
-        Duration::from_nanos(latencies.get(i).copied().unwrap_or(0))
-    };
+    let samples = phase.stop()?;
     let latency = Latency {
         rate,
         secs: (produced - first).as_secs_f64(),
         events: lat_msgs.len(),
-        samples: latencies.len(),
-        p50: pct(0.50),
-        p99: pct(0.99),
+        samples: samples.len(),
+        p50: percentile(samples.iter().map(|s| s.latency).collect(), 0.50),
+        p99: percentile(samples.iter().map(|s| s.latency).collect(), 0.99),
+        worst_second_p99: worst_second_p99(&samples),
     };
     Ok(KafkaReport {
         produce,
@@ -150,6 +150,32 @@ pub fn run(
         outputs,
         latency,
     })
+}
+
+/// The `p` quantile (nearest rank) of latencies in ns.
+fn percentile(mut ns: Vec<u64>, p: f64) -> Duration {
+    ns.sort_unstable();
+    let rank = ((ns.len() as f64 * p).ceil() as usize).clamp(1, ns.len().max(1)) - 1;
+    Duration::from_nanos(ns.get(rank).copied().unwrap_or(0))
+}
+
+/// The p99 of each whole second of sends (by send time), the highest of them.
+fn worst_second_p99(samples: &[Sample]) -> Duration {
+    let mut seconds: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for s in samples {
+        seconds
+            .entry(s.sent / 1_000_000_000)
+            .or_default()
+            .push(s.latency);
+    }
+    // A second with few samples is the ragged end of the run, not a measure.
+    let busiest = seconds.values().map(Vec::len).max().unwrap_or(0);
+    seconds
+        .into_values()
+        .filter(|v| v.len() * 4 >= busiest)
+        .map(|v| percentile(v, 0.99))
+        .max()
+        .unwrap_or_default()
 }
 
 fn partition_of(user: Option<&str>, index: usize) -> i32 {

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::pipeline::kafka::{self, KafkaOptions, KafkaRunError};
 use crate::rules::RulePack;
 
-use super::watch::{consume, Watch};
+use super::watch::{consume, Sample, Watch};
 use super::{client, Msg, INPUT_PARTITIONS, OUTPUT_PARTITIONS, QUIET, WARMUP};
 use crate::bench::BenchError;
 
@@ -29,7 +29,7 @@ pub(super) struct Phase {
     shutdown: Arc<AtomicBool>,
     processor: Option<JoinHandle<Result<(), KafkaRunError>>>,
     pub(super) watch: Arc<Watch>,
-    consumer: Option<JoinHandle<Result<Vec<u64>, KafkaError>>>,
+    consumer: Option<JoinHandle<Result<Vec<Sample>, KafkaError>>>,
 }
 
 impl Phase {
@@ -154,7 +154,10 @@ impl Phase {
     ) -> Result<(Instant, Instant, BTreeMap<i32, i64>), BenchError> {
         let ctx = Delivery::default();
         let producer: BaseProducer<Delivery> = client(&self.bootstrap)
-            .set("linger.ms", if rate.is_some() { "1" } else { "5" })
+            // librdkafka's default, as an upstream pipeline would run it. A shorter linger
+            // sends a batch of a few records per partition every millisecond, and a broker
+            // that lists every stored batch on each fetch (tansu 0.6) slows as they pile up.
+            .set("linger.ms", "5")
             .set("queue.buffering.max.messages", "500000")
             .create_with_context(ctx)?;
         let mut counts: BTreeMap<i32, i64> = (0..INPUT_PARTITIONS).map(|p| (p, 0)).collect();
@@ -269,8 +272,8 @@ impl Phase {
         )))
     }
 
-    /// Drains Kafka mode and stops the consumer; returns the latencies it measured (ns).
-    pub(super) fn stop(mut self) -> Result<Vec<u64>, BenchError> {
+    /// Drains Kafka mode and stops the consumer; returns the latencies it measured.
+    pub(super) fn stop(mut self) -> Result<Vec<Sample>, BenchError> {
         self.shutdown.store(true, Ordering::SeqCst);
         let run = self.processor.take().map(JoinHandle::join);
         self.watch.stop.store(true, Ordering::SeqCst);

@@ -31,20 +31,27 @@ impl Watch {
     }
 }
 
+/// One timed event: when it was sent and how long its first tag change took (ns).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sample {
+    pub(super) sent: u64,
+    pub(super) latency: u64,
+}
+
 #[derive(serde::Deserialize)]
 struct EventIdOnly {
     event_id: Option<String>,
 }
 
 /// Reads every partition of `topics` from the beginning until told to stop. Counts outputs
-/// (not the warm-up's) and, with `sends`, returns receive − send time of the first tag change
-/// of each `lat-<i>` event.
+/// (not the warm-up's) and, with `sends`, returns for the first tag change of each `lat-<i>`
+/// event its send time and its receive − send time (ns after `watch.base`).
 pub(super) fn consume(
     mut client: ClientConfig,
     topics: &[(String, i32)],
     watch: &Watch,
     sends: Option<&[AtomicU64]>,
-) -> Result<Vec<u64>, KafkaError> {
+) -> Result<Vec<Sample>, KafkaError> {
     let consumer: BaseConsumer = client
         .set("group.id", "tagstream-bench-reader")
         .set("enable.auto.commit", "false")
@@ -92,7 +99,10 @@ pub(super) fn consume(
             let sent = sends[i].load(Ordering::SeqCst);
             if !seen[i] && sent > 0 {
                 seen[i] = true;
-                latencies.push(now.saturating_sub(sent - 1));
+                latencies.push(Sample {
+                    sent: sent - 1,
+                    latency: now.saturating_sub(sent - 1),
+                });
             }
         }
     }
