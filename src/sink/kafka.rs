@@ -114,6 +114,32 @@ impl KafkaSink {
         }
     }
 
+    /// Waits for every future of `pending` in one pass, then re-sends any record that failed
+    /// until the broker acknowledges it.
+    fn deliver_all(&self, rt: &tokio::runtime::Runtime, pending: Vec<(Record, DeliveryFuture)>) {
+        let (failed, first_error) = rt.block_on(async {
+            let mut failed = Vec::new();
+            let mut first_error = None;
+            for (record, future) in pending {
+                let error = match future.await {
+                    Ok(Ok(_)) => continue,
+                    Ok(Err((e, _))) => e.to_string(),
+                    Err(_) => "cancelled".to_string(),
+                };
+                first_error.get_or_insert(error);
+                failed.push(record);
+            }
+            (failed, first_error)
+        });
+        if let Some(error) = first_error {
+            tracing::warn!(records = failed.len(), %error, "delivery failed; sending again");
+        }
+        for record in failed {
+            let future = self.send(&record);
+            self.deliver(rt, &record, future);
+        }
+    }
+
     /// Sends one record and waits until the broker acknowledges it.
     pub fn send_and_wait(&self, record: &Record) {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -158,16 +184,17 @@ pub fn run_acker<C: ConsumerContext>(
         .expect("a current-thread runtime builds");
     for ack in rx {
         match ack {
-            Ack::Outputs(pending) => {
-                for (record, future) in pending {
-                    sink.deliver(&rt, &record, future);
-                }
-            }
+            Ack::Outputs(pending) => sink.deliver_all(&rt, pending),
             Ack::Checkpoint(cp) => {
-                let users: Vec<_> = cp.users.iter().map(|r| (r, state.send(r))).collect();
-                for (record, future) in users {
-                    state.deliver(&rt, record, future);
-                }
+                let users = cp
+                    .users
+                    .into_iter()
+                    .map(|r| {
+                        let future = state.send(&r);
+                        (r, future)
+                    })
+                    .collect();
+                state.deliver_all(&rt, users);
                 let meta = state.send(&cp.meta);
                 state.deliver(&rt, &cp.meta, meta);
                 let mut tpl = TopicPartitionList::new();

@@ -21,7 +21,8 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 /// What the consumer tells a partition's worker.
 pub enum WorkerMsg {
-    Record(InputRecord),
+    /// Records in offset order per partition: what one poll round had ready for this worker.
+    Records(Vec<InputRecord>),
     /// The partition now belongs to this instance: restore it before its records.
     Assign(i32),
     /// The partition leaves: checkpoint, make durable, then answer.
@@ -40,31 +41,75 @@ pub struct InputRecord {
     pub payload: Vec<u8>,
 }
 
+/// Records are handed over in batches of at most this many per worker.
+pub const MAX_BATCH: usize = 512;
+
 /// Sends each partition's messages to the worker that owns its partition number.
+///
+/// Records are gathered per worker ([`Router::push`]) and handed over together
+/// ([`Router::flush`]): one channel message and one wake-up per batch rather than per record.
+/// Every other message flushes first, so a worker always sees a partition's records before
+/// its revocation.
 #[derive(Clone)]
 pub struct Router {
     workers: Arc<Vec<SyncSender<WorkerMsg>>>,
+    pending: Arc<Mutex<Vec<Vec<InputRecord>>>>,
 }
 
 impl Router {
     pub fn new(workers: Vec<SyncSender<WorkerMsg>>) -> Router {
+        let pending = workers.iter().map(|_| Vec::new()).collect();
         Router {
             workers: Arc::new(workers),
+            pending: Arc::new(Mutex::new(pending)),
         }
     }
 
-    fn worker(&self, partition: i32) -> &SyncSender<WorkerMsg> {
-        &self.workers[partition.unsigned_abs() as usize % self.workers.len()]
+    fn index(&self, partition: i32) -> usize {
+        partition.unsigned_abs() as usize % self.workers.len()
     }
 
-    /// Blocks while the worker's queue is full: back-pressure to the consumer.
+    fn deliver(&self, worker: usize, msg: WorkerMsg) {
+        if self.workers[worker].send(msg).is_err() {
+            tracing::error!(worker, "worker is gone");
+        }
+    }
+
+    /// Queues a record for its worker; hands the worker's batch over once it is full.
+    pub fn push(&self, record: InputRecord) {
+        let worker = self.index(record.partition);
+        let full = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending[worker].push(record);
+            (pending[worker].len() >= MAX_BATCH).then(|| std::mem::take(&mut pending[worker]))
+        };
+        if let Some(batch) = full {
+            self.deliver(worker, WorkerMsg::Records(batch));
+        }
+    }
+
+    /// Hands every queued record to its worker. Blocks while a worker's queue is full:
+    /// back-pressure to the consumer.
+    pub fn flush(&self) {
+        let batches: Vec<Vec<InputRecord>> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.iter_mut().map(std::mem::take).collect()
+        };
+        for (worker, batch) in batches.into_iter().enumerate() {
+            if !batch.is_empty() {
+                self.deliver(worker, WorkerMsg::Records(batch));
+            }
+        }
+    }
+
+    /// Sends a control message to the worker of `partition`, after every queued record.
     pub fn send(&self, partition: i32, msg: WorkerMsg) {
-        if self.worker(partition).send(msg).is_err() {
-            tracing::error!(partition, "worker is gone");
-        }
+        self.flush();
+        self.deliver(self.index(partition), msg);
     }
 
     pub fn broadcast(&self, make: impl Fn() -> WorkerMsg) {
+        self.flush();
         for w in self.workers.iter() {
             let _ = w.send(make());
         }
@@ -72,6 +117,7 @@ impl Router {
 
     /// Sends `make(reply)` to every worker and waits for all answers.
     pub fn ask_all(&self, make: impl Fn(SyncSender<()>) -> WorkerMsg) {
+        self.flush();
         let replies: Vec<_> = self
             .workers
             .iter()

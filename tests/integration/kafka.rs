@@ -161,11 +161,22 @@ fn kill_9_at_several_points_loses_nothing() {
 fn two_processors_in_one_group_split_the_work() {
     let Some(bootstrap) = bootstrap() else { return };
     let lines = stream(1_000, 20_000, 4);
+    // The second half is produced only once the second member holds partitions, so both
+    // members have records to process however fast the first one is.
+    let (early, late) = lines.split_at(lines.len() / 2);
     let topics = Topics::new(&bootstrap, 4);
-    let ends = produce_lines(&bootstrap, &topics.input, 4, &lines);
+    let mut ends = produce_lines(&bootstrap, &topics.input, 4, early);
     let first = topics.spawn("group-a");
-    std::thread::sleep(Duration::from_millis(800));
+    wait_for_log(
+        "group-a",
+        "first record after assignment",
+        Duration::from_secs(120),
+    );
     let second = topics.spawn("group-b");
+    wait_for_log("group-b", "partitions assigned", Duration::from_secs(120));
+    for (p, n) in produce_lines(&bootstrap, &topics.input, 4, late) {
+        *ends.get_mut(&p).unwrap() += n;
+    }
     wait_committed(
         &bootstrap,
         &topics.group,
@@ -177,8 +188,8 @@ fn two_processors_in_one_group_split_the_work() {
     second.stop();
     let logs = std::fs::read_to_string(std::env::temp_dir().join("group-b.log")).unwrap();
     assert!(
-        logs.contains("partitions assigned"),
-        "the second member got partitions: {logs}"
+        logs.contains("first record after assignment"),
+        "the second member processed records: {logs}"
     );
     assert_same_tags(
         &fold_outputs(&read_topic(&bootstrap, &topics.output)),

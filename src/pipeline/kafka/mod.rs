@@ -28,7 +28,9 @@ use rdkafka::ClientConfig;
 use crate::config::Config;
 use crate::rules::RulePack;
 use crate::sink::kafka::{run_acker, KafkaSink};
-use crate::source::kafka::{group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg};
+use crate::source::kafka::{
+    group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg, MAX_BATCH,
+};
 use worker::{Worker, WorkerConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -287,10 +289,12 @@ pub fn run(
     // checkpointed, made durable and committed through the same path as a rebalance.
     consumer.unsubscribe();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut intake = Intake::default();
     while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
         if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            route(&router, &msg);
+            intake.route(&router, &msg);
         }
+        router.flush();
     }
     router.ask_all(WorkerMsg::Shutdown);
     durable.commit(&consumer, None, true);
@@ -308,31 +312,56 @@ pub fn run(
     Ok(())
 }
 
-fn route(router: &Router, msg: &rdkafka::message::BorrowedMessage<'_>) {
-    let record = InputRecord {
-        topic: msg.topic().into(),
-        partition: msg.partition(),
-        offset: msg.offset(),
-        key: msg.key().map(<[u8]>::to_vec),
-        payload: msg.payload().unwrap_or_default().to_vec(),
-    };
-    router.send(record.partition, WorkerMsg::Record(record));
+/// Turns polled messages into [`InputRecord`]s, sharing one name per topic.
+#[derive(Default)]
+struct Intake {
+    topics: Vec<Arc<str>>,
 }
 
+impl Intake {
+    fn route(&mut self, router: &Router, msg: &rdkafka::message::BorrowedMessage<'_>) {
+        let name = msg.topic();
+        let topic = match self.topics.iter().find(|t| &***t == name) {
+            Some(t) => t.clone(),
+            None => {
+                let t: Arc<str> = name.into();
+                self.topics.push(t.clone());
+                t
+            }
+        };
+        router.push(InputRecord {
+            topic,
+            partition: msg.partition(),
+            offset: msg.offset(),
+            key: msg.key().map(<[u8]>::to_vec),
+            payload: msg.payload().unwrap_or_default().to_vec(),
+        });
+    }
+}
+
+/// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
+/// waiting, and hands that to the workers as one batch each.
 fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &AtomicBool) {
+    let mut intake = Intake::default();
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(msg)) => route(router, &msg),
-            Some(Err(e)) => {
-                if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-                    tracing::warn!(error = %e, "consumer error; librdkafka retries");
-                    last_error = Some(Instant::now());
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..MAX_BATCH {
+            match consumer.poll(wait) {
+                Some(Ok(msg)) => intake.route(router, &msg),
+                Some(Err(e)) => {
+                    if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                        tracing::warn!(error = %e, "consumer error; librdkafka retries");
+                        last_error = Some(Instant::now());
+                    }
+                    break;
                 }
+                None => break,
             }
-            None => {}
+            wait = Duration::ZERO;
         }
+        router.flush();
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
             let wall = chrono::Utc::now().timestamp_millis();

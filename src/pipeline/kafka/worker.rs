@@ -7,6 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::producer::DeliveryFuture;
 use rdkafka::ClientConfig;
 
 use super::task::Task;
@@ -51,6 +52,8 @@ pub struct Worker {
     acker: SyncSender<Ack>,
     config: WorkerConfig,
     outputs: Vec<Output>,
+    /// Outputs handed to the producer whose acknowledgement the acker has yet to be asked for.
+    pending: Vec<(Record, DeliveryFuture)>,
     buf: Vec<u8>,
 }
 
@@ -72,6 +75,7 @@ impl Worker {
             acker,
             config,
             outputs: Vec::new(),
+            pending: Vec::new(),
             buf: Vec::new(),
         })
     }
@@ -79,7 +83,12 @@ impl Worker {
     pub fn run(mut self, rx: Receiver<WorkerMsg>) {
         for msg in rx {
             match msg {
-                WorkerMsg::Record(record) => self.record(record),
+                WorkerMsg::Records(records) => {
+                    for record in records {
+                        self.record(record);
+                    }
+                    self.ack_pending();
+                }
                 WorkerMsg::Assign(p) => self.assign(p),
                 WorkerMsg::Revoke(p, reply) => {
                     self.checkpoint(p, true);
@@ -194,6 +203,7 @@ impl Worker {
                 slot.task
                     .follow_wall_clock(&mut self.processor, wall_ms, &mut self.outputs);
                 self.flush_outputs(None);
+                self.ack_pending();
             }
             if self.slots[&p].last_checkpoint.elapsed() >= self.config.checkpoint_interval {
                 self.checkpoint(p, false);
@@ -201,12 +211,8 @@ impl Worker {
         }
     }
 
-    /// Produces the outputs made so far and queues their acknowledgement.
+    /// Produces the outputs made so far; [`Worker::ack_pending`] queues their acknowledgement.
     fn flush_outputs(&mut self, input_key: Option<&[u8]>) {
-        if self.outputs.is_empty() {
-            return;
-        }
-        let mut pending = Vec::with_capacity(self.outputs.len());
         for output in self.outputs.drain(..) {
             self.buf.clear();
             let record = match output {
@@ -238,13 +244,23 @@ impl Worker {
                 }
             };
             let future = self.sink.send(&record);
-            pending.push((record, future));
+            self.pending.push((record, future));
         }
-        let _ = self.acker.send(Ack::Outputs(pending));
+    }
+
+    /// Asks the acker to wait for every output produced so far (one message per batch).
+    fn ack_pending(&mut self) {
+        if !self.pending.is_empty() {
+            let _ = self
+                .acker
+                .send(Ack::Outputs(std::mem::take(&mut self.pending)));
+        }
     }
 
     /// Queues a checkpoint of partition `p` when it changed (or always, when `force`).
     fn checkpoint(&mut self, p: i32, force: bool) {
+        // A checkpoint is durable only after the outputs of the records it includes.
+        self.ack_pending();
         let Some(slot) = self.slots.get_mut(&p) else {
             return;
         };
