@@ -44,6 +44,9 @@ pub enum KafkaRunError {
     Runtime(String),
 }
 
+/// Messages a worker's queue holds (record batches and control messages).
+const WORKER_QUEUE: usize = 16;
+
 /// Options for one run; the CLI uses the defaults.
 #[derive(Debug, Clone)]
 pub struct KafkaOptions {
@@ -233,8 +236,11 @@ pub fn run(
     let sink = Arc::new(KafkaSink::new(&client)?);
     let state_sink = Arc::new(KafkaSink::new(&client)?);
     let n = options.workers.max(1);
-    let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) =
-        (0..n).map(|_| sync_channel::<WorkerMsg>(4096)).unzip();
+    // Records travel in batches of up to MAX_BATCH: a worker's queue holds a few thousand
+    // records at most before the consumer waits (back-pressure, bounded memory).
+    let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) = (0..n)
+        .map(|_| sync_channel::<WorkerMsg>(WORKER_QUEUE))
+        .unzip();
     let router = Router::new(worker_txs);
     let durable = Durable::default();
     let consumer = Arc::new(group_consumer(
