@@ -31,7 +31,7 @@ pub(super) fn push_padded(b: &mut Vec<u8>, n: u64, width: usize) {
     push_u64(b, n);
     let len = b.len() - start;
     if len < width {
-        b.splice(start..start, std::iter::repeat(b'0').take(width - len));
+        b.splice(start..start, std::iter::repeat_n(b'0', width - len));
     }
 }
 

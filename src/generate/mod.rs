@@ -312,7 +312,7 @@ mod tests {
             n => n.as_i64()?,
         };
         let text = |k: &str| v.get(k).is_some_and(Value::is_string);
-        let ok = v.get("event_id").map_or(true, Value::is_string)
+        let ok = v.get("event_id").is_none_or(Value::is_string)
             && match v.get("type")?.as_str()? {
                 "chat" => text("text"),
                 "click" => text("target"),
@@ -320,8 +320,8 @@ mod tests {
                     text("order_id")
                         && v.get("amount")?.as_f64()? >= 0.0
                         && v.get("status")
-                            .map_or(true, |s| s == "paid" || s == "refunded")
-                        && v.get("promo").map_or(true, Value::is_boolean)
+                            .is_none_or(|s| s == "paid" || s == "refunded")
+                        && v.get("promo").is_none_or(Value::is_boolean)
                 }
                 _ => false,
             };

@@ -10,6 +10,9 @@ use crate::state::snapshot::{Applied, Meta, UserRecord, META_KEY};
 use crate::state::Partition;
 use crate::tags::Output;
 
+/// A changelog record: key and value bytes.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 pub struct Task {
     pub partition: i32,
     pub part: Partition,
@@ -142,7 +145,7 @@ impl Task {
     }
 
     /// Serialises what changed since the last checkpoint: `(user id, record)` pairs and the meta.
-    pub fn checkpoint(&mut self) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
+    pub fn checkpoint(&mut self) -> (Vec<KeyValue>, Vec<u8>) {
         self.changed = false;
         let users = self
             .part

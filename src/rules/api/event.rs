@@ -16,7 +16,8 @@ pub(super) fn register_event(engine: &mut Engine, ctx: &Shared) {
     fn opt_text(s: &Option<String>) -> Dynamic {
         s.as_deref().map_or(Dynamic::UNIT, text)
     }
-    let fields: [(&str, fn(&crate::decode::Event) -> Dynamic); 14] = [
+    type Field = (&'static str, fn(&crate::decode::Event) -> Dynamic);
+    let fields: [Field; 14] = [
         ("user_id", |e| text(&e.user_id)),
         ("ts", |e| Dynamic::from_int(e.ts)),
         ("id", |e| text(&e.event_id)),
