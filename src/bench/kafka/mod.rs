@@ -135,13 +135,15 @@ pub fn run(
     let (first, produced, ends) = phase.produce(&lat_msgs, Some(rate), Some(&sends))?;
     phase.wait_done(&ends, produced, lat_msgs.len() as u64)?;
     let samples = phase.stop()?;
+    let mut all: Vec<u64> = samples.iter().map(|s| s.latency).collect();
+    all.sort_unstable();
     let latency = Latency {
         rate,
         secs: (produced - first).as_secs_f64(),
         events: lat_msgs.len(),
         samples: samples.len(),
-        p50: percentile(samples.iter().map(|s| s.latency).collect(), 0.50),
-        p99: percentile(samples.iter().map(|s| s.latency).collect(), 0.99),
+        p50: percentile(&all, 0.50),
+        p99: percentile(&all, 0.99),
         worst_second_p99: worst_second_p99(&samples),
     };
     Ok(KafkaReport {
@@ -152,9 +154,8 @@ pub fn run(
     })
 }
 
-/// The `p` quantile (nearest rank) of latencies in ns.
-fn percentile(mut ns: Vec<u64>, p: f64) -> Duration {
-    ns.sort_unstable();
+/// The `p` quantile (nearest rank) of latencies in ns, sorted.
+fn percentile(ns: &[u64], p: f64) -> Duration {
     let rank = ((ns.len() as f64 * p).ceil() as usize).clamp(1, ns.len().max(1)) - 1;
     Duration::from_nanos(ns.get(rank).copied().unwrap_or(0))
 }
@@ -173,7 +174,10 @@ fn worst_second_p99(samples: &[Sample]) -> Duration {
     seconds
         .into_values()
         .filter(|v| v.len() * 4 >= busiest)
-        .map(|v| percentile(v, 0.99))
+        .map(|mut v| {
+            v.sort_unstable();
+            percentile(&v, 0.99)
+        })
         .max()
         .unwrap_or_default()
 }
