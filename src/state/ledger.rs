@@ -41,6 +41,26 @@ pub struct OrderStats {
     pub first: Option<i64>,
 }
 
+impl OrderStats {
+    /// The share of orders bought on promotion; 0 without orders.
+    pub fn promo_share(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.promo as f64 / self.count as f64
+        }
+    }
+
+    /// Amount per order; 0 without orders.
+    pub fn average(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.amount / self.count as f64
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Slots<OrderEntry>,

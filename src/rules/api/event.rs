@@ -3,78 +3,82 @@
 use rhai::{Array, Dynamic, Engine, ImmutableString, Map, FLOAT, INT};
 
 use super::{fail, number, opt, EventRef, KeywordHit, Res, Shared};
-use crate::decode::{Body, OrderStatus};
+use crate::decode::{Body, Event, OrderStatus};
+use crate::rules::Ctx;
+
+fn text(s: &str) -> Dynamic {
+    Dynamic::from(ImmutableString::from(s))
+}
+fn opt_text(s: &Option<String>) -> Dynamic {
+    s.as_deref().map_or(Dynamic::UNIT, text)
+}
+type Field = (&'static str, fn(&Event) -> Dynamic);
+
+/// The event's fields by name, as scripts read them (`event.amount`); `()` where a type lacks one.
+pub(in crate::rules) const EVENT_FIELDS: [Field; 14] = [
+    ("user_id", |e| text(&e.user_id)),
+    ("ts", |e| Dynamic::from_int(e.ts)),
+    ("id", |e| text(&e.event_id)),
+    ("text", |e| match &e.body {
+        Body::Chat { text: t, .. } => text(t),
+        _ => Dynamic::UNIT,
+    }),
+    ("room_id", |e| match &e.body {
+        Body::Chat { room_id, .. } => opt_text(room_id),
+        _ => Dynamic::UNIT,
+    }),
+    ("staff_id", |e| match &e.body {
+        Body::Chat { staff_id, .. } => opt_text(staff_id),
+        _ => Dynamic::UNIT,
+    }),
+    ("target", |e| match &e.body {
+        Body::Click { target, .. } => text(target),
+        _ => Dynamic::UNIT,
+    }),
+    ("channel", |e| match &e.body {
+        Body::Click { channel, .. } => opt_text(channel),
+        _ => Dynamic::UNIT,
+    }),
+    ("order_id", |e| match &e.body {
+        Body::Order { order_id, .. } => text(order_id),
+        _ => Dynamic::UNIT,
+    }),
+    ("amount", |e| match &e.body {
+        Body::Order { amount, .. } => Dynamic::from_float(*amount),
+        _ => Dynamic::UNIT,
+    }),
+    ("status", |e| match &e.body {
+        Body::Order { status, .. } => text(if *status == OrderStatus::Paid {
+            "paid"
+        } else {
+            "refunded"
+        }),
+        _ => Dynamic::UNIT,
+    }),
+    ("paid", |e| {
+        Dynamic::from_bool(matches!(
+            e.body,
+            Body::Order {
+                status: OrderStatus::Paid,
+                ..
+            }
+        ))
+    }),
+    ("promo", |e| match &e.body {
+        Body::Order { promo, .. } => Dynamic::from_bool(*promo),
+        _ => Dynamic::UNIT,
+    }),
+    ("category", |e| match &e.body {
+        Body::Order { category, .. } => opt_text(category),
+        _ => Dynamic::UNIT,
+    }),
+];
 
 pub(super) fn register_event(engine: &mut Engine, ctx: &Shared) {
     engine.register_type_with_name::<EventRef>("Event");
-    fn get(c: &Shared, f: impl Fn(&crate::decode::Event) -> Dynamic) -> Dynamic {
+    fn get(c: &Shared, f: impl Fn(&Event) -> Dynamic) -> Dynamic {
         c.borrow().event.as_ref().map_or(Dynamic::UNIT, f)
     }
-    fn text(s: &str) -> Dynamic {
-        Dynamic::from(ImmutableString::from(s))
-    }
-    fn opt_text(s: &Option<String>) -> Dynamic {
-        s.as_deref().map_or(Dynamic::UNIT, text)
-    }
-    type Field = (&'static str, fn(&crate::decode::Event) -> Dynamic);
-    let fields: [Field; 14] = [
-        ("user_id", |e| text(&e.user_id)),
-        ("ts", |e| Dynamic::from_int(e.ts)),
-        ("id", |e| text(&e.event_id)),
-        ("text", |e| match &e.body {
-            Body::Chat { text: t, .. } => text(t),
-            _ => Dynamic::UNIT,
-        }),
-        ("room_id", |e| match &e.body {
-            Body::Chat { room_id, .. } => opt_text(room_id),
-            _ => Dynamic::UNIT,
-        }),
-        ("staff_id", |e| match &e.body {
-            Body::Chat { staff_id, .. } => opt_text(staff_id),
-            _ => Dynamic::UNIT,
-        }),
-        ("target", |e| match &e.body {
-            Body::Click { target, .. } => text(target),
-            _ => Dynamic::UNIT,
-        }),
-        ("channel", |e| match &e.body {
-            Body::Click { channel, .. } => opt_text(channel),
-            _ => Dynamic::UNIT,
-        }),
-        ("order_id", |e| match &e.body {
-            Body::Order { order_id, .. } => text(order_id),
-            _ => Dynamic::UNIT,
-        }),
-        ("amount", |e| match &e.body {
-            Body::Order { amount, .. } => Dynamic::from_float(*amount),
-            _ => Dynamic::UNIT,
-        }),
-        ("status", |e| match &e.body {
-            Body::Order { status, .. } => text(if *status == OrderStatus::Paid {
-                "paid"
-            } else {
-                "refunded"
-            }),
-            _ => Dynamic::UNIT,
-        }),
-        ("paid", |e| {
-            Dynamic::from_bool(matches!(
-                e.body,
-                Body::Order {
-                    status: OrderStatus::Paid,
-                    ..
-                }
-            ))
-        }),
-        ("promo", |e| match &e.body {
-            Body::Order { promo, .. } => Dynamic::from_bool(*promo),
-            _ => Dynamic::UNIT,
-        }),
-        ("category", |e| match &e.body {
-            Body::Order { category, .. } => opt_text(category),
-            _ => Dynamic::UNIT,
-        }),
-    ];
     let c = ctx.clone();
     engine.register_get("type", move |_: &mut EventRef| -> Dynamic {
         let ctx = c.borrow();
@@ -82,7 +86,7 @@ pub(super) fn register_event(engine: &mut Engine, ctx: &Shared) {
             Dynamic::from(ctx.type_names[e.event_type().index()].clone())
         })
     });
-    for (name, read) in fields {
+    for (name, read) in EVENT_FIELDS {
         let c = ctx.clone();
         engine.register_get(name, move |_: &mut EventRef| get(&c, read));
     }
@@ -95,6 +99,26 @@ pub(super) fn register_event(engine: &mut Engine, ctx: &Shared) {
     });
 }
 
+/// The keyword tags the chat text matches, with the matching word; none for other events.
+pub(in crate::rules) fn keyword_hits(ctx: &Ctx) -> impl Iterator<Item = KeywordHit> + '_ {
+    let text = match ctx.event.as_ref().map(|e| &e.body) {
+        Some(Body::Chat { text, .. }) => Some(text.as_str()),
+        _ => None,
+    };
+    let set = &ctx.params.keywords;
+    let found = text.map(|t| set.matches(t)).unwrap_or_default();
+    found.into_iter().map(move |(i, word)| {
+        let spec = &set.specs[i];
+        KeywordHit {
+            tag: spec.tag.as_str().into(),
+            word: word.into(),
+            hits: spec.hits,
+            within: spec.within_ms,
+            ttl: opt(spec.ttl_ms),
+        }
+    })
+}
+
 pub(super) fn register_matching(engine: &mut Engine, ctx: &Shared) {
     engine.register_type_with_name::<KeywordHit>("KeywordHit");
     engine.register_get("tag", |k: &mut KeywordHit| k.tag.clone());
@@ -104,24 +128,7 @@ pub(super) fn register_matching(engine: &mut Engine, ctx: &Shared) {
     engine.register_get("ttl", |k: &mut KeywordHit| k.ttl.clone());
     let c = ctx.clone();
     engine.register_fn("keyword_hits", move |_: &mut EventRef| -> Array {
-        let ctx = c.borrow();
-        let Some(Body::Chat { text, .. }) = ctx.event.as_ref().map(|e| &e.body) else {
-            return Array::new();
-        };
-        let set = &ctx.params.keywords;
-        set.matches(text)
-            .into_iter()
-            .map(|(i, word)| {
-                let spec = &set.specs[i];
-                Dynamic::from(KeywordHit {
-                    tag: spec.tag.as_str().into(),
-                    word: word.into(),
-                    hits: spec.hits,
-                    within: spec.within_ms,
-                    ttl: opt(spec.ttl_ms),
-                })
-            })
-            .collect()
+        keyword_hits(&c.borrow()).map(Dynamic::from).collect()
     });
     let c = ctx.clone();
     engine.register_fn("matches", move |text: &str, pattern: &str| -> Res<bool> {
@@ -138,7 +145,12 @@ pub(super) fn register_matching(engine: &mut Engine, ctx: &Shared) {
 
 /// `grade_at_least(x, [t5, t4, t3, t2])`: 5 when x ≥ t5, … 2 when x ≥ t2, else 1.
 /// `grade_at_most(x, [t5, t4, t3, t2])`: 5 when x ≤ t5, … 2 when x ≤ t2, else 1.
-fn grade(x: f64, thresholds: &Array, at_least: bool) -> Res<INT> {
+pub(in crate::rules) fn grade<E>(
+    x: f64,
+    thresholds: &[Dynamic],
+    number: impl Fn(&Dynamic) -> Result<f64, E>,
+    at_least: bool,
+) -> Result<INT, E> {
     let top = thresholds.len() as INT + 1;
     for (i, t) in thresholds.iter().enumerate() {
         let t = number(t)?;
@@ -151,17 +163,21 @@ fn grade(x: f64, thresholds: &Array, at_least: bool) -> Res<INT> {
 
 pub(super) fn register_grading(engine: &mut Engine) {
     engine.register_fn("grade_at_least", |x: INT, t: Array| {
-        grade(x as f64, &t, true)
+        grade(x as f64, &t, number, true)
     });
-    engine.register_fn("grade_at_least", |x: FLOAT, t: Array| grade(x, &t, true));
+    engine.register_fn("grade_at_least", |x: FLOAT, t: Array| {
+        grade(x, &t, number, true)
+    });
     engine.register_fn("grade_at_most", |x: INT, t: Array| {
-        grade(x as f64, &t, false)
+        grade(x as f64, &t, number, false)
     });
-    engine.register_fn("grade_at_most", |x: FLOAT, t: Array| grade(x, &t, false));
+    engine.register_fn("grade_at_most", |x: FLOAT, t: Array| {
+        grade(x, &t, number, false)
+    });
     engine.register_fn("grade_at_least", |x: Dynamic, t: Array| -> Res<INT> {
-        grade(number(&x)?, &t, true)
+        grade(number(&x)?, &t, number, true)
     });
     engine.register_fn("grade_at_most", |x: Dynamic, t: Array| -> Res<INT> {
-        grade(number(&x)?, &t, false)
+        grade(number(&x)?, &t, number, false)
     });
 }

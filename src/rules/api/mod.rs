@@ -36,16 +36,16 @@ pub struct KeywordHit {
     pub ttl: Dynamic,
 }
 
-fn fail<T>(message: impl Into<String>) -> Res<T> {
+pub(in crate::rules) fn fail<T>(message: impl Into<String>) -> Res<T> {
     Err(message.into().into())
 }
 
-fn event_type(name: &str) -> Res<EventType> {
-    EventType::parse(name).map_or_else(|| fail(format!("unknown event type {name:?}")), Ok)
+fn event_type(name: &str) -> Result<EventType, String> {
+    EventType::parse(name).ok_or_else(|| format!("unknown event type {name:?}"))
 }
 
 /// A duration argument: ms as a number, or text such as `"7d"`.
-fn duration(value: &Dynamic) -> Res<i64> {
+pub(in crate::rules) fn duration(value: &Dynamic) -> Res<i64> {
     if let Ok(ms) = value.as_int() {
         return Ok(ms);
     }
@@ -62,7 +62,7 @@ fn duration(value: &Dynamic) -> Res<i64> {
     ))
 }
 
-fn number(value: &Dynamic) -> Res<f64> {
+pub(in crate::rules) fn number(value: &Dynamic) -> Res<f64> {
     value
         .as_float()
         .or_else(|_| value.as_int().map(|i| i as f64))
@@ -71,6 +71,71 @@ fn number(value: &Dynamic) -> Res<f64> {
 
 fn opt(value: Option<i64>) -> Dynamic {
     value.map_or(Dynamic::UNIT, Dynamic::from_int)
+}
+
+/// `tag(name, #{ score, reason, ttl })`.
+pub(in crate::rules) fn tag_with_options(ctx: &mut Ctx, name: &str, opts: &Map) -> Res<()> {
+    let mut score = None;
+    let mut reason = String::new();
+    let mut ttl = None;
+    for (key, value) in opts {
+        match key.as_str() {
+            "score" => score = Some(number(value)?),
+            "reason" => reason = value.to_string(),
+            "ttl" if !value.is_unit() => ttl = Some(duration(value)?),
+            "ttl" => {}
+            other => {
+                return fail(format!(
+                    "tag(): unknown option `{other}` (score, reason, ttl)"
+                ))
+            }
+        }
+    }
+    ctx.add_tag(name, score, reason, ttl).or_else(fail)
+}
+
+/// The held tag of `group` as a script string, `""` when none.
+pub(in crate::rules) fn tag_in(ctx: &Ctx, group: &str) -> Result<ImmutableString, String> {
+    Ok(ctx
+        .tag_in(group)?
+        .map_or_else(ImmutableString::new, |t| ctx.tag_names[t as usize].clone()))
+}
+
+/// Paid orders of all time: how many, and the latest.
+pub(in crate::rules) fn paid_orders_all_time(ctx: &Ctx) -> OrderStats {
+    let (count, last) = ctx.user.ledger.all_time(ctx.now);
+    OrderStats {
+        count,
+        last,
+        ..OrderStats::default()
+    }
+}
+
+/// Arms the rule's timer at the earliest of `times` still ahead, or cancels it when none is.
+pub(in crate::rules) fn wake_at_earliest(ctx: &mut Ctx, times: impl IntoIterator<Item = i64>) {
+    let now = ctx.now;
+    match times.into_iter().filter(|t| *t > now).min() {
+        Some(t) => ctx.wake_at(t),
+        None => ctx.cancel_wake(),
+    }
+}
+
+/// A value a rule may keep in `user.set`.
+pub(in crate::rules) fn var_from(name: &str, value: &Dynamic) -> Res<Var> {
+    if let Ok(i) = value.as_int() {
+        Ok(Var::Int(i))
+    } else if let Ok(f) = value.as_float() {
+        Ok(Var::Float(f))
+    } else if let Ok(b) = value.as_bool() {
+        Ok(Var::Bool(b))
+    } else if let Some(s) = value.read_lock::<ImmutableString>() {
+        Ok(Var::Str(s.as_str().into()))
+    } else {
+        fail(format!(
+            "user.set(): `{name}` must be a number, bool or string, not {}",
+            value.type_name()
+        ))
+    }
 }
 
 pub fn register(engine: &mut Engine, ctx: &Shared) {
@@ -98,25 +163,7 @@ fn register_tags(engine: &mut Engine, ctx: &Shared) {
     });
     let c = ctx.clone();
     engine.register_fn("tag", move |name: &str, opts: Map| -> Res<()> {
-        let mut score = None;
-        let mut reason = String::new();
-        let mut ttl = None;
-        for (key, value) in &opts {
-            match key.as_str() {
-                "score" => score = Some(number(value)?),
-                "reason" => reason = value.to_string(),
-                "ttl" if !value.is_unit() => ttl = Some(duration(value)?),
-                "ttl" => {}
-                other => {
-                    return fail(format!(
-                        "tag(): unknown option `{other}` (score, reason, ttl)"
-                    ))
-                }
-            }
-        }
-        c.borrow_mut()
-            .add_tag(name, score, reason, ttl)
-            .or_else(fail)
+        tag_with_options(&mut c.borrow_mut(), name, &opts)
     });
     let c = ctx.clone();
     engine.register_fn("untag", move |name: &str| -> Res<()> {
@@ -181,7 +228,7 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "first_seen",
         move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
-            let t = c.borrow().user.first_by_type[event_type(kind)?.index()];
+            let t = c.borrow().user.first_by_type[event_type(kind).or_else(fail)?.index()];
             Ok(opt((t != 0).then_some(t)))
         },
     );
@@ -189,7 +236,7 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "last_seen",
         move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
-            let t = c.borrow().user.last_by_type[event_type(kind)?.index()];
+            let t = c.borrow().user.last_by_type[event_type(kind).or_else(fail)?.index()];
             Ok(opt((t != 0).then_some(t)))
         },
     );
@@ -206,13 +253,7 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     measures::register_windows(engine, ctx);
     let c = ctx.clone();
     engine.register_fn("paid_orders", move |_: &mut UserRef| -> OrderStats {
-        let ctx = c.borrow();
-        let (count, last) = ctx.user.ledger.all_time(ctx.now);
-        OrderStats {
-            count,
-            last,
-            ..OrderStats::default()
-        }
+        paid_orders_all_time(&c.borrow())
     });
     let c = ctx.clone();
     engine.register_fn("has", move |_: &mut UserRef, name: &str| -> Res<bool> {
@@ -223,11 +264,7 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "tag_in",
         move |_: &mut UserRef, group: &str| -> Res<ImmutableString> {
-            let ctx = c.borrow();
-            Ok(ctx
-                .tag_in(group)
-                .or_else(fail)?
-                .map_or_else(ImmutableString::new, |t| ctx.tag_names[t as usize].clone()))
+            tag_in(&c.borrow(), group).or_else(fail)
         },
     );
     let c = ctx.clone();
@@ -258,24 +295,14 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "wake_at_earliest",
         move |_: &mut UserRef, times: Array| -> Res<()> {
-            let mut ctx = c.borrow_mut();
-            let now = ctx.now;
-            let mut earliest = None;
-            for t in &times {
-                if t.is_unit() {
-                    continue;
-                }
-                let t = t
-                    .as_int()
-                    .or_else(|t| fail(format!("wake_at_earliest: expected times, got {t}")))?;
-                if t > now {
-                    earliest = Some(earliest.map_or(t, |e: i64| e.min(t)));
-                }
+            let mut at = Vec::with_capacity(times.len());
+            for t in times.iter().filter(|t| !t.is_unit()) {
+                at.push(
+                    t.as_int()
+                        .or_else(|t| fail(format!("wake_at_earliest: expected times, got {t}")))?,
+                );
             }
-            match earliest {
-                Some(t) => ctx.wake_at(t),
-                None => ctx.cancel_wake(),
-            }
+            wake_at_earliest(&mut c.borrow_mut(), at);
             Ok(())
         },
     );
@@ -295,24 +322,14 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_get("amount", |s: &mut OrderStats| -> FLOAT { s.amount });
     engine.register_get("promo", |s: &mut OrderStats| -> INT { s.promo });
     engine.register_get("promo_share", |s: &mut OrderStats| -> FLOAT {
-        if s.count == 0 {
-            0.0
-        } else {
-            s.promo as f64 / s.count as f64
-        }
+        s.promo_share()
     });
-    engine.register_get("average", |s: &mut OrderStats| -> FLOAT {
-        if s.count == 0 {
-            0.0
-        } else {
-            s.amount / s.count as f64
-        }
-    });
+    engine.register_get("average", |s: &mut OrderStats| -> FLOAT { s.average() });
     engine.register_get("last", |s: &mut OrderStats| -> Dynamic { opt(s.last) });
     engine.register_get("first", |s: &mut OrderStats| -> Dynamic { opt(s.first) });
 }
 
-fn var_to_dynamic(var: &Var) -> Dynamic {
+pub(in crate::rules) fn var_to_dynamic(var: &Var) -> Dynamic {
     match var {
         Var::Int(i) => Dynamic::from_int(*i),
         Var::Float(f) => Dynamic::from_float(*f),
@@ -334,20 +351,7 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "set",
         move |_: &mut UserRef, name: &str, value: Dynamic| -> Res<()> {
-            let var = if let Ok(i) = value.as_int() {
-                Var::Int(i)
-            } else if let Ok(f) = value.as_float() {
-                Var::Float(f)
-            } else if let Ok(b) = value.as_bool() {
-                Var::Bool(b)
-            } else if let Some(s) = value.read_lock::<ImmutableString>() {
-                Var::Str(s.as_str().into())
-            } else {
-                return fail(format!(
-                    "user.set(): `{name}` must be a number, bool or string, not {}",
-                    value.type_name()
-                ));
-            };
+            let var = var_from(name, &value)?;
             let mut ctx = c.borrow_mut();
             let key = ctx.var_key(name).or_else(fail)?;
             ctx.user.set_var(key, var);
@@ -366,3 +370,8 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
 
 mod event;
 mod measures;
+
+pub(in crate::rules) use event::{grade, keyword_hits, EVENT_FIELDS};
+pub(in crate::rules) use measures::{
+    count, count_below_at, decay_add, decay_below_at, decayed, paid_orders, record_hit, window_exit,
+};
