@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::decode::{decode, DecodeError, Event, Source};
-use crate::rules::{Handler, RulePack, RuleSet, RulesError};
+use crate::rules::{Execution, Handler, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
 use crate::tags::{format_ts, DeadLetter, Output, Trigger};
@@ -34,7 +34,15 @@ impl Processor {
     /// # Errors
     /// A rule that does not compile.
     pub fn new(pack: &RulePack) -> Result<Processor, RulesError> {
-        let rules = RuleSet::compile(pack)?;
+        Processor::with_execution(pack, Execution::Compiled)
+    }
+
+    /// A processor whose handlers run as `execution` says (tests and the benchmark compare).
+    ///
+    /// # Errors
+    /// A rule that does not compile.
+    pub fn with_execution(pack: &RulePack, execution: Execution) -> Result<Processor, RulesError> {
+        let rules = RuleSet::compile_for(pack, execution)?;
         let stats = Stats {
             rule_errors: vec![0; rules.len()],
             ..Stats::default()
@@ -221,11 +229,14 @@ impl Processor {
         out: &mut Vec<Output>,
     ) {
         self.rules.ctx().borrow_mut().begin_rule(rule as u16);
+        let mut first = true;
         for &handler in handlers {
             if !self.rules.has(rule, handler) {
                 continue;
             }
-            if let Err(e) = self.rules.call(rule, handler) {
+            let result = self.rules.call(rule, handler, first);
+            first = false;
+            if let Err(e) = result {
                 self.rules.ctx().borrow_mut().rollback_rule();
                 self.stats.rule_errors[rule] += 1;
                 let name = self.rules.names()[rule].to_string();

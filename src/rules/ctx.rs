@@ -42,7 +42,9 @@ pub struct Ctx {
     /// Queue entries the step adds to the partition.
     pub dues: Vec<Due>,
     seq: u32,
+    /// What the current rule found when it began, and what its current handler found.
     saved: Saved,
+    handler_saved: Saved,
     var_keys: Vec<HashMap<Box<str>, VarKey>>,
     regexes: HashMap<String, Regex>,
     /// Tag names and event type names as script strings, made once: getters hand out cheap
@@ -60,6 +62,29 @@ struct Saved {
     out: usize,
     dues: usize,
     seq: u32,
+}
+
+impl Saved {
+    fn take(&mut self, user: &UserState, out: usize, dues: usize, seq: u32) {
+        self.tags.clear();
+        self.tags.extend_from_slice(&user.tags);
+        self.vars.clear();
+        self.vars.extend_from_slice(&user.vars);
+        self.timers.clear();
+        self.timers.extend_from_slice(&user.timers);
+        self.out = out;
+        self.dues = dues;
+        self.seq = seq;
+    }
+
+    fn restore(&self, user: &mut UserState, out: &mut Vec<Output>, dues: &mut Vec<Due>, seq: &mut u32) {
+        user.tags = Slots::from(&self.tags[..]);
+        user.vars = Slots::from(&self.vars[..]);
+        user.timers = Slots::from(&self.timers[..]);
+        out.truncate(self.out);
+        dues.truncate(self.dues);
+        *seq = self.seq;
+    }
 }
 
 impl Ctx {
@@ -80,6 +105,7 @@ impl Ctx {
             dues: Vec::new(),
             seq: 0,
             saved: Saved::default(),
+            handler_saved: Saved::default(),
             var_keys: vec![HashMap::new(); rules],
             regexes: HashMap::new(),
             tag_names: (0..catalogue.len())
@@ -112,27 +138,26 @@ impl Ctx {
     /// Saves what rule `rule` may change.
     pub fn begin_rule(&mut self, rule: u16) {
         self.rule = rule;
-        let s = &mut self.saved;
-        s.tags.clear();
-        s.tags.extend_from_slice(&self.user.tags);
-        s.vars.clear();
-        s.vars.extend_from_slice(&self.user.vars);
-        s.timers.clear();
-        s.timers.extend_from_slice(&self.user.timers);
-        s.out = self.out.len();
-        s.dues = self.dues.len();
-        s.seq = self.seq;
+        self.saved
+            .take(&self.user, self.out.len(), self.dues.len(), self.seq);
     }
 
     /// Undoes everything the current rule changed.
     pub fn rollback_rule(&mut self) {
-        let s = &mut self.saved;
-        self.user.tags = Slots::from(&s.tags[..]);
-        self.user.vars = Slots::from(&s.vars[..]);
-        self.user.timers = Slots::from(&s.timers[..]);
-        self.out.truncate(s.out);
-        self.dues.truncate(s.dues);
-        self.seq = s.seq;
+        self.saved
+            .restore(&mut self.user, &mut self.out, &mut self.dues, &mut self.seq);
+    }
+
+    /// Saves what the current rule has done so far, before one more of its handlers runs.
+    pub fn save_handler(&mut self) {
+        self.handler_saved
+            .take(&self.user, self.out.len(), self.dues.len(), self.seq);
+    }
+
+    /// Undoes what the handler since [`Ctx::save_handler`] changed.
+    pub fn rollback_handler(&mut self) {
+        self.handler_saved
+            .restore(&mut self.user, &mut self.out, &mut self.dues, &mut self.seq);
     }
 
     fn emitter(&mut self) -> Emitter<'_> {

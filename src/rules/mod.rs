@@ -7,6 +7,7 @@
 //! or broken rule becomes a rule error instead of a hang.
 
 mod api;
+mod compiled;
 mod ctx;
 mod inline;
 mod params;
@@ -19,7 +20,7 @@ use regex::Regex;
 
 pub use ctx::Ctx;
 pub use params::{KeywordSet, KeywordSpec, Params};
-pub use set::{Handler, RuleSet};
+pub use set::{Execution, Handler, RuleSet};
 
 use crate::config::ConfigError;
 use crate::tags::Catalogue;

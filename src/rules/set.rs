@@ -8,6 +8,7 @@ use rhai::{Caches, GlobalRuntimeState};
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, AST, INT};
 
 use super::api::{self, EventRef, UserRef};
+use super::compiled::{self, Program};
 use super::inline::inline_params;
 use super::params::Sections;
 use super::{Ctx, RulePack, RuleRunError, RuleSource, RulesError};
@@ -24,7 +25,7 @@ pub enum Handler {
 }
 
 impl Handler {
-    const ALL: [Handler; 5] = [
+    pub(super) const ALL: [Handler; 5] = [
         Handler::Chat,
         Handler::Click,
         Handler::Order,
@@ -55,10 +56,21 @@ impl Handler {
     }
 }
 
-/// One compiled rule with what its calls keep between events: the statement that calls each
-/// handler, and the rule's own runtime state and function-resolution cache. Keeping the cache
-/// means a native function is looked up once per rule, not once per call.
+/// How handlers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// Compiled where the rule allows it (see [`compiled`]), interpreted otherwise.
+    Compiled,
+    /// Always by Rhai's interpreter: the reference the compiled form is tested against.
+    Interpreted,
+}
+
+/// One compiled rule with what its calls keep between events: the rule in compiled form when
+/// it has one, the statement that calls each handler in the interpreter, and the rule's own
+/// runtime state and function-resolution cache there. Keeping the cache means a native
+/// function is looked up once per rule, not once per call.
 struct Compiled {
+    program: Option<Program>,
     calls: [Option<AST>; 5],
     global: GlobalRuntimeState,
     caches: Caches,
@@ -71,6 +83,8 @@ pub struct RuleSet {
     names: Arc<[Arc<str>]>,
     ctx: Rc<RefCell<Ctx>>,
     scope: Scope<'static>,
+    /// Scratch space of compiled handlers, kept between calls.
+    stack: Vec<compiled::Value>,
     pack: RulePack,
 }
 
@@ -129,6 +143,14 @@ impl RuleSet {
     /// # Errors
     /// The first script that does not compile, with its file and line.
     pub fn compile(pack: &RulePack) -> Result<RuleSet, RulesError> {
+        RuleSet::compile_for(pack, Execution::Compiled)
+    }
+
+    /// As [`RuleSet::compile`], choosing how handlers run.
+    ///
+    /// # Errors
+    /// The first script that does not compile, with its file and line.
+    pub fn compile_for(pack: &RulePack, execution: Execution) -> Result<RuleSet, RulesError> {
         let names: Arc<[Arc<str>]> = pack
             .rules
             .iter()
@@ -145,9 +167,20 @@ impl RuleSet {
         scope.push("event", EventRef);
         scope.push("user", UserRef);
         scope.push("now", 0 as INT);
+        let switch_hashes = compiled::switch_hashing_matches(&engine);
         let mut rules = Vec::with_capacity(pack.rules.len());
         for source in pack.rules.iter() {
             let ast = compile(&engine, source, &pack.params.sections)?;
+            let program = match execution {
+                Execution::Compiled => match Program::compile(&ast, switch_hashes) {
+                    Ok(p) => Some(p),
+                    Err(why) => {
+                        tracing::debug!(rule = %source.name, reason = %why.0, "rule runs interpreted");
+                        None
+                    }
+                },
+                Execution::Interpreted => None,
+            };
             let mut calls: [Option<AST>; 5] = Default::default();
             for f in ast.iter_functions() {
                 for (i, h) in Handler::ALL.iter().enumerate() {
@@ -177,6 +210,7 @@ impl RuleSet {
             let mut global = engine.new_global_runtime_state();
             global.lib.push(ast.shared_lib().clone());
             rules.push(Compiled {
+                program,
                 calls,
                 global,
                 caches: Caches::new(),
@@ -188,6 +222,7 @@ impl RuleSet {
             names,
             ctx,
             scope,
+            stack: Vec::with_capacity(64),
             pack: pack.clone(),
         })
     }
@@ -216,11 +251,39 @@ impl RuleSet {
         self.rules[rule].calls[handler as usize].is_some()
     }
 
-    /// Runs one handler of one rule. The context must hold the step (user, event or timer).
+    /// Whether rule `rule` runs compiled (else interpreted).
+    pub fn is_compiled(&self, rule: usize) -> bool {
+        self.rules[rule].program.is_some()
+    }
+
+    /// Runs one handler of one rule. The context must hold the step (user, event or timer) and
+    /// have begun the rule; `first` says no other handler of the rule ran in this step.
     ///
     /// # Errors
     /// A script error or a broken limit, with the line where it happened.
-    pub fn call(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
+    pub fn call(&mut self, rule: usize, handler: Handler, first: bool) -> Result<(), RuleRunError> {
+        if let Some(program) = &self.rules[rule].program {
+            let mut ctx = self.ctx.borrow_mut();
+            if !first {
+                ctx.save_handler();
+            }
+            if program
+                .run(handler, &mut ctx, &self.pack.limits, &mut self.stack)
+                .is_ok()
+            {
+                return Ok(());
+            }
+            // The interpreter runs the handler again from where it started, and reports.
+            if first {
+                ctx.rollback_rule();
+            } else {
+                ctx.rollback_handler();
+            }
+        }
+        self.interpret(rule, handler)
+    }
+
+    fn interpret(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
         if handler == Handler::Tick {
             let now = self.ctx.borrow().now;
             if let Some(v) = self.scope.get_mut("now") {

@@ -216,7 +216,7 @@ impl Lowerer<'_> {
                     RExpr::Unit(..) => Expr::Const(V::Bool(true)),
                     e => self.expr(e)?,
                 };
-                Stmt::While(cond, self.block(&x.body)?, false)
+                Stmt::While(cond, self.block(&x.body)?)
             }
             RStmt::Do(x, flags, ..) => {
                 let cond = self.expr(&x.expr)?;

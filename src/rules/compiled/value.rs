@@ -28,9 +28,10 @@ pub enum V {
     Int(INT),
     Float(FLOAT),
     Str(ImmutableString),
-    Array(Vec<V>),
-    Map(Box<Map>),
-    Orders(Box<OrderStats>),
+    /// Arrays and maps are values in Rhai: shared here, copied when changed.
+    Array(Rc<Vec<V>>),
+    Map(Rc<Map>),
+    Orders(Rc<OrderStats>),
     Hit(Rc<KeywordHit>),
     User,
     Event,
@@ -55,10 +56,11 @@ impl V {
         }
         if d.is_array() {
             let items = d.into_array().map_err(|_| Bail)?;
-            return items.into_iter().map(V::from_dynamic).collect::<Res<_>>().map(V::Array);
+            let items = items.into_iter().map(V::from_dynamic).collect::<Res<_>>()?;
+            return Ok(V::Array(Rc::new(items)));
         }
         if d.is_map() {
-            return d.try_cast::<Map>().map(|m| V::Map(Box::new(m))).ok_or(Bail);
+            return d.try_cast::<Map>().map(|m| V::Map(Rc::new(m))).ok_or(Bail);
         }
         Err(Bail)
     }
@@ -82,20 +84,6 @@ impl V {
     pub fn as_bool(&self) -> Res<bool> {
         match self {
             V::Bool(b) => Ok(*b),
-            _ => Err(Bail),
-        }
-    }
-
-    pub fn as_int(&self) -> Res<INT> {
-        match self {
-            V::Int(i) => Ok(*i),
-            _ => Err(Bail),
-        }
-    }
-
-    pub fn as_str(&self) -> Res<&str> {
-        match self {
-            V::Str(s) => Ok(s.as_str()),
             _ => Err(Bail),
         }
     }

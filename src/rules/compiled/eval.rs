@@ -1,0 +1,354 @@
+//! Running compiled handlers: one value stack holds every frame's slots and the arguments of
+//! the call being made, so a call allocates nothing.
+
+use std::rc::Rc;
+
+use rhai::ImmutableString;
+
+use super::natives::map_of;
+use super::value::{negate, Bail, Res, V};
+use super::{switch_hash, Expr, Program, Stmt, Switch};
+use crate::rules::{Ctx, Limits};
+
+/// How a statement ended other than by falling through; a returned value waits in
+/// [`Machine::returned`], which keeps every step's result small.
+enum Flow {
+    Bail,
+    Return,
+    Break,
+    Continue,
+}
+
+impl From<Bail> for Flow {
+    fn from(_: Bail) -> Flow {
+        Flow::Bail
+    }
+}
+
+type Step<T> = Result<T, Flow>;
+
+pub struct Machine<'a> {
+    program: &'a Program,
+    ctx: &'a mut Ctx,
+    limits: &'a Limits,
+    stack: &'a mut Vec<V>,
+    returned: V,
+    depth: usize,
+    operations: u64,
+    /// Bail well before the interpreter's operation limit: the interpreter then runs the
+    /// handler and enforces the limit exactly (it counts about as many operations as this).
+    max_operations: u64,
+}
+
+impl<'a> Machine<'a> {
+    /// `stack` is scratch space, kept by the caller between runs.
+    pub fn new(
+        program: &'a Program,
+        ctx: &'a mut Ctx,
+        limits: &'a Limits,
+        stack: &'a mut Vec<V>,
+    ) -> Machine<'a> {
+        stack.clear();
+        Machine {
+            program,
+            ctx,
+            limits,
+            stack,
+            returned: V::Unit,
+            depth: 0,
+            operations: 0,
+            max_operations: limits.operations / 2,
+        }
+    }
+
+    /// Calls script function `f` with `args`.
+    pub fn call<const N: usize>(&mut self, f: u16, args: [V; N]) -> Res<()> {
+        let base = self.stack.len();
+        self.stack.extend(args);
+        self.enter(f, base).map(|_| ())
+    }
+
+    /// Runs function `f` whose arguments are on the stack from `base`.
+    fn enter(&mut self, f: u16, base: usize) -> Res<V> {
+        let func = &self.program.funcs[usize::from(f)];
+        if self.stack.len() - base != func.params || self.depth * 2 >= self.limits.call_depth {
+            return Err(Bail);
+        }
+        self.depth += 1;
+        self.stack.resize(base + usize::from(func.slots), V::Unit);
+        let result = self.block(&func.body, base);
+        self.stack.truncate(base);
+        self.depth -= 1;
+        match result {
+            Ok(v) => Ok(v),
+            Err(Flow::Return) => Ok(std::mem::take(&mut self.returned)),
+            Err(_) => Err(Bail),
+        }
+    }
+
+    fn tick(&mut self) -> Res<()> {
+        self.operations += 1;
+        if self.operations > self.max_operations {
+            return Err(Bail);
+        }
+        Ok(())
+    }
+
+    /// A block's value is its last statement's, as in Rhai.
+    fn block(&mut self, stmts: &[Stmt], base: usize) -> Step<V> {
+        let mut last = V::Unit;
+        for s in stmts {
+            last = self.stmt(s, base)?;
+        }
+        Ok(last)
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, base: usize) -> Step<V> {
+        self.tick()?;
+        match stmt {
+            Stmt::Expr(e) => self.expr(e, base),
+            Stmt::Let(slot, e) => {
+                let v = self.expr(e, base)?;
+                self.stack[base + usize::from(*slot)] = v;
+                Ok(V::Unit)
+            }
+            Stmt::Assign(slot, op, e) => {
+                let v = self.expr(e, base)?;
+                let at = base + usize::from(*slot);
+                self.stack[at] = match op {
+                    None => v,
+                    Some(op) => op.apply(&self.stack[at], &v, self.limits.string_bytes)?,
+                };
+                Ok(V::Unit)
+            }
+            Stmt::If(cond, then, otherwise) => {
+                if self.expr(cond, base)?.as_bool()? {
+                    self.block(then, base)
+                } else {
+                    self.block(otherwise, base)
+                }
+            }
+            Stmt::Switch(s) => self.switch(s, base),
+            Stmt::While(cond, body) => {
+                while self.expr(cond, base)?.as_bool()? {
+                    if self.iteration(body, base)? {
+                        break;
+                    }
+                }
+                Ok(V::Unit)
+            }
+            Stmt::DoWhile(body, cond, until) => {
+                loop {
+                    if self.iteration(body, base)? {
+                        break;
+                    }
+                    if self.expr(cond, base)?.as_bool()? == *until {
+                        break;
+                    }
+                }
+                Ok(V::Unit)
+            }
+            Stmt::For(var, counter, iter, body) => {
+                let V::Array(items) = self.expr(iter, base)? else {
+                    return Err(Flow::Bail);
+                };
+                for (i, item) in items.iter().enumerate() {
+                    self.stack[base + usize::from(*var)] = item.clone();
+                    if let Some(c) = counter {
+                        self.stack[base + usize::from(*c)] = V::Int(i as i64);
+                    }
+                    if self.iteration(body, base)? {
+                        break;
+                    }
+                }
+                Ok(V::Unit)
+            }
+            Stmt::Break => Err(Flow::Break),
+            Stmt::Continue => Err(Flow::Continue),
+            Stmt::Return(e) => {
+                self.returned = self.expr(e, base)?;
+                Err(Flow::Return)
+            }
+            Stmt::Block(b) => self.block(b, base),
+        }
+    }
+
+    /// One pass of a loop body; `true` when it breaks out of the loop.
+    fn iteration(&mut self, body: &[Stmt], base: usize) -> Step<bool> {
+        self.tick()?;
+        match self.block(body, base) {
+            Ok(_) | Err(Flow::Continue) => Ok(false),
+            Err(Flow::Break) => Ok(true),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn switch(&mut self, s: &Switch, base: usize) -> Step<V> {
+        let value = self.expr(&s.value, base)?;
+        let dynamic = match &value {
+            V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::Str(_) => value.to_dynamic()?,
+            _ => return Err(Flow::Bail),
+        };
+        let mut chosen = None;
+        if let Some(arms) = s.cases.get(&switch_hash(&dynamic)) {
+            chosen = self.first_arm(s, arms.iter().copied(), base)?;
+        }
+        if chosen.is_none() && !s.ranges.is_empty() {
+            let arms: Vec<usize> = s
+                .ranges
+                .iter()
+                .filter(|r| r.contains(&dynamic))
+                .map(|r| r.index())
+                .collect();
+            chosen = self.first_arm(s, arms.into_iter(), base)?;
+        }
+        match chosen.or(s.default) {
+            Some(i) => self.expr(&s.arms[i].1, base),
+            None => Ok(V::Unit),
+        }
+    }
+
+    fn first_arm(
+        &mut self,
+        s: &Switch,
+        arms: impl Iterator<Item = usize>,
+        base: usize,
+    ) -> Step<Option<usize>> {
+        for i in arms {
+            let pass = match &s.arms[i].0 {
+                None => true,
+                Some(guard) => self.expr(guard, base)?.as_bool()?,
+            };
+            if pass {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Evaluates `args` onto the stack; returns where they start.
+    fn push_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
+        let start = self.stack.len();
+        for a in args {
+            let v = self.expr(a, base)?;
+            self.stack.push(v);
+        }
+        Ok(start)
+    }
+
+    fn expr(&mut self, expr: &Expr, base: usize) -> Step<V> {
+        self.tick()?;
+        Ok(match expr {
+            Expr::Const(v) => v.clone(),
+            Expr::Local(slot) => self.stack[base + usize::from(*slot)].clone(),
+            Expr::Op(op, a, b) => {
+                let a = self.expr(a, base)?;
+                let b = self.expr(b, base)?;
+                op.apply(&a, &b, self.limits.string_bytes)?
+            }
+            Expr::Get(target, getter) => match &**target {
+                // Read in place: a getter needs no copy of its target.
+                Expr::Local(slot) => getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?,
+                target => {
+                    let target = self.expr(target, base)?;
+                    getter.get(&target, self.ctx)?
+                }
+            },
+            Expr::Method(target, native, args) => {
+                let start = self.stack.len();
+                let target = self.expr(target, base)?;
+                self.stack.push(target);
+                self.push_args(args, base)?;
+                let result = native.call(self.ctx, &self.stack[start..]);
+                self.stack.truncate(start);
+                result?
+            }
+            Expr::Native(native, args) => {
+                let start = self.push_args(args, base)?;
+                let result = native.call(self.ctx, &self.stack[start..]);
+                self.stack.truncate(start);
+                result?
+            }
+            Expr::MethodMut(slot, native, args) => {
+                let start = self.push_args(args, base)?;
+                let args = self.stack.split_off(start);
+                native.call_mut(&mut self.stack[base + usize::from(*slot)], args, self.limits)?
+            }
+            Expr::Script(f, args) => {
+                let start = self.push_args(args, base)?;
+                self.enter(*f, start)?
+            }
+            Expr::And(items) => {
+                for item in items.iter() {
+                    if !self.expr(item, base)?.as_bool()? {
+                        return Ok(V::Bool(false));
+                    }
+                }
+                V::Bool(true)
+            }
+            Expr::Or(items) => {
+                for item in items.iter() {
+                    if self.expr(item, base)?.as_bool()? {
+                        return Ok(V::Bool(true));
+                    }
+                }
+                V::Bool(false)
+            }
+            Expr::Not(e) => V::Bool(!self.expr(e, base)?.as_bool()?),
+            Expr::Neg(e) => negate(&self.expr(e, base)?)?,
+            Expr::Plus(e) => match self.expr(e, base)? {
+                v @ (V::Int(_) | V::Float(_)) => v,
+                _ => return Err(Flow::Bail),
+            },
+            Expr::Block(stmts) => self.block(stmts, base)?,
+            Expr::Interpolated(parts) => {
+                let mut text = String::new();
+                for p in parts.iter() {
+                    self.expr(p, base)?.write_to(&mut text)?;
+                }
+                if self.limits.string_bytes > 0 && text.len() > self.limits.string_bytes {
+                    return Err(Flow::Bail);
+                }
+                V::Str(ImmutableString::from(text))
+            }
+            Expr::Array(items) => {
+                if self.limits.array_len > 0 && items.len() > self.limits.array_len {
+                    return Err(Flow::Bail);
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    out.push(self.expr(item, base)?);
+                }
+                V::Array(Rc::new(out))
+            }
+            Expr::Map(fields) => {
+                if self.limits.map_len > 0 && fields.len() > self.limits.map_len {
+                    return Err(Flow::Bail);
+                }
+                let mut out = Vec::with_capacity(fields.len());
+                for (k, e) in fields.iter() {
+                    out.push((k.clone(), self.expr(e, base)?));
+                }
+                V::Map(Rc::new(map_of(out)?))
+            }
+            Expr::Index(target, index) => {
+                let target = self.expr(target, base)?;
+                let index = self.expr(index, base)?;
+                index_of(&target, &index)?
+            }
+        })
+    }
+}
+
+/// `array[i]`; a negative index counts from the end, as in Rhai.
+fn index_of(target: &V, index: &V) -> Res<V> {
+    let (V::Array(items), V::Int(i)) = (target, index) else {
+        return Err(Bail);
+    };
+    let len = items.len() as i64;
+    let at = if *i < 0 { len + i } else { *i };
+    if at < 0 || at >= len {
+        return Err(Bail);
+    }
+    Ok(items[at as usize].clone())
+}
