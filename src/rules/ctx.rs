@@ -77,7 +77,13 @@ impl Saved {
         self.seq = seq;
     }
 
-    fn restore(&self, user: &mut UserState, out: &mut Vec<Output>, dues: &mut Vec<Due>, seq: &mut u32) {
+    fn restore(
+        &self,
+        user: &mut UserState,
+        out: &mut Vec<Output>,
+        dues: &mut Vec<Due>,
+        seq: &mut u32,
+    ) {
         user.tags = Slots::from(&self.tags[..]);
         user.vars = Slots::from(&self.vars[..]);
         user.timers = Slots::from(&self.timers[..]);

@@ -85,6 +85,8 @@ pub struct RuleSet {
     scope: Scope<'static>,
     /// Scratch space of compiled handlers, kept between calls.
     stack: Vec<compiled::Value>,
+    /// Compiled handler calls handed to the interpreter (see [`compiled`]).
+    fallbacks: u64,
     pack: RulePack,
 }
 
@@ -223,6 +225,7 @@ impl RuleSet {
             ctx,
             scope,
             stack: Vec::with_capacity(64),
+            fallbacks: 0,
             pack: pack.clone(),
         })
     }
@@ -251,6 +254,11 @@ impl RuleSet {
         self.rules[rule].calls[handler as usize].is_some()
     }
 
+    /// Calls of compiled handlers that the interpreter ran instead, since the rules compiled.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks
+    }
+
     /// Whether rule `rule` runs compiled (else interpreted).
     pub fn is_compiled(&self, rule: usize) -> bool {
         self.rules[rule].program.is_some()
@@ -274,6 +282,7 @@ impl RuleSet {
                 return Ok(());
             }
             // The interpreter runs the handler again from where it started, and reports.
+            self.fallbacks += 1;
             if first {
                 ctx.rollback_rule();
             } else {

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod compiled;
 mod kafka;
 mod kafka_support;
 mod net_cut;

@@ -248,7 +248,9 @@ impl<'a> Machine<'a> {
             }
             Expr::Get(target, getter) => match &**target {
                 // Read in place: a getter needs no copy of its target.
-                Expr::Local(slot) => getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?,
+                Expr::Local(slot) => {
+                    getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?
+                }
                 target => {
                     let target = self.expr(target, base)?;
                     getter.get(&target, self.ctx)?
@@ -272,7 +274,11 @@ impl<'a> Machine<'a> {
             Expr::MethodMut(slot, native, args) => {
                 let start = self.push_args(args, base)?;
                 let args = self.stack.split_off(start);
-                native.call_mut(&mut self.stack[base + usize::from(*slot)], args, self.limits)?
+                native.call_mut(
+                    &mut self.stack[base + usize::from(*slot)],
+                    args,
+                    self.limits,
+                )?
             }
             Expr::Script(f, args) => {
                 let start = self.push_args(args, base)?;

@@ -73,7 +73,9 @@ pub fn lower_rule(ast: &AST, fns: &FnTable, hash_check: bool) -> Lowered<Vec<Fun
         let pos = at(stmt.position());
         let Some(i) = (current..spans.len()).find(|&i| spans[i].0 <= pos && pos <= spans[i].1)
         else {
-            failure = Some(Unsupported(format!("a statement at {pos:?} outside every body")));
+            failure = Some(Unsupported(format!(
+                "a statement at {pos:?} outside every body"
+            )));
             return false;
         };
         current = i;
@@ -134,7 +136,10 @@ impl Lowerer<'_> {
             .flat_map(|s| s.iter().rev())
             .find(|(n, _)| n.as_str() == name)
             .map(|(_, slot)| *slot)
-            .map_or_else(|| unsupported(format!("variable `{name}` from outside the function")), Ok)
+            .map_or_else(
+                || unsupported(format!("variable `{name}` from outside the function")),
+                Ok,
+            )
     }
 
     fn block(&mut self, block: &StmtBlock) -> Lowered<Box<[Stmt]>> {
@@ -291,7 +296,9 @@ impl Lowerer<'_> {
             RExpr::Stmt(block) => Expr::Block(self.block(block)?),
             RExpr::FnCall(call, ..) => self.call(call)?,
             RExpr::Dot(x, ..) => self.dot(&x.lhs, &x.rhs)?,
-            RExpr::Index(x, ..) => Expr::Index(Box::new(self.expr(&x.lhs)?), Box::new(self.expr(&x.rhs)?)),
+            RExpr::Index(x, ..) => {
+                Expr::Index(Box::new(self.expr(&x.lhs)?), Box::new(self.expr(&x.rhs)?))
+            }
             RExpr::And(items, ..) => Expr::And(self.exprs(items)?),
             RExpr::Or(items, ..) => Expr::Or(self.exprs(items)?),
             other => return unsupported(format!("expression {other:?}")),
@@ -308,8 +315,8 @@ impl Lowerer<'_> {
         match rhs {
             RExpr::Property(p, ..) => {
                 let name = &p.2;
-                let getter = Getter::parse(name)
-                    .ok_or_else(|| Unsupported(format!("property `{name}`")))?;
+                let getter =
+                    Getter::parse(name).ok_or_else(|| Unsupported(format!("property `{name}`")))?;
                 Ok(Expr::Get(Box::new(target), getter))
             }
             RExpr::MethodCall(call, ..) => {
@@ -332,7 +339,10 @@ impl Lowerer<'_> {
         args: Box<[Expr]>,
     ) -> Lowered<Expr> {
         if self.fns.0.keys().any(|(n, _)| n == &call.name) {
-            return unsupported(format!("script function `{}` called as a method", call.name));
+            return unsupported(format!(
+                "script function `{}` called as a method",
+                call.name
+            ));
         }
         // `x.f(a)` is `f(x, a)`: the receiver is the native's first argument.
         let method = Native::parse(&call.name, args.len() + 1)

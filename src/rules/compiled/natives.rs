@@ -274,10 +274,12 @@ impl Native {
                 let scale = 10f64.powi((*digits).clamp(0, 12) as i32);
                 Ok(V::Float((x * scale).round() / scale))
             }
-            (N::Tag, [V::Str(name)]) => ok(ctx.add_tag(name, None, String::new(), None).map(|_| V::Unit)),
-            (N::TagWith, [V::Str(name), V::Str(reason)]) => {
-                ok(ctx.add_tag(name, None, reason.to_string(), None).map(|_| V::Unit))
-            }
+            (N::Tag, [V::Str(name)]) => ok(ctx
+                .add_tag(name, None, String::new(), None)
+                .map(|_| V::Unit)),
+            (N::TagWith, [V::Str(name), V::Str(reason)]) => ok(ctx
+                .add_tag(name, None, reason.to_string(), None)
+                .map(|_| V::Unit)),
             (N::TagWith, [V::Str(name), V::Map(opts)]) => {
                 api::tag_with_options(ctx, name, opts).map_err(|_| Bail)?;
                 Ok(V::Unit)
@@ -315,13 +317,15 @@ impl Native {
         match (self, args) {
             (N::Age, []) => Ok(V::Int(ctx.now - ctx.user.first_seen())),
             (N::SinceLast, []) => Ok(V::Int(ctx.now - ctx.user.last_seen())),
-            (N::Count, [V::Str(kind), w]) => {
-                api::count(ctx, kind, duration(w)?, 0).map(V::Int).map_err(|_| Bail)
-            }
+            (N::Count, [V::Str(kind), w]) => api::count(ctx, kind, duration(w)?, 0)
+                .map(V::Int)
+                .map_err(|_| Bail),
             // "Between 14 d and 7 d ago" excludes the newer edge, as the Rhai registration.
             (N::CountBetween, [V::Str(kind), from, to]) => {
                 let to = duration(to)?.checked_add(1).ok_or(Bail)?;
-                api::count(ctx, kind, duration(from)?, to).map(V::Int).map_err(|_| Bail)
+                api::count(ctx, kind, duration(from)?, to)
+                    .map(V::Int)
+                    .map_err(|_| Bail)
             }
             (N::WindowExit, [V::Str(kind), w]) => ok_int(api::window_exit(ctx, kind, duration(w)?)),
             (N::CountBelowAt, [V::Str(kind), w, V::Int(n)]) => {
@@ -367,7 +371,9 @@ impl Native {
                     other => api::number(&other.to_dynamic()?).map_err(|_| Bail)?,
                 };
                 let hl = duration(hl)?;
-                api::decay_add(ctx, name, hl, w).map(V::Float).map_err(|_| Bail)
+                api::decay_add(ctx, name, hl, w)
+                    .map(V::Float)
+                    .map_err(|_| Bail)
             }
             (N::Decayed, [V::Str(name), hl]) => {
                 let hl = duration(hl)?;

@@ -73,9 +73,9 @@ impl V {
             V::Int(i) => Dynamic::from_int(*i),
             V::Float(f) => Dynamic::from_float(*f),
             V::Str(s) => Dynamic::from(s.clone()),
-            V::Array(items) => Dynamic::from_array(
-                items.iter().map(V::to_dynamic).collect::<Res<_>>()?,
-            ),
+            V::Array(items) => {
+                Dynamic::from_array(items.iter().map(V::to_dynamic).collect::<Res<_>>()?)
+            }
             V::Map(m) => Dynamic::from_map((**m).clone()),
             V::Orders(_) | V::Hit(_) | V::User | V::Event => return Err(Bail),
         })
@@ -108,6 +108,7 @@ impl V {
             V::Int(i) => write!(out, "{i}").map_err(|_| Bail)?,
             V::Float(f) => write!(out, "{}", FloatWrapper::new(*f)).map_err(|_| Bail)?,
             V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            V::Unit => {}
             _ => return Err(Bail),
         }
         Ok(())
