@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
-use crate::rules::{RulePack, RulesError};
+use crate::rules::{RulePack, RuleSet, RulesError};
 
 pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -150,6 +150,16 @@ pub fn main(cli: Cli) -> ExitCode {
                     pack.catalogue.len(),
                     pack.params.keywords.specs.len()
                 );
+                if let Ok(set) = RuleSet::compile(&pack) {
+                    for (i, rule) in pack.rules.iter().enumerate() {
+                        if let Some(why) = set.interpreted_because(i) {
+                            println!(
+                                "note: {} runs in the interpreter, several times slower ({why})",
+                                rule.path.display()
+                            );
+                        }
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => usage_error(e),

@@ -70,7 +70,8 @@ pub enum Execution {
 /// runtime state and function-resolution cache there. Keeping the cache means a native
 /// function is looked up once per rule, not once per call.
 struct Compiled {
-    program: Option<Program>,
+    /// The compiled form, or why the rule runs interpreted.
+    program: Result<Program, String>,
     calls: [Option<AST>; 5],
     global: GlobalRuntimeState,
     caches: Caches,
@@ -174,14 +175,11 @@ impl RuleSet {
         for source in pack.rules.iter() {
             let ast = compile(&engine, source, &pack.params.sections)?;
             let program = match execution {
-                Execution::Compiled => match Program::compile(&ast, switch_hashes) {
-                    Ok(p) => Some(p),
-                    Err(why) => {
-                        tracing::debug!(rule = %source.name, reason = %why.0, "rule runs interpreted");
-                        None
-                    }
-                },
-                Execution::Interpreted => None,
+                Execution::Compiled => Program::compile(&ast, switch_hashes).map_err(|why| {
+                    tracing::debug!(rule = %source.name, reason = %why.0, "rule runs interpreted");
+                    why.0
+                }),
+                Execution::Interpreted => Err("interpreted by request".to_string()),
             };
             let mut calls: [Option<AST>; 5] = Default::default();
             for f in ast.iter_functions() {
@@ -261,7 +259,12 @@ impl RuleSet {
 
     /// Whether rule `rule` runs compiled (else interpreted).
     pub fn is_compiled(&self, rule: usize) -> bool {
-        self.rules[rule].program.is_some()
+        self.rules[rule].program.is_ok()
+    }
+
+    /// Why rule `rule` runs interpreted: the first construct the compiled form does not cover.
+    pub fn interpreted_because(&self, rule: usize) -> Option<&str> {
+        self.rules[rule].program.as_ref().err().map(String::as_str)
     }
 
     /// Runs one handler of one rule. The context must hold the step (user, event or timer) and
@@ -270,7 +273,7 @@ impl RuleSet {
     /// # Errors
     /// A script error or a broken limit, with the line where it happened.
     pub fn call(&mut self, rule: usize, handler: Handler, first: bool) -> Result<(), RuleRunError> {
-        if let Some(program) = &self.rules[rule].program {
+        if let Ok(program) = &self.rules[rule].program {
             let mut ctx = self.ctx.borrow_mut();
             if !first {
                 ctx.save_handler();

@@ -22,6 +22,33 @@ fn check_passes_on_the_shipped_pack() {
 }
 
 #[test]
+fn check_names_rules_that_run_interpreted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("debugging.rhai"),
+        "fn on_chat(event, user) {\n    print(event.text);\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plain.rhai"),
+        "fn on_chat(event, user) {\n    tag(\"intent/price\");\n}\n",
+    )
+    .unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("debugging.rhai runs in the interpreter") && text.contains("`print`"),
+        "{text}"
+    );
+    assert!(!text.contains("plain.rhai"), "{text}");
+}
+
+#[test]
 fn check_reports_undeclared_tag_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
