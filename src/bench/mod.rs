@@ -5,8 +5,9 @@
 //! stage then runs once over exactly those records, in the order an engineer reads them:
 //!
 //! - floor: decode + encode only (no state, no rules), the most any configuration could reach;
-//! - core only: decode → state → rules → tag changes on one core, then sharded by user across
-//!   all cores as Kafka mode's workers are ([`stages`]);
+//! - core only: decode → state → rules → tag changes on one core, then the same with Rhai's
+//!   interpreter alone (what compiled handlers save), then sharded by user across all cores as
+//!   Kafka mode's workers are ([`stages`]);
 //! - file mode end to end: `tagstream run --input … --output /dev/null` as a child process;
 //! - memory: the child's peak RSS, the state's bytes per tracked user;
 //! - with `--kafka`: produce → Kafka mode (in-process) → consume through a broker, and
@@ -28,7 +29,7 @@ use clap::Args;
 
 use crate::cli::{CommonArgs, EXIT_RUNTIME, EXIT_USAGE};
 use crate::generate::GenOptions;
-use crate::rules::RulesError;
+use crate::rules::{Execution, RulesError};
 use report::{item, mb, row, thousands};
 use stages::{status_kb, CoreRun};
 use stream::Stream;
@@ -142,8 +143,15 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     let floor = stages::floor(&stream);
     let f = Some(floor.rate());
     row(&floor, f, "");
-    let core = stages::core_single(&stream, &pack)?;
+    let core = stages::core_single(&stream, &pack, Execution::Compiled)?;
     row(&core.measured, f, "");
+    let interpreted = stages::core_single(&stream, &pack, Execution::Interpreted)?;
+    let speedup = core.measured.rate() / interpreted.measured.rate();
+    row(
+        &interpreted.measured,
+        f,
+        &format!("compiled handlers run {speedup:.2}x as fast"),
+    );
     let user_ids = stream.user_ids();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {

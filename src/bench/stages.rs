@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::cli::CommonArgs;
 use crate::core::Processor;
 use crate::decode::decode;
-use crate::rules::RulePack;
+use crate::rules::{Execution, RulePack};
 use crate::state::{MemoryUse, Partition};
 use crate::tags::{change_id, DeadLetter, Op, Output, TagChange, Trigger};
 
@@ -112,12 +112,17 @@ pub fn floor(stream: &Stream) -> Measured {
 }
 
 /// Core only on one thread: one processor, one partition holding every user, outputs encoded
-/// to a reused buffer and dropped.
+/// to a reused buffer and dropped. `execution` chooses compiled handlers (what runs in
+/// production) or Rhai's interpreter alone (for comparison).
 ///
 /// # Errors
 /// A rule that does not compile.
-pub fn core_single(stream: &Stream, pack: &RulePack) -> Result<CoreRun, BenchError> {
-    let mut processor = Processor::new(pack)?;
+pub fn core_single(
+    stream: &Stream,
+    pack: &RulePack,
+    execution: Execution,
+) -> Result<CoreRun, BenchError> {
+    let mut processor = Processor::with_execution(pack, execution)?;
     let mut part = Partition::new();
     let mut outputs = Vec::new();
     let mut buf = Vec::with_capacity(1024);
@@ -143,7 +148,10 @@ pub fn core_single(stream: &Stream, pack: &RulePack) -> Result<CoreRun, BenchErr
         .map(|(before, after)| after.saturating_sub(before) * 1024);
     Ok(CoreRun {
         measured: Measured {
-            stage: "core only, 1 core".into(),
+            stage: match execution {
+                Execution::Compiled => "core only, 1 core".into(),
+                Execution::Interpreted => "core only, 1 core, interpreter only".into(),
+            },
             events: stream.len(),
             secs,
         },
