@@ -292,3 +292,32 @@ fn on_chat(event, user) {
     assert_eq!(out.len(), 1);
     assert!(out[0].contains("Too many operations"), "{}", out[0]);
 }
+
+/// Rhai evaluates a chain's call arguments before its target: side effects keep that order.
+#[test]
+fn chain_arguments_are_evaluated_before_the_target() {
+    let order = r#"
+fn on_chat(event, user) {
+    let held = holder(user, "intent/price").has(named(user, "service/complaint"));
+    if held {
+        tag("intent/purchase", "both");
+    }
+}
+
+fn holder(user, t) {
+    tag(t, "target");
+    user
+}
+
+fn named(user, t) {
+    tag(t, "argument");
+    t
+}
+"#;
+    let pack = pack_of(&[("order", order)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["order"]);
+    let (out, fallbacks) = agree(&pack, &joined(&[chat("u1", T0, "hi")]));
+    assert_eq!(fallbacks, 0);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[0].contains("service/complaint") && out[1].contains("intent/price"));
+}

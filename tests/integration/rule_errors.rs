@@ -282,8 +282,7 @@ fn an_undeclared_literal_tag_fails_to_load_with_file_and_line() {
         "bad",
         "fn on_chat(event, user) {\n    tag(\"nope/x\");\n}\n",
     )])
-    .err()
-    .expect("load fails");
+    .expect_err("load fails");
     let text = err.to_string();
     assert!(text.contains("bad.rhai:2:"), "{text}");
     assert!(text.contains("nope/x"), "{text}");

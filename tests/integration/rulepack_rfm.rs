@@ -230,10 +230,13 @@ fn the_recency_timer_alone_moves_important_value_to_important_retain() {
     assert_eq!(r.last_add("u", "value/medium").unwrap().event_id, None);
 }
 
+/// A user's orders (amount, promo), the value tier they end in, and its score.
+type TierCase<'a> = (&'a str, &'a [(f64, bool)], &'a str, f64);
+
 #[test]
 fn value_tiers_and_scores() {
     let mut lines = Vec::new();
-    let cases: [(&str, &[(f64, bool)], &str, f64); 10] = [
+    let cases: [TierCase; 10] = [
         ("low", &[(100.0, false)], "value/low", 2.1), //               (.4+.3+.2+.5)·1.5
         ("aov200", &[(200.0, false)], "value/medium", 2.7), //         gAOV 3 from 200: (.4+.3+.6+.5)·1.5
         ("aov199", &[(199.99, false)], "value/low", 2.1),

@@ -7,7 +7,7 @@ use rhai::ImmutableString;
 
 use super::natives::map_of;
 use super::value::{negate, Bail, Res, V};
-use super::{switch_hash, Expr, Program, Stmt, Switch};
+use super::{switch_hash, Chain, Expr, Link, Program, Stmt, Switch};
 use crate::rules::{Ctx, Limits};
 
 /// How a statement ended other than by falling through; a returned value waits in
@@ -226,6 +226,41 @@ impl<'a> Machine<'a> {
         Ok(None)
     }
 
+    fn chain(&mut self, chain: &Chain, base: usize) -> Step<V> {
+        let start = self.stack.len();
+        for link in chain.links.iter() {
+            if let Link::Call(_, args) = link {
+                // The receiver's place, filled when the call is made.
+                self.stack.push(V::Unit);
+                self.push_args(args, base)?;
+            }
+        }
+        let (mut value, links) = match (&chain.target, &chain.links[..]) {
+            // Read a variable's property in place: a getter needs no copy of its target.
+            (Expr::Local(slot), [Link::Get(getter), rest @ ..]) => {
+                self.tick()?;
+                let value = getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?;
+                (value, rest)
+            }
+            (target, links) => (self.expr(target, base)?, links),
+        };
+        let mut at = start;
+        for link in links {
+            value = match link {
+                Link::Get(getter) => getter.get(&value, self.ctx)?,
+                Link::Call(native, args) => {
+                    let end = at + 1 + args.len();
+                    self.stack[at] = value;
+                    let result = native.call(self.ctx, &self.stack[at..end]);
+                    at = end;
+                    result?
+                }
+            };
+        }
+        self.stack.truncate(start);
+        Ok(value)
+    }
+
     /// Evaluates `args` onto the stack; returns where they start.
     fn push_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
         let start = self.stack.len();
@@ -246,25 +281,7 @@ impl<'a> Machine<'a> {
                 let b = self.expr(b, base)?;
                 op.apply(&a, &b, self.limits.string_bytes)?
             }
-            Expr::Get(target, getter) => match &**target {
-                // Read in place: a getter needs no copy of its target.
-                Expr::Local(slot) => {
-                    getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?
-                }
-                target => {
-                    let target = self.expr(target, base)?;
-                    getter.get(&target, self.ctx)?
-                }
-            },
-            Expr::Method(target, native, args) => {
-                let start = self.stack.len();
-                let target = self.expr(target, base)?;
-                self.stack.push(target);
-                self.push_args(args, base)?;
-                let result = native.call(self.ctx, &self.stack[start..]);
-                self.stack.truncate(start);
-                result?
-            }
+            Expr::Chain(chain) => self.chain(chain, base)?,
             Expr::Native(native, args) => {
                 let start = self.push_args(args, base)?;
                 let result = native.call(self.ctx, &self.stack[start..]);
@@ -337,9 +354,10 @@ impl<'a> Machine<'a> {
                 }
                 V::Map(Rc::new(map_of(out)?))
             }
+            // As in Rhai, the index is evaluated before what it indexes.
             Expr::Index(target, index) => {
-                let target = self.expr(target, base)?;
                 let index = self.expr(index, base)?;
+                let target = self.expr(target, base)?;
                 index_of(&target, &index)?
             }
         })

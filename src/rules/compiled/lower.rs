@@ -12,7 +12,7 @@ use rhai::{Dynamic, Position, StmtBlock, Token, AST};
 
 use super::natives::{Getter, Native};
 use super::value::{BinOp, V};
-use super::{Expr, Func, Stmt, Switch};
+use super::{Chain, Expr, Func, Link, Stmt, Switch};
 
 /// Why a rule is left to the interpreter; shown in debug logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,59 +305,64 @@ impl Lowerer<'_> {
         })
     }
 
-    /// `lhs.rhs`, where `rhs` is a property, a method call, or a further chain.
+    /// `lhs.rhs`, where `rhs` is a property, a method call, or a further chain of them.
     fn dot(&mut self, lhs: &RExpr, rhs: &RExpr) -> Lowered<Expr> {
         let target = self.expr(lhs)?;
-        self.chain(target, lhs, rhs)
+        let mut links = Vec::new();
+        self.links(rhs, &mut links)?;
+        if let [Link::Call(native, _)] = &links[..] {
+            if native.mutates() {
+                // Only a variable can be changed in place.
+                let (RExpr::Variable(..), Expr::Local(slot)) = (lhs, &target) else {
+                    return unsupported(format!("`{native:?}` on a temporary"));
+                };
+                let Some(Link::Call(native, args)) = links.pop() else {
+                    unreachable!("one call link")
+                };
+                return Ok(Expr::MethodMut(*slot, native, args));
+            }
+        }
+        if links
+            .iter()
+            .any(|l| matches!(l, Link::Call(n, _) if n.mutates()))
+        {
+            return unsupported("a changing method inside a chain");
+        }
+        Ok(Expr::Chain(Box::new(Chain {
+            target,
+            links: links.into_boxed_slice(),
+        })))
     }
 
-    fn chain(&mut self, target: Expr, target_src: &RExpr, rhs: &RExpr) -> Lowered<Expr> {
+    /// Flattens Rhai's right-nested chain (`a.b.c` is `Dot(a, Dot(b, c))`) into links.
+    fn links(&mut self, rhs: &RExpr, out: &mut Vec<Link>) -> Lowered<()> {
         match rhs {
             RExpr::Property(p, ..) => {
                 let name = &p.2;
                 let getter =
                     Getter::parse(name).ok_or_else(|| Unsupported(format!("property `{name}`")))?;
-                Ok(Expr::Get(Box::new(target), getter))
+                out.push(Link::Get(getter));
             }
             RExpr::MethodCall(call, ..) => {
+                if self.fns.0.keys().any(|(n, _)| n == &call.name) {
+                    return unsupported(format!(
+                        "script function `{}` called as a method",
+                        call.name
+                    ));
+                }
                 let args = self.call_args(call)?;
-                self.method(target, target_src, call, args)
+                // `x.f(a)` is `f(x, a)`: the receiver is the native's first argument.
+                let native = Native::parse(&call.name, args.len() + 1)
+                    .ok_or_else(|| Unsupported(format!("method `{}`/{}", call.name, args.len())))?;
+                out.push(Link::Call(native, args));
             }
             RExpr::Dot(x, ..) => {
-                let inner = self.chain(target, target_src, &x.lhs)?;
-                self.chain(inner, &x.lhs, &x.rhs)
+                self.links(&x.lhs, out)?;
+                self.links(&x.rhs, out)?;
             }
-            other => unsupported(format!("chain {other:?}")),
+            other => return unsupported(format!("chain {other:?}")),
         }
-    }
-
-    fn method(
-        &mut self,
-        target: Expr,
-        target_src: &RExpr,
-        call: &FnCallExpr,
-        args: Box<[Expr]>,
-    ) -> Lowered<Expr> {
-        if self.fns.0.keys().any(|(n, _)| n == &call.name) {
-            return unsupported(format!(
-                "script function `{}` called as a method",
-                call.name
-            ));
-        }
-        // `x.f(a)` is `f(x, a)`: the receiver is the native's first argument.
-        let method = Native::parse(&call.name, args.len() + 1)
-            .ok_or_else(|| Unsupported(format!("method `{}`/{}", call.name, args.len())))?;
-        if method.mutates() {
-            // Only a variable can be changed in place; Rhai changes a temporary copy otherwise.
-            let RExpr::Variable(..) = target_src else {
-                return unsupported(format!("`{}` on a temporary", call.name));
-            };
-            let Expr::Local(slot) = target else {
-                return unsupported(format!("`{}` on a non-local", call.name));
-            };
-            return Ok(Expr::MethodMut(slot, method, args));
-        }
-        Ok(Expr::Method(Box::new(target), method, args))
+        Ok(())
     }
 
     fn call_args(&mut self, call: &FnCallExpr) -> Lowered<Box<[Expr]>> {
@@ -380,6 +385,9 @@ impl Lowerer<'_> {
         }
         let native = Native::parse(&call.name, args.len())
             .ok_or_else(|| Unsupported(format!("function `{}`/{}", call.name, args.len())))?;
+        if native.mutates() {
+            return unsupported(format!("`{}` called as a function", call.name));
+        }
         Ok(Expr::Native(native, args))
     }
 }

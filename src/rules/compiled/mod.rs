@@ -80,9 +80,8 @@ enum Expr {
     Array(Box<[Expr]>),
     Map(Box<[(ImmutableString, Expr)]>),
     Block(Box<[Stmt]>),
-    Get(Box<Expr>, Getter),
-    /// `target.f(args)`.
-    Method(Box<Expr>, Native, Box<[Expr]>),
+    /// `target.a.b(x).c`.
+    Chain(Box<Chain>),
     /// `variable.f(args)` where `f` changes the variable.
     MethodMut(u16, Native, Box<[Expr]>),
     Native(Native, Box<[Expr]>),
@@ -94,6 +93,19 @@ enum Expr {
     Index(Box<Expr>, Box<Expr>),
     And(Box<[Expr]>),
     Or(Box<[Expr]>),
+}
+
+/// A chain of property reads and method calls on a target. As in Rhai, the arguments of every
+/// call in the chain are evaluated first, then the target, then the links in order.
+struct Chain {
+    target: Expr,
+    links: Box<[Link]>,
+}
+
+enum Link {
+    Get(Getter),
+    /// A method: the native's first argument is the value so far.
+    Call(Native, Box<[Expr]>),
 }
 
 impl Program {
