@@ -12,7 +12,8 @@
 //! - [`state`]: the per-user profile (windows, order ledger, tags, variables, timers) and the
 //!   [`state::Partition`] owning a set of users, its event-time clock and its due queue.
 //! - [`rules`]: the Rhai engine, the script API, limits; a [`rules::RulePack`] is the rule set
-//!   as a value that can be swapped between events.
+//!   as a value that can be swapped between events. Handlers run compiled from Rhai's AST, with
+//!   Rhai's interpreter as the reference and the fallback (`rules/compiled`).
 //! - [`tags`]: the catalogue, exclusive groups, TTLs, score bands; turns rule calls into
 //!   [`tags::TagChange`]s.
 //! - [`sink`]: where outputs go — JSON lines ([`sink::file`]) or Kafka.

@@ -208,20 +208,21 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
                 thousands(k.outputs)
             ),
         );
-        let l = &k.latency;
-        println!(
-            "event-to-tag latency at a fixed {} events/s for {:.1} s ({} events, {} with a tag change):",
-            thousands(l.rate.round() as u64),
-            l.secs,
-            thousands(l.events as u64),
-            thousands(l.samples as u64)
-        );
-        item("p50", &format!("{:.1} ms", l.p50.as_secs_f64() * 1e3));
-        item("p99", &format!("{:.1} ms", l.p99.as_secs_f64() * 1e3));
-        item(
-            "p99 of the worst second",
-            &format!("{:.1} ms", l.worst_second_p99.as_secs_f64() * 1e3),
-        );
+        for l in &k.latency {
+            println!(
+                "event-to-tag latency at a fixed {} events/s for {:.1} s ({} events, {} with a tag change):",
+                thousands(l.rate.round() as u64),
+                l.secs,
+                thousands(l.events as u64),
+                thousands(l.samples as u64)
+            );
+            item("p50", &format!("{:.1} ms", l.p50.as_secs_f64() * 1e3));
+            item("p99", &format!("{:.1} ms", l.p99.as_secs_f64() * 1e3));
+            item(
+                "p99 of the worst second",
+                &format!("{:.1} ms", l.worst_second_p99.as_secs_f64() * 1e3),
+            );
+        }
     }
 
     println!();

@@ -5,6 +5,9 @@
 //! new pack can replace the old between two events. Scripts run sandboxed: no I/O, no modules,
 //! no `eval`, no wall clock, and limits on operations, call depth and data sizes, so a hostile
 //! or broken rule becomes a rule error instead of a hang.
+//!
+//! Handlers run in compiled form where a rule allows it ([`compiled`]); Rhai's interpreter
+//! runs the rest, and takes over any call the compiled form cannot finish exactly as it would.
 
 mod api;
 mod compiled;
