@@ -152,12 +152,18 @@ fn on_event(event, user) {
     s += "y" + `${!(n > 3)}` + `${-n}`;
     parts.push(s);
     parts.push(`${"abc" < "abd"} ${"b" >= "abc"} ${n == 2 || n == 3 && false}`);
+    let nothing = ();
+    parts.push(`${user.paid_orders().last == ()} ${n != ()} ${kind_of(n) == 1} ${nothing == ()} ${nothing >= ()} ${event.type != ()}`);
     let orders = user.paid_orders();
     parts.push(`orders ${orders.count} ${orders.last} ${user.count("chat", days(7))} ${user.count("chat", "14d", "7d")}`);
     let text = "";
     for p in parts { text += p + "|"; }
     untag("intent/price");
     tag("intent/price", #{ reason: text, score: f * n });
+}
+
+fn kind_of(n) {
+    if n % 2 == 0 { "even" } else { () }
 }
 
 fn size(n) {
@@ -240,8 +246,8 @@ fn on_chat(event, user) {
 }
 
 fn on_event(event, user) {
-    // A string compared with a number: Rhai's answer, not the compiled path's.
-    if event.type == 5 {
+    // Arrays compared: Rhai's array functions answer, not the compiled path.
+    if [event.type] == ["order"] {
         tag("service/complaint");
     }
     tag("intent/purchase", "event");

@@ -119,7 +119,17 @@ pub fn run(
     }
     let latency = rates
         .into_iter()
-        .map(|rate| latency_at(bootstrap, stream, user_ids, config, pack, rate, latency_secs))
+        .map(|rate| {
+            latency_at(
+                bootstrap,
+                stream,
+                user_ids,
+                config,
+                pack,
+                rate,
+                latency_secs,
+            )
+        })
         .collect::<Result<_, _>>()?;
     Ok(KafkaReport {
         produce,

@@ -158,6 +158,17 @@ impl BinOp {
             (V::Float(a), V::Int(b)) => self.floats(*a, *b as FLOAT),
             (V::Str(a), V::Str(b)) => self.strings(a, b, max_string),
             (V::Bool(a), V::Bool(b)) => self.compare(a.cmp(b)),
+            (V::Unit, V::Unit) => self.compare(std::cmp::Ordering::Equal).map(|v| match self {
+                // `() > ()` and the like are false in Rhai, not "equal".
+                BinOp::Eq => v,
+                _ => V::Bool(false),
+            }),
+            // Values of different types are never equal, nor ordered.
+            (a, b) if std::mem::discriminant(a) != std::mem::discriminant(b) => match self {
+                BinOp::Ne => Ok(V::Bool(true)),
+                BinOp::Eq | BinOp::Gt | BinOp::Ge | BinOp::Lt | BinOp::Le => Ok(V::Bool(false)),
+                _ => Err(Bail),
+            },
             _ => Err(Bail),
         }
     }
