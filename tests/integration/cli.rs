@@ -10,6 +10,19 @@ fn tagstream() -> Command {
     cmd
 }
 
+/// `tagstream check` on a rules directory holding `rules` (file name, text).
+fn check_rules(rules: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in rules {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn check_passes_on_the_shipped_pack() {
     let out = tagstream().arg("check").output().unwrap();
@@ -23,22 +36,16 @@ fn check_passes_on_the_shipped_pack() {
 
 #[test]
 fn check_names_rules_that_run_interpreted() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("debugging.rhai"),
-        "fn on_chat(event, user) {\n    print(event.text);\n}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("plain.rhai"),
-        "fn on_chat(event, user) {\n    tag(\"intent/price\");\n}\n",
-    )
-    .unwrap();
-    let out = tagstream()
-        .args(["check", "--rules"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = check_rules(&[
+        (
+            "debugging.rhai",
+            "fn on_chat(event, user) {\n    print(event.text);\n}\n",
+        ),
+        (
+            "plain.rhai",
+            "fn on_chat(event, user) {\n    tag(\"intent/price\");\n}\n",
+        ),
+    ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -50,17 +57,10 @@ fn check_names_rules_that_run_interpreted() {
 
 #[test]
 fn check_reports_undeclared_tag_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("bad.rhai"),
+    let out = check_rules(&[(
+        "bad.rhai",
         "fn on_chat(event, user) {\n    tag(\"vip/gold\");\n}\n",
-    )
-    .unwrap();
-    let out = tagstream()
-        .args(["check", "--rules"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    )]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -71,17 +71,10 @@ fn check_reports_undeclared_tag_with_file_and_line() {
 
 #[test]
 fn check_reports_syntax_error_with_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("broken.rhai"),
+    let out = check_rules(&[(
+        "broken.rhai",
         "fn on_chat(event, user) {\n    let x = ;\n}\n",
-    )
-    .unwrap();
-    let out = tagstream()
-        .args(["check", "--rules"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    )]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.rhai:2:"), "{err}");

@@ -10,7 +10,7 @@ use tagstream::rules::{Execution, RulePack};
 use tagstream::state::Partition;
 use tagstream::tags::Output;
 
-use crate::support::{chat, click, order, pack, pack_of, refund, DAY, HOUR, T0};
+use crate::support::{chat, click, order, pack, pack_of, refund, Lcg, DAY, HOUR, T0};
 
 /// Every output of a run, encoded as the sinks write it, and how many handler calls fell back
 /// to the interpreter.
@@ -330,15 +330,11 @@ fn named(user, t) {
 
 /// A small deterministic generator of expressions over integers (large ones included),
 /// floats, strings, booleans and `()`, combined with every operator the compiled form knows.
-struct Exprs(u64);
+struct Exprs(Lcg);
 
 impl Exprs {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
+        self.0.below(n)
     }
 
     fn leaf(&mut self) -> String {
@@ -395,7 +391,7 @@ impl Exprs {
 /// Random expressions, one rule per handful, both ways: every value, every error, the same.
 #[test]
 fn random_expressions_agree_with_the_interpreter() {
-    let mut gen = Exprs(42);
+    let mut gen = Exprs(Lcg(42));
     let mut rules: Vec<(String, String)> = Vec::new();
     while rules.len() < 60 {
         let r = rules.len();

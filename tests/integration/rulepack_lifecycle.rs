@@ -291,19 +291,6 @@ fn mature_takes_precedence_over_growing() {
     );
 }
 
-/// A small deterministic generator (Knuth's MMIX LCG).
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
 #[test]
 fn randomized_stream_keeps_exclusive_groups_single_and_ids_unique() {
     const USERS: u64 = 20;

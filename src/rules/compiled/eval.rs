@@ -57,7 +57,11 @@ impl<'a> Machine<'a> {
             returned: V::Unit,
             depth: 0,
             operations: 0,
-            max_operations: limits.operations / 2,
+            // 0 is "no limit" to Rhai.
+            max_operations: match limits.operations {
+                0 => u64::MAX,
+                n => n / 2,
+            },
         }
     }
 
