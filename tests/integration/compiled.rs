@@ -444,3 +444,43 @@ fn random_expressions_agree_with_the_interpreter() {
     );
     assert!(fallbacks > 0);
 }
+
+/// Rhai's data limits count what arrays hold (items, string bytes), not only their length;
+/// the compiled form leaves whatever comes near them to the interpreter.
+#[test]
+fn data_limits_are_the_interpreters() {
+    let hundred = "0123456789".repeat(10);
+    let pushes = r#"
+fn on_chat(event, user) {
+    let a = [];
+    let i = 0;
+    while i < 10005 { a.push(i); i += 1; }
+    tag("intent/price", `pushed ${a.len()}`);
+}
+"#;
+    let strings = format!(
+        "fn on_click(event, user) {{\n    let a = [];\n    let i = 0;\n    \
+         while i < 700 {{ a.push(\"{hundred}\"); i += 1; }}\n    tag(\"intent/purchase\");\n}}\n"
+    );
+    let literal = format!(
+        "fn on_order(event, user) {{\n    let s = \"{hundred}\";\n    let t = s + s + s + s + s + s + s + s + s + s;\n    \
+         let u = t + t + t + t + t + t + t + t + t + t;\n    let a = [u, u, u, u, u, u, u, u];\n    \
+         tag(\"service/complaint\");\n}}\n"
+    );
+    let pack = pack_of(&[
+        ("pushes", pushes),
+        ("strings", &strings),
+        ("literal", &literal),
+    ])
+    .unwrap();
+    assert_eq!(compiled_rules(&pack).len(), 3);
+    let lines = [
+        chat("u1", T0, "hi"),
+        click("u1", T0 + 1),
+        order("u1", T0 + 2, "o1", 10.0, false),
+    ];
+    let (out, _) = agree(&pack, &joined(&lines));
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[0].contains("Size of array"), "{}", out[0]);
+    assert!(out[1].contains("Length of string") && out[2].contains("Length of string"));
+}

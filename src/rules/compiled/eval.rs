@@ -6,7 +6,7 @@ use std::rc::Rc;
 use rhai::ImmutableString;
 
 use super::natives::map_of;
-use super::value::{negate, Bail, Res, V};
+use super::value::{negate, within_limits, Bail, Res, V};
 use super::{switch_hash, Chain, Expr, Link, Program, Stmt, Switch};
 use crate::rules::{Ctx, Limits};
 
@@ -339,23 +339,24 @@ impl<'a> Machine<'a> {
                 V::Str(ImmutableString::from(text))
             }
             Expr::Array(items) => {
-                if self.limits.array_len > 0 && items.len() > self.limits.array_len {
-                    return Err(Flow::Bail);
-                }
                 let mut out = Vec::with_capacity(items.len());
                 for item in items.iter() {
                     out.push(self.expr(item, base)?);
                 }
-                V::Array(Rc::new(out))
+                let array = V::Array(Rc::new(out));
+                within_limits(self.limits, array.data_sizes()?)?;
+                array
             }
             Expr::Map(fields) => {
-                if self.limits.map_len > 0 && fields.len() > self.limits.map_len {
-                    return Err(Flow::Bail);
-                }
                 let mut out = Vec::with_capacity(fields.len());
+                let mut sizes = (0, fields.len(), 0);
                 for (k, e) in fields.iter() {
-                    out.push((k.clone(), self.expr(e, base)?));
+                    let v = self.expr(e, base)?;
+                    let (a, m, s) = v.data_sizes()?;
+                    sizes = (sizes.0 + a, sizes.1 + m, sizes.2 + s);
+                    out.push((k.clone(), v));
                 }
+                within_limits(self.limits, sizes)?;
                 V::Map(Rc::new(map_of(out)?))
             }
             // As in Rhai, the index is evaluated before what it indexes.

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use rhai::{Dynamic, ImmutableString, Map, FLOAT, INT};
 
-use super::value::{Bail, Res, V};
+use super::value::{array_sizes, within_limits, Bail, Res, V};
 use crate::config::duration::{parse_duration_ms, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::decode::EventType;
 use crate::rules::{api, Ctx, Limits};
@@ -178,6 +178,9 @@ pub enum Native {
     Push,
 }
 
+/// Arrays up to this long are grown in compiled form (see [`Native::call_mut`]).
+const PUSH_MEASURED_MAX: usize = 256;
+
 impl Native {
     /// The native called `name` with `arity` arguments (receiver included), if there is one.
     pub fn parse(name: &str, arity: usize) -> Option<Native> {
@@ -240,10 +243,15 @@ impl Native {
     /// Calls a native that changes its first argument (a variable).
     pub fn call_mut(self, target: &mut V, args: Vec<V>, limits: &Limits) -> Res<V> {
         match (self, target, <[V; 1]>::try_from(args)) {
+            // The data limits count everything the array holds, so each push measures it
+            // again; long arrays, where that would add up, are left to the interpreter.
             (Native::Push, V::Array(items), Ok([item])) => {
-                if limits.array_len > 0 && items.len() >= limits.array_len {
+                if items.len() >= PUSH_MEASURED_MAX {
                     return Err(Bail);
                 }
+                let (a, m, s) = array_sizes(items)?;
+                let (ia, im, is) = item.data_sizes()?;
+                within_limits(limits, (a + ia + 1, m + im, s + is))?;
                 Rc::make_mut(items).push(item);
                 Ok(V::Unit)
             }

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use rhai::{Dynamic, FloatWrapper, ImmutableString, Map, FLOAT, INT};
 
 use crate::rules::api::KeywordHit;
+use crate::rules::Limits;
 use crate::state::OrderStats;
 
 /// The compiled handler cannot finish the way Rhai would without help: its rule's changes are
@@ -79,6 +80,17 @@ impl V {
             V::Map(m) => Dynamic::from_map((**m).clone()),
             V::Orders(_) | V::Hit(_) | V::User | V::Event => return Err(Bail),
         })
+    }
+
+    /// The value as Rhai measures it against the data limits: nested array items, map entries
+    /// and string bytes. Maps inside arrays are left to the interpreter.
+    pub fn data_sizes(&self) -> Res<(usize, usize, usize)> {
+        match self {
+            V::Str(s) => Ok((0, 0, s.len())),
+            V::Array(items) => array_sizes(items),
+            V::Map(_) => Err(Bail),
+            _ => Ok((0, 0, 0)),
+        }
     }
 
     pub fn as_bool(&self) -> Res<bool> {
@@ -245,6 +257,26 @@ fn float_compare(op: BinOp, x: FLOAT, y: FLOAT) -> bool {
         BinOp::Le => (y - x) / max > -eps,
         _ => unreachable!("only comparisons reach float_compare"),
     }
+}
+
+/// [`V::data_sizes`] of an array's items.
+pub fn array_sizes(items: &[V]) -> Res<(usize, usize, usize)> {
+    items.iter().try_fold((0, 0, 0), |(a, m, s), item| {
+        let (ia, im, is) = item.data_sizes()?;
+        Ok((a + ia + 1, m + im, s + is))
+    })
+}
+
+/// Rhai's data limits on a value's (array items, map entries, string bytes); 0 is no limit.
+pub fn within_limits(limits: &Limits, (arrays, maps, strings): (usize, usize, usize)) -> Res<()> {
+    let over = |n: usize, max: usize| max > 0 && n > max;
+    if over(arrays, limits.array_len)
+        || over(maps, limits.map_len)
+        || over(strings, limits.string_bytes)
+    {
+        return Err(Bail);
+    }
+    Ok(())
 }
 
 /// Unary minus, checked for integers as in Rhai.
