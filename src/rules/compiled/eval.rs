@@ -90,6 +90,15 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// A native's result within the data limits, which Rhai checks on every result (a chat
+    /// text may well be longer than a script's strings may be).
+    fn measured(&self, value: V) -> Res<V> {
+        if matches!(value, V::Str(_) | V::Array(_) | V::Map(_)) {
+            within_limits(self.limits, value.data_sizes()?)?;
+        }
+        Ok(value)
+    }
+
     fn tick(&mut self) -> Res<()> {
         self.operations += 1;
         if self.operations > self.max_operations {
@@ -244,6 +253,7 @@ impl<'a> Machine<'a> {
             (Expr::Local(slot), [Link::Get(getter), rest @ ..]) => {
                 self.tick()?;
                 let value = getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?;
+                let value = self.measured(value)?;
                 (value, rest)
             }
             (target, links) => (self.expr(target, base)?, links),
@@ -251,13 +261,13 @@ impl<'a> Machine<'a> {
         let mut at = start;
         for link in links {
             value = match link {
-                Link::Get(getter) => getter.get(&value, self.ctx)?,
+                Link::Get(getter) => self.measured(getter.get(&value, self.ctx)?)?,
                 Link::Call(native, args) => {
                     let end = at + 1 + args.len();
                     self.stack[at] = value;
                     let result = native.call(self.ctx, &self.stack[at..end]);
                     at = end;
-                    result?
+                    self.measured(result?)?
                 }
             };
         }
@@ -290,7 +300,7 @@ impl<'a> Machine<'a> {
                 let start = self.push_args(args, base)?;
                 let result = native.call(self.ctx, &self.stack[start..]);
                 self.stack.truncate(start);
-                result?
+                self.measured(result?)?
             }
             Expr::MethodMut(slot, native, args) => {
                 let start = self.push_args(args, base)?;

@@ -24,6 +24,9 @@ fn unsupported<T>(what: impl Into<String>) -> Lowered<T> {
     Err(Unsupported(what.into()))
 }
 
+/// Parameters and `let`s a compiled function may have (Rhai's engine allows 256 in scope).
+const MAX_SLOTS: u16 = 64;
+
 /// Script functions by name and arity, as calls resolve them.
 pub struct FnTable(pub HashMap<(ImmutableString, usize), u16>);
 
@@ -93,6 +96,11 @@ pub fn lower_rule(ast: &AST, fns: &FnTable, hash_check: bool) -> Lowered<Vec<Fun
     });
     if let Some(e) = failure {
         return Err(e);
+    }
+    // Rhai limits the variables in scope at once; far below that limit, a function is left
+    // to the interpreter rather than counted exactly.
+    if lowerers.iter().any(|(lw, _)| lw.slots > MAX_SLOTS) {
+        return unsupported(format!("a function with over {MAX_SLOTS} variables"));
     }
     Ok(defs
         .iter()
