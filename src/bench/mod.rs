@@ -230,9 +230,11 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         "events: input records, valid and invalid; vs floor: events/s over the floor's events/s."
     );
     println!(
-        "core only: {} tag changes, {} dead letters; outputs encoded to a buffer, not written.",
+        "core only: {} tag changes, {} dead letters; outputs encoded to a buffer, not written; \
+         {} handler calls fell back from compiled form to the interpreter.",
         thousands(core.changes),
-        thousands(core.dead_letters)
+        thousands(core.dead_letters),
+        thousands(core.fallbacks)
     );
     Ok(())
 }

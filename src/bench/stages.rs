@@ -40,6 +40,8 @@ pub struct CoreRun {
     pub rss_growth: Option<u64>,
     pub changes: u64,
     pub dead_letters: u64,
+    /// Compiled handler calls the interpreter ran instead.
+    pub fallbacks: u64,
 }
 
 /// Encodes outputs as the file sink does, into a reused buffer; returns the bytes encoded.
@@ -160,6 +162,7 @@ pub fn core_single(
         rss_growth,
         changes,
         dead_letters: dead,
+        fallbacks: processor.rules().fallbacks(),
     })
 }
 
