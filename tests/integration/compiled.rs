@@ -147,6 +147,15 @@ fn on_event(event, user) {
         _ => "other",
     };
     parts.push(kind);
+    let band = switch n % 12 {
+        0 => "zero",
+        11 => "eleven",
+        1..4 => "low",
+        4..=8 if n % 2 == 0 => "mid even",
+        4..=8 => "mid",
+        _ => "high",
+    };
+    parts.push(band);
     parts.push(size(n));
     let s = "x";
     s += "y" + `${!(n > 3)}` + `${-n}`;
