@@ -238,6 +238,21 @@ impl Ctx {
         self.seq = seq;
     }
 
+    /// `untag(name, reason)`: removes the tag if held.
+    pub fn untag(&mut self, name: &str, reason: String) -> Result<(), String> {
+        let tag = self.tag_id(name)?;
+        self.remove_tag(tag, reason);
+        Ok(())
+    }
+
+    /// `untag_group(group, reason)`: removes whichever member of the group is held.
+    pub fn untag_group(&mut self, group: &str, reason: &str) -> Result<(), String> {
+        for tag in self.group_members(group)? {
+            self.remove_tag(tag, reason.to_string());
+        }
+        Ok(())
+    }
+
     /// Removes a tag whose TTL is due now. Returns whether it was removed.
     pub fn expire_tag(&mut self, tag: TagId) -> bool {
         let mut tags = std::mem::take(&mut self.user.tags);

@@ -14,6 +14,17 @@ pub(in crate::rules) fn count(ctx: &Ctx, kind: &str, from: i64, to: i64) -> Resu
         .count_between(event_type(kind)?, ctx.now, from, to))
 }
 
+/// `user.count(kind, from, to)`: events between `from` and `to` ms ago. The newer edge
+/// belongs to the newer window, so it is excluded here.
+pub(in crate::rules) fn count_between(
+    ctx: &Ctx,
+    kind: &str,
+    from: i64,
+    to: i64,
+) -> Result<INT, String> {
+    count(ctx, kind, from, to.saturating_add(1))
+}
+
 pub(in crate::rules) fn window_exit(
     ctx: &Ctx,
     kind: &str,
@@ -46,8 +57,11 @@ pub(in crate::rules) fn paid_orders(ctx: &Ctx, window: i64) -> OrderStats {
 /// types at once instead of searching `Dynamic` variants on every call (measured: function
 /// resolution was the largest single cost of a rule call).
 pub(super) fn register_windows(engine: &mut Engine, ctx: &Shared) {
-    fn count_(c: &Shared, kind: &str, from: i64, to: i64) -> Res<INT> {
-        count(&c.borrow(), kind, from, to).or_else(fail)
+    fn count_(c: &Shared, kind: &str, w: i64) -> Res<INT> {
+        count(&c.borrow(), kind, w, 0).or_else(fail)
+    }
+    fn count_between_(c: &Shared, kind: &str, from: i64, to: i64) -> Res<INT> {
+        count_between(&c.borrow(), kind, from, to).or_else(fail)
     }
     fn window_exit_(c: &Shared, kind: &str, window: i64) -> Res<Dynamic> {
         window_exit(&c.borrow(), kind, window)
@@ -64,23 +78,22 @@ pub(super) fn register_windows(engine: &mut Engine, ctx: &Shared) {
     }
     let c = ctx.clone();
     engine.register_fn("count", move |_: &mut UserRef, kind: &str, w: INT| {
-        count_(&c, kind, w, 0)
+        count_(&c, kind, w)
     });
     let c = ctx.clone();
     engine.register_fn("count", move |_: &mut UserRef, kind: &str, w: Dynamic| {
-        count_(&c, kind, duration(&w)?, 0)
+        count_(&c, kind, duration(&w)?)
     });
-    // "Between 14 d and 7 d ago" excludes the newer edge, which belongs to the newer window.
     let c = ctx.clone();
     engine.register_fn(
         "count",
-        move |_: &mut UserRef, kind: &str, from: INT, to: INT| count_(&c, kind, from, to + 1),
+        move |_: &mut UserRef, kind: &str, from: INT, to: INT| count_between_(&c, kind, from, to),
     );
     let c = ctx.clone();
     engine.register_fn(
         "count",
         move |_: &mut UserRef, kind: &str, from: Dynamic, to: Dynamic| {
-            count_(&c, kind, duration(&from)?, duration(&to)? + 1)
+            count_between_(&c, kind, duration(&from)?, duration(&to)?)
         },
     );
     let c = ctx.clone();

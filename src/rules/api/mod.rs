@@ -13,7 +13,7 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, FLOAT, I
 use super::Ctx;
 use crate::config::duration::{parse_duration_ms, DAY_MS, HOUR_MS, MINUTE_MS};
 use crate::decode::EventType;
-use crate::state::{OrderStats, Var};
+use crate::state::{OrderStats, Var, NEVER_SEEN};
 
 type Shared = Rc<RefCell<Ctx>>;
 type Res<T> = Result<T, Box<EvalAltResult>>;
@@ -101,6 +101,21 @@ pub(in crate::rules) fn tag_in(ctx: &Ctx, group: &str) -> Result<ImmutableString
         .map_or_else(ImmutableString::new, |t| ctx.tag_names[t as usize].clone()))
 }
 
+/// `user.first_seen(kind)` (`first`) or `user.last_seen(kind)`; none for a type never seen.
+pub(in crate::rules) fn seen_by_type(
+    ctx: &Ctx,
+    kind: &str,
+    first: bool,
+) -> Result<Option<i64>, String> {
+    let kind = event_type(kind)?.index();
+    let t = if first {
+        ctx.user.first_by_type[kind]
+    } else {
+        ctx.user.last_by_type[kind]
+    };
+    Ok((t != NEVER_SEEN).then_some(t))
+}
+
 /// Paid orders of all time: how many, and the latest.
 pub(in crate::rules) fn paid_orders_all_time(ctx: &Ctx) -> OrderStats {
     let (count, last) = ctx.user.ledger.all_time(ctx.now);
@@ -167,25 +182,15 @@ fn register_tags(engine: &mut Engine, ctx: &Shared) {
     });
     let c = ctx.clone();
     engine.register_fn("untag", move |name: &str| -> Res<()> {
-        let mut ctx = c.borrow_mut();
-        let tag = ctx.tag_id(name).or_else(fail)?;
-        ctx.remove_tag(tag, String::new());
-        Ok(())
+        c.borrow_mut().untag(name, String::new()).or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn("untag", move |name: &str, reason: &str| -> Res<()> {
-        let mut ctx = c.borrow_mut();
-        let tag = ctx.tag_id(name).or_else(fail)?;
-        ctx.remove_tag(tag, reason.to_string());
-        Ok(())
+        c.borrow_mut().untag(name, reason.to_string()).or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn("untag_group", move |group: &str, reason: &str| -> Res<()> {
-        let mut ctx = c.borrow_mut();
-        for tag in ctx.group_members(group).or_else(fail)? {
-            ctx.remove_tag(tag, reason.to_string());
-        }
-        Ok(())
+        c.borrow_mut().untag_group(group, reason).or_else(fail)
     });
 }
 
@@ -228,16 +233,16 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn(
         "first_seen",
         move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
-            let t = c.borrow().user.first_by_type[event_type(kind).or_else(fail)?.index()];
-            Ok(opt((t != 0).then_some(t)))
+            seen_by_type(&c.borrow(), kind, true).map(opt).or_else(fail)
         },
     );
     let c = ctx.clone();
     engine.register_fn(
         "last_seen",
         move |_: &mut UserRef, kind: &str| -> Res<Dynamic> {
-            let t = c.borrow().user.last_by_type[event_type(kind).or_else(fail)?.index()];
-            Ok(opt((t != 0).then_some(t)))
+            seen_by_type(&c.borrow(), kind, false)
+                .map(opt)
+                .or_else(fail)
         },
     );
     let c = ctx.clone();
@@ -373,5 +378,6 @@ mod measures;
 
 pub(in crate::rules) use event::{grade, keyword_hits, EVENT_FIELDS};
 pub(in crate::rules) use measures::{
-    count, count_below_at, decay_add, decay_below_at, decayed, paid_orders, record_hit, window_exit,
+    count, count_below_at, count_between, decay_add, decay_below_at, decayed, paid_orders,
+    record_hit, window_exit,
 };

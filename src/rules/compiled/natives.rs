@@ -9,7 +9,6 @@ use rhai::{Dynamic, ImmutableString, Map, FLOAT, INT};
 
 use super::value::{array_sizes, within_limits, Bail, Res, V};
 use crate::config::duration::{parse_duration_ms, DAY_MS, HOUR_MS, MINUTE_MS};
-use crate::decode::EventType;
 use crate::rules::{api, Ctx, Limits};
 
 /// A property read, `x.name`, resolved by the receiver's type when it runs.
@@ -292,13 +291,12 @@ impl Native {
                 api::tag_with_options(ctx, name, opts).map_err(|_| Bail)?;
                 Ok(V::Unit)
             }
-            (N::Untag, [V::Str(name)]) => untag(ctx, name, String::new()),
-            (N::UntagWith, [V::Str(name), V::Str(reason)]) => untag(ctx, name, reason.to_string()),
+            (N::Untag, [V::Str(name)]) => unit(ctx.untag(name, String::new())),
+            (N::UntagWith, [V::Str(name), V::Str(reason)]) => {
+                unit(ctx.untag(name, reason.to_string()))
+            }
             (N::UntagGroup, [V::Str(group), V::Str(reason)]) => {
-                for tag in ctx.group_members(group).map_err(|_| Bail)? {
-                    ctx.remove_tag(tag, reason.to_string());
-                }
-                Ok(V::Unit)
+                unit(ctx.untag_group(group, reason))
             }
             (N::GradeAtLeast | N::GradeAtMost, [x, V::Array(thresholds)]) => {
                 let x = x.as_number()?;
@@ -328,10 +326,8 @@ impl Native {
             (N::Count, [V::Str(kind), w]) => api::count(ctx, kind, duration(w)?, 0)
                 .map(V::Int)
                 .map_err(|_| Bail),
-            // "Between 14 d and 7 d ago" excludes the newer edge, as the Rhai registration.
             (N::CountBetween, [V::Str(kind), from, to]) => {
-                let to = duration(to)?.checked_add(1).ok_or(Bail)?;
-                api::count(ctx, kind, duration(from)?, to)
+                api::count_between(ctx, kind, duration(from)?, duration(to)?)
                     .map(V::Int)
                     .map_err(|_| Bail)
             }
@@ -414,13 +410,7 @@ impl Native {
                 Ok(V::Unit)
             }
             (N::FirstSeenOf | N::LastSeenOf, [V::Str(kind)]) => {
-                let kind = EventType::parse(kind).ok_or(Bail)?;
-                let t = if self == N::FirstSeenOf {
-                    ctx.user.first_by_type[kind.index()]
-                } else {
-                    ctx.user.last_by_type[kind.index()]
-                };
-                Ok(V::opt_int((t != 0).then_some(t)))
+                ok_int(api::seen_by_type(ctx, kind, self == N::FirstSeenOf))
             }
             _ => Err(Bail),
         }
@@ -446,10 +436,9 @@ impl Native {
     }
 }
 
-fn untag(ctx: &mut Ctx, name: &ImmutableString, reason: String) -> Res<V> {
-    let tag = ctx.tag_id(name).map_err(|_| Bail)?;
-    ctx.remove_tag(tag, reason);
-    Ok(V::Unit)
+/// A native that returns nothing; its error is the interpreter's to report.
+fn unit(result: Result<(), String>) -> Res<V> {
+    result.map(|()| V::Unit).map_err(|_| Bail)
 }
 
 /// A duration argument: ms, or anything the Rhai registration's `Dynamic` form accepts.
