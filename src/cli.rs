@@ -116,12 +116,13 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     if let Some(params) = &common.params {
         config.rules.params = params.clone();
     }
-    let pack = RulePack::load(
+    let mut pack = RulePack::load(
         &config.rules.dir,
         &config.rules.catalogue,
         &config.rules.params,
         &vars,
     )?;
+    pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
     Ok((config, pack))
 }
 

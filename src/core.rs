@@ -65,6 +65,10 @@ impl Processor {
         &self.rules
     }
 
+    pub fn rules_mut(&mut self) -> &mut RuleSet {
+        &mut self.rules
+    }
+
     /// Decodes one input record and processes it; a record that does not decode becomes a dead
     /// letter.
     pub fn process_record(

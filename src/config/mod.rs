@@ -84,6 +84,8 @@ pub struct RulesConfig {
     pub catalogue: PathBuf,
     /// Rule thresholds, one section per rule.
     pub params: PathBuf,
+    /// Wall time one handler call may take (`50ms`); `off` for none.
+    pub time_budget: String,
 }
 
 impl Default for RulesConfig {
@@ -92,6 +94,7 @@ impl Default for RulesConfig {
             dir: "rules".into(),
             catalogue: "config/tags.toml".into(),
             params: "config/params.toml".into(),
+            time_budget: "50ms".into(),
         }
     }
 }
@@ -207,6 +210,9 @@ impl Config {
         if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
             return invalid("clock.idle_after must be a duration like \"30s\"");
         }
+        if self.time_budget_ms().is_none() {
+            return invalid("rules.time_budget must be a duration like \"50ms\", or \"off\"");
+        }
         if self.kafka.input_topics.is_empty()
             || self.kafka.input_topics.iter().any(|t| t.is_empty())
         {
@@ -219,6 +225,14 @@ impl Config {
             return invalid("kafka.group_id must not be empty");
         }
         Ok(())
+    }
+
+    /// The time budget of one handler call in milliseconds, 0 for none; `None` when invalid.
+    pub fn time_budget_ms(&self) -> Option<u64> {
+        match self.rules.time_budget.trim() {
+            "off" => Some(0),
+            text => duration::parse_duration_ms(text).and_then(|ms| u64::try_from(ms).ok()),
+        }
     }
 
     pub fn idle_after_ms(&self) -> i64 {

@@ -1,6 +1,6 @@
 //! A rule pack compiled for one worker's Rhai engine.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -8,10 +8,14 @@ use rhai::{Caches, GlobalRuntimeState};
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, AST, INT};
 
 use super::api::{self, EventRef, UserRef};
-use super::compiled::{self, Program};
+use super::budget::{Budget, CLOCK_EVERY};
+use super::compiled::{self, Program, Stop};
 use super::inline::inline_params;
 use super::params::Sections;
-use super::{Ctx, RulePack, RuleRunError, RuleSource, RulesError};
+use super::{Ctx, Limits, RulePack, RuleRunError, RuleSource, RulesError};
+
+/// The token the progress callback ends an over-budget call with.
+const OVER_BUDGET: &str = "time budget";
 use crate::decode::EventType;
 
 /// The handlers a rule may define.
@@ -88,12 +92,51 @@ pub struct RuleSet {
     stack: Vec<compiled::Value>,
     /// Compiled handler calls handed to the interpreter (see [`compiled`]).
     fallbacks: u64,
+    /// The time budget of the interpreter's current call; its progress callback spends it.
+    budget: Rc<Cell<Option<Budget>>>,
+    /// Operations counted per handler call, when tests ask for them.
+    operation_trace: Option<Vec<u64>>,
     pack: RulePack,
 }
 
-fn new_engine(pack: &RulePack) -> Engine {
+/// Whether the progress callback ended the call, perhaps deep in the functions it called.
+fn ran_out_of_time(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(token, ..) => {
+            token.clone().into_immutable_string().ok().as_deref() == Some(OVER_BUDGET)
+        }
+        EvalAltResult::ErrorInFunctionCall(.., inner, _) => ran_out_of_time(inner),
+        _ => false,
+    }
+}
+
+/// The message of a call that ran past its time budget.
+fn over_budget(limits: &Limits) -> RuleRunError {
+    RuleRunError {
+        message: format!(
+            "ran past its time budget of {} ms per handler call (rules.time_budget)",
+            limits.time_budget_ms
+        ),
+    }
+}
+
+/// The interpreter's progress callback stops a call that has spent its `budget`, looking at
+/// the clock every [`CLOCK_EVERY`] operations.
+fn new_engine(pack: &RulePack, budget: &Rc<Cell<Option<Budget>>>) -> Engine {
     let limits = pack.limits;
     let mut engine = Engine::new();
+    if limits.time_budget().is_some() {
+        let budget = budget.clone();
+        engine.on_progress(move |ops| {
+            if ops % CLOCK_EVERY != 0 {
+                return None;
+            }
+            let mut current = budget.get()?;
+            let spent = current.spent();
+            budget.set(Some(current));
+            spent.then(|| Dynamic::from(OVER_BUDGET))
+        });
+    }
     engine.set_max_operations(limits.operations);
     engine.set_max_call_levels(limits.call_depth);
     engine.set_max_expr_depths(64, 64);
@@ -164,7 +207,8 @@ impl RuleSet {
             pack.params.clone(),
             names.clone(),
         )));
-        let mut engine = new_engine(pack);
+        let budget = Rc::new(Cell::new(None));
+        let mut engine = new_engine(pack, &budget);
         api::register(&mut engine, &ctx);
         let mut scope = Scope::new();
         scope.push("event", EventRef);
@@ -224,6 +268,8 @@ impl RuleSet {
             scope,
             stack: Vec::with_capacity(64),
             fallbacks: 0,
+            budget,
+            operation_trace: None,
             pack: pack.clone(),
         })
     }
@@ -278,21 +324,41 @@ impl RuleSet {
             if !first {
                 ctx.save_handler();
             }
-            if program
-                .run(handler, &mut ctx, &self.pack.limits, &mut self.stack)
-                .is_ok()
-            {
-                return Ok(());
+            let stop = match program.run(handler, &mut ctx, &self.pack.limits, &mut self.stack) {
+                Ok(operations) => {
+                    if let Some(trace) = &mut self.operation_trace {
+                        trace.push(operations);
+                    }
+                    return Ok(());
+                }
+                Err(stop) => stop,
+            };
+            // Undo the handler's changes; the caller rolls back the rest of the rule.
+            if !first {
+                ctx.rollback_handler();
+            }
+            if stop == Stop::OverBudget {
+                return Err(over_budget(&self.pack.limits));
             }
             // The interpreter runs the handler again from where it started, and reports.
             self.fallbacks += 1;
             if first {
                 ctx.rollback_rule();
-            } else {
-                ctx.rollback_handler();
             }
         }
         self.interpret(rule, handler)
+    }
+
+    /// Records the operations of every handler call from now on, for tests that hold the
+    /// compiled form's count to the interpreter's.
+    pub fn trace_operations(&mut self) {
+        self.operation_trace = Some(Vec::new());
+    }
+
+    /// Operations per handler call since [`RuleSet::trace_operations`]: the compiled form's
+    /// count where it ran the call, the interpreter's where the interpreter did.
+    pub fn operation_trace(&self) -> &[u64] {
+        self.operation_trace.as_deref().unwrap_or_default()
     }
 
     fn interpret(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
@@ -307,6 +373,8 @@ impl RuleSet {
             return Ok(());
         };
         compiled.global.num_operations = 0;
+        self.budget
+            .set(self.pack.limits.time_budget().map(Budget::new));
         #[allow(deprecated)]
         let result = self.engine.eval_statements_raw(
             &mut compiled.global,
@@ -314,14 +382,24 @@ impl RuleSet {
             &mut self.scope,
             call.statements(),
         );
+        self.budget.set(None);
+        if let Some(trace) = &mut self.operation_trace {
+            trace.push(compiled.global.num_operations);
+        }
         let result = result.map_err(|e| match *e {
             EvalAltResult::ErrorInFunctionCall(name, _, inner, _) if name == handler.name() => {
                 inner
             }
             _ => e,
         });
-        result.map(|_| ()).map_err(|e| RuleRunError {
-            message: e.to_string(),
+        result.map(|_| ()).map_err(|e| {
+            if ran_out_of_time(&e) {
+                over_budget(&self.pack.limits)
+            } else {
+                RuleRunError {
+                    message: e.to_string(),
+                }
+            }
         })
     }
 }

@@ -9,6 +9,8 @@ mod kafka;
 mod kafka_support;
 mod net_cut;
 mod personas;
+mod progen;
+mod programs;
 mod restore;
 mod rule_errors;
 mod rulepack_activity;

@@ -71,7 +71,13 @@ fn an_infinite_loop_is_stopped_and_becomes_a_dead_letter() {
     for (d, line) in r.dead.iter().zip([&lines[0], &lines[1], &lines[3]]) {
         assert_eq!(d.rule.as_deref(), Some("a_loop"));
         assert_eq!(&d.payload, line);
-        assert!(d.error.to_lowercase().contains("operations"), "{}", d.error);
+        // The operation limit stops it; in an unoptimised build the time budget may first.
+        let error = d.error.to_lowercase();
+        assert!(
+            error.contains("operations") || error.contains("time budget"),
+            "{}",
+            d.error
+        );
     }
     // The rule after it ran on every event, including those after the failures.
     assert_eq!(
