@@ -7,6 +7,7 @@
 
 pub mod duration;
 mod env;
+pub mod spans;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@
 //! runs the rest, and takes over any call the compiled form cannot finish exactly as it would.
 
 mod api;
+pub mod check;
 mod compiled;
 mod ctx;
 mod inline;

@@ -91,7 +91,7 @@ pub struct RuleSet {
     pack: RulePack,
 }
 
-fn new_engine(pack: &RulePack) -> Engine {
+pub(super) fn new_engine(pack: &RulePack) -> Engine {
     let limits = pack.limits;
     let mut engine = Engine::new();
     engine.set_max_operations(limits.operations);

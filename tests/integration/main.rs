@@ -11,6 +11,7 @@ mod net_cut;
 mod personas;
 mod restore;
 mod rule_errors;
+mod rule_tests;
 mod rulepack_activity;
 mod rulepack_keywords;
 mod rulepack_lifecycle;
