@@ -14,6 +14,7 @@ pub mod check;
 mod compiled;
 mod ctx;
 mod inline;
+mod locate;
 mod params;
 mod set;
 

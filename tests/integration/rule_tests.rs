@@ -203,3 +203,45 @@ fn check_counts_the_shipped_rule_tests() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(stdout.contains("test cases in 4 files"), "{stdout}");
 }
+
+const LIMITS: &str = r#"// Each chat text breaks one limit somewhere else.
+fn on_chat(event, user) {
+    if event.text == "loop" { spin(); }
+    if event.text == "big" { let s = "x"; loop { s += s; } }
+    if event.text == "deep" { deep(1); }
+    if event.text == "throw" { throw "boom"; }
+}
+
+fn spin() {
+    loop { }
+}
+
+fn deep(n) { deep(n + 1) }
+"#;
+
+#[test]
+fn rule_errors_at_run_time_name_the_line_in_the_rule() {
+    let pack = pack_of(&[("limits", LIMITS)]).unwrap();
+    let lines: Vec<String> = ["loop", "big", "deep", "throw"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| chat("u1", T0 + i as i64 * MINUTE, t))
+        .collect();
+    let run = run_lines(&pack, &lines);
+    let errors: Vec<&str> = run.dead.iter().map(|d| d.error.as_str()).collect();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    // A limit broken in a helper points at the handler's call of it; in the handler, at the
+    // statement itself. Never at line 1, where no code is.
+    for (error, expected) in errors.iter().zip([
+        ("operations", "(line 3,"),
+        ("string", "(line 4,"),
+        ("stack overflow", "(line 5,"),
+        ("boom", "(line 6,"),
+    ]) {
+        let lower = error.to_lowercase();
+        assert!(
+            lower.contains(expected.0) && error.contains(expected.1),
+            "{error}"
+        );
+    }
+}

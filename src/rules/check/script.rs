@@ -12,7 +12,7 @@ use super::api::{is_identifier, suggest, Api};
 use super::{fallback_parts, Diagnostic};
 use crate::config::duration::parse_duration_ms;
 use crate::decode::EventType;
-use crate::rules::set::{new_engine, Handler};
+use crate::rules::set::{fn_line, new_engine, Handler};
 use crate::rules::{api as script_api, Ctx, Limits, Params, RulePack, RuleSource};
 use crate::tags::Catalogue;
 
@@ -216,14 +216,7 @@ impl Walker<'_> {
 
     /// The line `fn name(` is on, else the body's.
     fn fn_line(&self, name: &str, body: Position) -> Option<usize> {
-        let re = Regex::new(&format!(
-            r"(?m)^[ \t]*(private[ \t]+)?fn[ \t]+{}[ \t]*\(",
-            regex::escape(name)
-        ))
-        .expect("escaped name makes a valid regex");
-        re.find(self.text)
-            .map(|m| self.text[..m.start()].matches('\n').count() + 1)
-            .or(body.line())
+        fn_line(self.text, name).or(body.line())
     }
 
     fn walk(&mut self, ast: &AST) {
