@@ -7,6 +7,8 @@
 //! clock moves only with the case's events and advances, so timers and TTLs fire as they
 //! would in production. The format is in [`spec`] and `docs/testing.md`.
 
+mod reader;
+mod report;
 pub mod run;
 pub mod spec;
 
@@ -48,7 +50,7 @@ pub fn load(rules_dir: &Path, pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Di
                 continue;
             }
         };
-        let (file, errors) = spec::Reader::parse(&shown, &text);
+        let (file, errors) = reader::Reader::parse(&shown, &text);
         problems.extend(errors);
         if let Some(pack) = pack {
             validate(&file, pack, &mut problems);

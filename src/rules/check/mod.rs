@@ -16,6 +16,8 @@
 //! set is swapped in only when its check has no error.
 
 mod api;
+mod literals;
+mod members;
 mod params;
 mod script;
 
@@ -193,7 +195,7 @@ pub fn check(sources: &Sources, vars: &[(String, String)]) -> Checked {
         );
     }
     if let Some(catalogue) = &catalogue {
-        script::cross_rule_warnings(&facts, catalogue, &mut out);
+        literals::cross_rule_warnings(&facts, catalogue, &mut out);
     }
 
     let mut pack = None;

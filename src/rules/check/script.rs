@@ -10,8 +10,6 @@ use rhai::{ASTNode, Engine, Expr, FnCallExpr, Module, OptimizationLevel, Positio
 
 use super::api::{is_identifier, suggest, Api};
 use super::{fallback_parts, Diagnostic};
-use crate::config::duration::parse_duration_ms;
-use crate::decode::EventType;
 use crate::rules::set::{fn_line, new_engine, Handler};
 use crate::rules::{api as script_api, Ctx, Limits, Params, RulePack, RuleSource};
 use crate::tags::Catalogue;
@@ -54,9 +52,6 @@ pub struct RuleFacts {
     /// Whether it calls `event.keyword_hits()` (reads the `[keywords]` tables).
     pub reads_keywords: bool,
 }
-
-const EVENT_TYPES: [&str; 3] = ["chat", "click", "order"];
-const TAG_OPTIONS: [&str; 3] = ["score", "reason", "ttl"];
 
 /// Checks every rule; returns what was learnt about each.
 pub fn check_rules(
@@ -146,61 +141,19 @@ fn check_rule(
     facts
 }
 
-/// Warnings that need every rule: rules without handlers, exclusive groups with two writers.
-pub fn cross_rule_warnings(facts: &[RuleFacts], catalogue: &Catalogue, out: &mut Vec<Diagnostic>) {
-    for f in facts.iter().filter(|f| f.parsed && f.handlers == 0) {
-        out.push(Diagnostic::warning(
-            &f.path,
-            None,
-            "no handler (on_chat, on_click, on_order, on_event, on_tick): this rule never runs",
-        ));
-    }
-    // Exclusive group → the first rule adding one of its tags.
-    let mut writers: BTreeMap<String, &str> = BTreeMap::new();
-    for f in facts {
-        let mut warned = Vec::new();
-        for (tag, line) in &f.tags_added {
-            let Some(id) = catalogue.id(tag) else {
-                continue;
-            };
-            let group = catalogue.group(catalogue.info(id).group);
-            if !group.exclusive {
-                continue;
-            }
-            match writers.get(&group.name) {
-                None => {
-                    writers.insert(group.name.clone(), &f.name);
-                }
-                Some(other) if *other != f.name && !warned.contains(&group.name) => {
-                    warned.push(group.name.clone());
-                    out.push(Diagnostic::warning(
-                        &f.path,
-                        Some(*line),
-                        format!(
-                            "exclusive group `{}` is also written by rule `{other}`: each rule's tag replaces the other's",
-                            group.name
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-    }
-}
-
-struct Walker<'a> {
-    api: &'a Api,
-    catalogue: Option<&'a Catalogue>,
-    path: &'a str,
-    text: &'a str,
-    out: &'a mut Vec<Diagnostic>,
+pub(super) struct Walker<'a> {
+    pub(super) api: &'a Api,
+    pub(super) catalogue: Option<&'a Catalogue>,
+    pub(super) path: &'a str,
+    pub(super) text: &'a str,
+    pub(super) out: &'a mut Vec<Diagnostic>,
     /// Script functions: name → parameter counts.
-    script_fns: BTreeMap<String, Vec<usize>>,
+    pub(super) script_fns: BTreeMap<String, Vec<usize>>,
     /// Variables of the current function known to hold a handle (`user` → `User`).
-    types: HashMap<String, String>,
+    pub(super) types: HashMap<String, String>,
     /// Variables of the current function bound to a parameter (`let w = rfm::weights`).
-    locals: HashMap<String, (String, String)>,
-    facts: &'a mut RuleFacts,
+    pub(super) locals: HashMap<String, (String, String)>,
+    pub(super) facts: &'a mut RuleFacts,
 }
 
 /// A position as (line, column) for ordering; `None` sorts first.
@@ -209,7 +162,7 @@ fn at(pos: Position) -> (usize, usize) {
 }
 
 impl Walker<'_> {
-    fn error(&mut self, pos: Position, message: String) {
+    pub(super) fn error(&mut self, pos: Position, message: String) {
         let line = pos.line();
         self.out.push(Diagnostic::error(self.path, line, message));
     }
@@ -371,30 +324,6 @@ impl Walker<'_> {
         }
     }
 
-    /// Records a tag literal as one the rule adds, unless it is only read or removed there
-    /// (`user.has(…)`, `== …`, `untag(…)`): tags are often chosen in a branch and added later.
-    fn maybe_written(&mut self, path: &[ASTNode], s: &str, pos: Position) {
-        if self.catalogue.is_none_or(|c| c.id(s).is_none()) {
-            return;
-        }
-        let parent = match path.len().checked_sub(2).map(|i| &path[i]) {
-            Some(ASTNode::Expr(Expr::FnCall(call, _) | Expr::MethodCall(call, _))) => {
-                Some(call.name.as_str())
-            }
-            Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => Some(call.name.as_str()),
-            _ => None,
-        };
-        if matches!(
-            parent,
-            Some("==" | "!=" | "has" | "untag" | "untag_group" | "tag_in")
-        ) {
-            return;
-        }
-        self.facts
-            .tags_added
-            .push((s.to_string(), pos.line().unwrap_or(1)));
-    }
-
     /// The parameter an expression reads, directly or through a `let` bound to it.
     fn param_of(&self, e: &Expr) -> Option<(String, String)> {
         match e {
@@ -415,12 +344,12 @@ impl Walker<'_> {
         });
     }
 
-    fn need(&mut self, section: &str, key: &str, pos: Position, need: Need) {
+    pub(super) fn need(&mut self, section: &str, key: &str, pos: Position, need: Need) {
         self.use_param(section, key, pos, need);
     }
 
     /// Records what an argument that is a parameter needs.
-    fn arg_needs(&mut self, arg: Option<&Expr>, need: Need) {
+    pub(super) fn arg_needs(&mut self, arg: Option<&Expr>, need: Need) {
         if let Some(arg) = arg {
             if let Some((s, k)) = self.param_of(arg) {
                 self.need(&s, &k, arg.position(), need);
@@ -428,7 +357,7 @@ impl Walker<'_> {
         }
     }
 
-    fn type_of(&self, e: &Expr) -> Option<String> {
+    pub(super) fn type_of(&self, e: &Expr) -> Option<String> {
         match e {
             Expr::Variable(x, ..) if x.2.is_empty() => self.types.get(x.1.as_str()).cloned(),
             _ => None,
@@ -534,239 +463,6 @@ impl Walker<'_> {
         };
         p.2.as_str() == "type" && self.type_of(&b.lhs).as_deref() == Some("Event")
     }
-
-    /// Checks one link of a `receiver.a.b(…)` chain after another; `recv` is the type of what
-    /// the link is applied to, when known.
-    fn chain(&mut self, recv: Option<String>, rhs: &Expr) {
-        match rhs {
-            Expr::Dot(b, ..) => {
-                let ty = self.member(recv.as_deref(), &b.lhs);
-                self.chain(ty, &b.rhs);
-            }
-            Expr::Index(b, ..) => {
-                self.member(recv.as_deref(), &b.lhs);
-                self.chain(None, &b.rhs);
-            }
-            e => {
-                self.member(recv.as_deref(), e);
-            }
-        }
-    }
-
-    /// Checks a property or method applied to a value of type `recv`; the type it yields.
-    fn member(&mut self, recv: Option<&str>, e: &Expr) -> Option<String> {
-        match e {
-            Expr::Property(p, pos) => {
-                let prop = p.2.as_str();
-                let ty = recv?;
-                let getter = format!("get${prop}");
-                if let Some(sig) = self.api.method(ty, &getter, 0) {
-                    return sig.returns.clone();
-                }
-                let (_, props) = self.api.members(ty);
-                let hint = suggest(prop, props.iter().copied());
-                self.error(*pos, format!("{ty} has no property `{prop}`{hint}"));
-                None
-            }
-            Expr::MethodCall(call, pos) => self.method(recv, call, *pos),
-            _ => None,
-        }
-    }
-
-    fn method(&mut self, recv: Option<&str>, call: &FnCallExpr, pos: Position) -> Option<String> {
-        let name = call.name.as_str();
-        let args = &call.args[..];
-        let n = args.len();
-        let scripted = self
-            .script_fns
-            .get(name)
-            .is_some_and(|a| a.contains(&n) || a.contains(&(n + 1)));
-        if scripted || Api::is_builtin(name) {
-            return None;
-        }
-        match recv.filter(|t| self.api.types.contains(*t)) {
-            Some(ty) => {
-                if let Some(sig) = self.api.method(ty, name, n) {
-                    let returns = sig.returns.clone();
-                    match ty {
-                        "User" => self.user_literals(name, args),
-                        "Event" if name == "keyword_hits" => self.facts.reads_keywords = true,
-                        _ => {}
-                    }
-                    return returns;
-                }
-                let arities: Vec<usize> = self.api.method_arities(ty, name).into_iter().collect();
-                let message = if arities.is_empty() {
-                    let (methods, _) = self.api.members(ty);
-                    format!("unknown method `{name}` on {ty}{}", suggest(name, methods))
-                } else {
-                    format!(
-                        "`{name}` on {ty} takes {} argument(s), not {n}",
-                        list(&arities)
-                    )
-                };
-                self.error(pos, message);
-                None
-            }
-            None => {
-                if self.api.with_arity(name, n + 1).next().is_some() {
-                    if name == "keyword_hits" {
-                        self.facts.reads_keywords = true;
-                    }
-                    return self
-                        .api
-                        .with_arity(name, n + 1)
-                        .find_map(|s| s.returns.clone());
-                }
-                let message = if self.api.arities(name).is_empty() {
-                    let names: Vec<&str> = self
-                        .api
-                        .names()
-                        .chain(self.script_fns.keys().map(String::as_str))
-                        .collect();
-                    format!("unknown method `{name}`{}", suggest(name, names))
-                } else {
-                    let arities: Vec<usize> = self
-                        .api
-                        .arities(name)
-                        .into_iter()
-                        .filter(|a| *a > 0)
-                        .map(|a| a - 1)
-                        .collect();
-                    format!(
-                        "method `{name}` takes {} argument(s), not {n}",
-                        list(&arities)
-                    )
-                };
-                self.error(pos, message);
-                None
-            }
-        }
-    }
-
-    /// Literal arguments of `user.…` methods: event types, durations, tags, groups.
-    fn user_literals(&mut self, name: &str, args: &[Expr]) {
-        if matches!(
-            name,
-            "count" | "window_exit" | "count_below_at" | "first_seen" | "last_seen"
-        ) {
-            if let Some(Expr::StringConstant(s, p)) = args.first() {
-                self.event_type_literal(s, *p);
-            }
-        }
-        let durations: &[usize] = match name {
-            "count" => &[1, 2],
-            "window_exit" | "count_below_at" | "decay_add" | "decayed" | "decay_below_at"
-            | "record_hit" => &[1],
-            "paid_orders" | "wake_in" => &[0],
-            _ => &[],
-        };
-        for &i in durations {
-            self.duration_literal(args.get(i));
-            self.arg_needs(args.get(i), Need::Duration);
-        }
-        let numbers: &[usize] = match name {
-            "count_below_at" | "decay_add" | "decay_below_at" => &[2],
-            "wake_at" => &[0],
-            _ => &[],
-        };
-        for &i in numbers {
-            self.arg_needs(args.get(i), Need::Number);
-        }
-        match (name, args.first()) {
-            ("has", Some(Expr::StringConstant(tag, p))) => {
-                self.declared_tag(tag, *p);
-            }
-            ("tag_in", Some(Expr::StringConstant(group, p))) => self.declared_group(group, *p),
-            _ => {}
-        }
-    }
-
-    fn tag_options(&mut self, entries: &[(rhai::Ident, Expr)]) {
-        for (key, value) in entries {
-            match key.name.as_str() {
-                "ttl" => match value {
-                    Expr::StringConstant(..) => self.duration_literal(Some(value)),
-                    Expr::IntegerConstant(ms, p) if *ms <= 0 => {
-                        self.error(*p, format!("tag(): ttl must be positive, got {ms}"))
-                    }
-                    _ => self.arg_needs(Some(value), Need::Duration),
-                },
-                "score" => self.arg_needs(Some(value), Need::Number),
-                "reason" => {}
-                other => {
-                    let message = format!(
-                        "tag(): unknown option `{other}` (score, reason, ttl){}",
-                        suggest(other, TAG_OPTIONS)
-                    );
-                    self.error(key.pos, message);
-                }
-            }
-        }
-    }
-
-    fn duration_literal(&mut self, arg: Option<&Expr>) {
-        if let Some(Expr::StringConstant(s, p)) = arg {
-            if parse_duration_ms(s).is_none() {
-                self.error(
-                    *p,
-                    format!("{s:?} is not a duration (like \"7d\", \"72h\", \"30m\", \"500ms\")"),
-                );
-            }
-        }
-    }
-
-    fn event_type_literal(&mut self, s: &str, pos: Position) {
-        if EventType::parse(s).is_none() {
-            let message = format!(
-                "unknown event type {s:?} (chat, click, order){}",
-                suggest(s, EVENT_TYPES)
-            );
-            self.error(pos, message);
-        }
-    }
-
-    /// Whether a literal tag is declared (true when there is no catalogue to ask).
-    fn declared_tag(&mut self, tag: &str, pos: Position) -> bool {
-        let Some(catalogue) = self.catalogue else {
-            return true;
-        };
-        if catalogue.id(tag).is_some() {
-            return true;
-        }
-        let names: Vec<&str> = (0..catalogue.len())
-            .map(|i| &**catalogue.name(i as u16))
-            .collect();
-        let hint = suggest(tag, names);
-        self.error(
-            pos,
-            format!("tag {tag:?} is not declared in the tag catalogue{hint}"),
-        );
-        false
-    }
-
-    fn declared_group(&mut self, group: &str, pos: Position) {
-        let Some(catalogue) = self.catalogue else {
-            return;
-        };
-        if catalogue.group_by_name(group).is_some() {
-            return;
-        }
-        let mut groups: Vec<&str> = (0..catalogue.len())
-            .map(|i| {
-                catalogue
-                    .group(catalogue.info(i as u16).group)
-                    .name
-                    .as_str()
-            })
-            .collect();
-        groups.dedup();
-        let hint = suggest(group, groups);
-        self.error(
-            pos,
-            format!("group {group:?} is not declared in the tag catalogue{hint}"),
-        );
-    }
 }
 
 /// Whether `e` is the right-hand part of an enclosing `.` (a later link of a chain).
@@ -779,7 +475,7 @@ fn is_chain_link(path: &[ASTNode], e: &Expr) -> bool {
 }
 
 /// `1`, `1 or 2`, `1, 2 or 3`.
-fn list(items: &[usize]) -> String {
+pub(super) fn list(items: &[usize]) -> String {
     match items {
         [] => String::new(),
         [one] => one.to_string(),
