@@ -275,6 +275,10 @@ fn test(args: &TestArgs) -> ExitCode {
     }
     let stdout = std::io::stdout();
     match crate::testing::run(&pack, &files, args.filter.as_deref(), &mut stdout.lock()) {
+        Ok(summary) if summary.passed + summary.failed == 0 => usage_error(format!(
+            "no case name contains {:?}",
+            args.filter.as_deref().unwrap_or_default()
+        )),
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_RUNTIME),
         Err(e) => runtime_error(e),

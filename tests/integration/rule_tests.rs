@@ -245,3 +245,55 @@ fn rule_errors_at_run_time_name_the_line_in_the_rule() {
         );
     }
 }
+
+/// The fenced blocks of a markdown file in the given language.
+fn fenced(markdown: &str, lang: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim() == format!("```{lang}") => current = Some(String::new()),
+            Some(_) if line.trim() == "```" => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_examples_of_the_testing_guide_pass() {
+    let guide = std::fs::read_to_string(repo().join("docs/testing.md")).unwrap();
+    let files: Vec<(String, String)> = fenced(&guide, "toml")
+        .into_iter()
+        .filter(|b| b.contains("[[case]]"))
+        .enumerate()
+        .map(|(i, b)| (format!("example{i}.toml"), b))
+        .collect();
+    assert_eq!(files.len(), 2, "the guide's examples");
+    let cases: usize = files
+        .iter()
+        .map(|(_, b)| b.matches("[[case]]").count())
+        .sum();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
+    let dir = rules_with_tests(&refs);
+    let out = run_tests(dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some(format!("{cases} passed, 0 failed").as_str()),
+        "{stdout}"
+    );
+}

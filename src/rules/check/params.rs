@@ -226,7 +226,7 @@ pub fn check(
                         .filter(|u| u.section == *section && u.key == *key)
                         .find_map(|u| {
                             need_fails(u.need, value)
-                                .map(|m| format!("{m} ({}:{} reads it so)", f.path, u.line))
+                                .map(|m| format!("{m} (as read at {}:{})", f.path, u.line))
                         })
                 });
             }
