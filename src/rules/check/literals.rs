@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use regex::Regex;
 use rhai::{ASTNode, Expr, Position, Stmt};
 
 use super::api::suggest;
@@ -204,6 +205,68 @@ impl Walker<'_> {
         self.error(
             pos,
             format!("group {group:?} is not declared in the tag catalogue{hint}"),
+        );
+    }
+}
+
+/// String case labels of every `switch event.type { … }` in `text`, with their lines. Rhai
+/// keeps only hashes of case values, so these are read from the text: at the switch's own
+/// brace depth, a string followed by `=>` or `|` is a case label.
+pub(super) fn switch_event_type_labels(text: &str) -> Vec<(usize, String)> {
+    let start = Regex::new(r"\bswitch\s+event\s*\.\s*type\s*\{").expect("static regex compiles");
+    let mut labels = Vec::new();
+    for m in start.find_iter(text) {
+        let body = &text[m.end()..];
+        let mut depth = 0usize;
+        let mut chars = body.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' if depth == 0 => break,
+                '}' | ']' | ')' => depth -= 1,
+                '"' => {
+                    let from = i + 1;
+                    let mut end = from;
+                    while let Some((j, d)) = chars.next() {
+                        match d {
+                            '\\' => {
+                                chars.next();
+                            }
+                            '"' => {
+                                end = j;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    let after = body[end + 1..].trim_start();
+                    if depth == 0 && (after.starts_with("=>") || after.starts_with('|')) {
+                        let at = m.end() + from;
+                        let line = text[..at].matches('\n').count() + 1;
+                        labels.push((line, body[from..end].to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_labels_are_read_at_their_depth() {
+        let text = "let w = switch event.type {\n  \"chat\" | \"clik\" => 1,\n  \"order\" => if x == \"y\" { 2 } else { 3 },\n  _ => 0,\n};\nswitch other.type { \"no\" => 1 }\n";
+        assert_eq!(
+            switch_event_type_labels(text),
+            [
+                (2, "chat".to_string()),
+                (2, "clik".to_string()),
+                (3, "order".to_string())
+            ]
         );
     }
 }

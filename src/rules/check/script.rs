@@ -10,6 +10,7 @@ use rhai::{ASTNode, Engine, Expr, FnCallExpr, Module, OptimizationLevel, Positio
 
 use super::api::{is_identifier, suggest, Api};
 use super::{fallback_parts, Diagnostic};
+use crate::decode::EventType;
 use crate::rules::set::{fn_line, new_engine, Handler};
 use crate::rules::{api as script_api, Ctx, Limits, Params, RulePack, RuleSource};
 use crate::tags::Catalogue;
@@ -138,6 +139,18 @@ fn check_rule(
         facts: &mut facts,
     };
     walker.walk(&ast);
+    for (line, label) in super::literals::switch_event_type_labels(&rule.text) {
+        if EventType::parse(&label).is_none() {
+            walker.out.push(Diagnostic::error(
+                &path,
+                Some(line),
+                format!(
+                    "unknown event type {label:?} (chat, click, order){}",
+                    suggest(&label, ["chat", "click", "order"])
+                ),
+            ));
+        }
+    }
     facts
 }
 

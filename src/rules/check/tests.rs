@@ -164,6 +164,7 @@ fn event_fields_tag_options_durations_and_event_types_are_checked_as_written() {
     if event.type == "oder" { untag("vip/gold"); }
     user.wake_in("soon");
     let g = user.tag_in("lifecycles");
+    let k = switch event.type { "chat" => 1, "clik" => 2, _ => 0 };
 }
 "#,
         |p| p,
@@ -190,6 +191,7 @@ fn event_fields_tag_options_durations_and_event_types_are_checked_as_written() {
         &format!("{rule}:8:"),
         "group \"lifecycles\" is not declared",
     );
+    find(&c, &format!("{rule}:9:"), "unknown event type \"clik\"");
 }
 
 #[test]
