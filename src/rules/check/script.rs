@@ -327,7 +327,7 @@ impl Walker<'_> {
                         (self.param_of(&b.lhs), &b.rhs)
                     {
                         if *i >= 0 {
-                            self.need(&s, &k, *pos, Need::MinLen(*i as usize + 1));
+                            self.use_param(&s, &k, *pos, Need::MinLen(*i as usize + 1));
                         }
                     }
                 }
@@ -357,15 +357,11 @@ impl Walker<'_> {
         });
     }
 
-    pub(super) fn need(&mut self, section: &str, key: &str, pos: Position, need: Need) {
-        self.use_param(section, key, pos, need);
-    }
-
     /// Records what an argument that is a parameter needs.
     pub(super) fn arg_needs(&mut self, arg: Option<&Expr>, need: Need) {
         if let Some(arg) = arg {
             if let Some((s, k)) = self.param_of(arg) {
-                self.need(&s, &k, arg.position(), need);
+                self.use_param(&s, &k, arg.position(), need);
             }
         }
     }
