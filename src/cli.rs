@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `generate`. Parses flags, loads and validates config and
+//! The command line: `run`, `check`, `test`, `generate`. Parses flags, loads and validates config and
 //! rules before anything starts, and maps failures to exit codes (0 ok, 1 runtime, 2 usage,
 //! config or rules).
 
@@ -10,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
-use crate::rules::{RulePack, RuleSet, RulesError};
+use crate::rules::check::{Diagnostic, Sources};
+use crate::rules::{self, RulePack, RuleSet, RulesError};
 
 pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -30,8 +31,10 @@ pub struct Cli {
 pub enum Command {
     /// Process events: Kafka per the config, or a file/stdin with --input.
     Run(RunArgs),
-    /// Compile every rule and validate catalogue, parameters and config.
+    /// Check rules, catalogue, parameters, config and rule tests; every error with file:line.
     Check(CommonArgs),
+    /// Run the rule tests in <rules>/tests/*.toml.
+    Test(TestArgs),
     /// Write a generated behaviour-event stream (JSON lines).
     Generate(GenerateArgs),
     /// Measure throughput and memory of each layer over a generated stream.
@@ -74,6 +77,14 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run only the cases whose name contains this text.
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct GenerateArgs {
     #[arg(long, default_value_t = 10_000)]
     pub users: u64,
@@ -102,11 +113,39 @@ pub struct GenerateArgs {
 /// Any config or rules error (exit code 2).
 pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     let vars = env_vars();
-    let (path, required) = match &common.config {
+    let config = load_config(common, &vars)?;
+    let mut pack = RulePack::load(
+        &config.rules.dir,
+        &config.rules.catalogue,
+        &config.rules.params,
+        &vars,
+    )?;
+    pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
+    Ok((config, pack))
+}
+
+/// The engine config with the CLI's path overrides applied.
+///
+/// # Errors
+/// A config error (exit code 2).
+pub fn load_config(
+    common: &CommonArgs,
+    vars: &[(String, String)],
+) -> Result<Config, crate::config::ConfigError> {
+    let (path, required) = config_path(common);
+    let mut config = Config::load(&path, required, vars)?;
+    apply_paths(common, &mut config);
+    Ok(config)
+}
+
+fn config_path(common: &CommonArgs) -> (PathBuf, bool) {
+    match &common.config {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from("config/tagstream.toml"), false),
-    };
-    let mut config = Config::load(&path, required, &vars)?;
+    }
+}
+
+fn apply_paths(common: &CommonArgs, config: &mut Config) {
     if let Some(dir) = &common.rules {
         config.rules.dir = dir.clone();
     }
@@ -116,14 +155,6 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     if let Some(params) = &common.params {
         config.rules.params = params.clone();
     }
-    let mut pack = RulePack::load(
-        &config.rules.dir,
-        &config.rules.catalogue,
-        &config.rules.params,
-        &vars,
-    )?;
-    pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
-    Ok((config, pack))
 }
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {
@@ -138,33 +169,8 @@ fn runtime_error(e: impl std::fmt::Display) -> ExitCode {
 
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Check(common) => match load(&common) {
-            Ok((_, pack)) => {
-                println!(
-                    "ok: {} rules ({}), {} tags, {} keyword tags",
-                    pack.rules.len(),
-                    pack.rules
-                        .iter()
-                        .map(|r| r.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    pack.catalogue.len(),
-                    pack.params.keywords.specs.len()
-                );
-                if let Ok(set) = RuleSet::compile(&pack) {
-                    for (i, rule) in pack.rules.iter().enumerate() {
-                        if let Some(why) = set.interpreted_because(i) {
-                            println!(
-                                "note: {} runs in the interpreter, several times slower ({why})",
-                                rule.path.display()
-                            );
-                        }
-                    }
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => usage_error(e),
-        },
+        Command::Check(common) => check(&common),
+        Command::Test(args) => test(&args),
         Command::Run(args) => {
             let (config, pack) = match load(&args.common) {
                 Ok(loaded) => loaded,
@@ -187,6 +193,96 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Generate(args) => generate(&args),
         Command::Bench(args) => crate::bench::main(&args),
+    }
+}
+
+/// `tagstream check`: every finding of config, catalogue, parameters, rules and rule tests.
+fn check(common: &CommonArgs) -> ExitCode {
+    let vars = env_vars();
+    let mut found = Vec::new();
+    let config = load_config(common, &vars).unwrap_or_else(|e| {
+        found.push(Diagnostic::from_config(
+            &e,
+            &config_path(common).0.display().to_string(),
+        ));
+        let mut config = Config::default();
+        apply_paths(common, &mut config);
+        config
+    });
+    let sources = Sources {
+        rules_dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+    };
+    let checked = rules::check::check(&sources, &vars);
+    found.extend(checked.diagnostics);
+    let (tests, problems) = crate::testing::load(&sources.rules_dir, checked.pack.as_ref());
+    found.extend(problems);
+    for d in &found {
+        eprintln!("{d}");
+    }
+    let errors = found.iter().filter(|d| d.is_error()).count();
+    let Some(pack) = checked.pack.filter(|_| errors == 0) else {
+        eprintln!(
+            "check failed: {errors} error(s), {} warning(s)",
+            found.len() - errors
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let cases: usize = tests.iter().map(|f| f.cases.len()).sum();
+    println!(
+        "ok: {} rules ({}), {} tags, {} keyword tags, {cases} test cases in {} files",
+        names.len(),
+        names.join(", "),
+        pack.catalogue.len(),
+        pack.params.keywords.specs.len(),
+        tests.len(),
+    );
+    if let Ok(set) = RuleSet::compile(&pack) {
+        for (i, rule) in pack.rules.iter().enumerate() {
+            if let Some(why) = set.interpreted_because(i) {
+                println!(
+                    "note: {} runs in the interpreter, several times slower ({why})",
+                    rule.path.display()
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules
+/// are broken.
+fn test(args: &TestArgs) -> ExitCode {
+    let (config, pack) = match load(&args.common) {
+        Ok(loaded) => loaded,
+        Err(e) => return usage_error(e),
+    };
+    let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
+    if !problems.is_empty() {
+        for d in &problems {
+            eprintln!("{d}");
+        }
+        if problems.iter().any(Diagnostic::is_error) {
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if files.is_empty() {
+        return usage_error(format!(
+            "no rule tests: write them in {}",
+            config.rules.dir.join("tests/*.toml").display()
+        ));
+    }
+    let stdout = std::io::stdout();
+    match crate::testing::run(&pack, &files, args.filter.as_deref(), &mut stdout.lock()) {
+        Ok(summary) if summary.passed + summary.failed == 0 => usage_error(format!(
+            "no case name contains {:?}",
+            args.filter.as_deref().unwrap_or_default()
+        )),
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_RUNTIME),
+        Err(e) => runtime_error(e),
     }
 }
 

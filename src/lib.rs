@@ -23,6 +23,8 @@
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
 //! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
+//! [`testing`] (`tagstream test`) runs rule test files through [`core`]; `tagstream check`
+//! is [`rules::check`].
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
 //! it, fires the timers the event's time passes, folds it into the user's state, runs each
@@ -41,3 +43,4 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod tags;
+pub mod testing;

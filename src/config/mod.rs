@@ -7,6 +7,7 @@
 
 pub mod duration;
 mod env;
+pub mod spans;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -185,6 +186,9 @@ impl Config {
         let shown = path.display().to_string();
         let mut table = if path.exists() || required {
             let text = read_file(path)?;
+            // The file alone first, so that an unknown key or a wrong type is reported at its
+            // own line (the merged table below has no lines).
+            toml::from_str::<Config>(&text).map_err(|e| ConfigError::toml(&shown, &text, &e))?;
             toml::from_str::<toml::Table>(&text)
                 .map_err(|e| ConfigError::toml(&shown, &text, &e))?
         } else {
@@ -295,11 +299,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_line() {
-        let file = write("[kafka]\ngroup_id = \"g\"\nbootstrap = \"x\"\n");
+        let file = write("[kafka]\ngroup_id = \"g\"\n\n\nbootstrap = \"x\"\n");
         let err = Config::load(file.path(), true, &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("bootstrap"), "{err}");
+        assert!(err.contains(":5:"), "{err}");
         let err = Config::load(
             Path::new("/nonexistent"),
             false,

@@ -11,9 +11,11 @@
 
 mod api;
 mod budget;
+pub mod check;
 mod compiled;
 mod ctx;
 mod inline;
+mod locate;
 mod params;
 mod set;
 

@@ -5,12 +5,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use rhai::{Caches, GlobalRuntimeState};
-use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, AST, INT};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, AST, INT};
 
 use super::api::{self, EventRef, UserRef};
 use super::budget::{Budget, CLOCK_EVERY};
 use super::compiled::{self, Program, Stop};
 use super::inline::inline_params;
+use super::locate;
 use super::params::Sections;
 use super::{Ctx, Limits, RulePack, RuleRunError, RuleSource, RulesError};
 
@@ -76,6 +77,8 @@ pub enum Execution {
 struct Compiled {
     /// The compiled form, or why the rule runs interpreted.
     program: Result<Program, String>,
+    /// The script as Rhai parsed it, to locate a broken limit (see [`locate`]).
+    ast: AST,
     calls: [Option<AST>; 5],
     global: GlobalRuntimeState,
     caches: Caches,
@@ -122,7 +125,7 @@ fn over_budget(limits: &Limits) -> RuleRunError {
 
 /// The interpreter's progress callback stops a call that has spent its `budget`, looking at
 /// the clock every [`CLOCK_EVERY`] operations.
-fn new_engine(pack: &RulePack, budget: &Rc<Cell<Option<Budget>>>) -> Engine {
+pub(super) fn new_engine(pack: &RulePack, budget: &Rc<Cell<Option<Budget>>>) -> Engine {
     let limits = pack.limits;
     let mut engine = Engine::new();
     if limits.time_budget().is_some() {
@@ -183,6 +186,17 @@ fn compile(engine: &Engine, source: &RuleSource, sections: &Sections) -> Result<
     Ok(ast)
 }
 
+/// The line `fn name(` starts on in a script, if it is there.
+pub(super) fn fn_line(text: &str, name: &str) -> Option<usize> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^[ \t]*(private[ \t]+)?fn[ \t]+{}[ \t]*\(",
+        regex::escape(name)
+    ))
+    .expect("an escaped name makes a valid regex");
+    re.find(text)
+        .map(|m| text[..m.start()].matches('\n').count() + 1)
+}
+
 impl RuleSet {
     /// Compiles every rule of `pack` on a fresh engine.
     ///
@@ -232,7 +246,7 @@ impl RuleSet {
                         if f.params.len() != h.arity() {
                             return Err(RulesError::Compile {
                                 path: source.path.display().to_string(),
-                                line: 1,
+                                line: fn_line(&source.text, h.name()).unwrap_or(1),
                                 message: format!(
                                     "{} must take 2 parameters, not {}",
                                     h.name(),
@@ -255,6 +269,7 @@ impl RuleSet {
             global.lib.push(ast.shared_lib().clone());
             rules.push(Compiled {
                 program,
+                ast,
                 calls,
                 global,
                 caches: Caches::new(),
@@ -346,7 +361,7 @@ impl RuleSet {
                 ctx.rollback_rule();
             }
         }
-        self.interpret(rule, handler)
+        self.interpret(rule, handler, first)
     }
 
     /// Records the operations of every handler call from now on, for tests that hold the
@@ -361,7 +376,12 @@ impl RuleSet {
         self.operation_trace.as_deref().unwrap_or_default()
     }
 
-    fn interpret(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
+    fn interpret(
+        &mut self,
+        rule: usize,
+        handler: Handler,
+        first: bool,
+    ) -> Result<(), RuleRunError> {
         if handler == Handler::Tick {
             let now = self.ctx.borrow().now;
             if let Some(v) = self.scope.get_mut("now") {
@@ -392,14 +412,55 @@ impl RuleSet {
             }
             _ => e,
         });
-        result.map(|_| ()).map_err(|e| {
+        result.map(|_| ()).map_err(|mut e| {
             if ran_out_of_time(&e) {
-                over_budget(&self.pack.limits)
-            } else {
-                RuleRunError {
-                    message: e.to_string(),
+                return over_budget(&self.pack.limits);
+            }
+            if e.is_system_exception() {
+                if let Some(pos) = self.locate(rule, handler, first, &e) {
+                    e.set_position(pos);
                 }
             }
+            RuleRunError {
+                message: e.to_string(),
+            }
         })
+    }
+
+    /// Where in the rule's file a broken limit happened (see [`locate`]); runs the handler
+    /// again, from the state it started with when this was the rule's first handler.
+    fn locate(
+        &mut self,
+        rule: usize,
+        handler: Handler,
+        first: bool,
+        err: &EvalAltResult,
+    ) -> Option<Position> {
+        let body = locate::body_of(&self.rules[rule].ast, handler.name())?;
+        let now = {
+            let mut ctx = self.ctx.borrow_mut();
+            if first {
+                ctx.rollback_rule();
+            }
+            ctx.now
+        };
+        let args = match handler {
+            Handler::Tick => [Dynamic::from(UserRef), Dynamic::from_int(now)],
+            _ => [Dynamic::from(EventRef), Dynamic::from(UserRef)],
+        };
+        let compiled = &mut self.rules[rule];
+        // The second run is held to the same budget as the first.
+        self.budget
+            .set(self.pack.limits.time_budget().map(Budget::new));
+        let again = locate::rerun(
+            &self.engine,
+            &mut compiled.global,
+            &mut compiled.caches,
+            &body,
+            args,
+        );
+        self.budget.set(None);
+        let again = again?;
+        (std::mem::discriminant(&*again) == std::mem::discriminant(err)).then(|| again.position())
     }
 }

@@ -13,6 +13,7 @@ mod progen;
 mod programs;
 mod restore;
 mod rule_errors;
+mod rule_tests;
 mod rulepack_activity;
 mod rulepack_keywords;
 mod rulepack_lifecycle;
