@@ -5,6 +5,10 @@ mod support;
 
 mod cli;
 mod compiled;
+mod docker;
+mod embedded;
+mod fuzz;
+mod hostile;
 mod kafka;
 mod kafka_support;
 mod net_cut;
