@@ -10,6 +10,7 @@ mod embedded;
 mod fuzz;
 mod hostile;
 mod kafka;
+mod kafka_future;
 mod kafka_support;
 mod net_cut;
 mod personas;
