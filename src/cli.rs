@@ -80,19 +80,21 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    #[arg(long, default_value_t = 10_000)]
+    /// Users in the stream (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub users: u64,
     #[arg(long, default_value_t = 100_000)]
     pub events: u64,
-    #[arg(long, default_value_t = 60)]
+    /// Days of event time from 2026-09-01, 1 to 3650.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Share of invalid lines, per mille.
-    #[arg(long, default_value_t = 5)]
+    /// Share of invalid lines, per mille (0 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub invalid_per_mille: u32,
-    /// Share of late events, per mille.
-    #[arg(long, default_value_t = 10)]
+    /// Share of late events, per mille (0 to 1000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub late_per_mille: u32,
     /// Add the scripted persona users (every lifecycle stage and RFM segment).
     #[arg(long)]

@@ -124,6 +124,26 @@ impl DeadLetter {
         }
     }
 
+    /// Cuts the payload so that `payload` and `payload_base64` together hold at most `max`
+    /// bytes (a Kafka message has a size limit), saying so in `error`. The base64 original is
+    /// kept whole while it fits, since it is the one that recovers the bytes.
+    pub fn fit(&mut self, max: usize) {
+        let b64 = self.payload_base64.as_ref().map_or(0, String::len);
+        if self.payload.len() + b64 <= max {
+            return;
+        }
+        let mut cut = max.saturating_sub(b64).min(self.payload.len());
+        while !self.payload.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.payload.truncate(cut);
+        if let Some(b64) = &mut self.payload_base64 {
+            // Whole 4-character groups, so what is left still decodes.
+            b64.truncate(b64.len().min(max) / 4 * 4);
+        }
+        self.error.push_str(" (payload truncated)");
+    }
+
     pub fn write_json(&self, buf: &mut Vec<u8>) {
         serde_json::to_writer(buf, self).expect("dead letter serialises");
     }
@@ -194,6 +214,29 @@ mod tests {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
         assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+    }
+
+    #[test]
+    fn fitting_a_dead_letter_cuts_the_text_first_and_keeps_base64_decodable() {
+        let mut plain =
+            DeadLetter::of_record("bad".into(), None, "t/0/1".into(), "价格".as_bytes());
+        plain.fit(4);
+        assert_eq!(
+            (plain.payload.as_str(), plain.error.as_str()),
+            ("价", "bad (payload truncated)")
+        );
+        let raw = [b'x', 0xff, b'y', b'z', 0xfe, b'w'];
+        let whole = DeadLetter::of_record("e".into(), None, "t/0/2".into(), &raw);
+        let mut fits = whole.clone();
+        fits.fit(100);
+        assert_eq!(fits, whole);
+        let mut text_cut = whole.clone();
+        text_cut.fit(10);
+        assert_eq!(text_cut.payload_base64, whole.payload_base64);
+        assert_eq!(text_cut.payload, "x");
+        let mut both_cut = whole.clone();
+        both_cut.fit(6);
+        assert_eq!(both_cut.payload_base64.as_deref(), Some("eP95"));
     }
 
     #[test]

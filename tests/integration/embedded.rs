@@ -62,6 +62,22 @@ fn workers_out_of_range_are_usage_errors_not_panics() {
 }
 
 #[test]
+fn generate_values_out_of_range_are_usage_errors_not_empty_output() {
+    for (flag, bad) in [
+        ("--users", "0"),
+        ("--days", "0"),
+        ("--days", "40000"),
+        ("--invalid-per-mille", "1001"),
+        ("--late-per-mille", "5000"),
+    ] {
+        let out = tagstream().args(["generate", flag, bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {bad}");
+        assert!(out.stdout.is_empty());
+        assert!(text(&out.stderr).contains(flag), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
     let dir = tempfile::tempdir().unwrap();
     let input = sample_input(dir.path());

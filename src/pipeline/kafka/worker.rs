@@ -232,14 +232,7 @@ impl Worker {
                     }
                 }
                 Output::Dead(mut dead) => {
-                    if dead.payload.len() > self.config.max_payload {
-                        let mut cut = self.config.max_payload;
-                        while !dead.payload.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        dead.payload.truncate(cut);
-                        dead.error.push_str(" (payload truncated)");
-                    }
+                    dead.fit(self.config.max_payload);
                     dead.write_json(&mut self.buf);
                     Record {
                         topic: self.config.dead_letter_topic.clone(),
