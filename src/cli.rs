@@ -10,11 +10,16 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
+use crate::pipeline::signals::Stop;
 use crate::rules::check::{Diagnostic, Sources};
 use crate::rules::{self, RulePack, RuleSet, RulesError};
 
 pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+/// A closed pipe downstream ends a run quietly, with the exit status SIGPIPE would give.
+pub const EXIT_BROKEN_PIPE: u8 = 128 + 13;
+/// Most embedded-mode workers accepted: beyond this, threads cost more than they bring.
+pub const MAX_WORKERS: usize = 256;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,9 +75,9 @@ pub struct RunArgs {
     /// Dead letters output (embedded mode); stderr when absent.
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
-    /// Embedded mode: threads the users are split over (default: the number of cores). The
-    /// tags are the same for any number; the order of the output lines depends on it.
-    #[arg(long, value_name = "N")]
+    /// Embedded mode: threads the users are split over, 1 to 256 (default: the number of
+    /// cores). The tags are the same for any number; the order of the output lines depends on it.
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<usize>,
 }
 
@@ -86,25 +91,34 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    #[arg(long, default_value_t = 10_000)]
+    /// Users in the stream (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub users: u64,
     #[arg(long, default_value_t = 100_000)]
     pub events: u64,
-    #[arg(long, default_value_t = 60)]
+    /// Days of event time from 2026-09-01, 1 to 3650.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Share of invalid lines, per mille.
-    #[arg(long, default_value_t = 5)]
+    /// Share of invalid lines, per mille (0 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub invalid_per_mille: u32,
-    /// Share of late events, per mille.
-    #[arg(long, default_value_t = 10)]
+    /// Share of late events, per mille (0 to 1000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub late_per_mille: u32,
     /// Add the scripted persona users (every lifecycle stage and RFM segment).
     #[arg(long)]
     pub personas: bool,
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     pub output: PathBuf,
+}
+
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {MAX_WORKERS}")),
+    }
 }
 
 /// Loads the engine config and the rule pack, applying CLI > environment > file > default.
@@ -184,8 +198,10 @@ pub fn main(cli: Cli) -> ExitCode {
                         output: args.output,
                         dead_letter: args.dead_letter,
                         workers: args.workers.unwrap_or_else(|| {
-                            std::thread::available_parallelism().map_or(1, |n| n.get())
+                            std::thread::available_parallelism()
+                                .map_or(1, |n| n.get().min(MAX_WORKERS))
                         }),
+                        max_future_ms: config.max_future_ms(),
                     },
                 ),
                 None => run_kafka(config, pack),
@@ -289,8 +305,10 @@ fn test(args: &TestArgs) -> ExitCode {
 fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
     match file::run(pack, &job) {
         Ok(summary) => {
+            let signal = summary.interrupted;
             tracing::info!(
                 lines = summary.lines,
+                blank_lines = summary.blank_lines,
                 users = summary.users,
                 changes = summary.changes,
                 dead_letters = summary.dead_letters,
@@ -298,9 +316,25 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
                 expiries = summary.stats.expiries,
                 "input processed"
             );
-            ExitCode::SUCCESS
+            match signal {
+                None => ExitCode::SUCCESS,
+                Some(signal) => {
+                    eprintln!(
+                        "tagstream: stopped by {} after {} lines read ({} blank), {} changes and \
+                         {} dead letters written; timers due after the last event were not fired",
+                        Stop::name(signal),
+                        summary.lines,
+                        summary.blank_lines,
+                        summary.changes,
+                        summary.dead_letters
+                    );
+                    ExitCode::from(128 + signal as u8)
+                }
+            }
         }
         Err(FileRunError::Rules(e)) => usage_error(e),
+        Err(FileRunError::SameFile(e)) => usage_error(e),
+        Err(FileRunError::Write(e)) if e.is_broken_pipe() => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }
 }
@@ -336,6 +370,7 @@ fn generate(args: &GenerateArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }
 }

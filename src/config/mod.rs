@@ -146,6 +146,9 @@ pub struct ClockConfig {
     /// An idle partition's clock follows wall time (Kafka mode).
     pub idle_follows_wall_clock: bool,
     pub idle_after: String,
+    /// An event stamped further ahead of the wall clock than this is a dead letter; `"off"`
+    /// disables the check (replays of synthetic future data).
+    pub max_future: String,
 }
 
 impl Default for ClockConfig {
@@ -153,6 +156,7 @@ impl Default for ClockConfig {
         ClockConfig {
             idle_follows_wall_clock: true,
             idle_after: "30s".into(),
+            max_future: "1h".into(),
         }
     }
 }
@@ -217,6 +221,9 @@ impl Config {
         if self.time_budget_ms().is_none() {
             return invalid("rules.time_budget must be a duration like \"50ms\", or \"off\"");
         }
+        if duration::parse_limit_ms(&self.clock.max_future).is_none() {
+            return invalid("clock.max_future must be a duration like \"1h\", or \"off\"");
+        }
         if self.kafka.input_topics.is_empty()
             || self.kafka.input_topics.iter().any(|t| t.is_empty())
         {
@@ -241,6 +248,11 @@ impl Config {
 
     pub fn idle_after_ms(&self) -> i64 {
         duration::parse_duration_ms(&self.clock.idle_after).unwrap_or(30_000)
+    }
+
+    /// `clock.max_future` in ms; `None` when it is `"off"`.
+    pub fn max_future_ms(&self) -> Option<i64> {
+        duration::parse_limit_ms(&self.clock.max_future).flatten()
     }
 }
 
@@ -324,5 +336,25 @@ mod tests {
         assert!(err.is_err());
         let file = write("[clock]\nidle_after = \"soon\"\n");
         assert!(Config::load(file.path(), true, &[]).is_err());
+    }
+
+    #[test]
+    fn max_future_defaults_to_an_hour_and_can_be_turned_off() {
+        let config = Config::load(Path::new("/nonexistent"), false, &[]).unwrap();
+        assert_eq!(config.max_future_ms(), Some(3_600_000));
+        for (value, expected) in [("off", None), ("15m", Some(900_000)), ("0s", Some(0))] {
+            let config = Config::load(
+                Path::new("/nonexistent"),
+                false,
+                &vars(&[("TAGSTREAM_CLOCK__MAX_FUTURE", value)]),
+            )
+            .unwrap();
+            assert_eq!(config.max_future_ms(), expected, "{value}");
+        }
+        let file = write("[clock]\nmax_future = \"soon\"\n");
+        let err = Config::load(file.path(), true, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("clock.max_future"), "{err}");
     }
 }

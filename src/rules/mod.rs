@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-pub use ctx::Ctx;
+pub use ctx::{Ctx, MAX_VARS_PER_USER, MAX_VAR_STRING_BYTES, MIN_WAKE_MS};
 pub use params::{KeywordSet, KeywordSpec, Params};
 pub use set::{Execution, Handler, RuleSet};
 

@@ -5,7 +5,12 @@ mod support;
 
 mod cli;
 mod compiled;
+mod docker;
+mod embedded;
+mod fuzz;
+mod hostile;
 mod kafka;
+mod kafka_future;
 mod kafka_support;
 mod net_cut;
 mod personas;
