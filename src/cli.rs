@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `generate`. Parses flags, loads and validates config and
+//! The command line: `run`, `check`, `diff`, `generate`. Parses flags, loads and validates config and
 //! rules before anything starts, and maps failures to exit codes (0 ok, 1 runtime, 2 usage,
 //! config or rules).
 
@@ -32,6 +32,8 @@ pub enum Command {
     Run(RunArgs),
     /// Compile every rule and validate catalogue, parameters and config.
     Check(CommonArgs),
+    /// Replay recorded events through the base and a new rule set; report what differs.
+    Diff(crate::diff::DiffArgs),
     /// Write a generated behaviour-event stream (JSON lines).
     Generate(GenerateArgs),
     /// Measure throughput and memory of each layer over a generated stream.
@@ -184,6 +186,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 None => run_kafka(config, pack),
             }
         }
+        Command::Diff(args) => crate::diff::main(&args),
         Command::Generate(args) => generate(&args),
         Command::Bench(args) => crate::bench::main(&args),
     }

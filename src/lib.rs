@@ -22,7 +22,8 @@
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
-//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
+//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one;
+//! [`diff`] (`tagstream diff`) replays a stream through two rule sets and reports what differs.
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
 //! it, fires the timers the event's time passes, folds it into the user's state, runs each
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod decode;
+pub mod diff;
 pub mod generate;
 pub mod hash;
 pub mod pipeline;

@@ -5,6 +5,8 @@ mod support;
 
 mod cli;
 mod compiled;
+mod diff;
+mod docs_support;
 mod kafka;
 mod kafka_support;
 mod net_cut;
