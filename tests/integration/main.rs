@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod compiled;
 mod diff;
+mod docs;
 mod docs_support;
 mod kafka;
 mod kafka_support;

@@ -1,0 +1,515 @@
+//! Every example in `docs/` runs: rule examples are compiled and run, JSON examples validated
+//! against the schemas in `docs/schema/` (events also decoded, dead letters re-derived from
+//! their payload), worked examples replayed and compared, parameter and catalogue snippets
+//! parsed and held to the shipped files, commands parsed by the real CLI, links followed.
+//! A block in a language nothing here checks fails the test.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use clap::Parser;
+use serde_json::Value;
+use tagstream::decode::{decode, DecodeError, Source, MAX_EVENT_BYTES};
+use tagstream::rules::{Params, RulePack};
+use tagstream::tags::Catalogue;
+
+use crate::docs_support::*;
+use crate::support::*;
+
+fn source() -> Source {
+    Source::File {
+        name: Arc::from("events.jsonl"),
+        line: 1,
+    }
+}
+
+fn examples_of<'a>(blocks: &'a [Block], lang: &str, kind: &str, name: &str) -> &'a Block {
+    blocks
+        .iter()
+        .find(|b| {
+            b.lang == lang && (kind.is_empty() || b.has(kind)) && b.get("example") == Some(name)
+        })
+        .unwrap_or_else(|| panic!("no ```{lang} {kind} example={name} block"))
+}
+
+/// The pack a worked example runs on: `pack=DIR` (rules/, tags.toml, params.toml) or the shipped one.
+fn example_pack(block: &Block) -> RulePack {
+    match block.get("pack") {
+        None => pack(),
+        Some(dir) => {
+            let dir = repo().join(dir);
+            RulePack::load(
+                &dir.join("rules"),
+                &dir.join("tags.toml"),
+                &dir.join("params.toml"),
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("{}: pack {}: {e}", block.at(), dir.display()))
+        }
+    }
+}
+
+#[test]
+fn every_block_is_of_a_checked_kind() {
+    let blocks = all_blocks();
+    assert!(blocks.len() > 40, "only {} blocks found", blocks.len());
+    for b in &blocks {
+        let known = match b.lang.as_str() {
+            "rhai" | "sh" => true,
+            "json" => ["event", "tag-change", "dead-letter", "diff-report"]
+                .iter()
+                .any(|k| b.has(k)),
+            "toml" => b.has("params") || b.has("catalogue"),
+            "text" => b.get("example").is_some(),
+            _ => false,
+        };
+        assert!(
+            known,
+            "{}: ```{} {:?} is not checked by any test",
+            b.at(),
+            b.lang,
+            b.tags
+        );
+    }
+}
+
+#[test]
+fn rule_examples_compile_and_run_without_rule_errors() {
+    let stream = example_stream();
+    let mut ran = 0;
+    for b in all_blocks().iter().filter(|b| b.lang == "rhai") {
+        if b.file.ends_with("tutorial.md") {
+            // The tutorial's rule is a file of its own pack, run by the tutorial's tests.
+            let file = repo().join("docs/examples/night-owl/rules/night_owl.rhai");
+            assert_eq!(
+                b.body,
+                std::fs::read_to_string(file).unwrap(),
+                "{}: differs from night_owl.rhai",
+                b.at()
+            );
+            continue;
+        }
+        let pack = pack_of(&[("example", &b.body)])
+            .unwrap_or_else(|e| panic!("{}: the example does not load: {e}", b.at()));
+        let run = run_lines(&pack, &stream);
+        let errors: Vec<&str> = run
+            .dead
+            .iter()
+            .filter(|d| d.rule.is_some())
+            .map(|d| d.error.as_str())
+            .collect();
+        if b.has("rule-error") {
+            assert!(!errors.is_empty(), "{}: meant to fail, ran clean", b.at());
+            assert!(
+                run.changes.is_empty(),
+                "{}: a failing rule left changes",
+                b.at()
+            );
+        } else {
+            assert!(errors.is_empty(), "{}: rule errors {errors:?}", b.at());
+        }
+        ran += 1;
+    }
+    assert!(ran >= 15, "only {ran} rule examples");
+}
+
+#[test]
+fn json_examples_match_their_schemas() {
+    let schemas = schemas();
+    for b in all_blocks().iter().filter(|b| b.lang == "json") {
+        let kind = ["event", "tag-change", "dead-letter", "diff-report"]
+            .into_iter()
+            .find(|k| b.has(k))
+            .unwrap();
+        for value in b.json_values() {
+            assert_valid(&schemas, kind, &value, &b.at());
+            if kind == "event" {
+                let text = value.to_string();
+                if let Err(e) = decode(text.as_bytes(), &source()) {
+                    panic!("{}: {text} does not decode: {e}", b.at());
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn schemas_reject_what_the_decoder_rejects() {
+    let schemas = schemas();
+    for bad in [
+        r#"{"type":"view","user_id":"u","ts":1795341600000}"#,
+        r#"{"type":"chat","user_id":"u","ts":1795341600000}"#,
+        r#"{"type":"chat","user_id":"","ts":1795341600000,"text":"x"}"#,
+        r#"{"type":"chat","user_id":"u","ts":1795341600,"text":"x"}"#,
+        r#"{"type":"chat","user_id":"u","ts":"yesterday","text":"x"}"#,
+        r#"{"type":"order","user_id":"u","ts":1795341600000,"order_id":"o","amount":-1}"#,
+        r#"{"type":"order","user_id":"u","ts":1795341600000,"order_id":"","amount":1}"#,
+        r#"{"type":"order","user_id":"u","ts":1795341600000,"order_id":"o","amount":1,"status":"void"}"#,
+        r#"{"type":"order","user_id":"u","ts":1795341600000,"order_id":"o","amount":1,"promo":"yes"}"#,
+        r#"{"type":"click","user_id":"u","ts":1795341600000.5,"target":"x"}"#,
+    ] {
+        assert!(decode(bad.as_bytes(), &source()).is_err(), "{bad} decodes");
+        let value: Value = serde_json::from_str(bad).unwrap();
+        assert!(
+            !schemas["event"].is_valid(&value),
+            "the schema accepts {bad}"
+        );
+    }
+}
+
+/// Every reason in the contract's dead-letter examples is the one the decoder gives for that
+/// payload; together with oversize and not-UTF-8 they cover every kind in its table.
+#[test]
+fn dead_letter_examples_are_what_the_decoder_says() {
+    let contract = std::fs::read_to_string(docs_dir().join("contract.md")).unwrap();
+    let mut kinds = BTreeSet::new();
+    for b in blocks_of(&docs_dir().join("contract.md"))
+        .iter()
+        .filter(|b| b.has("dead-letter"))
+    {
+        for d in b.json_values().iter().filter(|d| d["rule"].is_null()) {
+            let payload = d["payload"].as_str().unwrap();
+            match decode(payload.as_bytes(), &source()) {
+                Err(e) => {
+                    assert_eq!(
+                        d["error"].as_str().unwrap(),
+                        e.to_string(),
+                        "{}: {payload}",
+                        b.at()
+                    );
+                    kinds.insert(e.kind());
+                }
+                Ok(_) => panic!("{}: {payload} decodes", b.at()),
+            }
+        }
+    }
+    let oversize = decode(&vec![b' '; MAX_EVENT_BYTES + 1], &source()).unwrap_err();
+    let not_utf8 = decode(b"{\"type\":\"\xff\"}", &source()).unwrap_err();
+    assert!(
+        matches!(oversize, DecodeError::Oversize(_)) && matches!(not_utf8, DecodeError::NotUtf8)
+    );
+    for e in [oversize, not_utf8] {
+        assert!(contract.contains(&e.to_string()), "contract.md lacks {e:?}");
+        kinds.insert(e.kind());
+    }
+    let section = contract
+        .split("### Invalid input")
+        .nth(1)
+        .and_then(|s| s.split("For example").next())
+        .expect("contract.md has the reasons table");
+    let table: BTreeSet<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .collect();
+    assert!(
+        kinds.len() >= 15,
+        "every decode error kind has an example: {kinds:?}"
+    );
+    assert_eq!(table, kinds, "the reasons table lists every kind");
+}
+
+/// Worked examples: the events of `json event example=X` through the pack give exactly the tag
+/// changes of `json tag-change example=X`.
+#[test]
+fn worked_examples_give_the_documented_changes() {
+    let blocks = all_blocks();
+    let mut checked = 0;
+    for events in blocks
+        .iter()
+        .filter(|b| b.has("event") && b.get("example").is_some())
+    {
+        let name = events.get("example").unwrap();
+        let expected = examples_of(&blocks, "json", "tag-change", name);
+        let lines: Vec<String> = events.json_values().iter().map(Value::to_string).collect();
+        let run = run_lines(&example_pack(events), &lines);
+        assert!(
+            run.dead.is_empty(),
+            "{}: dead letters {:?}",
+            events.at(),
+            run.dead
+        );
+        let actual: Vec<Value> = run
+            .changes
+            .iter()
+            .map(|c| as_shown(change_json(c)))
+            .collect();
+        let shown: Vec<String> = actual.iter().map(Value::to_string).collect();
+        assert_eq!(
+            expected.json_values(),
+            actual,
+            "{}: the run gives\n{}",
+            expected.at(),
+            shown.join("\n")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked} worked examples");
+}
+
+/// The defaults quoted in rulepack.md are the shipped ones, key for key.
+#[test]
+fn rulepack_parameters_are_the_shipped_defaults() {
+    let shipped = Params::load(&repo().join("config/params.toml"), &[]).unwrap();
+    let mut sections = BTreeSet::new();
+    for b in blocks_of(&docs_dir().join("rulepack.md"))
+        .iter()
+        .filter(|b| b.lang == "toml")
+    {
+        let doc = Params::parse(&b.body, &b.at(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        for (section, values) in &doc.sections {
+            assert_eq!(
+                Some(values),
+                shipped.sections.get(section),
+                "{}: [{section}]",
+                b.at()
+            );
+            sections.insert(section.clone());
+        }
+        for spec in &doc.keywords.specs {
+            let same = shipped.keywords.specs.iter().find(|s| s.tag == spec.tag);
+            assert_eq!(Some(spec), same, "{}: keywords {}", b.at(), spec.tag);
+            sections.insert(format!("keywords {}", spec.tag));
+        }
+    }
+    let mut all: BTreeSet<String> = shipped.sections.keys().cloned().collect();
+    all.extend(
+        shipped
+            .keywords
+            .specs
+            .iter()
+            .map(|s| format!("keywords {}", s.tag)),
+    );
+    assert_eq!(sections, all, "rulepack.md quotes every section");
+}
+
+#[test]
+fn toml_snippets_parse_and_the_tutorials_are_its_files() {
+    let example = repo().join("docs/examples/night-owl");
+    for b in all_blocks().iter().filter(|b| b.lang == "toml") {
+        if b.has("catalogue") {
+            Catalogue::parse(&b.body, &b.at()).unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            Params::parse(&b.body, &b.at(), &[]).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if b.file.ends_with("tutorial.md") {
+            let file = example.join(if b.has("catalogue") {
+                "tags.toml"
+            } else {
+                "params.toml"
+            });
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                text.contains(&b.body),
+                "{}: not in {}",
+                b.at(),
+                file.display()
+            );
+        }
+    }
+}
+
+/// The command lines of the docs, as the binary's own parser reads them.
+fn commands() -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for b in all_blocks().iter().filter(|b| b.lang == "sh") {
+        for line in b.body.lines() {
+            let line = line.split(" #").next().unwrap().trim();
+            let args = if let Some(rest) = line.strip_prefix("tagstream ") {
+                rest
+            } else if let Some((_, rest)) = line.split_once("cargo run --release -- ") {
+                rest
+            } else {
+                continue;
+            };
+            let args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+            out.push((b.at(), args));
+        }
+    }
+    out
+}
+
+#[test]
+fn commands_in_the_docs_parse() {
+    let commands = commands();
+    assert!(commands.len() >= 8, "{commands:?}");
+    for (at, args) in &commands {
+        let argv = std::iter::once("tagstream".to_string()).chain(args.iter().cloned());
+        if let Err(e) = tagstream::cli::Cli::try_parse_from(argv) {
+            panic!("{at}: tagstream {}: {e}", args.join(" "));
+        }
+    }
+}
+
+/// The tutorial's `check` and `run` commands, run from the repository root as written.
+#[test]
+fn tutorial_commands_run() {
+    let blocks = blocks_of(&docs_dir().join("tutorial.md"));
+    let expected = examples_of(&blocks, "json", "tag-change", "night-owl").json_values();
+    let mut ran = 0;
+    for (at, args) in commands()
+        .into_iter()
+        .filter(|(at, _)| at.contains("tutorial.md"))
+    {
+        if args[0] == "diff" {
+            continue;
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+            .current_dir(repo())
+            .env("TAGSTREAM_LOG", "warn")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{at}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if args[0] == "check" {
+            assert!(
+                stdout.contains("ok: 1 rules (night_owl), 1 tags, 0 keyword tags"),
+                "{at}: {stdout}"
+            );
+        } else {
+            let lines: Vec<Value> = stdout
+                .lines()
+                .map(|l| as_shown(serde_json::from_str(l).unwrap()))
+                .collect();
+            assert_eq!(lines, expected, "{at}");
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, 2);
+    let file =
+        std::fs::read_to_string(repo().join("docs/examples/night-owl/events.jsonl")).unwrap();
+    let events = examples_of(&blocks, "json", "event", "night-owl");
+    assert_eq!(
+        file, events.body,
+        "events.jsonl is the tutorial's event block"
+    );
+}
+
+/// Relative links point at files of the repository; nothing links outside it.
+#[test]
+fn links_stay_inside_the_repository() {
+    let link = regex::Regex::new(r"\]\(([^)\s]+)\)").unwrap();
+    for path in markdown_files() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The README draft is written for the repository root.
+        let base = if path.ends_with("README.draft.md") {
+            repo()
+        } else {
+            docs_dir()
+        };
+        for cap in link.captures_iter(&text) {
+            let target = &cap[1];
+            assert!(
+                !target.contains("://") && !target.starts_with("mailto:"),
+                "{}: links outside the repository: {target}",
+                path.display()
+            );
+            let file = target.split('#').next().unwrap();
+            if !file.is_empty() {
+                assert!(
+                    Path::new(&base.join(file)).exists(),
+                    "{}: broken link {target}",
+                    path.display()
+                );
+            }
+        }
+        assert!(!text.contains("../shared"), "{}", path.display());
+    }
+}
+
+/// The diff examples: the documented text and JSON reports are what `tagstream diff` gives for
+/// the documented command.
+#[test]
+fn diff_examples_are_real() {
+    let blocks = blocks_of(&docs_dir().join("diff.md"));
+    let (at, args) = commands()
+        .into_iter()
+        .find(|(at, args)| {
+            at.contains("diff.md") && args.iter().any(|a| a.contains("docs/examples"))
+        })
+        .expect("diff.md shows a runnable example");
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+            .current_dir(repo())
+            .env("TAGSTREAM_LOG", "warn")
+            .args(&args)
+            .args(["--format", format])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{at}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(
+        examples_of(&blocks, "json", "diff-report", "diff").json_values(),
+        [json],
+        "{at}"
+    );
+    assert_eq!(
+        examples_of(&blocks, "text", "", "diff").body,
+        run("text"),
+        "{at}"
+    );
+}
+
+/// The schemas against the engine's real inputs and outputs: every line of the shipped sample
+/// stream that decodes matches the event schema (and most that do not are rejected by it too),
+/// and every tag change and dead letter the shipped pack makes of it matches its schema.
+#[test]
+fn schemas_hold_for_the_sample_stream_and_its_outputs() {
+    let schemas = schemas();
+    let text = std::fs::read_to_string(repo().join("examples/sample.jsonl")).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let (mut valid, mut invalid, mut caught) = (0, 0, 0);
+    for (i, line) in lines.iter().enumerate() {
+        let at = format!("examples/sample.jsonl:{}", i + 1);
+        let value: Option<Value> = serde_json::from_str(line).ok();
+        match decode(line.as_bytes(), &source()) {
+            Ok(_) => {
+                assert_valid(&schemas, "event", value.as_ref().unwrap(), &at);
+                valid += 1;
+            }
+            Err(_) => {
+                invalid += 1;
+                caught += usize::from(value.is_none_or(|v| !schemas["event"].is_valid(&v)));
+            }
+        }
+    }
+    assert!(
+        valid > 4000 && invalid > 5,
+        "{valid} valid, {invalid} invalid"
+    );
+    assert_eq!(
+        caught, invalid,
+        "the schema rejects every invalid line of the sample"
+    );
+
+    let mut run = run(&lines);
+    let extra = run_lines(&pack(), &example_stream());
+    run.changes.extend(extra.changes);
+    assert!(run.changes.len() > 1000 && !run.dead.is_empty());
+    assert!(run
+        .changes
+        .iter()
+        .any(|c| c.score.is_some() && c.expires_at.is_none()));
+    assert!(run
+        .changes
+        .iter()
+        .any(|c| c.event_id.is_none() && c.expires_at.is_some()));
+    for c in &run.changes {
+        assert_valid(&schemas, "tag-change", &change_json(c), &format!("{c:?}"));
+    }
+    for d in &run.dead {
+        assert_valid(&schemas, "dead-letter", &dead_json(d), &format!("{d:?}"));
+    }
+}
