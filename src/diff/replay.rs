@@ -195,6 +195,9 @@ fn key(c: &TagChange) -> Key {
     (c.user_id.clone(), c.tag.clone(), c.op, score, c.expires_at)
 }
 
+/// The users who gained and who lost a tag, in sorted order (for stable samples).
+type Moved = (Vec<Arc<str>>, Vec<Arc<str>>);
+
 /// Per-tag tallies while replaying.
 #[derive(Default)]
 struct Tally {
@@ -312,8 +315,7 @@ impl Replay<'_> {
         tallies: &mut BTreeMap<Arc<str>, Tally>,
         tags: &mut Vec<TagDiff>,
     ) -> u64 {
-        // (tag → users gained, users lost), users in sorted order for stable samples.
-        let mut moved: BTreeMap<Arc<str>, (Vec<Arc<str>>, Vec<Arc<str>>)> = BTreeMap::new();
+        let mut moved: BTreeMap<Arc<str>, Moved> = BTreeMap::new();
         let mut held: BTreeMap<Arc<str>, (u64, u64)> = BTreeMap::new();
         let mut users: Vec<&Arc<str>> = base.last.keys().chain(new.last.keys()).collect();
         users.sort_unstable();

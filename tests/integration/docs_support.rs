@@ -182,7 +182,7 @@ pub fn example_stream() -> Vec<String> {
             );
             push(json!({"type": "click", "user_id": user, "ts": ts + MINUTE,
                         "target": if day % 3 == 0 { "item:42" } else { "menu:home" },
-                        "channel": "moments", "vip_level": (day % 4) as i64,
+                        "channel": "moments", "vip_level": day % 4,
                         "event_id": format!("k-{user}-{day}")}));
             for n in 0..3 {
                 push(

@@ -18,3 +18,4 @@ mod rulepack_activity;
 mod rulepack_keywords;
 mod rulepack_lifecycle;
 mod rulepack_rfm;
+mod schemas;
