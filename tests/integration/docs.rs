@@ -51,7 +51,7 @@ fn every_block_is_of_a_checked_kind() {
             "json" => ["event", "tag-change", "dead-letter", "diff-report"]
                 .iter()
                 .any(|k| b.has(k)),
-            "toml" => b.has("params") || b.has("catalogue"),
+            "toml" => b.has("params") || b.has("catalogue") || b.has("tests"),
             "text" => b.get("example").is_some(),
             _ => false,
         };
@@ -183,6 +183,18 @@ fn rulepack_parameters_are_the_shipped_defaults() {
 fn toml_snippets_parse_and_the_tutorials_are_its_files() {
     let example = repo().join("docs/examples/night-owl");
     for b in all_blocks().iter().filter(|b| b.lang == "toml") {
+        if b.has("tests") {
+            // The tutorial's rule tests: the file `tagstream test` runs, shown whole.
+            let file = example.join("rules/tests/night_owl.toml");
+            assert_eq!(
+                b.body,
+                std::fs::read_to_string(&file).unwrap(),
+                "{}",
+                b.at()
+            );
+            toml::from_str::<toml::Table>(&b.body).unwrap_or_else(|e| panic!("{}: {e}", b.at()));
+            continue;
+        }
         if b.has("catalogue") {
             Catalogue::parse(&b.body, &b.at()).unwrap_or_else(|e| panic!("{e}"));
         } else {
