@@ -368,3 +368,34 @@ fn diff_examples_are_real() {
         "{at}"
     );
 }
+
+/// Every function, method and property the engine registers for scripts is in the API
+/// reference: names are read from where they are registered, so a new one without docs fails.
+#[test]
+fn the_api_reference_names_every_registered_function() {
+    let reference = std::fs::read_to_string(docs_dir().join("rules.md")).unwrap();
+    let registered = regex::Regex::new(r#"register_(?:fn|get)\(\s*"(\w+)""#).unwrap();
+    let field = regex::Regex::new(r#"\("(\w+)", \|e\|"#).unwrap();
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(repo().join("src/rules/api")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for cap in registered
+            .captures_iter(&text)
+            .chain(field.captures_iter(&text))
+        {
+            names.insert(cap[1].to_string());
+        }
+    }
+    // Registered in a loop over names: the time units.
+    names.extend(["days", "hours", "minutes"].map(String::from));
+    assert!(names.len() > 50, "{names:?}");
+    let word = |n: &str| regex::Regex::new(&format!(r"[`.]{n}\b")).unwrap();
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !word(n).is_match(&reference))
+        .collect();
+    assert!(missing.is_empty(), "rules.md does not document {missing:?}");
+    for handler in ["on_chat", "on_click", "on_order", "on_event", "on_tick"] {
+        assert!(reference.contains(&format!("`{handler}(")), "{handler}");
+    }
+}
