@@ -334,6 +334,23 @@ fn links_stay_inside_the_repository() {
 /// the documented command.
 #[test]
 fn diff_examples_are_real() {
+    // The example's parameters are the shipped ones with one change: the one diff.md describes.
+    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+    let changed = std::fs::read_to_string(repo().join("docs/examples/diff/params.toml")).unwrap();
+    let differing: Vec<(&str, &str)> = shipped
+        .lines()
+        .zip(changed.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert_eq!(shipped.lines().count(), changed.lines().count());
+    assert_eq!(
+        differing,
+        [(
+            "hits = 2",
+            "hits = 1                            # changed from 2: what would one hit do?"
+        )],
+        "docs/examples/diff/params.toml must be config/params.toml with intent/purchase at one hit"
+    );
     let blocks = blocks_of(&docs_dir().join("diff.md"));
     let (at, args) = commands()
         .into_iter()
