@@ -298,7 +298,20 @@ fn tutorial_commands_run() {
     );
 }
 
-/// Relative links point at files of the repository; nothing links outside it.
+/// A heading's anchor as Markdown renderers make it: lower case, punctuation dropped, spaces
+/// to hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Relative links point at files of the repository, and at headings that exist; nothing links
+/// outside it.
 #[test]
 fn links_stay_inside_the_repository() {
     let link = regex::Regex::new(r"\]\(([^)\s]+)\)").unwrap();
@@ -317,11 +330,22 @@ fn links_stay_inside_the_repository() {
                 "{}: links outside the repository: {target}",
                 path.display()
             );
-            let file = target.split('#').next().unwrap();
-            if !file.is_empty() {
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file.is_empty() {
+                path.clone()
+            } else {
+                base.join(file)
+            };
+            assert!(linked.exists(), "{}: broken link {target}", path.display());
+            if !anchor.is_empty() {
+                let headings = std::fs::read_to_string(&linked).unwrap();
+                let found = headings
+                    .lines()
+                    .filter_map(|l| l.strip_prefix('#'))
+                    .any(|h| slug(h.trim_start_matches('#')) == anchor);
                 assert!(
-                    Path::new(&base.join(file)).exists(),
-                    "{}: broken link {target}",
+                    found,
+                    "{}: no heading for #{anchor} in {file}",
                     path.display()
                 );
             }
