@@ -4,7 +4,6 @@
 //! `schemas.rs`). A block in a language nothing here checks fails the test.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 use clap::Parser;
