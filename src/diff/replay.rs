@@ -41,6 +41,7 @@ struct Last {
     reason: String,
     ts: i64,
     score: Option<f64>,
+    expires_at: Option<i64>,
 }
 
 impl Last {
@@ -52,6 +53,7 @@ impl Last {
             reason: c.reason.clone(),
             ts: c.ts,
             score: c.score,
+            expires_at: c.expires_at,
         }
     }
 
@@ -62,6 +64,7 @@ impl Last {
             reason: self.reason.clone(),
             ts: format_ts(self.ts),
             score: self.score,
+            expires_at: self.expires_at.map(format_ts),
         }
     }
 }

@@ -93,6 +93,7 @@ pub struct Change {
     pub reason: String,
     pub ts: String,
     pub score: Option<f64>,
+    pub expires_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -214,7 +215,15 @@ fn side_line(view: &SideView) -> String {
     let mut line = match &view.change {
         Some(c) => {
             let score = c.score.map(|s| format!(", score {s}")).unwrap_or_default();
-            format!("{} by {} at {}: {:?}{score}", c.op, c.rule, c.ts, c.reason)
+            let expires = c
+                .expires_at
+                .as_ref()
+                .map(|t| format!(", expires {t}"))
+                .unwrap_or_default();
+            format!(
+                "{} by {} at {}: {:?}{score}{expires}",
+                c.op, c.rule, c.ts, c.reason
+            )
         }
         None => "no change".to_string(),
     };

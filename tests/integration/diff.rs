@@ -413,3 +413,70 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// A longer TTL ends with the same tags (nothing expires within the stream) but every addition
+/// differs in its expiry: the tag shows no gain or loss, its changes differ, and the samples
+/// show each side's change with its expiry.
+#[test]
+fn a_change_that_only_moves_expiries_shows_as_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+    let old = "\"便宜\", \"price\"]\nttl = \"30d\"\n";
+    assert!(shipped.contains(old), "the shipped price keywords changed");
+    let params = dir.path().join("params.toml");
+    std::fs::write(
+        &params,
+        shipped.replace(old, "\"便宜\", \"price\"]\nttl = \"31d\"\n"),
+    )
+    .unwrap();
+    let lines = [
+        chat("a", T0, "多少钱"),
+        chat("b", T0 + HOUR, "price?"),
+        chat("c", T0 + 2 * HOUR, "你好"),
+    ];
+    let input = write_lines(dir.path(), "events.jsonl", &lines);
+    let out = tagstream(&[
+        "diff",
+        "--rules",
+        "rules",
+        "--params",
+        params.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&schemas(), "diff-report", &report, "diff --format json");
+    assert_eq!(report["users_differing"], 0);
+    assert_eq!(report["changes_differing"], 4);
+    let tags = report["tags"].as_array().unwrap();
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    let t = &tags[0];
+    assert_eq!(t["tag"], "intent/price");
+    assert_eq!(
+        (t["gained"].as_u64(), t["lost"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(
+        (t["held_base"].as_u64(), t["held_new"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(t["changes_only_base"], 2);
+    assert_eq!(t["changes_only_new"], 2);
+    let samples = t["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2);
+    let a = &samples[0];
+    assert_eq!(
+        (a["user_id"].as_str(), a["kind"].as_str()),
+        (Some("a"), Some("changed"))
+    );
+    assert_eq!(a["base"]["change"]["expires_at"], "2026-10-01T00:00:00Z");
+    assert_eq!(a["new"]["change"]["expires_at"], "2026-10-02T00:00:00Z");
+    assert_eq!(a["new"]["holds"][0]["tag"], "intent/price");
+}
