@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `test`, `generate`. Parses flags, loads and validates config and
+//! The command line: `run`, `check`, `test`, `diff`, `generate`. Parses flags, loads and validates config and
 //! rules before anything starts, and maps failures to exit codes (0 ok, 1 runtime, 2 usage,
 //! config or rules).
 
@@ -40,6 +40,8 @@ pub enum Command {
     Check(CommonArgs),
     /// Run the rule tests in <rules>/tests/*.toml.
     Test(TestArgs),
+    /// Replay recorded events through the base and a new rule set; report what differs.
+    Diff(crate::diff::DiffArgs),
     /// Write a generated behaviour-event stream (JSON lines).
     Generate(GenerateArgs),
     /// Measure throughput and memory of each layer over a generated stream.
@@ -207,6 +209,7 @@ pub fn main(cli: Cli) -> ExitCode {
                 None => run_kafka(config, pack),
             }
         }
+        Command::Diff(args) => crate::diff::main(&args),
         Command::Generate(args) => generate(&args),
         Command::Bench(args) => crate::bench::main(&args),
     }

@@ -22,7 +22,8 @@
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
-//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
+//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one;
+//! [`diff`] (`tagstream diff`) replays a stream through two rule sets and reports what differs.
 //! [`testing`] (`tagstream test`) runs rule test files through [`core`]; `tagstream check`
 //! is [`rules::check`].
 //!
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod decode;
+pub mod diff;
 pub mod generate;
 pub mod hash;
 pub mod pipeline;
