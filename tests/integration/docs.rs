@@ -40,6 +40,11 @@ fn example_pack(block: &Block) -> RulePack {
     }
 }
 
+/// A block of the testing guide, whose test files `rule_tests.rs` runs.
+fn testing_guide(b: &Block) -> bool {
+    b.file.ends_with("testing.md")
+}
+
 #[test]
 fn every_block_is_of_a_checked_kind() {
     let blocks = all_blocks();
@@ -50,8 +55,12 @@ fn every_block_is_of_a_checked_kind() {
             "json" => ["event", "tag-change", "dead-letter", "diff-report"]
                 .iter()
                 .any(|k| b.has(k)),
-            "toml" => b.has("params") || b.has("catalogue") || b.has("tests"),
-            "text" => b.get("example").is_some(),
+            // The testing guide's files run in `rule_tests::the_examples_of_the_testing_guide_pass`.
+            "toml" => {
+                b.has("params") || b.has("catalogue") || b.has("tests") || testing_guide(b)
+            }
+            // Terminal output shown for illustration is marked as such.
+            "text" => b.get("example").is_some() || b.has("illustration"),
             _ => false,
         };
         assert!(
@@ -181,7 +190,10 @@ fn rulepack_parameters_are_the_shipped_defaults() {
 #[test]
 fn toml_snippets_parse_and_the_tutorials_are_its_files() {
     let example = repo().join("docs/examples/night-owl");
-    for b in all_blocks().iter().filter(|b| b.lang == "toml") {
+    for b in all_blocks()
+        .iter()
+        .filter(|b| b.lang == "toml" && !testing_guide(b))
+    {
         if b.has("tests") {
             // The tutorial's rule tests: the file `tagstream test` runs, shown whole.
             let file = example.join("rules/tests/night_owl.toml");
@@ -229,7 +241,12 @@ fn commands() -> Vec<(String, Vec<String>)> {
             } else {
                 continue;
             };
-            let args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+            // Up to a shell redirection or pipe: those are the shell's, not the command's.
+            let args: Vec<String> = args
+                .split_whitespace()
+                .take_while(|t| !t.starts_with(['<', '>', '|', '&']) && !t.starts_with("2>"))
+                .map(str::to_string)
+                .collect();
             out.push((b.at(), args));
         }
     }

@@ -98,6 +98,9 @@ fn dead_letter_examples_are_what_the_decoder_says() {
         assert!(contract.contains(&e.to_string()), "contract.md lacks {e:?}");
         kinds.insert(e.kind());
     }
+    // Refused against the wall clock, not by `decode` alone: checked by its message.
+    assert!(contract.contains("ahead of the wall clock, more than clock.max_future"));
+    kinds.insert("ts_in_future");
     let section = contract
         .split("### Invalid input")
         .nth(1)
