@@ -36,6 +36,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure throughput and memory of each layer over a generated stream.
     Bench(crate::bench::BenchArgs),
+    /// Users whose current tags match an expression, e.g. 'lifecycle/mature & !service/complaint'.
+    Segment(crate::query::SegmentArgs),
+    /// One user's tags and why: the rule, event and time that set each, aggregates, timers.
+    Explain(crate::query::ExplainArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -71,6 +75,10 @@ pub struct RunArgs {
     /// tags are the same for any number; the order of the output lines depends on it.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Embedded mode: restore users, clock and timers from DIR before the run and save them
+    /// back after it (created when missing). Without it (or `state.embedded`), nothing is kept.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -169,7 +177,14 @@ pub fn main(cli: Cli) -> ExitCode {
                 Ok(loaded) => loaded,
                 Err(e) => return usage_error(e),
             };
+            let explicit_state = args.state.is_some();
+            let state = args
+                .state
+                .or_else(|| config.state.embedded.then(|| config.state.dir.clone()));
             match args.input {
+                None if explicit_state => usage_error(
+                    "--state is for embedded mode (--input FILE); Kafka mode keeps its state in the changelog topic",
+                ),
                 Some(input) => run_file(
                     &pack,
                     FileJob {
@@ -179,6 +194,7 @@ pub fn main(cli: Cli) -> ExitCode {
                         workers: args.workers.unwrap_or_else(|| {
                             std::thread::available_parallelism().map_or(1, |n| n.get())
                         }),
+                        state,
                     },
                 ),
                 None => run_kafka(config, pack),
@@ -186,6 +202,8 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Generate(args) => generate(&args),
         Command::Bench(args) => crate::bench::main(&args),
+        Command::Segment(args) => crate::query::segment_main(&args),
+        Command::Explain(args) => crate::query::explain_main(&args),
     }
 }
 
@@ -199,11 +217,14 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
                 dead_letters = summary.dead_letters,
                 timers_fired = summary.stats.timers_fired,
                 expiries = summary.stats.expiries,
+                restored_users = summary.restored_users,
+                saved_users = summary.saved_users,
                 "input processed"
             );
             ExitCode::SUCCESS
         }
         Err(FileRunError::Rules(e)) => usage_error(e),
+        Err(FileRunError::State(e)) if e.is_usage() => usage_error(e),
         Err(e) => runtime_error(e),
     }
 }

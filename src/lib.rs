@@ -23,6 +23,8 @@
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
 //! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
+//! [`query`] (`tagstream segment`, `tagstream explain`) reads users back out of saved state
+//! ([`state::store`], written by embedded mode with `--state DIR`) or the Kafka changelog.
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
 //! it, fires the timers the event's time passes, folds it into the user's state, runs each
@@ -36,6 +38,7 @@ pub mod decode;
 pub mod generate;
 pub mod hash;
 pub mod pipeline;
+pub mod query;
 pub mod rules;
 pub mod sink;
 pub mod source;

@@ -24,6 +24,8 @@ pub struct FileJob {
     pub dead_letter: Option<PathBuf>,
     /// Shards (threads) the users are split over; 1 runs on the calling thread.
     pub workers: usize,
+    /// Saved state to restore before and write back after the run ([`super::saved`]).
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,8 @@ pub enum FileRunError {
     Rules(#[from] RulesError),
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    #[error(transparent)]
+    State(#[from] crate::state::store::StoreError),
 }
 
 /// What a run did.
@@ -43,6 +47,9 @@ pub struct Summary {
     pub dead_letters: u64,
     pub stats: Stats,
     pub state_bytes: usize,
+    /// Users restored from saved state before the run, and saved after it.
+    pub restored_users: u64,
+    pub saved_users: u64,
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
@@ -57,6 +64,12 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
 /// # Errors
 /// Rules that do not compile, unreadable input, unwritable output.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
+    // Before any output is opened (and truncated): a refused state leaves everything as it was.
+    let restored = match &job.state {
+        Some(dir) => super::saved::restore(dir, pack, job.workers)?,
+        None => super::saved::Restored::fresh(job.workers),
+    };
+    let restored_users = restored.users;
     let input: Box<dyn BufRead> = if job.input == Path::new("-") {
         Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
     } else {
@@ -79,15 +92,24 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
         }
         Ok(())
     };
-    let summary = if job.workers > 1 {
-        crate::pipeline::sharded::run_sharded(pack, input, name, job.workers, write)?
+    let (summary, parts) = if restored.parts.len() > 1 {
+        let (clock, parts) = (restored.clock, restored.parts);
+        crate::pipeline::sharded::run_sharded(pack, input, name, parts, clock, write)?
     } else {
-        run_stream(pack, input, name, write)?
+        let part = restored.parts.into_iter().next().unwrap_or_default();
+        let (summary, part) = run_stream_on(pack, part, input, name, write)?;
+        (summary, vec![part])
     };
     sink.flush().map_err(io_err(&job.output))?;
+    let saved_users = match &job.state {
+        Some(dir) => super::saved::save_state(dir, pack, &parts)?,
+        None => 0,
+    };
     Ok(Summary {
         changes: sink.changes_written,
         dead_letters: sink.dead_written,
+        restored_users,
+        saved_users,
         ..summary
     })
 }
@@ -100,10 +122,23 @@ pub fn run_stream(
     pack: &RulePack,
     input: impl BufRead,
     name: Arc<str>,
-    mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+    emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
+    run_stream_on(pack, Partition::new(), input, name, emit).map(|(summary, _)| summary)
+}
+
+/// As [`run_stream`], carrying on from `part` (restored state); returns it at the end.
+///
+/// # Errors
+/// As [`run_stream`].
+pub fn run_stream_on(
+    pack: &RulePack,
+    mut part: Partition,
+    input: impl BufRead,
+    name: Arc<str>,
+    mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+) -> Result<(Summary, Partition), FileRunError> {
     let mut processor = Processor::new(pack)?;
-    let mut part = Partition::new();
     let mut reader = LineReader::new(input);
     let mut outputs = Vec::new();
     let mut lines = 0;
@@ -123,11 +158,12 @@ pub fn run_stream(
     }
     processor.finish(&mut part, &mut outputs);
     emit(&mut outputs)?;
-    Ok(Summary {
+    let summary = Summary {
         lines,
         users: part.user_count(),
         stats: processor.stats.clone(),
         state_bytes: part.memory_bytes(),
         ..Summary::default()
-    })
+    };
+    Ok((summary, part))
 }

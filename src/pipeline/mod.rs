@@ -3,4 +3,5 @@
 
 pub mod file;
 pub mod kafka;
+pub mod saved;
 pub mod sharded;

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::UserState;
 
-/// First byte of every record: the encoding's version.
-const FORMAT: u8 = 1;
+/// First byte of every record: the encoding's version (2: held tags say when and by which event
+/// they were set).
+pub const FORMAT: u8 = 2;
 
 /// Key of the partition's meta record.
 pub const META_KEY: &[u8] = b"";
@@ -56,6 +57,17 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, SnapshotError> {
         Some((&FORMAT, rest)) => Ok(postcard::from_bytes(rest)?),
         Some((other, _)) => Err(SnapshotError::Format(*other)),
     }
+}
+
+/// One user's state alone (the records of an embedded-mode state file).
+pub fn encode_state(state: &UserState) -> Vec<u8> {
+    encode(state)
+}
+
+/// # Errors
+/// Unknown format or corrupt bytes.
+pub fn decode_state(bytes: &[u8]) -> Result<UserState, SnapshotError> {
+    decode(bytes)
 }
 
 impl Meta {
