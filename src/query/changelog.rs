@@ -70,6 +70,9 @@ fn partitions(
     }
 }
 
+/// What [`scan`] hands each record to: `(offset, key, value)` (`None` = tombstone); `false` stops.
+type OnRecord<'a> = dyn FnMut(i64, &[u8], Option<&[u8]>) -> Result<bool, QueryError> + 'a;
+
 /// Hands each record of `topic`/`partition` to `each` (offset, key, value), from the beginning
 /// to the end, until it returns `false`. The end is where the broker reports the partition's
 /// end and nothing more arrives for [`QUIET`]: it does not trust high watermarks alone (some
@@ -79,7 +82,7 @@ fn scan(
     consumer: &BaseConsumer,
     topic: &str,
     partition: i32,
-    each: &mut dyn FnMut(i64, &[u8], Option<&[u8]>) -> Result<bool, QueryError>,
+    each: &mut OnRecord<'_>,
 ) -> Result<(), QueryError> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Beginning)
