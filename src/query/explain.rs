@@ -42,7 +42,8 @@ pub struct Report {
 pub struct HeldTag {
     pub tag: String,
     pub score: Option<f64>,
-    pub since: String,
+    /// `None` for a tag restored from a state written before tags kept it.
+    pub since: Option<String>,
     pub expires_at: Option<String>,
     pub rule: String,
     /// `None` when a timer set it (no event).
@@ -137,6 +138,7 @@ pub fn build(pack: &RulePack, user: &Found, history: Option<Vec<Value>>) -> Repo
         .iter()
         .map(|t| {
             let tag = pack.catalogue.name(t.tag).to_string();
+            let since = t.since_known().map(format_ts);
             // The change that added the tag: the latest `add` of it at its `since`.
             let reason = history.as_ref().and_then(|h| {
                 h.iter()
@@ -144,13 +146,13 @@ pub fn build(pack: &RulePack, user: &Found, history: Option<Vec<Value>>) -> Repo
                     .find(|c| {
                         c["tag"] == tag.as_str()
                             && c["op"] == "add"
-                            && c["ts"] == format_ts(t.since).as_str()
+                            && since.as_deref().is_some_and(|s| c["ts"] == s)
                     })
                     .and_then(|c| c["reason"].as_str().map(str::to_string))
             });
             HeldTag {
                 score: t.score().map(|s| (s * 1e4).round() / 1e4),
-                since: format_ts(t.since),
+                since,
                 expires_at: (t.expires != NEVER).then(|| format_ts(t.expires)),
                 rule: rule_name(t.rule),
                 event_id: state.origins.get(t.origin).map(str::to_string),
@@ -290,13 +292,14 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             out,
             "  {}{score}  since {}  expires {}",
             t.tag,
-            t.since,
+            t.since.as_deref().unwrap_or("unknown"),
             or_never(&t.expires_at)
         )?;
-        let event = t
-            .event_id
-            .as_deref()
-            .map_or("a timer".to_string(), |e| format!("event {e}"));
+        let event = match (&t.event_id, &t.since) {
+            (Some(e), _) => format!("event {e}"),
+            (None, Some(_)) => "a timer".to_string(),
+            (None, None) => "an event or timer not recorded (older state)".to_string(),
+        };
         let reason = match (&t.reason, &r.changes) {
             (Some(reason), _) => format!(": {reason}"),
             (None, None) => " (reason: pass --changes FILE)".into(),

@@ -60,7 +60,7 @@ struct Writer<'a> {
 struct TagJson<'a> {
     tag: &'a str,
     score: Option<f64>,
-    since: String,
+    since: Option<String>,
     expires_at: Option<String>,
 }
 
@@ -100,7 +100,9 @@ impl Writer<'_> {
                     };
                     cells.push(join(&|t| catalogue.name(t.tag).to_string()));
                     cells.push(join(&|t| t.score().map(fmt_score).unwrap_or_default()));
-                    cells.push(join(&|t| format_ts(t.since)));
+                    cells.push(join(&|t| {
+                        t.since_known().map(format_ts).unwrap_or_default()
+                    }));
                 }
                 write_csv_row(&mut self.line, cells.iter().map(String::as_str));
             }
@@ -113,7 +115,7 @@ impl Writer<'_> {
                         .map(|t| TagJson {
                             tag: catalogue.name(t.tag),
                             score: t.score().map(|s| (s * 1e4).round() / 1e4),
-                            since: format_ts(t.since),
+                            since: t.since_known().map(format_ts),
                             expires_at: (t.expires != NEVER).then(|| format_ts(t.expires)),
                         })
                         .collect(),

@@ -36,9 +36,17 @@ pub struct TagSlot {
     pub origin: u16,
 }
 
+/// `since` of a tag restored from a state written before tags kept it.
+pub const SINCE_UNKNOWN: i64 = i64::MIN;
+
 impl TagSlot {
     pub fn score(&self) -> Option<f64> {
         (!self.score.is_nan()).then_some(self.score)
+    }
+
+    /// When the tag was added; `None` for a tag restored from a state that did not say.
+    pub fn since_known(&self) -> Option<i64> {
+        (self.since != SINCE_UNKNOWN).then_some(self.since)
     }
 }
 

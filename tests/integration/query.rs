@@ -331,3 +331,24 @@ fn explain_a_user_of_each_lifecycle_stage() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a tag change"));
 }
+
+#[test]
+fn the_expressions_in_the_docs_parse() {
+    let text = std::fs::read_to_string(repo().join("docs/segments.md")).unwrap();
+    let pack = pack();
+    let mut exprs: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split("` |").next())
+        .map(|e| e.replace("\\|", "|"))
+        .collect();
+    exprs.extend(
+        text.lines()
+            .filter_map(|l| l.strip_prefix("tagstream segment '")?.split('\'').next())
+            .map(str::to_string),
+    );
+    assert!(exprs.len() >= 6, "{exprs:?}");
+    for expr in exprs {
+        tagstream::query::Segment::parse(&expr, &pack.catalogue)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+    }
+}
