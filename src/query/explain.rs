@@ -280,7 +280,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "seen: first {}, last {}, {} events",
+        "seen: first {}, last {}; events applied: {}",
         or_never(&r.first_seen),
         or_never(&r.last_seen),
         r.events
