@@ -175,10 +175,12 @@ pub fn each_user(
 
 fn open_dir(dir: &Path, pack: &RulePack) -> Result<StateReader, QueryError> {
     if !dir.is_dir() {
-        return Err(QueryError::Usage(format!(
-            "{}: no such state directory",
-            dir.display()
-        )));
+        let what = if dir.exists() {
+            "not a directory"
+        } else {
+            "no such state directory"
+        };
+        return Err(QueryError::Usage(format!("{}: {what}", dir.display())));
     }
     StateReader::open(dir, pack.fingerprint())?.ok_or_else(|| {
         QueryError::Usage(format!(

@@ -27,21 +27,30 @@ pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
         format: args.format,
         line: Vec::new(),
     };
-    if !args.count && args.format == SegmentFormat::Csv {
-        writer.header();
-        out.write_all(&writer.line).map_err(io)?;
-    }
+    // The header goes out with the first user (or at the end), so that a source that cannot
+    // be read leaves the output empty rather than a header without rows.
+    let with_header = !args.count && args.format == SegmentFormat::Csv;
+    let mut started = false;
+    let mut start = |writer: &mut Writer, out: &mut dyn Write| {
+        if with_header && !std::mem::replace(&mut started, true) {
+            writer.header();
+            out.write_all(&writer.line).map_err(io)?;
+        }
+        Ok::<(), QueryError>(())
+    };
     let mut count = 0_u64;
     each_user(&source, &pack, &mut |user: Found| {
         if segment.matches(&user.state.tags) {
             count += 1;
             if !args.count {
+                start(&mut writer, &mut out)?;
                 writer.user(&user);
                 out.write_all(&writer.line).map_err(io)?;
             }
         }
         Ok(true)
     })?;
+    start(&mut writer, &mut out)?;
     if args.count {
         writeln!(out, "{count}").map_err(io)?;
     }

@@ -253,6 +253,17 @@ fn bad_expressions_are_usage_errors_with_the_position() {
     let out = with_pack(&mut cmd).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such state directory"));
+    assert!(out.stdout.is_empty(), "no header without a source");
+    // An empty segment still has its header.
+    let mut cmd = tagstream(d);
+    cmd.args([
+        "segment",
+        "lifecycle/new & lifecycle/mature",
+        "--state",
+        "st",
+    ]);
+    let text = ok(with_pack(&mut cmd).output().unwrap());
+    assert_eq!(text, "user_id,lifecycle,lifecycle_score,lifecycle_since\n");
 }
 
 /// Checks an explain report against the fold and the output stream.
