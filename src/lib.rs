@@ -22,7 +22,10 @@
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
-//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
+//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one;
+//! [`diff`] (`tagstream diff`) replays a stream through two rule sets and reports what differs.
+//! [`testing`] (`tagstream test`) runs rule test files through [`core`]; `tagstream check`
+//! is [`rules::check`].
 //! [`query`] (`tagstream segment`, `tagstream explain`) reads users back out of saved state
 //! ([`state::store`], written by embedded mode with `--state DIR`) or the Kafka changelog.
 //!
@@ -35,6 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod decode;
+pub mod diff;
 pub mod generate;
 pub mod hash;
 pub mod pipeline;
@@ -44,3 +48,4 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod tags;
+pub mod testing;

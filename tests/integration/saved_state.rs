@@ -47,6 +47,7 @@ fn job(input: &Path, output: &Path, state: Option<&Path>, workers: usize) -> Fil
         output: output.to_path_buf(),
         dead_letter: Some(output.with_extension("dead")),
         workers,
+        max_future_ms: None,
         state: state.map(Path::to_path_buf),
     }
 }
@@ -323,4 +324,80 @@ fn a_state_of_other_rules_or_format_is_refused_and_nothing_is_touched() {
     let refused = tagstream(d).args(["--state", "st"]).output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("embedded mode"));
+}
+
+/// A live run with `--state` stopped by a signal still saves the state, as of the last record
+/// read, before it exits 130/143; single and sharded.
+#[test]
+fn a_run_stopped_by_a_signal_saves_the_state_before_it_exits() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    let pack = pack();
+    for (signal, code, workers) in [("INT", 130, "1"), ("TERM", 143, "2")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let mut child = tagstream(tmp.path())
+            .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off")
+            .args([
+                "--input",
+                "-",
+                "--dead-letter",
+                "/dev/null",
+                "--workers",
+                workers,
+            ])
+            .arg("--state")
+            .arg(&state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - DAY;
+        let mut stdin = child.stdin.take().unwrap();
+        let lines = format!("{}\n{}\n", chat("ann", now, "多少钱"), click("bob", now));
+        stdin.write_all(lines.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        // The first change on stdout: the records are in hand, the input still open.
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(out);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(first.contains("intent/price"), "{first}");
+        std::thread::sleep(Duration::from_millis(300));
+        let killed = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "SIG{signal}: {err}");
+        assert!(err.contains("state of 2 users saved to"), "{err}");
+        let (clock, users) = saved(&state, &pack);
+        assert_eq!(clock, Some(now), "SIG{signal}");
+        assert_eq!(
+            users.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["ann", "bob"]
+        );
+        drop(stdin);
+    }
 }

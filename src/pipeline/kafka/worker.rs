@@ -27,6 +27,8 @@ pub struct WorkerConfig {
     pub changelog_topic: Arc<str>,
     pub idle_follows_wall_clock: bool,
     pub idle_after: Duration,
+    /// `clock.max_future` in ms (`None`: off), measured from the wall time of each batch.
+    pub max_future_ms: Option<i64>,
     /// A task checkpoints at least this often while it changes ...
     pub checkpoint_interval: Duration,
     /// ... and after this many records.
@@ -67,8 +69,10 @@ impl Worker {
         acker: SyncSender<Ack>,
         config: WorkerConfig,
     ) -> Result<Worker, crate::rules::RulesError> {
+        let mut processor = Processor::new(pack)?;
+        processor.future.max_ms = config.max_future_ms;
         Ok(Worker {
-            processor: Processor::new(pack)?,
+            processor,
             slots: HashMap::new(),
             sink,
             state,
@@ -84,6 +88,8 @@ impl Worker {
         for msg in rx {
             match msg {
                 WorkerMsg::Records(records) => {
+                    self.processor
+                        .set_wall_clock(chrono::Utc::now().timestamp_millis());
                     for record in records {
                         self.record(record);
                     }
@@ -226,14 +232,7 @@ impl Worker {
                     }
                 }
                 Output::Dead(mut dead) => {
-                    if dead.payload.len() > self.config.max_payload {
-                        let mut cut = self.config.max_payload;
-                        while !dead.payload.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        dead.payload.truncate(cut);
-                        dead.error.push_str(" (payload truncated)");
-                    }
+                    dead.fit(self.config.max_payload);
                     dead.write_json(&mut self.buf);
                     Record {
                         topic: self.config.dead_letter_topic.clone(),
