@@ -374,7 +374,7 @@ fn a_run_stopped_by_a_signal_saves_the_state_before_it_exits() {
             let _ = tx.send(line);
         });
         let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        assert!(first.contains("intent/price"), "{first}");
+        assert!(first.contains("\"op\":\"add\""), "{first}");
         std::thread::sleep(Duration::from_millis(300));
         let killed = Command::new("kill")
             .arg(format!("-{signal}"))
