@@ -46,6 +46,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Measure throughput and memory of each layer over a generated stream.
     Bench(crate::bench::BenchArgs),
+    /// Users whose current tags match an expression, e.g. 'lifecycle/mature & !service/complaint'.
+    Segment(crate::query::SegmentArgs),
+    /// One user's tags and why: the rule, event and time that set each, aggregates, timers.
+    Explain(crate::query::ExplainArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -81,6 +85,10 @@ pub struct RunArgs {
     /// cores). The tags are the same for any number; the order of the output lines depends on it.
     #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<usize>,
+    /// Embedded mode: restore users, clock and timers from DIR before the run and save them
+    /// back after it (created when missing). Without it (or `state.embedded`), nothing is kept.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -192,7 +200,14 @@ pub fn main(cli: Cli) -> ExitCode {
                 Ok(loaded) => loaded,
                 Err(e) => return usage_error(e),
             };
+            let explicit_state = args.state.is_some();
+            let state = args
+                .state
+                .or_else(|| config.state.embedded.then(|| config.state.dir.clone()));
             match args.input {
+                None if explicit_state => usage_error(
+                    "--state is for embedded mode (--input FILE); Kafka mode keeps its state in the changelog topic",
+                ),
                 Some(input) => run_file(
                     &pack,
                     FileJob {
@@ -204,6 +219,7 @@ pub fn main(cli: Cli) -> ExitCode {
                                 .map_or(1, |n| n.get().min(MAX_WORKERS))
                         }),
                         max_future_ms: config.max_future_ms(),
+                        state,
                     },
                 ),
                 None => run_kafka(config, pack),
@@ -212,6 +228,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Diff(args) => crate::diff::main(&args),
         Command::Generate(args) => generate(&args),
         Command::Bench(args) => crate::bench::main(&args),
+        Command::Segment(args) => crate::query::segment_main(&args),
+        Command::Explain(args) => crate::query::explain_main(&args),
     }
 }
 
@@ -317,6 +335,8 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
                 dead_letters = summary.dead_letters,
                 timers_fired = summary.stats.timers_fired,
                 expiries = summary.stats.expiries,
+                restored_users = summary.restored_users,
+                saved_users = summary.saved_users,
                 "input processed"
             );
             match signal {
@@ -331,12 +351,21 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
                         summary.changes,
                         summary.dead_letters
                     );
+                    if let Some(dir) = &job.state {
+                        eprintln!(
+                            "tagstream: state of {} users saved to {}; the next run with it \
+                             carries on from the last record read",
+                            summary.saved_users,
+                            dir.display()
+                        );
+                    }
                     ExitCode::from(128 + signal as u8)
                 }
             }
         }
         Err(FileRunError::Rules(e)) => usage_error(e),
         Err(FileRunError::SameFile(e)) => usage_error(e),
+        Err(FileRunError::State(e)) if e.is_usage() => usage_error(e),
         Err(FileRunError::Write(e)) if e.is_broken_pipe() => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }

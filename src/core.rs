@@ -311,7 +311,12 @@ impl Processor {
     fn end(&mut self, part: &mut Partition, user: UserIndex, out: &mut Vec<Output>) {
         let mut ctx = self.rules.ctx().borrow_mut();
         ctx.event = None;
-        let state = std::mem::take(&mut ctx.user);
+        let mut state = std::mem::take(&mut ctx.user);
+        let event = match &ctx.trigger {
+            Trigger::Event(id) => Some(&**id),
+            Trigger::Timer => None,
+        };
+        state.origins.settle(&mut state.tags, event);
         part.put_user(user, state);
         for due in ctx.dues.drain(..) {
             part.push_due(due);

@@ -26,6 +26,8 @@
 //! [`diff`] (`tagstream diff`) replays a stream through two rule sets and reports what differs.
 //! [`testing`] (`tagstream test`) runs rule test files through [`core`]; `tagstream check`
 //! is [`rules::check`].
+//! [`query`] (`tagstream segment`, `tagstream explain`) reads users back out of saved state
+//! ([`state::store`], written by embedded mode with `--state DIR`) or the Kafka changelog.
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
 //! it, fires the timers the event's time passes, folds it into the user's state, runs each
@@ -40,6 +42,7 @@ pub mod diff;
 pub mod generate;
 pub mod hash;
 pub mod pipeline;
+pub mod query;
 pub mod rules;
 pub mod sink;
 pub mod source;

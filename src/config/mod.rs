@@ -130,12 +130,16 @@ impl Default for KafkaConfig {
 pub struct StateConfig {
     /// Local state of the partitions this instance owns.
     pub dir: PathBuf,
+    /// Embedded mode restores and saves its state in `dir` (as `--state DIR` does). Off by
+    /// default, so that a run keeps nothing unless asked to.
+    pub embedded: bool,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             dir: "state".into(),
+            embedded: false,
         }
     }
 }

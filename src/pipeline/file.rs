@@ -4,7 +4,9 @@
 //! state, not by the input: lines are streamed and outputs written as they are made. Outputs
 //! are written in whole lines and flushed whenever the input keeps the run waiting
 //! ([`IDLE_FLUSH`]), so a run can sit in a live pipe. SIGINT and SIGTERM stop the run after the
-//! record in hand ([`Summary::interrupted`]).
+//! record in hand ([`Summary::interrupted`]). With saved state ([`super::saved`]) the users,
+//! clock and timers are restored before the first line and written back after the last, or
+//! after the record in hand when a signal stops the run.
 
 use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
@@ -35,6 +37,8 @@ pub struct FileJob {
     pub workers: usize,
     /// `clock.max_future` in ms (`None`: off), measured from the wall time of each record.
     pub max_future_ms: Option<i64>,
+    /// Saved state to restore before and write back after the run ([`super::saved`]).
+    pub state: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +54,8 @@ pub enum FileRunError {
     Io { path: String, source: io::Error },
     #[error(transparent)]
     Write(#[from] WriteError),
+    #[error(transparent)]
+    State(#[from] crate::state::store::StoreError),
 }
 
 /// What a run did.
@@ -66,6 +72,9 @@ pub struct Summary {
     pub state_bytes: usize,
     /// The signal that stopped the run before the end of its input.
     pub interrupted: Option<i32>,
+    /// Users restored from saved state before the run, and saved after it.
+    pub restored_users: u64,
+    pub saved_users: u64,
 }
 
 /// What the processing loop asks of whoever runs it besides taking its outputs.
@@ -136,10 +145,12 @@ fn open_output(stream: &Stream) -> Result<Box<dyn Write + Send>, FileRunError> {
 }
 
 /// Runs the job to the end of its input (or a signal), then fires what is due up to the final
-/// clock (not after a signal).
+/// clock (not after a signal). With `state`, restores it first and saves it after the outputs
+/// are flushed, also when a signal stopped the run.
 ///
 /// # Errors
-/// Rules that do not compile, streams that are one file, unreadable input, unwritable output.
+/// Rules that do not compile, streams that are one file, unreadable input, unwritable output,
+/// saved state that cannot be read or written.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     let input = Stream::input(&job.input);
     let output = Stream::output(&job.output);
@@ -153,6 +164,12 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
             return Err(FileRunError::Closed(stream.name()));
         }
     }
+    // Before any output is opened (and truncated): a refused state leaves everything as it was.
+    let restored = match &job.state {
+        Some(dir) => super::saved::restore(dir, pack, job.workers)?,
+        None => super::saved::Restored::fresh(job.workers),
+    };
+    let restored_users = restored.users;
     let reader: Box<dyn Read + Send> = match &input {
         Stream::Path(path) => Box::new(File::open(path).map_err(io_err(path))?),
         _ => Box::new(io::stdin()),
@@ -167,24 +184,34 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     let stop = Stop::on_signals().map_err(io_err(Path::new("signal handlers")))?;
     let mut driver = SinkDriver { sink, stop };
     let name: Arc<str> = job.input.display().to_string().into();
-    let result = if job.workers > 1 {
+    let result = if restored.parts.len() > 1 {
         super::sharded::run_sharded(
             pack,
             feed,
             name,
-            job.workers,
+            restored.parts,
+            restored.clock,
             job.max_future_ms,
             &mut driver,
         )
     } else {
-        run_source(pack, feed, name, job.max_future_ms, &mut driver)
+        let part = restored.parts.into_iter().next().unwrap_or_default();
+        run_source(pack, part, feed, name, job.max_future_ms, &mut driver)
+            .map(|(summary, part)| (summary, vec![part]))
     };
     let flushed = driver.sink.flush();
-    let summary = result?;
+    let (summary, parts) = result?;
     flushed?;
+    // Also after a signal: the run stopped between two records, so the state is whole.
+    let saved_users = match &job.state {
+        Some(dir) => super::saved::save_state(dir, pack, &parts)?,
+        None => 0,
+    };
     Ok(Summary {
         changes: driver.sink.changes_written(),
         dead_letters: driver.sink.dead_written(),
+        restored_users,
+        saved_users,
         ..summary
     })
 }
@@ -200,24 +227,26 @@ pub fn run_stream(
     name: Arc<str>,
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
-    run_source(pack, LineReader::new(input), name, None, &mut emit)
+    let part = Partition::new();
+    run_source(pack, part, LineReader::new(input), name, None, &mut emit).map(|(s, _)| s)
 }
 
-/// Streams the lines of `source` through one processor, handing outputs to `driver` after
-/// each record. With `max_future_ms`, events too far ahead of the wall clock are dead letters.
+/// Streams the lines of `source` through one processor, carrying on from `part` (fresh, or
+/// restored state) and handing outputs to `driver` after each record; returns `part` at the
+/// end. With `max_future_ms`, events too far ahead of the wall clock are dead letters.
 ///
 /// # Errors
 /// Rules that do not compile, unreadable input, and whatever `driver` returns.
 pub fn run_source(
     pack: &RulePack,
+    mut part: Partition,
     mut source: impl LineSource,
     name: Arc<str>,
     max_future_ms: Option<i64>,
     driver: &mut impl Driver,
-) -> Result<Summary, FileRunError> {
+) -> Result<(Summary, Partition), FileRunError> {
     let mut processor = Processor::new(pack)?;
     processor.future.max_ms = max_future_ms;
-    let mut part = Partition::new();
     let mut outputs = Vec::new();
     let mut lines = 0;
     let interrupted = loop {
@@ -250,7 +279,7 @@ pub fn run_source(
         processor.finish(&mut part, &mut outputs);
         driver.emit(&mut outputs)?;
     }
-    Ok(Summary {
+    let summary = Summary {
         lines,
         blank_lines: source.blank_lines(),
         users: part.user_count(),
@@ -258,7 +287,8 @@ pub fn run_source(
         state_bytes: part.memory_bytes(),
         interrupted,
         ..Summary::default()
-    })
+    };
+    Ok((summary, part))
 }
 
 /// The wall clock in epoch ms, read by the pipeline (never by the core).

@@ -4,5 +4,6 @@
 pub mod file;
 pub mod kafka;
 pub mod paths;
+pub mod saved;
 pub mod sharded;
 pub mod signals;

@@ -41,20 +41,22 @@ struct ShardEnd {
     stats: Stats,
     users: usize,
     state_bytes: usize,
+    part: Partition,
 }
 
-fn shard_of(user: &str, shards: usize) -> usize {
+/// The shard of a user among `shards` (stable: saved state is split the same way).
+pub(crate) fn shard_of(user: &str, shards: usize) -> usize {
     (crate::hash::fnv1a(user.as_bytes()) % shards as u64) as usize
 }
 
 fn run_shard(
     pack: &RulePack,
     name: Arc<str>,
+    mut part: Partition,
     work: Receiver<Work>,
     results: std::sync::mpsc::Sender<(u64, Vec<Output>)>,
 ) -> Result<ShardEnd, FileRunError> {
     let mut processor = Processor::new(pack)?;
-    let mut part = Partition::new();
     let mut out = Vec::new();
     for item in work {
         match item {
@@ -88,6 +90,7 @@ fn run_shard(
         stats: processor.stats.clone(),
         users: part.user_count(),
         state_bytes: part.memory_bytes(),
+        part,
     })
 }
 
@@ -113,9 +116,11 @@ impl Reorder {
     }
 }
 
-/// Streams the lines of `input` through `shards` shards (≥ 2), handing outputs to `driver` in
-/// input order. With `max_future_ms`, events too far ahead of the wall clock are dead letters
-/// (checked here, before they move the clock).
+/// Streams the lines of `input` through one shard per partition of `parts` (≥ 2; fresh, or
+/// restored with each user in its [`shard_of`] and every clock at `clock`), handing outputs to
+/// `driver` in input order. With `max_future_ms`, events too far ahead of the wall clock are
+/// dead letters (checked here, before they move the clock). Returns the shards' partitions, in
+/// the same order.
 ///
 /// # Errors
 /// Rules that do not compile, unreadable input, and whatever `driver` returns.
@@ -123,19 +128,21 @@ pub fn run_sharded(
     pack: &RulePack,
     mut input: impl LineSource,
     name: Arc<str>,
-    shards: usize,
+    parts: Vec<Partition>,
+    clock: Option<i64>,
     max_future_ms: Option<i64>,
     driver: &mut impl Driver,
-) -> Result<Summary, FileRunError> {
+) -> Result<(Summary, Vec<Partition>), FileRunError> {
+    let shards = parts.len();
     std::thread::scope(|scope| {
         let (results_tx, results) = channel();
         let mut senders = Vec::with_capacity(shards);
         let mut handles = Vec::with_capacity(shards);
-        for _ in 0..shards {
+        for part in parts {
             let (tx, rx) = sync_channel(1024);
             let (results_tx, name) = (results_tx.clone(), name.clone());
             senders.push(tx);
-            handles.push(scope.spawn(move || run_shard(pack, name, rx, results_tx)));
+            handles.push(scope.spawn(move || run_shard(pack, name, part, rx, results_tx)));
         }
         drop(results_tx);
         let mut reorder = Reorder {
@@ -146,7 +153,7 @@ pub fn run_sharded(
             max_ms: max_future_ms,
             wall_ms: None,
         };
-        let (mut seq, mut clock, mut decode_errors) = (0_u64, None::<i64>, 0_u64);
+        let (mut seq, mut clock, mut decode_errors) = (0_u64, clock, 0_u64);
         let mut interrupted = None;
         let read = loop {
             if let Some(signal) = driver.stop() {
@@ -216,6 +223,7 @@ pub fn run_sharded(
             ..Summary::default()
         };
         summary.stats.decode_errors = decode_errors;
+        let mut parts = Vec::with_capacity(shards);
         for handle in handles {
             let end = handle.join().expect("a shard thread does not panic")?;
             let mut outputs = end.outputs;
@@ -223,8 +231,9 @@ pub fn run_sharded(
             merge(&mut summary.stats, &end.stats);
             summary.users += end.users;
             summary.state_bytes += end.state_bytes;
+            parts.push(end.part);
         }
-        Ok(summary)
+        Ok((summary, parts))
     })
 }
 

@@ -144,6 +144,26 @@ impl RulePack {
         })
     }
 
+    /// A hash of what saved state depends on: the rule scripts (names and text, in order) and
+    /// the catalogue's tags (in id order). Thresholds in the parameters are not part of it:
+    /// state stays valid when they change.
+    pub fn fingerprint(&self) -> u64 {
+        use crate::hash::{fnv1a_extend, FNV_OFFSET};
+        let mut h = FNV_OFFSET;
+        let mut field = |bytes: &[u8]| {
+            h = fnv1a_extend(h, &(bytes.len() as u64).to_le_bytes());
+            h = fnv1a_extend(h, bytes);
+        };
+        for rule in self.rules.iter() {
+            field(rule.name.as_bytes());
+            field(rule.text.as_bytes());
+        }
+        for id in 0..self.catalogue.len() {
+            field(self.catalogue.name(id as crate::tags::TagId).as_bytes());
+        }
+        h
+    }
+
     /// Builds a pack from parts already in memory (tests, embedded packs, hot reload).
     ///
     /// # Errors

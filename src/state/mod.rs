@@ -7,9 +7,11 @@
 //! moves between threads with the partition.
 
 pub mod ledger;
+pub mod origins;
 mod partition;
 pub mod slots;
 pub mod snapshot;
+pub mod store;
 pub mod timers;
 pub mod vars;
 pub mod window;
@@ -20,6 +22,7 @@ use crate::decode::{Body, Event, OrderStatus};
 use crate::tags::TagSlot;
 
 pub use ledger::{Ledger, OrderStats};
+pub use origins::Origins;
 pub use partition::{Partition, UserIndex};
 pub use slots::Slots;
 pub use timers::TimerSlot;
@@ -41,6 +44,8 @@ pub struct UserState {
     pub ledger: Ledger,
     /// Sorted by tag id.
     pub tags: Slots<TagSlot>,
+    /// The events that set the held tags.
+    pub origins: Origins,
     #[serde(with = "named_vars")]
     pub vars: Slots<(VarKey, Var)>,
     pub timers: Slots<TimerSlot>,
@@ -121,7 +126,7 @@ impl UserState {
             .sum();
         m.windows += self.windows.heap_bytes();
         m.ledger += self.ledger.heap_bytes();
-        m.tags += self.tags.heap_bytes();
+        m.tags += self.tags.heap_bytes() + self.origins.heap_bytes();
         m.vars += self.vars.heap_bytes() + var_heap;
         m.timers += self.timers.heap_bytes();
     }

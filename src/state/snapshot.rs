@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::UserState;
 
-/// First byte of every record: the encoding's version.
-const FORMAT: u8 = 1;
+/// First byte of every record: the encoding's version (2: held tags say when and by which event
+/// they were set).
+pub const FORMAT: u8 = 2;
 
 /// Key of the partition's meta record.
 pub const META_KEY: &[u8] = b"";
@@ -58,6 +59,97 @@ fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, SnapshotError> {
     }
 }
 
+/// Format 1, as written before held tags said when and by which event they were set: still
+/// read, so a changelog survives the upgrade. Its tags read as set at an unknown time
+/// ([`crate::tags::TagSlot::since_known`]) by an unknown event.
+mod v1 {
+    use serde::Deserialize;
+
+    use super::super::{named_vars, Ledger, Slots, TimerSlot, Var, VarKey, Windows};
+    use super::{Applied, Meta, UserRecord, UserState};
+    use crate::state::origins::NO_EVENT;
+    use crate::tags::{TagId, TagSlot, SINCE_UNKNOWN};
+
+    pub const FORMAT: u8 = 1;
+
+    #[derive(Deserialize)]
+    struct Tag {
+        expires: i64,
+        score: f64,
+        tag: TagId,
+        rule: u16,
+    }
+
+    #[derive(Deserialize)]
+    struct User {
+        first_by_type: [i64; 3],
+        last_by_type: [i64; 3],
+        events: u32,
+        windows: Windows,
+        ledger: Ledger,
+        tags: Vec<Tag>,
+        #[serde(with = "named_vars")]
+        vars: Slots<(VarKey, Var)>,
+        timers: Slots<TimerSlot>,
+    }
+
+    #[derive(Deserialize)]
+    struct Record {
+        applied: Applied,
+        state: User,
+    }
+
+    fn upgrade(u: User) -> UserState {
+        let tags: Vec<TagSlot> = u
+            .tags
+            .into_iter()
+            .map(|t| TagSlot {
+                expires: t.expires,
+                score: t.score,
+                since: SINCE_UNKNOWN,
+                tag: t.tag,
+                rule: t.rule,
+                origin: NO_EVENT,
+            })
+            .collect();
+        UserState {
+            first_by_type: u.first_by_type,
+            last_by_type: u.last_by_type,
+            events: u.events,
+            windows: u.windows,
+            ledger: u.ledger,
+            tags: tags.into(),
+            origins: Default::default(),
+            vars: u.vars,
+            timers: u.timers,
+        }
+    }
+
+    pub fn record(bytes: &[u8]) -> Result<UserRecord, postcard::Error> {
+        let r: Record = postcard::from_bytes(bytes)?;
+        Ok(UserRecord {
+            applied: r.applied,
+            state: upgrade(r.state),
+        })
+    }
+
+    /// The meta record did not change.
+    pub fn meta(bytes: &[u8]) -> Result<Meta, postcard::Error> {
+        postcard::from_bytes(bytes)
+    }
+}
+
+/// One user's state alone (the records of an embedded-mode state file).
+pub fn encode_state(state: &UserState) -> Vec<u8> {
+    encode(state)
+}
+
+/// # Errors
+/// Unknown format or corrupt bytes.
+pub fn decode_state(bytes: &[u8]) -> Result<UserState, SnapshotError> {
+    decode(bytes)
+}
+
 impl Meta {
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
@@ -66,7 +158,10 @@ impl Meta {
     /// # Errors
     /// Unknown format or corrupt bytes.
     pub fn decode(bytes: &[u8]) -> Result<Meta, SnapshotError> {
-        decode(bytes)
+        match bytes.split_first() {
+            Some((&v1::FORMAT, rest)) => Ok(v1::meta(rest)?),
+            _ => decode(bytes),
+        }
     }
 }
 
@@ -83,7 +178,10 @@ impl UserRecord {
     /// # Errors
     /// Unknown format or corrupt bytes.
     pub fn decode(bytes: &[u8]) -> Result<UserRecord, SnapshotError> {
-        decode(bytes)
+        match bytes.split_first() {
+            Some((&v1::FORMAT, rest)) => Ok(v1::record(rest)?),
+            _ => decode(bytes),
+        }
     }
 }
 
@@ -114,6 +212,53 @@ mod tests {
         let back = UserRecord::decode(&bytes).unwrap();
         assert_eq!(back.state, state);
         assert_eq!(back.applied, applied);
+    }
+
+    #[test]
+    fn format_1_records_still_read() {
+        // A format-1 record: applied, then the user with tags of (expires, score, tag, rule).
+        #[derive(Serialize)]
+        struct OldTag(i64, f64, u16, u16);
+        #[derive(Serialize)]
+        struct OldUser {
+            first_by_type: [i64; 3],
+            last_by_type: [i64; 3],
+            events: u32,
+            windows: crate::state::Windows,
+            ledger: crate::state::Ledger,
+            tags: Vec<OldTag>,
+            vars: Vec<(String, Var)>,
+            timers: Vec<crate::state::TimerSlot>,
+        }
+        let old = OldUser {
+            first_by_type: [5, 0, 0],
+            last_by_type: [9, 0, 0],
+            events: 1,
+            windows: Default::default(),
+            ledger: Default::default(),
+            tags: vec![OldTag(crate::tags::NEVER, 0.5, 3, 1)],
+            vars: vec![("old.n".into(), Var::Int(4))],
+            timers: vec![],
+        };
+        let applied: Applied = [("events".to_string(), 7)].into();
+        let mut bytes = vec![1];
+        bytes.extend(postcard::to_stdvec(&(&applied, &old)).unwrap());
+        let back = UserRecord::decode(&bytes).unwrap();
+        assert_eq!(back.applied, applied);
+        let tag = back.state.tags[0];
+        assert_eq!(
+            (tag.tag, tag.rule, tag.score, tag.since_known()),
+            (3, 1, 0.5, None)
+        );
+        assert_eq!(back.state.events, 1);
+        assert_eq!(back.state.var(intern("old.n").unwrap()), Some(&Var::Int(4)));
+        let meta = Meta {
+            clock: Some(3),
+            applied,
+        };
+        let mut bytes = vec![1];
+        bytes.extend(postcard::to_stdvec(&meta).unwrap());
+        assert_eq!(Meta::decode(&bytes).unwrap(), meta);
     }
 
     #[test]

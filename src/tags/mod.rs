@@ -27,14 +27,26 @@ pub struct TagSlot {
     pub expires: i64,
     /// The score last emitted for this tag, `NaN` when it has none.
     pub score: f64,
+    /// Epoch ms of the step that added it (a score band change adds it anew).
+    pub since: i64,
     pub tag: TagId,
     /// Index of the rule that added it (names the rule of an expiry's removal).
     pub rule: u16,
+    /// The event that added it, as a number into the user's [`crate::state::Origins`].
+    pub origin: u16,
 }
+
+/// `since` of a tag restored from a state written before tags kept it.
+pub const SINCE_UNKNOWN: i64 = i64::MIN;
 
 impl TagSlot {
     pub fn score(&self) -> Option<f64> {
         (!self.score.is_nan()).then_some(self.score)
+    }
+
+    /// When the tag was added; `None` for a tag restored from a state that did not say.
+    pub fn since_known(&self) -> Option<i64> {
+        (self.since != SINCE_UNKNOWN).then_some(self.since)
     }
 }
 
@@ -121,8 +133,13 @@ impl Emitter<'_> {
         let new = TagSlot {
             expires,
             score: score.unwrap_or(f64::NAN),
+            since: self.now,
             tag: add.tag,
             rule,
+            origin: match self.trigger {
+                Trigger::Event(_) => crate::state::origins::THIS_EVENT,
+                Trigger::Timer => crate::state::origins::NO_EVENT,
+            },
         };
         if let Some(held) = tags.iter_mut().find(|s| s.tag == add.tag) {
             held.expires = expires;

@@ -94,8 +94,11 @@ impl CaseRun<'_> {
             let slot = TagSlot {
                 expires,
                 score: seed.score.unwrap_or(f64::NAN),
+                since: self.now,
                 tag,
                 rule: seed_rule(self.pack, seed.rule.as_deref(), &seed.tag),
+                // Given, not set by an event of the case.
+                origin: crate::state::origins::NO_EVENT,
             };
             // Like an add: a member of an exclusive group replaces the one held.
             let peers = self.pack.catalogue.exclusive_peers(tag);

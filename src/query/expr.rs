@@ -1,0 +1,289 @@
+//! Segment expressions: which users to select by their current tags.
+//!
+//! ```text
+//! expr    := and ('|' and)*
+//! and     := unary ('&' unary)*
+//! unary   := '!' unary | '(' expr ')' | tag
+//! tag     := a declared tag (`lifecycle/mature`) or a wildcard (`rfm/*`: any tag under `rfm/`)
+//! ```
+//! `!` binds tightest, then `&`, then `|`. Every tag is checked against the catalogue when the
+//! expression is parsed, so a typo is an error with its position, never an empty segment.
+
+use crate::tags::{Catalogue, TagId, TagSlot};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// Holds any of these tags (one for a tag, the group's members for a wildcard).
+    Any(Vec<TagId>),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+/// A parse error; `position` is the 1-based character column in the expression.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("segment expression, position {position}: {message}")]
+pub struct ExprError {
+    pub position: usize,
+    pub message: String,
+}
+
+/// A parsed expression and the catalogue groups it names, in order of first mention (the
+/// columns of the output).
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub expr: Expr,
+    pub groups: Vec<usize>,
+}
+
+impl Segment {
+    /// # Errors
+    /// A syntax error, or a tag or wildcard the catalogue does not declare.
+    pub fn parse(text: &str, catalogue: &Catalogue) -> Result<Segment, ExprError> {
+        let mut parser = Parser {
+            chars: text.char_indices().collect(),
+            at: 0,
+            catalogue,
+            groups: Vec::new(),
+        };
+        let expr = parser.or()?;
+        parser.skip_space();
+        if let Some(c) = parser.peek() {
+            let message = if c == ')' {
+                "')' without a matching '('".to_string()
+            } else {
+                format!("expected '&', '|' or the end, found {c:?}")
+            };
+            return Err(parser.error(message));
+        }
+        Ok(Segment {
+            expr,
+            groups: parser.groups,
+        })
+    }
+
+    /// Whether a user holding `tags` (sorted by id, as in the state) is in the segment.
+    pub fn matches(&self, tags: &[TagSlot]) -> bool {
+        eval(&self.expr, tags)
+    }
+}
+
+fn eval(expr: &Expr, tags: &[TagSlot]) -> bool {
+    match expr {
+        Expr::Any(ids) => ids
+            .iter()
+            .any(|id| tags.binary_search_by_key(id, |t| t.tag).is_ok()),
+        Expr::Not(e) => !eval(e, tags),
+        Expr::And(a, b) => eval(a, tags) && eval(b, tags),
+        Expr::Or(a, b) => eval(a, tags) || eval(b, tags),
+    }
+}
+
+struct Parser<'a> {
+    chars: Vec<(usize, char)>,
+    at: usize,
+    catalogue: &'a Catalogue,
+    groups: Vec<usize>,
+}
+
+/// Characters that end a tag.
+fn is_operator(c: char) -> bool {
+    matches!(c, '&' | '|' | '!' | '(' | ')') || c.is_whitespace()
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).map(|(_, c)| *c)
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    fn error(&self, message: String) -> ExprError {
+        ExprError {
+            position: self.at + 1,
+            message,
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr, ExprError> {
+        let mut left = self.and()?;
+        loop {
+            self.skip_space();
+            if self.peek() != Some('|') {
+                return Ok(left);
+            }
+            self.at += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+    }
+
+    fn and(&mut self) -> Result<Expr, ExprError> {
+        let mut left = self.unary()?;
+        loop {
+            self.skip_space();
+            if self.peek() != Some('&') {
+                return Ok(left);
+            }
+            self.at += 1;
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, ExprError> {
+        self.skip_space();
+        match self.peek() {
+            Some('!') => {
+                self.at += 1;
+                Ok(Expr::Not(Box::new(self.unary()?)))
+            }
+            Some('(') => {
+                let open = self.at;
+                self.at += 1;
+                let inner = self.or()?;
+                self.skip_space();
+                if self.peek() != Some(')') {
+                    return Err(ExprError {
+                        position: open + 1,
+                        message: "'(' is never closed".into(),
+                    });
+                }
+                self.at += 1;
+                Ok(inner)
+            }
+            None => Err(self.error("expected a tag, '!' or '(' but the expression ends".into())),
+            Some(c) if is_operator(c) => {
+                Err(self.error(format!("expected a tag, '!' or '(', found {c:?}")))
+            }
+            Some(_) => self.tag(),
+        }
+    }
+
+    fn tag(&mut self) -> Result<Expr, ExprError> {
+        let start = self.at;
+        while self.peek().is_some_and(|c| !is_operator(c)) {
+            self.at += 1;
+        }
+        let name: String = self.chars[start..self.at].iter().map(|(_, c)| c).collect();
+        let undeclared = |message: String| ExprError {
+            position: start + 1,
+            message,
+        };
+        let ids: Vec<TagId> = match name.strip_suffix("/*") {
+            Some(prefix) => {
+                let ids = self.tags_under(prefix);
+                if ids.is_empty() {
+                    return Err(undeclared(format!(
+                        "no declared tag matches {name:?} (the tag catalogue has no {prefix:?} group)"
+                    )));
+                }
+                ids
+            }
+            None => match self.catalogue.id(&name) {
+                Some(id) => vec![id],
+                None if !self.tags_under(&name).is_empty() => {
+                    return Err(undeclared(format!(
+                        "{name:?} is a group, not a tag: write {name}/* for any of its tags"
+                    )))
+                }
+                None => {
+                    return Err(undeclared(format!(
+                        "tag {name:?} is not declared in the tag catalogue"
+                    )))
+                }
+            },
+        };
+        for id in &ids {
+            let group = self.catalogue.info(*id).group;
+            if !self.groups.contains(&group) {
+                self.groups.push(group);
+            }
+        }
+        Ok(Expr::Any(ids))
+    }
+
+    fn tags_under(&self, prefix: &str) -> Vec<TagId> {
+        (0..self.catalogue.len() as TagId)
+            .filter(|id| {
+                let name = self.catalogue.name(*id);
+                name.strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tags::NEVER;
+
+    const TAGS: &str = r#"
+[groups.lifecycle]
+exclusive = true
+tags = ["new", "mature"]
+[groups.value]
+tags = ["high", "low"]
+[groups.service]
+tags = ["complaint"]
+[groups.vip]
+"#;
+
+    fn held(catalogue: &Catalogue, names: &[&str]) -> Vec<TagSlot> {
+        let mut tags: Vec<TagSlot> = names
+            .iter()
+            .map(|n| TagSlot {
+                expires: NEVER,
+                score: f64::NAN,
+                since: 0,
+                tag: catalogue.id(n).unwrap(),
+                rule: 0,
+                origin: 0,
+            })
+            .collect();
+        tags.sort_by_key(|t| t.tag);
+        tags
+    }
+
+    #[test]
+    fn precedence_negation_parentheses_and_wildcards() {
+        let c = Catalogue::parse(TAGS, "tags.toml").unwrap();
+        let seg = |e: &str| Segment::parse(e, &c).unwrap();
+        let user = held(&c, &["lifecycle/mature", "value/high"]);
+        assert!(seg("lifecycle/mature & value/high & !service/complaint").matches(&user));
+        assert!(!seg("lifecycle/new | value/low").matches(&user));
+        assert!(seg("lifecycle/new | value/low | vip | value/high").matches(&user));
+        // `&` binds tighter than `|`; `!` tighter than both.
+        assert!(seg("lifecycle/new & vip | value/high").matches(&user));
+        assert!(!seg("lifecycle/new & (vip | value/high)").matches(&user));
+        assert!(!seg("!value/high | vip").matches(&user));
+        assert!(seg("!!value/high").matches(&user));
+        assert!(seg("value/* & !service/*").matches(&user));
+        assert!(!seg("service/*").matches(&user));
+        let s = seg("value/* & !(service/complaint | lifecycle/new)");
+        let names: Vec<&str> = s.groups.iter().map(|g| c.group(*g).name.as_str()).collect();
+        assert_eq!(names, ["value", "service", "lifecycle"]);
+    }
+
+    #[test]
+    fn errors_name_the_position() {
+        let c = Catalogue::parse(TAGS, "tags.toml").unwrap();
+        let err = |e: &str| Segment::parse(e, &c).unwrap_err();
+        let e = err("lifecycle/mature & valu/high");
+        assert_eq!(e.position, 20);
+        assert!(e.message.contains("\"valu/high\" is not declared"), "{e}");
+        assert_eq!(err("(vip | value/high").position, 1);
+        assert_eq!(err("vip)").position, 4);
+        assert_eq!(err("vip &").position, 6);
+        assert_eq!(err("vip & & vip").position, 7);
+        assert_eq!(err("").position, 1);
+        assert_eq!(err("vip value/high").position, 5);
+        assert!(err("rfm/*").message.contains("no declared tag"));
+        assert!(err("value").message.contains("write value/*"));
+        assert_eq!(err("é & nope").position, 1);
+        assert_eq!(err("vip & é").position, 7);
+    }
+}

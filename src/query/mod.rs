@@ -1,0 +1,215 @@
+//! Using the tags: `tagstream segment` (users by their current tags) and `tagstream explain`
+//! (one user's tags and why).
+//!
+//! Both read users from the same sources: the saved state of embedded mode (`--state DIR`), or
+//! Kafka mode's changelog topic read end to end with the Kafka config (every partition, by
+//! assignment: no consumer group is joined, so the running instances are not disturbed). Users
+//! stream through one at a time, so memory does not grow with the number of users read from a
+//! state directory.
+
+mod changelog;
+pub mod explain;
+pub mod expr;
+pub mod segment;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+
+use crate::cli::{CommonArgs, EXIT_RUNTIME, EXIT_USAGE};
+use crate::config::Config;
+use crate::rules::{RulePack, RulesError};
+use crate::state::store::{StateReader, StoreError, FILE_NAME};
+use crate::state::UserState;
+
+pub use expr::{ExprError, Segment};
+
+#[derive(Debug, Args, Clone)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Read the saved state of embedded mode in DIR (as written by `run --input … --state DIR`).
+    /// Default: state.dir when state.embedded is set, else Kafka mode's changelog topic.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SegmentFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// Tags combined with & (and), | (or), ! (not) and parentheses; `group/*` is any tag of
+    /// the group. Example: 'lifecycle/mature & value/high & !service/complaint'.
+    #[arg(value_name = "EXPR")]
+    pub expr: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: SegmentFormat,
+    /// Print only the number of users in the segment.
+    #[arg(long)]
+    pub count: bool,
+    /// Where to write the users, - for stdout.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The user id.
+    #[arg(value_name = "USER")]
+    pub user: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ExplainFormat,
+    /// Tag changes written by `run --input` (its --output): adds the user's history, and the
+    /// reason of each held tag. In Kafka mode the history comes from the output topic.
+    #[arg(long, value_name = "FILE")]
+    pub changes: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Expr(#[from] ExprError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    #[error("unknown user {0:?}: no state for this id")]
+    UnknownUser(String),
+}
+
+impl QueryError {
+    fn exit_code(&self) -> ExitCode {
+        let usage = match self {
+            QueryError::Rules(_) | QueryError::Expr(_) | QueryError::Usage(_) => true,
+            QueryError::Store(e) => e.is_usage(),
+            _ => false,
+        };
+        ExitCode::from(if usage { EXIT_USAGE } else { EXIT_RUNTIME })
+    }
+}
+
+/// Where users are read from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Dir(PathBuf),
+    Changelog(Box<Config>),
+}
+
+/// A user as read from a source.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub id: String,
+    pub state: UserState,
+    /// The clock of the state the user was saved with: "now" for windows and ages.
+    pub clock: Option<i64>,
+    /// The Kafka partition the user lives in (changelog source).
+    pub partition: Option<i32>,
+}
+
+fn open(args: &SourceArgs) -> Result<(Config, RulePack, Source), QueryError> {
+    let (config, pack) = crate::cli::load(&args.common)?;
+    let dir = args
+        .state
+        .clone()
+        .or_else(|| config.state.embedded.then(|| config.state.dir.clone()));
+    let source = match dir {
+        Some(dir) => Source::Dir(dir),
+        None => Source::Changelog(Box::new(config.clone())),
+    };
+    Ok((config, pack, source))
+}
+
+/// Hands every user of `source` to `each` until it returns `false`.
+///
+/// # Errors
+/// A missing, refused or damaged state; Kafka unreachable; whatever `each` returns.
+pub fn each_user(
+    source: &Source,
+    pack: &RulePack,
+    each: &mut dyn FnMut(Found) -> Result<bool, QueryError>,
+) -> Result<(), QueryError> {
+    match source {
+        Source::Dir(dir) => {
+            let mut reader = open_dir(dir, pack)?;
+            let clock = reader.header().clock;
+            while let Some((id, state)) = reader.next_user()? {
+                let found = Found {
+                    id,
+                    state,
+                    clock,
+                    partition: None,
+                };
+                if !each(found)? {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        Source::Changelog(config) => changelog::each_user(config, each),
+    }
+}
+
+fn open_dir(dir: &Path, pack: &RulePack) -> Result<StateReader, QueryError> {
+    if !dir.is_dir() {
+        let what = if dir.exists() {
+            "not a directory"
+        } else {
+            "no such state directory"
+        };
+        return Err(QueryError::Usage(format!("{}: {what}", dir.display())));
+    }
+    StateReader::open(dir, pack.fingerprint())?.ok_or_else(|| {
+        QueryError::Usage(format!(
+            "{}: holds no saved state ({FILE_NAME}); write one with `tagstream run --input FILE --state {}`",
+            dir.display(),
+            dir.display()
+        ))
+    })
+}
+
+fn report(result: Result<(), QueryError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(QueryError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// `tagstream segment`.
+pub fn segment_main(args: &SegmentArgs) -> ExitCode {
+    report(segment::run(args))
+}
+
+/// `tagstream explain`.
+pub fn explain_main(args: &ExplainArgs) -> ExitCode {
+    report(explain::run(args))
+}
