@@ -57,7 +57,11 @@ fn every_block_is_of_a_checked_kind() {
                 .any(|k| b.has(k)),
             // The testing guide's files run in `rule_tests::the_examples_of_the_testing_guide_pass`.
             "toml" => {
-                b.has("params") || b.has("catalogue") || b.has("tests") || testing_guide(b)
+                b.has("params")
+                    || b.has("catalogue")
+                    || b.has("tests")
+                    || b.has("engine")
+                    || testing_guide(b)
             }
             // Terminal output shown for illustration is marked as such.
             "text" => b.get("example").is_some() || b.has("illustration"),
@@ -194,6 +198,12 @@ fn toml_snippets_parse_and_the_tutorials_are_its_files() {
         .iter()
         .filter(|b| b.lang == "toml" && !testing_guide(b))
     {
+        if b.has("engine") {
+            // A piece of the engine config: unknown keys are errors there.
+            toml::from_str::<tagstream::config::Config>(&b.body)
+                .unwrap_or_else(|e| panic!("{}: {e}", b.at()));
+            continue;
+        }
         if b.has("tests") {
             // The tutorial's rule tests: the file `tagstream test` runs, shown whole.
             let file = example.join("rules/tests/night_owl.toml");
