@@ -8,9 +8,8 @@ use tagstream::decode::Source;
 use tagstream::generate::{generate, GenOptions};
 use tagstream::rules::{Execution, RulePack};
 use tagstream::state::Partition;
-use tagstream::tags::Output;
 
-use crate::support::{chat, click, order, pack, pack_of, refund, Lcg, DAY, HOUR, T0};
+use crate::support::{chat, click, encoded, order, pack, pack_of, refund, Lcg, DAY, HOUR, T0};
 
 /// Every output of a run, encoded as the sinks write it, and how many handler calls fell back
 /// to the interpreter.
@@ -30,18 +29,7 @@ fn outputs(pack: &RulePack, execution: Execution, lines: &[u8]) -> (Vec<String>,
         processor.process_record(&mut part, line, &source, &mut out);
     }
     processor.finish(&mut part, &mut out);
-    let encoded = out
-        .iter()
-        .map(|o| {
-            let mut buf = Vec::new();
-            match o {
-                Output::Change(c) => c.write_json(&mut buf),
-                Output::Dead(d) => d.write_json(&mut buf),
-            }
-            String::from_utf8(buf).unwrap()
-        })
-        .collect();
-    (encoded, processor.rules().fallbacks())
+    (encoded(&out), processor.rules().fallbacks())
 }
 
 /// Runs `lines` both ways and requires identical outputs; returns them and the number of

@@ -21,10 +21,9 @@ use tagstream::core::Processor;
 use tagstream::decode::Source;
 use tagstream::rules::{Execution, RulePack};
 use tagstream::state::Partition;
-use tagstream::tags::Output;
 
 use crate::progen::{shrink, Gen};
-use crate::support::{chat, click, order, pack_of, refund, DAY, HOUR, T0};
+use crate::support::{chat, click, encoded, order, pack_of, refund, DAY, HOUR, T0};
 
 /// What one run of a rule gave: every output as the sinks write it, and the operations of
 /// each handler call.
@@ -69,19 +68,8 @@ fn run(pack: &RulePack, execution: Execution, lines: &[String]) -> Outcome {
         processor.process_record(&mut part, line.as_bytes(), &source, &mut out);
     }
     processor.finish(&mut part, &mut out);
-    let outputs = out
-        .iter()
-        .map(|o| {
-            let mut buf = Vec::new();
-            match o {
-                Output::Change(c) => c.write_json(&mut buf),
-                Output::Dead(d) => d.write_json(&mut buf),
-            }
-            String::from_utf8(buf).expect("outputs are UTF-8")
-        })
-        .collect();
     Outcome {
-        outputs,
+        outputs: encoded(&out),
         operations: processor.rules().operation_trace().to_vec(),
         compiled: processor.rules().is_compiled(0),
         fallbacks: processor.rules().fallbacks(),

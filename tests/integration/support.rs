@@ -57,6 +57,20 @@ pub fn pack_of(rules: &[(&str, &str)]) -> Result<RulePack, tagstream::rules::Rul
     )
 }
 
+/// Outputs encoded as the sinks write them, one JSON line each.
+pub fn encoded(out: &[Output]) -> Vec<String> {
+    out.iter()
+        .map(|o| {
+            let mut buf = Vec::new();
+            match o {
+                Output::Change(c) => c.write_json(&mut buf),
+                Output::Dead(d) => d.write_json(&mut buf),
+            }
+            String::from_utf8(buf).expect("outputs are UTF-8")
+        })
+        .collect()
+}
+
 pub fn chat(user: &str, ts: i64, text: &str) -> String {
     json!({"type": "chat", "user_id": user, "ts": ts, "text": text, "event_id": format!("c-{user}-{ts}")}).to_string()
 }
