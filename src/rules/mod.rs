@@ -120,24 +120,7 @@ impl RulePack {
         let catalogue_text = crate::config::read_file(catalogue)?;
         let catalogue = Catalogue::parse(&catalogue_text, &catalogue.display().to_string())?;
         let params = Params::load(params, vars)?;
-        let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
-            .collect();
-        paths.sort();
-        let mut rules = Vec::new();
-        for path in paths {
-            let text = crate::config::read_file(&path)?;
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            rules.push(RuleSource { name, path, text });
-        }
+        let rules = check::read_rules(dir)?;
         RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(|e| match e {
             RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
             other => other,
