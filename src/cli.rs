@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// tags are the same for any number; the order of the output lines depends on it.
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Kafka mode listens on
+    /// http.listen without it; embedded mode only with it.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +173,9 @@ pub fn main(cli: Cli) -> ExitCode {
                 Ok(loaded) => loaded,
                 Err(e) => return usage_error(e),
             };
+            if let Err(code) = observe(&config, &pack, &args) {
+                return code;
+            }
             match args.input {
                 Some(input) => run_file(
                     &pack,
@@ -189,17 +196,68 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// Observability before the run: the rule set in the metrics, the HTTP listener when asked
+/// for, and one log line saying what runs with what (no option values: they hold secrets).
+fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<(), ExitCode> {
+    use crate::metrics::{self, health::Mode, http::HttpError};
+    let embedded = args.input.is_some();
+    let listen = match &args.http {
+        Some(addr) => addr.clone(),
+        None if embedded => String::new(),
+        None => config.http.listen.clone(),
+    };
+    let m = metrics::global();
+    m.health.set_mode(if embedded {
+        Mode::Embedded
+    } else {
+        Mode::Kafka
+    });
+    metrics::set_rules(pack);
+    let rules: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let input = match &args.input {
+        Some(path) => path.display().to_string(),
+        None => format!(
+            "kafka {} group {} topics {:?} -> {} (dead letters {}), options {:?}",
+            config.kafka.bootstrap_servers,
+            config.kafka.group_id,
+            config.kafka.input_topics,
+            config.kafka.output_topic,
+            config.kafka.dead_letter_topic,
+            config.kafka.options.keys().collect::<Vec<_>>()
+        ),
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        mode = if embedded { "embedded" } else { "kafka" },
+        %input,
+        rules = %rules.join(","),
+        rules_dir = %config.rules.dir.display(),
+        rules_version = %metrics::rules_version(pack),
+        tags = pack.catalogue.len(),
+        catalogue = %config.rules.catalogue.display(),
+        keyword_tags = pack.params.keywords.specs.len(),
+        params = %config.rules.params.display(),
+        http = if listen.is_empty() { "off" } else { listen.as_str() },
+        "tagstream starting"
+    );
+    if listen.is_empty() {
+        return Ok(());
+    }
+    match metrics::http::start(&listen, m) {
+        Ok(_) => Ok(()),
+        Err(e @ HttpError::Address { .. }) => Err(usage_error(e)),
+        Err(e) => Err(runtime_error(e)),
+    }
+}
+
 fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
     match file::run(pack, &job) {
         Ok(summary) => {
-            tracing::info!(
-                lines = summary.lines,
-                users = summary.users,
-                changes = summary.changes,
-                dead_letters = summary.dead_letters,
-                timers_fired = summary.stats.timers_fired,
-                expiries = summary.stats.expiries,
-                "input processed"
+            crate::metrics::export::log_end_summary(
+                crate::metrics::global(),
+                summary.lines,
+                summary.users,
+                &summary.stats,
             );
             ExitCode::SUCCESS
         }

@@ -5,9 +5,10 @@
 //! event (or, for idle partitions, an explicit [`Processor::advance`]).
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use crate::decode::{decode, DecodeError, Event, Source};
-use crate::rules::{Execution, Handler, RulePack, RuleSet, RulesError};
+use crate::decode::{decode, DecodeError, Event, EventType, Source};
+use crate::rules::{Execution, Handler, RuleErrorKind, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
 use crate::tags::{format_ts, DeadLetter, Output, Trigger};
@@ -22,12 +23,58 @@ pub struct Stats {
     pub changes: u64,
     pub timers_fired: u64,
     pub expiries: u64,
+    /// Valid events per type, in [`EventType::ALL`] order.
+    pub events_by_type: [u64; EventType::ALL.len()],
+    /// Handler calls per rule index, per handler in [`Handler::ALL`] order.
+    pub rule_calls: Vec<[u64; Handler::ALL.len()]>,
+    /// Rule errors per rule index, per kind in [`RuleErrorKind::ALL`] order.
+    pub rule_error_kinds: Vec<[u64; RuleErrorKind::ALL.len()]>,
+    /// Sampled time in one rule for one event, `(rule index, nanoseconds)`, for the caller to
+    /// drain ([`Processor::sample_rule_time`]); holds at most [`MAX_RULE_SAMPLES`].
+    pub rule_time: Vec<(u16, u64)>,
 }
+
+impl Stats {
+    /// Adds `other`'s counts (shards of one run); rule-time samples are not carried over.
+    pub fn add(&mut self, other: &Stats) {
+        self.events += other.events;
+        self.decode_errors += other.decode_errors;
+        self.changes += other.changes;
+        self.timers_fired += other.timers_fired;
+        self.expiries += other.expiries;
+        for (a, b) in self.events_by_type.iter_mut().zip(other.events_by_type) {
+            *a += b;
+        }
+        add_per_rule(&mut self.rule_errors, &other.rule_errors, |a, b| *a += b);
+        add_per_rule(&mut self.rule_calls, &other.rule_calls, |a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y)
+        });
+        add_per_rule(
+            &mut self.rule_error_kinds,
+            &other.rule_error_kinds,
+            |a, b| a.iter_mut().zip(b).for_each(|(x, y)| *x += y),
+        );
+    }
+}
+
+fn add_per_rule<T: Default + Clone>(into: &mut Vec<T>, from: &[T], add: impl Fn(&mut T, &T)) {
+    if into.len() < from.len() {
+        into.resize(from.len(), T::default());
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        add(a, b);
+    }
+}
+
+/// Rule-time samples kept when nobody drains them.
+pub const MAX_RULE_SAMPLES: usize = 4096;
 
 /// Runs a rule set over partitions. One per worker thread (the Rhai engine is not `Send`).
 pub struct Processor {
     rules: RuleSet,
     pub stats: Stats,
+    /// Time the rules of every n-th event (0: never).
+    time_every: u64,
 }
 
 impl Processor {
@@ -45,9 +92,22 @@ impl Processor {
         let rules = RuleSet::compile_for(pack, execution)?;
         let stats = Stats {
             rule_errors: vec![0; rules.len()],
+            rule_calls: vec![[0; Handler::ALL.len()]; rules.len()],
+            rule_error_kinds: vec![[0; RuleErrorKind::ALL.len()]; rules.len()],
             ..Stats::default()
         };
-        Ok(Processor { rules, stats })
+        Ok(Processor {
+            rules,
+            stats,
+            time_every: 0,
+        })
+    }
+
+    /// Measures the time each rule takes on every `every`-th event (0 turns it off) into
+    /// [`Stats::rule_time`]. Only measured, never used to decide anything: the core's notion of
+    /// time stays the events' own.
+    pub fn sample_rule_time(&mut self, every: u64) {
+        self.time_every = every;
     }
 
     /// Replaces the rule set between two events. Rules are matched to state by name, so
@@ -58,6 +118,11 @@ impl Processor {
     pub fn swap_rules(&mut self, pack: &RulePack) -> Result<(), RulesError> {
         self.rules = RuleSet::compile(pack)?;
         self.stats.rule_errors.resize(self.rules.len(), 0);
+        let n = self.rules.len();
+        self.stats.rule_calls.resize(n, [0; Handler::ALL.len()]);
+        self.stats
+            .rule_error_kinds
+            .resize(n, [0; RuleErrorKind::ALL.len()]);
         Ok(())
     }
 
@@ -96,6 +161,10 @@ impl Processor {
         self.advance(part, event.ts, out);
         let now = part.clock().unwrap_or(event.ts);
         self.stats.events += 1;
+        self.stats.events_by_type[event.event_type() as usize] += 1;
+        let timed = self.time_every != 0
+            && self.stats.events % self.time_every == 0
+            && self.stats.rule_time.len() < MAX_RULE_SAMPLES;
         let user = part.find_or_add(&event.user_id);
         let mut state = part.take_user(user);
         state.observe(&event, now);
@@ -106,12 +175,17 @@ impl Processor {
             if !handlers.iter().any(|h| self.rules.has(rule, *h)) {
                 continue;
             }
+            let started = timed.then(Instant::now);
             self.run_rule(
                 rule,
                 &handlers,
                 || (source.to_string(), payload_text(raw)),
                 out,
             );
+            if let Some(started) = started {
+                let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+                self.stats.rule_time.push((rule as u16, nanos));
+            }
         }
         self.end(part, user, out);
     }
@@ -234,15 +308,19 @@ impl Processor {
             if !self.rules.has(rule, handler) {
                 continue;
             }
+            self.stats.rule_calls[rule][handler as usize] += 1;
             let result = self.rules.call(rule, handler, first);
             first = false;
             if let Err(e) = result {
                 self.rules.ctx().borrow_mut().rollback_rule();
                 self.stats.rule_errors[rule] += 1;
+                self.stats.rule_error_kinds[rule][e.kind as usize] += 1;
                 let name = self.rules.names()[rule].to_string();
-                tracing::warn!(rule = %name, handler = handler.name(), error = %e, "rule error");
+                // Counted and summarised by the pipeline's metrics; the message may quote input.
+                tracing::debug!(rule = %name, handler = handler.name(), error = %e, "rule error");
                 let (source, payload) = describe();
                 out.push(Output::Dead(DeadLetter {
+                    reason: DeadLetter::RULE_ERROR,
                     error: e.message,
                     rule: Some(name),
                     source,
@@ -274,6 +352,7 @@ impl Processor {
 pub fn invalid_input(error: &DecodeError, raw: &[u8], source: &Source) -> DeadLetter {
     tracing::debug!(source = %source, reason = error.kind(), "dead letter: invalid input");
     DeadLetter {
+        reason: error.kind(),
         error: error.to_string(),
         rule: None,
         source: source.to_string(),

@@ -22,6 +22,8 @@
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
+//! [`metrics`] is the observability beside the pipeline: Prometheus metrics, `/livez` and
+//! `/readyz` over HTTP, the log set-up.
 //! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
@@ -35,6 +37,7 @@ pub mod core;
 pub mod decode;
 pub mod generate;
 pub mod hash;
+pub mod metrics;
 pub mod pipeline;
 pub mod rules;
 pub mod sink;

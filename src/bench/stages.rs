@@ -95,6 +95,7 @@ pub fn floor(stream: &Stream) -> Measured {
                 change.write_json(&mut buf);
             }
             Err(e) => DeadLetter {
+                reason: e.kind(),
                 error: e.to_string(),
                 rule: None,
                 source: source.to_string(),

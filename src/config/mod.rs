@@ -218,12 +218,24 @@ impl Config {
         if self.kafka.group_id.is_empty() {
             return invalid("kafka.group_id must not be empty");
         }
+        if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
+            return Err(ConfigError::Invalid(format!(
+                "http.listen {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
+                self.http.listen
+            )));
+        }
         Ok(())
     }
 
     pub fn idle_after_ms(&self) -> i64 {
         duration::parse_duration_ms(&self.clock.idle_after).unwrap_or(30_000)
     }
+}
+
+/// `host:port` with a port number (`[::1]:9898` too).
+pub fn is_host_port(addr: &str) -> bool {
+    addr.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 /// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.
@@ -305,5 +317,19 @@ mod tests {
         assert!(err.is_err());
         let file = write("[clock]\nidle_after = \"soon\"\n");
         assert!(Config::load(file.path(), true, &[]).is_err());
+        for listen in ["9898", "localhost", "127.0.0.1:99999", ":9898"] {
+            let err = Config::load(
+                Path::new("/nonexistent"),
+                false,
+                &vars(&[("TAGSTREAM_HTTP__LISTEN", listen)]),
+            );
+            assert!(err.is_err(), "{listen}");
+        }
+        let off = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_HTTP__LISTEN", "")]),
+        );
+        assert_eq!(off.unwrap().http.listen, "");
     }
 }

@@ -73,7 +73,10 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     let name: Arc<str> = job.input.display().to_string().into();
     let mut sink = FileSink::new(changes, dead);
     let out_path = job.output.clone();
+    // Metrics: outputs as they are written, the core's counters at the end.
+    let mut exporter = crate::metrics::export::Exporter::new(crate::metrics::global(), pack);
     let write = |outputs: &mut Vec<Output>| {
+        exporter.outputs(outputs);
         for o in outputs.drain(..) {
             sink.write(&o).map_err(io_err(&out_path))?;
         }
@@ -85,6 +88,7 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
         run_stream(pack, input, name, write)?
     };
     sink.flush().map_err(io_err(&job.output))?;
+    exporter.end_of_input(&summary.stats, summary.lines, summary.users, pack);
     Ok(Summary {
         changes: sink.changes_written,
         dead_letters: sink.dead_written,

@@ -211,14 +211,5 @@ pub fn run_sharded(
 }
 
 fn merge(into: &mut Stats, from: &Stats) {
-    into.events += from.events;
-    into.decode_errors += from.decode_errors;
-    into.changes += from.changes;
-    into.timers_fired += from.timers_fired;
-    into.expiries += from.expiries;
-    into.rule_errors
-        .resize(from.rule_errors.len().max(into.rule_errors.len()), 0);
-    for (a, b) in into.rule_errors.iter_mut().zip(&from.rule_errors) {
-        *a += b;
-    }
+    into.add(from);
 }

@@ -88,7 +88,50 @@ pub enum RulesError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct RuleRunError {
+    pub kind: RuleErrorKind,
     pub message: String,
+}
+
+/// What kind of failure a rule error is, for metrics (a fixed set of label values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleErrorKind {
+    /// The script threw, or an API call refused its arguments.
+    Throw,
+    /// A sandbox limit: operations, data size, call depth.
+    Limit,
+    /// Anything else the engine reports: a type mismatch, a missing function, arithmetic.
+    Runtime,
+}
+
+impl RuleErrorKind {
+    pub const ALL: [RuleErrorKind; 3] = [
+        RuleErrorKind::Throw,
+        RuleErrorKind::Limit,
+        RuleErrorKind::Runtime,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleErrorKind::Throw => "throw",
+            RuleErrorKind::Limit => "limit",
+            RuleErrorKind::Runtime => "runtime",
+        }
+    }
+
+    /// The kind of an error Rhai reports.
+    pub fn of(error: &rhai::EvalAltResult) -> RuleErrorKind {
+        use rhai::EvalAltResult as E;
+        match error {
+            E::ErrorRuntime(..) => RuleErrorKind::Throw,
+            E::ErrorTooManyOperations(..)
+            | E::ErrorDataTooLarge(..)
+            | E::ErrorStackOverflow(..)
+            | E::ErrorTooManyVariables(..)
+            | E::ErrorTooManyModules(..) => RuleErrorKind::Limit,
+            E::ErrorInFunctionCall(_, _, inner, _) => RuleErrorKind::of(inner),
+            _ => RuleErrorKind::Runtime,
+        }
+    }
 }
 
 impl RulePack {

@@ -11,7 +11,7 @@ use super::api::{self, EventRef, UserRef};
 use super::compiled::{self, Program};
 use super::inline::inline_params;
 use super::params::Sections;
-use super::{Ctx, RulePack, RuleRunError, RuleSource, RulesError};
+use super::{Ctx, RuleErrorKind, RulePack, RuleRunError, RuleSource, RulesError};
 use crate::decode::EventType;
 
 /// The handlers a rule may define.
@@ -25,7 +25,7 @@ pub enum Handler {
 }
 
 impl Handler {
-    pub(super) const ALL: [Handler; 5] = [
+    pub const ALL: [Handler; 5] = [
         Handler::Chat,
         Handler::Click,
         Handler::Order,
@@ -321,6 +321,7 @@ impl RuleSet {
             _ => e,
         });
         result.map(|_| ()).map_err(|e| RuleRunError {
+            kind: RuleErrorKind::of(&e),
             message: e.to_string(),
         })
     }

@@ -40,6 +40,12 @@ pub enum Ack {
     Checkpoint(Checkpoint),
     /// Answered once everything before it is acknowledged and its offsets stored.
     Barrier(SyncSender<()>),
+    /// `records` records reached their worker at `received`; everything before is acknowledged
+    /// when the acker gets here (processing latency).
+    Processed {
+        received: std::time::Instant,
+        records: usize,
+    },
 }
 
 /// The shared producer. Sending never drops a record: a full local queue blocks the caller
@@ -105,6 +111,7 @@ impl KafkaSink {
                 Err(_) => "cancelled".to_string(),
             };
             // Logged on attempts 1, 2, 4, 8, ...: a long outage stays visible without flooding.
+            crate::metrics::produce_failed(1);
             if attempt.is_power_of_two() {
                 tracing::warn!(topic = %record.topic, attempt, %error, "delivery failed; sending again");
             }
@@ -132,6 +139,7 @@ impl KafkaSink {
             (failed, first_error)
         });
         if let Some(error) = first_error {
+            crate::metrics::produce_failed(failed.len());
             tracing::warn!(records = failed.len(), %error, "delivery failed; sending again");
         }
         for record in failed {
@@ -151,6 +159,7 @@ impl KafkaSink {
             match rt.block_on(self.send(record)) {
                 Ok(Ok(_)) => return,
                 Ok(Err((e, _))) => {
+                    crate::metrics::produce_failed(1);
                     tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again")
                 }
                 Err(_) => {
@@ -186,6 +195,7 @@ pub fn run_acker<C: ConsumerContext>(
         match ack {
             Ack::Outputs(pending) => sink.deliver_all(&rt, pending),
             Ack::Checkpoint(cp) => {
+                let started = std::time::Instant::now();
                 let users = cp
                     .users
                     .into_iter()
@@ -210,6 +220,10 @@ pub fn run_acker<C: ConsumerContext>(
                 if let Err(e) = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Async) {
                     tracing::debug!(error = %e, "offset commit not sent; the next checkpoint commits");
                 }
+                crate::metrics::checkpoint_durable(started);
+            }
+            Ack::Processed { received, records } => {
+                crate::metrics::outputs_acknowledged(received, records);
             }
             Ack::Barrier(reply) => {
                 let _ = reply.send(());

@@ -184,7 +184,11 @@ pub struct GroupContext {
     pub durable: Durable,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        crate::metrics::kafka::consumer_statistics(&statistics);
+    }
+}
 
 fn partitions(tpl: &TopicPartitionList) -> BTreeSet<i32> {
     tpl.elements().iter().map(|e| e.partition()).collect()
@@ -227,9 +231,14 @@ impl ConsumerContext for GroupContext {
         self.post_rebalance(consumer, &rebalance);
     }
 
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        crate::metrics::kafka::commit_result(&result);
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let revoked = partitions(tpl);
+            crate::metrics::partitions_revoking(&revoked);
             tracing::info!(partitions = ?revoked, "partitions revoked; checkpointing");
             let replies: Vec<_> = revoked
                 .iter()
@@ -250,6 +259,7 @@ impl ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let assigned = partitions(tpl);
+                crate::metrics::partitions_assigned(&assigned);
                 tracing::info!(partitions = ?assigned, "partitions assigned");
                 for p in assigned {
                     self.router.send(p, WorkerMsg::Assign(p));
@@ -278,6 +288,11 @@ pub fn group_consumer(
         // A fetch waits at most this long for new records; librdkafka's 500 ms would be most
         // of an event's time to its tags on a quiet topic.
         ("fetch.wait.max.ms", "10"),
+        // Consumer lag for the metrics.
+        (
+            "statistics.interval.ms",
+            crate::metrics::kafka::STATISTICS_INTERVAL_MS,
+        ),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);

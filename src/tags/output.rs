@@ -45,6 +45,10 @@ pub struct TagChange {
 /// Input that could not be turned into tag changes, with why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetter {
+    /// Why, as a fixed name: a decode error's kind or [`DeadLetter::RULE_ERROR`]. Metrics count
+    /// by it; it is not part of the JSON (the message says more).
+    #[serde(skip)]
+    pub reason: &'static str,
     pub error: String,
     /// The failing rule, `None` for decode errors.
     pub rule: Option<String>,
@@ -102,6 +106,9 @@ impl TagChange {
 }
 
 impl DeadLetter {
+    /// The reason of a rule that failed on the input.
+    pub const RULE_ERROR: &'static str = "rule_error";
+
     pub fn write_json(&self, buf: &mut Vec<u8>) {
         serde_json::to_writer(buf, self).expect("dead letter serialises");
     }

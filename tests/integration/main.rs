@@ -7,6 +7,7 @@ mod cli;
 mod compiled;
 mod kafka;
 mod kafka_support;
+mod metrics;
 mod net_cut;
 mod personas;
 mod restore;

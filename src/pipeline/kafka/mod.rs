@@ -289,6 +289,7 @@ pub fn run(
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
     poll_loop(&consumer, &router, shutdown);
+    crate::metrics::draining();
 
     tracing::info!("draining: leaving the group");
     // Leaving runs the revoke hook with the workers still alive: every partition is
@@ -352,6 +353,7 @@ fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
+        crate::metrics::loop_beat();
         let mut wait = Duration::from_millis(100);
         for _ in 0..MAX_BATCH {
             match consumer.poll(wait) {

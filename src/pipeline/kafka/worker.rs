@@ -12,6 +12,7 @@ use rdkafka::ClientConfig;
 
 use super::task::Task;
 use crate::core::Processor;
+use crate::metrics::export::{Exporter, RULE_TIME_EVERY};
 use crate::rules::RulePack;
 use crate::sink::kafka::{Ack, Checkpoint, KafkaSink, Record};
 use crate::source::kafka::{read_changelog, InputRecord, WorkerMsg, MARKER_KEY};
@@ -55,6 +56,7 @@ pub struct Worker {
     /// Outputs handed to the producer whose acknowledgement the acker has yet to be asked for.
     pending: Vec<(Record, DeliveryFuture)>,
     buf: Vec<u8>,
+    metrics: Exporter,
 }
 
 impl Worker {
@@ -67,8 +69,11 @@ impl Worker {
         acker: SyncSender<Ack>,
         config: WorkerConfig,
     ) -> Result<Worker, crate::rules::RulesError> {
+        let mut processor = Processor::new(pack)?;
+        processor.sample_rule_time(RULE_TIME_EVERY);
         Ok(Worker {
-            processor: Processor::new(pack)?,
+            metrics: Exporter::new(crate::metrics::global(), pack),
+            processor,
             slots: HashMap::new(),
             sink,
             state,
@@ -84,23 +89,36 @@ impl Worker {
         for msg in rx {
             match msg {
                 WorkerMsg::Records(records) => {
+                    let (received, n) = (Instant::now(), records.len());
+                    self.metrics.records(n);
                     for record in records {
                         self.record(record);
                     }
                     self.ack_pending();
+                    self.publish();
+                    let _ = self.acker.send(Ack::Processed {
+                        received,
+                        records: n,
+                    });
                 }
                 WorkerMsg::Assign(p) => self.assign(p),
                 WorkerMsg::Revoke(p, reply) => {
                     self.checkpoint(p, true);
-                    self.slots.remove(&p);
+                    if let Some(slot) = self.slots.remove(&p) {
+                        self.metrics.partition_left(p, &slot.task.part);
+                    }
                     let _ = self.acker.send(Ack::Barrier(reply));
                 }
-                WorkerMsg::Tick(wall_ms) => self.tick(wall_ms),
+                WorkerMsg::Tick(wall_ms) => {
+                    self.tick(wall_ms);
+                    self.publish();
+                }
                 WorkerMsg::Shutdown(reply) => {
                     let partitions: Vec<i32> = self.slots.keys().copied().collect();
                     for p in partitions {
                         self.checkpoint(p, true);
                     }
+                    self.publish();
                     let _ = self.acker.send(Ack::Barrier(reply));
                     return;
                 }
@@ -108,10 +126,20 @@ impl Worker {
         }
     }
 
+    /// Hands what the processor counted and the partitions' gauges to the metrics.
+    fn publish(&mut self) {
+        let names = self.processor.rules().names().clone();
+        self.metrics.stats(&mut self.processor.stats, &names);
+        let wall = chrono::Utc::now().timestamp_millis();
+        self.metrics
+            .partitions(self.slots.iter().map(|(p, s)| (*p, &s.task.part)), wall);
+    }
+
     fn assign(&mut self, partition: i32) {
         if self.slots.contains_key(&partition) {
             return;
         }
+        let started = Instant::now();
         let nonce = format!(
             "{}:{}:{}",
             std::process::id(),
@@ -143,6 +171,8 @@ impl Worker {
         tracing::debug!(partition, records = read, "changelog read");
         let now = Instant::now();
         let task = Task::restore(partition, latest);
+        self.metrics
+            .partition_restored(partition, &task.part, started);
         self.slots.insert(
             partition,
             Slot {
@@ -213,6 +243,7 @@ impl Worker {
 
     /// Produces the outputs made so far; [`Worker::ack_pending`] queues their acknowledgement.
     fn flush_outputs(&mut self, input_key: Option<&[u8]>) {
+        self.metrics.outputs(&self.outputs);
         for output in self.outputs.drain(..) {
             self.buf.clear();
             let record = match output {
