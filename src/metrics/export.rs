@@ -9,7 +9,7 @@ use std::time::Instant;
 use prometheus::{Histogram, IntCounter, IntGauge};
 
 use super::Metrics;
-use crate::core::Stats;
+use crate::core::{Processor, Stats};
 use crate::decode::EventType;
 use crate::rules::{Handler, RuleErrorKind, RulePack};
 use crate::state::Partition;
@@ -245,15 +245,22 @@ impl Exporter {
         }
     }
 
-    /// Embedded mode's end: what the core counted over the whole input, the users in state.
-    pub fn end_of_input(&mut self, stats: &Stats, lines: u64, users: usize, pack: &RulePack) {
-        let names: Arc<[Arc<str>]> = pack
-            .rules
-            .iter()
-            .map(|r| Arc::from(r.name.as_str()))
-            .collect();
-        let mut stats = stats.clone();
-        self.stats(&mut stats, &names);
+    /// An exporter of `processor`'s counters (embedded mode: one per shard), which also turns
+    /// on its rule-time sampling.
+    pub fn for_core(processor: &mut Processor, pack: &RulePack) -> Exporter {
+        processor.sample_rule_time(RULE_TIME_EVERY);
+        Exporter::new(super::global(), pack)
+    }
+
+    /// Exports what `processor` counted since the last call.
+    pub fn core(&mut self, processor: &mut Processor) {
+        let names = processor.rules().names().clone();
+        self.stats(&mut processor.stats, &names);
+    }
+
+    /// Embedded mode's end: the records read and the users in state (the shards exported
+    /// their counters themselves).
+    pub fn end_of_input(&mut self, lines: u64, users: usize) {
         self.m.records.inc_by(lines);
         self.m.users.add(users as i64 - self.users);
         self.users = users as i64;

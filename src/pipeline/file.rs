@@ -10,11 +10,15 @@ use std::sync::Arc;
 
 use crate::core::{Processor, Stats};
 use crate::decode::Source;
+use crate::metrics::export::Exporter;
 use crate::rules::{RulePack, RulesError};
 use crate::sink::file::{open_output, FileSink};
 use crate::source::file::LineReader;
 use crate::state::Partition;
 use crate::tags::Output;
+
+/// The core's counters reach the metrics every this many records.
+pub const PUBLISH_EVERY: u64 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -88,7 +92,7 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
         run_stream(pack, input, name, write)?
     };
     sink.flush().map_err(io_err(&job.output))?;
-    exporter.end_of_input(&summary.stats, summary.lines, summary.users, pack);
+    exporter.end_of_input(summary.lines, summary.users);
     Ok(Summary {
         changes: sink.changes_written,
         dead_letters: sink.dead_written,
@@ -107,6 +111,7 @@ pub fn run_stream(
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
     let mut processor = Processor::new(pack)?;
+    let mut metrics = Exporter::for_core(&mut processor, pack);
     let mut part = Partition::new();
     let mut reader = LineReader::new(input);
     let mut outputs = Vec::new();
@@ -124,9 +129,13 @@ pub fn run_stream(
         };
         processor.process_record(&mut part, bytes, &source, &mut outputs);
         emit(&mut outputs)?;
+        if lines % PUBLISH_EVERY == 0 {
+            metrics.core(&mut processor);
+        }
     }
     processor.finish(&mut part, &mut outputs);
     emit(&mut outputs)?;
+    metrics.core(&mut processor);
     Ok(Summary {
         lines,
         users: part.user_count(),

@@ -14,9 +14,10 @@ use std::io::BufRead;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::file::{FileRunError, Summary};
+use super::file::{FileRunError, Summary, PUBLISH_EVERY};
 use crate::core::{invalid_input, Processor, Stats};
 use crate::decode::{decode, Event, Source};
+use crate::metrics::export::Exporter;
 use crate::rules::RulePack;
 use crate::source::file::LineReader;
 use crate::state::Partition;
@@ -54,6 +55,7 @@ fn run_shard(
     results: std::sync::mpsc::Sender<(u64, Vec<Output>)>,
 ) -> Result<ShardEnd, FileRunError> {
     let mut processor = Processor::new(pack)?;
+    let mut metrics = Exporter::for_core(&mut processor, pack);
     let mut part = Partition::new();
     let mut out = Vec::new();
     for item in work {
@@ -74,6 +76,9 @@ fn run_shard(
                 if results.send((seq, std::mem::take(&mut out))).is_err() {
                     break;
                 }
+                if processor.stats.events % PUBLISH_EVERY == 0 {
+                    metrics.core(&mut processor);
+                }
             }
             Work::Finish { clock } => {
                 if let Some(clock) = clock {
@@ -83,6 +88,7 @@ fn run_shard(
             }
         }
     }
+    metrics.core(&mut processor);
     Ok(ShardEnd {
         outputs: out,
         stats: processor.stats.clone(),

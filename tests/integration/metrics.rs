@@ -292,7 +292,7 @@ fn embedded_mode_serves_metrics_while_it_reads() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let mut lines = generated(50, 1_000);
+    let mut lines = generated(50, 3_000);
     lines.push("not json".into());
     for line in &lines {
         writeln!(stdin, "{line}").unwrap();
@@ -311,7 +311,22 @@ fn embedded_mode_serves_metrics_while_it_reads() {
         assert!(Instant::now() < deadline, "metrics never showed the input");
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(sum(&samples(&text), "tagstream_tag_changes_total", &[]) > 0);
+    let s = samples(&text);
+    assert!(sum(&s, "tagstream_tag_changes_total", &[]) > 0);
+    // The core's counters arrive every 1024 records, before the input ends.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sum(
+        &samples(&get(&addr, "/metrics").unwrap().1),
+        "tagstream_events_total",
+        &[],
+    ) < 1_900
+    {
+        assert!(
+            Instant::now() < deadline,
+            "events never counted while reading"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (status, body) = get(&addr, "/readyz?verbose").unwrap();
     assert_eq!(
         (status, body.as_str()),
