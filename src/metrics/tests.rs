@@ -329,3 +329,38 @@ fn dashboard_and_alerts_use_only_exported_metrics() {
     }
     assert!(used.len() > 15, "{used:?}");
 }
+
+#[test]
+fn rule_errors_are_counted_by_kind() {
+    let pack = pack_with(&[
+        ("zz_limit", "fn on_click(event, user) {\n    loop { }\n}\n"),
+        (
+            "zz_runtime",
+            "fn on_order(event, user) {\n    let a = [1];\n    let b = a[7];\n}\n",
+        ),
+    ]);
+    let m: &'static Metrics = Box::leak(Box::new(Metrics::new()));
+    let mut exporter = Exporter::new(m, &pack);
+    let mut processor = Processor::new(&pack).unwrap();
+    let mut part = Partition::new();
+    let mut out = Vec::new();
+    let source = Source::Timer;
+    for line in [
+        r#"{"type":"click","user_id":"a","ts":1700000000000,"target":"x"}"#,
+        r#"{"type":"order","user_id":"a","ts":1700000001000,"order_id":"o1","amount":5}"#,
+    ] {
+        processor.process_record(&mut part, line.as_bytes(), &source, &mut out);
+    }
+    exporter.core(&mut processor);
+    let s = samples(&m.render());
+    let count = |rule: &str, kind: &str| {
+        sum(
+            &s,
+            "tagstream_rule_errors_total",
+            &[("rule", rule), ("kind", kind)],
+        )
+    };
+    assert_eq!(count("zz_limit", "limit"), 1.0);
+    assert_eq!(count("zz_runtime", "runtime"), 1.0);
+    assert_eq!(sum(&s, "tagstream_rule_errors_total", &[]), 2.0);
+}
