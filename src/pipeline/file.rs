@@ -77,8 +77,8 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     let name: Arc<str> = job.input.display().to_string().into();
     let mut sink = FileSink::new(changes, dead);
     let out_path = job.output.clone();
-    // Metrics: outputs as they are written, the core's counters at the end.
-    let mut exporter = crate::metrics::export::Exporter::new(crate::metrics::global(), pack);
+    // Metrics of the outputs as they are written (the core's counters: in `run_stream`/shards).
+    let mut exporter = Exporter::new(crate::metrics::global(), pack);
     let write = |outputs: &mut Vec<Output>| {
         exporter.outputs(outputs);
         for o in outputs.drain(..) {

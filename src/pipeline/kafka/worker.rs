@@ -12,7 +12,7 @@ use rdkafka::ClientConfig;
 
 use super::task::Task;
 use crate::core::Processor;
-use crate::metrics::export::{Exporter, RULE_TIME_EVERY};
+use crate::metrics::export::Exporter;
 use crate::rules::RulePack;
 use crate::sink::kafka::{Ack, Checkpoint, KafkaSink, Record};
 use crate::source::kafka::{read_changelog, InputRecord, WorkerMsg, MARKER_KEY};
@@ -70,9 +70,8 @@ impl Worker {
         config: WorkerConfig,
     ) -> Result<Worker, crate::rules::RulesError> {
         let mut processor = Processor::new(pack)?;
-        processor.sample_rule_time(RULE_TIME_EVERY);
         Ok(Worker {
-            metrics: Exporter::new(crate::metrics::global(), pack),
+            metrics: Exporter::for_core(&mut processor, pack),
             processor,
             slots: HashMap::new(),
             sink,
@@ -128,8 +127,7 @@ impl Worker {
 
     /// Hands what the processor counted and the partitions' gauges to the metrics.
     fn publish(&mut self) {
-        let names = self.processor.rules().names().clone();
-        self.metrics.stats(&mut self.processor.stats, &names);
+        self.metrics.core(&mut self.processor);
         let wall = chrono::Utc::now().timestamp_millis();
         self.metrics
             .partitions(self.slots.iter().map(|(p, s)| (*p, &s.task.part)), wall);
