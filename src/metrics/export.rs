@@ -70,6 +70,14 @@ impl Exporter {
         }
     }
 
+    /// The rule pack changed (hot reload): tag ids now follow its catalogue. Rule names are
+    /// picked up from the processor on the next [`Exporter::core`].
+    pub fn rules_changed(&mut self, pack: &RulePack) {
+        self.tag_names = (0..pack.catalogue.len())
+            .map(|id| pack.catalogue.name(id as TagId).clone())
+            .collect();
+    }
+
     fn tag(&mut self, name: &Arc<str>) -> &mut TagCounters {
         let m = self.m;
         self.tags
