@@ -1,7 +1,7 @@
 //! What `/livez` and `/readyz` answer.
 //!
-//! Live: the processing loop went round within [`LIVE_WINDOW`] (or has not started yet, or is
-//! draining). Ready, in Kafka mode: rules loaded, a partition assignment received, every
+//! Live: the processing loop went round within [`LIVE_WINDOW`] (or has not started yet, is
+//! restoring partitions, rebalancing or draining). Ready, in Kafka mode: rules loaded, a partition assignment received, every
 //! assigned partition restored, no rebalance in progress, not draining. In embedded mode:
 //! rules loaded and the input being read.
 
@@ -132,8 +132,19 @@ impl Health {
         if beat == NEVER {
             return (true, "starting".into());
         }
-        if self.state().draining {
-            return (true, "draining".into());
+        {
+            let s = self.state();
+            if s.draining {
+                return (true, "draining".into());
+            }
+            // Restoring a large changelog, or checkpointing on revoke, holds the loop up for
+            // as long as it takes: that is progress, not a hang to restart for.
+            if !s.restoring.is_empty() {
+                return (true, format!("restoring partitions {:?}", s.restoring));
+            }
+            if s.rebalances > 0 && s.assignment.is_none() {
+                return (true, "rebalance in progress".into());
+            }
         }
         let now = self.started.elapsed().as_millis() as u64;
         let idle = Duration::from_millis(now.saturating_sub(beat));
@@ -267,5 +278,9 @@ mod tests {
         let (live, why) = h.liveness();
         assert!(!live);
         assert!(why.contains("stuck"), "{why}");
+        h.assigned(&set(&[3]));
+        assert!(h.liveness().0, "restoring is progress");
+        h.restored(3);
+        assert!(!h.liveness().0);
     }
 }
