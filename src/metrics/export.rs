@@ -22,8 +22,6 @@ struct TagCounters {
     add: IntCounter,
     remove: IntCounter,
     held: IntGauge,
-    added: u64,
-    removed: u64,
 }
 
 /// The counters of [`Stats`] already exported.
@@ -88,8 +86,6 @@ impl Exporter {
                     .tag_changes
                     .with_label_values(&[name, Op::Remove.as_str()]),
                 held: m.tags_held.with_label_values(&[name]),
-                added: 0,
-                removed: 0,
             })
     }
 
@@ -114,12 +110,10 @@ impl Exporter {
                         Op::Add => {
                             t.add.inc();
                             t.held.inc();
-                            t.added += 1;
                         }
                         Op::Remove => {
                             t.remove.inc();
                             t.held.dec();
-                            t.removed += 1;
                         }
                     }
                 }
@@ -253,7 +247,7 @@ impl Exporter {
         }
     }
 
-    /// An exporter of `processor`'s counters (embedded mode: one per shard), which also turns
+    /// An exporter of `processor`'s counters (one per Kafka worker or embedded shard), which also turns
     /// on its rule-time sampling.
     pub fn for_core(processor: &mut Processor, pack: &RulePack) -> Exporter {
         processor.sample_rule_time(RULE_TIME_EVERY);
@@ -274,15 +268,6 @@ impl Exporter {
         self.users = users as i64;
         self.m.bad_input.flush();
         self.m.health.draining();
-    }
-
-    /// Tag changes counted by this exporter, per tag: `(adds, removes)`.
-    pub fn tag_totals(&self) -> BTreeMap<Arc<str>, (u64, u64)> {
-        self.tags
-            .iter()
-            .filter(|(_, t)| t.added + t.removed > 0)
-            .map(|(name, t)| (name.clone(), (t.added, t.removed)))
-            .collect()
     }
 }
 
