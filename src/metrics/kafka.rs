@@ -1,6 +1,7 @@
 //! Kafka client metrics: consumer lag from librdkafka's statistics (set
-//! `statistics.interval.ms` on the group consumer) and offset-commit results (librdkafka's
-//! commit callback, which sees synchronous and asynchronous commits alike).
+//! `statistics.interval.ms` on the group consumer) and offset-commit results, counted where
+//! commits are made: a synchronous commit with the broker's answer, an asynchronous one when
+//! librdkafka takes the request (rust-rdkafka's event API does not report its outcome).
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -44,7 +45,8 @@ fn export_lag(m: &Metrics, stats: &Statistics, exported: &Mutex<BTreeSet<(String
     *exported = now;
 }
 
-/// An offset commit finished (a commit with nothing to commit is not counted).
+/// An offset commit finished, or an asynchronous one was queued (one with nothing to commit
+/// is not counted).
 pub fn commit_result(result: &KafkaResult<()>) {
     let label = match result {
         Ok(()) => "ok",

@@ -217,7 +217,9 @@ pub fn run_acker<C: ConsumerContext>(
                     // The partition was revoked meanwhile; its new owner restores from the changelog.
                     tracing::debug!(error = %e, "offsets not stored");
                 }
-                if let Err(e) = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Async) {
+                let result = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Async);
+                crate::metrics::kafka::commit_result(&result);
+                if let Err(e) = result {
                     tracing::debug!(error = %e, "offset commit not sent; the next checkpoint commits");
                 }
                 crate::metrics::checkpoint_durable(started);

@@ -172,7 +172,9 @@ impl Durable {
         if tpl.count() == 0 {
             return;
         }
-        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        let result = consumer.commit(&tpl, CommitMode::Sync);
+        crate::metrics::kafka::commit_result(&result);
+        if let Err(e) = result {
             tracing::warn!(error = %e, "offset commit failed; the next owner replays from the previous commit");
         }
     }
@@ -229,10 +231,6 @@ impl ConsumerContext for GroupContext {
             tracing::error!(error = %e, "applying the new assignment failed");
         }
         self.post_rebalance(consumer, &rebalance);
-    }
-
-    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
-        crate::metrics::kafka::commit_result(&result);
     }
 
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
