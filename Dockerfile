@@ -8,11 +8,12 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # librdkafka and OpenSSL are built from source by their -sys crates: they need a C toolchain,
-# perl and make, which the rust image has.
+# perl and make, which the rust image has. The build command is the one scripts/test.sh runs
+# (tests/integration/docker.rs holds the two together).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY tests ./tests
-RUN cargo build --release --locked --bin tagstream \
+RUN cargo build --release --locked \
  && strip target/release/tagstream
 
 FROM debian:bookworm-slim AS runtime

@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `generate`. Parses flags, loads and validates config and
+//! The command line: `run`, `check`, `test`, `diff`, `generate`. Parses flags, loads and validates config and
 //! rules before anything starts, and maps failures to exit codes (0 ok, 1 runtime, 2 usage,
 //! config or rules).
 
@@ -10,10 +10,16 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
-use crate::rules::{RulePack, RuleSet, RulesError};
+use crate::pipeline::signals::Stop;
+use crate::rules::check::{Diagnostic, Sources};
+use crate::rules::{self, RulePack, RuleSet, RulesError};
 
 pub const EXIT_RUNTIME: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+/// A closed pipe downstream ends a run quietly, with the exit status SIGPIPE would give.
+pub const EXIT_BROKEN_PIPE: u8 = 128 + 13;
+/// Most embedded-mode workers accepted: beyond this, threads cost more than they bring.
+pub const MAX_WORKERS: usize = 256;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,8 +36,12 @@ pub struct Cli {
 pub enum Command {
     /// Process events: Kafka per the config, or a file/stdin with --input.
     Run(RunArgs),
-    /// Compile every rule and validate catalogue, parameters and config.
+    /// Check rules, catalogue, parameters, config and rule tests; every error with file:line.
     Check(CommonArgs),
+    /// Run the rule tests in <rules>/tests/*.toml.
+    Test(TestArgs),
+    /// Replay recorded events through the base and a new rule set; report what differs.
+    Diff(crate::diff::DiffArgs),
     /// Write a generated behaviour-event stream (JSON lines).
     Generate(GenerateArgs),
     /// Measure throughput and memory of each layer over a generated stream.
@@ -67,9 +77,9 @@ pub struct RunArgs {
     /// Dead letters output (embedded mode); stderr when absent.
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
-    /// Embedded mode: threads the users are split over (default: the number of cores). The
-    /// tags are the same for any number; the order of the output lines depends on it.
-    #[arg(long, value_name = "N")]
+    /// Embedded mode: threads the users are split over, 1 to 256 (default: the number of
+    /// cores). The tags are the same for any number; the order of the output lines depends on it.
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<usize>,
     /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Kafka mode listens on
     /// http.listen without it; embedded mode only with it.
@@ -78,20 +88,30 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run only the cases whose name contains this text.
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct GenerateArgs {
-    #[arg(long, default_value_t = 10_000)]
+    /// Users in the stream (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub users: u64,
     #[arg(long, default_value_t = 100_000)]
     pub events: u64,
-    #[arg(long, default_value_t = 60)]
+    /// Days of event time from 2026-09-01, 1 to 3650.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Share of invalid lines, per mille.
-    #[arg(long, default_value_t = 5)]
+    /// Share of invalid lines, per mille (0 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub invalid_per_mille: u32,
-    /// Share of late events, per mille.
-    #[arg(long, default_value_t = 10)]
+    /// Share of late events, per mille (0 to 1000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub late_per_mille: u32,
     /// Add the scripted persona users (every lifecycle stage and RFM segment).
     #[arg(long)]
@@ -100,17 +120,52 @@ pub struct GenerateArgs {
     pub output: PathBuf,
 }
 
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {MAX_WORKERS}")),
+    }
+}
+
 /// Loads the engine config and the rule pack, applying CLI > environment > file > default.
 ///
 /// # Errors
 /// Any config or rules error (exit code 2).
 pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     let vars = env_vars();
-    let (path, required) = match &common.config {
+    let config = load_config(common, &vars)?;
+    let mut pack = RulePack::load(
+        &config.rules.dir,
+        &config.rules.catalogue,
+        &config.rules.params,
+        &vars,
+    )?;
+    pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
+    Ok((config, pack))
+}
+
+/// The engine config with the CLI's path overrides applied.
+///
+/// # Errors
+/// A config error (exit code 2).
+pub fn load_config(
+    common: &CommonArgs,
+    vars: &[(String, String)],
+) -> Result<Config, crate::config::ConfigError> {
+    let (path, required) = config_path(common);
+    let mut config = Config::load(&path, required, vars)?;
+    apply_paths(common, &mut config);
+    Ok(config)
+}
+
+fn config_path(common: &CommonArgs) -> (PathBuf, bool) {
+    match &common.config {
         Some(path) => (path.clone(), true),
         None => (PathBuf::from("config/tagstream.toml"), false),
-    };
-    let mut config = Config::load(&path, required, &vars)?;
+    }
+}
+
+fn apply_paths(common: &CommonArgs, config: &mut Config) {
     if let Some(dir) = &common.rules {
         config.rules.dir = dir.clone();
     }
@@ -120,13 +175,6 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     if let Some(params) = &common.params {
         config.rules.params = params.clone();
     }
-    let pack = RulePack::load(
-        &config.rules.dir,
-        &config.rules.catalogue,
-        &config.rules.params,
-        &vars,
-    )?;
-    Ok((config, pack))
 }
 
 fn usage_error(e: impl std::fmt::Display) -> ExitCode {
@@ -141,33 +189,8 @@ fn runtime_error(e: impl std::fmt::Display) -> ExitCode {
 
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Check(common) => match load(&common) {
-            Ok((_, pack)) => {
-                println!(
-                    "ok: {} rules ({}), {} tags, {} keyword tags",
-                    pack.rules.len(),
-                    pack.rules
-                        .iter()
-                        .map(|r| r.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    pack.catalogue.len(),
-                    pack.params.keywords.specs.len()
-                );
-                if let Ok(set) = RuleSet::compile(&pack) {
-                    for (i, rule) in pack.rules.iter().enumerate() {
-                        if let Some(why) = set.interpreted_because(i) {
-                            println!(
-                                "note: {} runs in the interpreter, several times slower ({why})",
-                                rule.path.display()
-                            );
-                        }
-                    }
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => usage_error(e),
-        },
+        Command::Check(common) => check(&common),
+        Command::Test(args) => test(&args),
         Command::Run(args) => {
             let (config, pack) = match load(&args.common) {
                 Ok(loaded) => loaded,
@@ -184,13 +207,16 @@ pub fn main(cli: Cli) -> ExitCode {
                         output: args.output,
                         dead_letter: args.dead_letter,
                         workers: args.workers.unwrap_or_else(|| {
-                            std::thread::available_parallelism().map_or(1, |n| n.get())
+                            std::thread::available_parallelism()
+                                .map_or(1, |n| n.get().min(MAX_WORKERS))
                         }),
+                        max_future_ms: config.max_future_ms(),
                     },
                 ),
                 None => run_kafka(config, pack),
             }
         }
+        Command::Diff(args) => crate::diff::main(&args),
         Command::Generate(args) => generate(&args),
         Command::Bench(args) => crate::bench::main(&args),
     }
@@ -250,18 +276,125 @@ fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<(), ExitC
     }
 }
 
+/// `tagstream check`: every finding of config, catalogue, parameters, rules and rule tests.
+fn check(common: &CommonArgs) -> ExitCode {
+    let vars = env_vars();
+    let mut found = Vec::new();
+    let config = load_config(common, &vars).unwrap_or_else(|e| {
+        found.push(Diagnostic::from_config(
+            &e,
+            &config_path(common).0.display().to_string(),
+        ));
+        let mut config = Config::default();
+        apply_paths(common, &mut config);
+        config
+    });
+    let sources = Sources {
+        rules_dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+    };
+    let checked = rules::check::check(&sources, &vars);
+    found.extend(checked.diagnostics);
+    let (tests, problems) = crate::testing::load(&sources.rules_dir, checked.pack.as_ref());
+    found.extend(problems);
+    for d in &found {
+        eprintln!("{d}");
+    }
+    let errors = found.iter().filter(|d| d.is_error()).count();
+    let Some(pack) = checked.pack.filter(|_| errors == 0) else {
+        eprintln!(
+            "check failed: {errors} error(s), {} warning(s)",
+            found.len() - errors
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let cases: usize = tests.iter().map(|f| f.cases.len()).sum();
+    println!(
+        "ok: {} rules ({}), {} tags, {} keyword tags, {cases} test cases in {} files",
+        names.len(),
+        names.join(", "),
+        pack.catalogue.len(),
+        pack.params.keywords.specs.len(),
+        tests.len(),
+    );
+    if let Ok(set) = RuleSet::compile(&pack) {
+        for (i, rule) in pack.rules.iter().enumerate() {
+            if let Some(why) = set.interpreted_because(i) {
+                println!(
+                    "note: {} runs in the interpreter, several times slower ({why})",
+                    rule.path.display()
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules
+/// are broken.
+fn test(args: &TestArgs) -> ExitCode {
+    let (config, pack) = match load(&args.common) {
+        Ok(loaded) => loaded,
+        Err(e) => return usage_error(e),
+    };
+    let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
+    if !problems.is_empty() {
+        for d in &problems {
+            eprintln!("{d}");
+        }
+        if problems.iter().any(Diagnostic::is_error) {
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if files.is_empty() {
+        return usage_error(format!(
+            "no rule tests: write them in {}",
+            config.rules.dir.join("tests/*.toml").display()
+        ));
+    }
+    let stdout = std::io::stdout();
+    match crate::testing::run(&pack, &files, args.filter.as_deref(), &mut stdout.lock()) {
+        Ok(summary) if summary.passed + summary.failed == 0 => usage_error(format!(
+            "no case name contains {:?}",
+            args.filter.as_deref().unwrap_or_default()
+        )),
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_RUNTIME),
+        Err(e) => runtime_error(e),
+    }
+}
+
 fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
     match file::run(pack, &job) {
         Ok(summary) => {
+            let signal = summary.interrupted;
             crate::metrics::export::log_end_summary(
                 crate::metrics::global(),
                 summary.lines,
                 summary.users,
                 &summary.stats,
             );
-            ExitCode::SUCCESS
+            match signal {
+                None => ExitCode::SUCCESS,
+                Some(signal) => {
+                    eprintln!(
+                        "tagstream: stopped by {} after {} lines read ({} blank), {} changes and \
+                         {} dead letters written; timers due after the last event were not fired",
+                        Stop::name(signal),
+                        summary.lines,
+                        summary.blank_lines,
+                        summary.changes,
+                        summary.dead_letters
+                    );
+                    ExitCode::from(128 + signal as u8)
+                }
+            }
         }
         Err(FileRunError::Rules(e)) => usage_error(e),
+        Err(FileRunError::SameFile(e)) => usage_error(e),
+        Err(FileRunError::Write(e)) if e.is_broken_pipe() => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }
 }
@@ -297,6 +430,7 @@ fn generate(args: &GenerateArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }
 }

@@ -4,10 +4,11 @@
 //! the benchmark all drive this same [`Processor`]; time only moves when the caller passes an
 //! event (or, for idle partitions, an explicit [`Processor::advance`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::decode::{decode, DecodeError, Event, EventType, Source};
+use crate::decode::{decode, DecodeError, Event, EventType, FutureLimit, Source};
 use crate::rules::{Execution, Handler, RuleErrorKind, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
@@ -69,12 +70,23 @@ fn add_per_rule<T: Default + Clone>(into: &mut Vec<T>, from: &[T], add: impl Fn(
 /// Rule-time samples kept when nobody drains them.
 pub const MAX_RULE_SAMPLES: usize = 4096;
 
+/// How many times one rule's timer may fire for one user while the clock makes one move. A
+/// timer that re-arms itself a little ahead each time would otherwise fire once per step of its
+/// own all the way to the new clock (a 1 s step over a day of silence is 86,400 calls): past
+/// this bound it is a rule error and the timer is dropped, so the stream goes on. A daily timer
+/// still catches up over more than two years of silence.
+pub const MAX_WAKES_PER_STEP: u32 = 1_000;
+
 /// Runs a rule set over partitions. One per worker thread (the Rhai engine is not `Send`).
 pub struct Processor {
     rules: RuleSet,
     pub stats: Stats,
     /// Time the rules of every n-th event (0: never).
     time_every: u64,
+    /// `clock.max_future` and the wall time the caller last gave ([`Processor::set_wall_clock`]).
+    pub future: FutureLimit,
+    /// Timer firings per (user, rule) in the current clock move.
+    wakes: HashMap<(UserIndex, u16), u32>,
 }
 
 impl Processor {
@@ -100,6 +112,8 @@ impl Processor {
             rules,
             stats,
             time_every: 0,
+            future: FutureLimit::default(),
+            wakes: HashMap::new(),
         })
     }
 
@@ -108,6 +122,12 @@ impl Processor {
     /// time stays the events' own.
     pub fn sample_rule_time(&mut self, every: u64) {
         self.time_every = every;
+    }
+
+    /// Sets the wall time (epoch ms) that `clock.max_future` is measured from. The core reads
+    /// no clock: the pipeline passes the time per record or batch, tests pass any time.
+    pub fn set_wall_clock(&mut self, wall_ms: i64) {
+        self.future.wall_ms = Some(wall_ms);
     }
 
     /// Replaces the rule set between two events. Rules are matched to state by name, so
@@ -130,6 +150,10 @@ impl Processor {
         &self.rules
     }
 
+    pub fn rules_mut(&mut self) -> &mut RuleSet {
+        &mut self.rules
+    }
+
     /// Decodes one input record and processes it; a record that does not decode becomes a dead
     /// letter.
     pub fn process_record(
@@ -149,7 +173,8 @@ impl Processor {
     }
 
     /// Applies a decoded event: fires what the clock passes first, then updates the user's
-    /// aggregates and runs every rule with a handler for it, in rule-name order.
+    /// aggregates and runs every rule with a handler for it, in rule-name order. An event too
+    /// far ahead of the wall clock ([`Processor::future`]) is a dead letter and moves nothing.
     pub fn process_event(
         &mut self,
         part: &mut Partition,
@@ -158,6 +183,11 @@ impl Processor {
         source: &Source,
         out: &mut Vec<Output>,
     ) {
+        if let Err(e) = self.future.check(event.ts) {
+            self.stats.decode_errors += 1;
+            out.push(Output::Dead(invalid_input(&e, raw, source)));
+            return;
+        }
         self.advance(part, event.ts, out);
         let now = part.clock().unwrap_or(event.ts);
         self.stats.events += 1;
@@ -179,7 +209,7 @@ impl Processor {
             self.run_rule(
                 rule,
                 &handlers,
-                || (source.to_string(), payload_text(raw)),
+                || (source.to_string(), record_text(raw)),
                 out,
             );
             if let Some(started) = started {
@@ -195,6 +225,9 @@ impl Processor {
     /// clock), and at the end of a file.
     pub fn advance(&mut self, part: &mut Partition, to: i64, out: &mut Vec<Output>) {
         let upto = part.advance_clock(to);
+        if !self.wakes.is_empty() {
+            self.wakes.clear();
+        }
         while let Some(due) = part.pop_due(upto) {
             match due.kind {
                 DueKind::Wake(rule) => self.fire_wake(part, due.user, rule, due.at, out),
@@ -262,20 +295,33 @@ impl Processor {
             part.put_user(user, state);
             return;
         }
+        let name = self.rules.names()[rule].clone();
+        let fired = self.wakes.entry((user, rule as u16)).or_insert(0);
+        *fired += 1;
+        if *fired > MAX_WAKES_PER_STEP {
+            // The slot is already gone (`on_pop`): not running the rule drops the timer.
+            part.put_user(user, state);
+            let error = format!(
+                "timer fired more than {MAX_WAKES_PER_STEP} times for one user in one move of \
+                 the clock (due {}); it was dropped: re-arm it further ahead",
+                format_ts(at)
+            );
+            let id = part.id(user);
+            let describe = || timer_payload(&name, id, at);
+            self.rule_error(
+                rule,
+                Handler::Tick,
+                RuleErrorKind::Limit,
+                error,
+                describe,
+                out,
+            );
+            return;
+        }
         self.stats.timers_fired += 1;
         self.begin(part, user, state, at, Trigger::Timer, None);
         let id = part.id(user);
-        let name = self.rules.names()[rule].clone();
-        self.run_rule(
-            rule,
-            &[Handler::Tick],
-            || {
-                let payload =
-                    serde_json::json!({ "timer": &*name, "user_id": id, "due": format_ts(at) });
-                ("timer".to_string(), payload.to_string())
-            },
-            out,
-        );
+        self.run_rule(rule, &[Handler::Tick], || timer_payload(&name, id, at), out);
         self.end(part, user, out);
     }
 
@@ -313,22 +359,36 @@ impl Processor {
             first = false;
             if let Err(e) = result {
                 self.rules.ctx().borrow_mut().rollback_rule();
-                self.stats.rule_errors[rule] += 1;
-                self.stats.rule_error_kinds[rule][e.kind as usize] += 1;
-                let name = self.rules.names()[rule].to_string();
-                // Counted and summarised by the pipeline's metrics; the message may quote input.
-                tracing::debug!(rule = %name, handler = handler.name(), error = %e, "rule error");
-                let (source, payload) = describe();
-                out.push(Output::Dead(DeadLetter {
-                    reason: DeadLetter::RULE_ERROR,
-                    error: e.message,
-                    rule: Some(name),
-                    source,
-                    payload,
-                }));
+                self.rule_error(rule, handler, e.kind, e.message, describe, out);
                 return;
             }
         }
+    }
+
+    /// Counts, logs and emits a rule error (the one place they are made).
+    fn rule_error(
+        &mut self,
+        rule: usize,
+        handler: Handler,
+        kind: RuleErrorKind,
+        error: String,
+        describe: impl FnOnce() -> (String, String),
+        out: &mut Vec<Output>,
+    ) {
+        self.stats.rule_errors[rule] += 1;
+        self.stats.rule_error_kinds[rule][kind as usize] += 1;
+        let name = self.rules.names()[rule].to_string();
+        // Counted and summarised by the pipeline's metrics; the message may quote input.
+        tracing::debug!(rule = %name, handler = handler.name(), error = %error, "rule error");
+        let (source, payload) = describe();
+        out.push(Output::Dead(DeadLetter {
+            reason: DeadLetter::RULE_ERROR,
+            error,
+            rule: Some(name),
+            source,
+            payload,
+            payload_base64: None,
+        }));
     }
 
     fn end(&mut self, part: &mut Partition, user: UserIndex, out: &mut Vec<Output>) {
@@ -351,18 +411,24 @@ impl Processor {
 /// The dead letter of a record that does not decode (logged here, counted by the caller).
 pub fn invalid_input(error: &DecodeError, raw: &[u8], source: &Source) -> DeadLetter {
     tracing::debug!(source = %source, reason = error.kind(), "dead letter: invalid input");
-    DeadLetter {
-        reason: error.kind(),
-        error: error.to_string(),
-        rule: None,
-        source: source.to_string(),
-        payload: payload_text(raw),
-    }
+    DeadLetter::of_record(
+        error.kind(),
+        error.to_string(),
+        None,
+        source.to_string(),
+        raw,
+    )
 }
 
-/// The original text of a record for a dead letter, without its line ending.
-fn payload_text(raw: &[u8]) -> String {
-    let trimmed = raw.strip_suffix(b"\n").unwrap_or(raw);
-    let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-    String::from_utf8_lossy(trimmed).into_owned()
+/// A valid record's text for a rule error's dead letter, without its line ending.
+fn record_text(raw: &[u8]) -> String {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// A timer's dead-letter source and payload.
+fn timer_payload(rule: &str, user_id: &str, at: i64) -> (String, String) {
+    let payload = serde_json::json!({ "timer": rule, "user_id": user_id, "due": format_ts(at) });
+    ("timer".to_string(), payload.to_string())
 }

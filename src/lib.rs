@@ -24,7 +24,10 @@
 //! the stable hash behind change ids, order keys and shards.
 //! [`metrics`] is the observability beside the pipeline: Prometheus metrics, `/livez` and
 //! `/readyz` over HTTP, the log set-up.
-//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one.
+//! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one;
+//! [`diff`] (`tagstream diff`) replays a stream through two rule sets and reports what differs.
+//! [`testing`] (`tagstream test`) runs rule test files through [`core`]; `tagstream check`
+//! is [`rules::check`].
 //!
 //! The path of an event: `source` reads a record → `core::Processor::process_record` decodes
 //! it, fires the timers the event's time passes, folds it into the user's state, runs each
@@ -35,6 +38,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod decode;
+pub mod diff;
 pub mod generate;
 pub mod hash;
 pub mod metrics;
@@ -44,3 +48,4 @@ pub mod sink;
 pub mod source;
 pub mod state;
 pub mod tags;
+pub mod testing;

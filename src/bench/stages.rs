@@ -94,14 +94,8 @@ pub fn floor(stream: &Stream) -> Measured {
                 };
                 change.write_json(&mut buf);
             }
-            Err(e) => DeadLetter {
-                reason: e.kind(),
-                error: e.to_string(),
-                rule: None,
-                source: source.to_string(),
-                payload: String::from_utf8_lossy(raw).into_owned(),
-            }
-            .write_json(&mut buf),
+            Err(e) => DeadLetter::of_record(e.kind(), e.to_string(), None, source.to_string(), raw)
+                .write_json(&mut buf),
         }
         bytes += buf.len() as u64 + 1;
     }

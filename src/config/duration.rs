@@ -26,6 +26,15 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     n.checked_mul(unit_ms)
 }
 
+/// A limit that may be switched off: `Some(None)` for `off`, `Some(Some(ms))` for a duration,
+/// `None` for anything else.
+pub fn parse_limit_ms(text: &str) -> Option<Option<i64>> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Some(None);
+    }
+    parse_duration_ms(text).map(Some)
+}
+
 /// Formats milliseconds back into the largest exact unit (`7d`, `36h`, `1500ms`).
 pub fn format_duration_ms(ms: i64) -> String {
     for (unit, size) in [
@@ -69,6 +78,15 @@ mod tests {
         ] {
             assert_eq!(parse_duration_ms(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn limits_parse_off_or_a_duration() {
+        assert_eq!(parse_limit_ms("off"), Some(None));
+        assert_eq!(parse_limit_ms(" OFF "), Some(None));
+        assert_eq!(parse_limit_ms("1h"), Some(Some(HOUR_MS)));
+        assert_eq!(parse_limit_ms("of"), None);
+        assert_eq!(parse_limit_ms(""), None);
     }
 
     #[test]

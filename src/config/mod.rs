@@ -7,6 +7,7 @@
 
 pub mod duration;
 mod env;
+pub mod spans;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,8 @@ pub struct RulesConfig {
     pub catalogue: PathBuf,
     /// Rule thresholds, one section per rule.
     pub params: PathBuf,
+    /// Wall time one handler call may take (`50ms`); `off` for none.
+    pub time_budget: String,
 }
 
 impl Default for RulesConfig {
@@ -92,6 +95,7 @@ impl Default for RulesConfig {
             dir: "rules".into(),
             catalogue: "config/tags.toml".into(),
             params: "config/params.toml".into(),
+            time_budget: "50ms".into(),
         }
     }
 }
@@ -142,6 +146,9 @@ pub struct ClockConfig {
     /// An idle partition's clock follows wall time (Kafka mode).
     pub idle_follows_wall_clock: bool,
     pub idle_after: String,
+    /// An event stamped further ahead of the wall clock than this is a dead letter; `"off"`
+    /// disables the check (replays of synthetic future data).
+    pub max_future: String,
 }
 
 impl Default for ClockConfig {
@@ -149,6 +156,7 @@ impl Default for ClockConfig {
         ClockConfig {
             idle_follows_wall_clock: true,
             idle_after: "30s".into(),
+            max_future: "1h".into(),
         }
     }
 }
@@ -182,6 +190,9 @@ impl Config {
         let shown = path.display().to_string();
         let mut table = if path.exists() || required {
             let text = read_file(path)?;
+            // The file alone first, so that an unknown key or a wrong type is reported at its
+            // own line (the merged table below has no lines).
+            toml::from_str::<Config>(&text).map_err(|e| ConfigError::toml(&shown, &text, &e))?;
             toml::from_str::<toml::Table>(&text)
                 .map_err(|e| ConfigError::toml(&shown, &text, &e))?
         } else {
@@ -207,6 +218,12 @@ impl Config {
         if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
             return invalid("clock.idle_after must be a duration like \"30s\"");
         }
+        if self.time_budget_ms().is_none() {
+            return invalid("rules.time_budget must be a duration like \"50ms\", or \"off\"");
+        }
+        if duration::parse_limit_ms(&self.clock.max_future).is_none() {
+            return invalid("clock.max_future must be a duration like \"1h\", or \"off\"");
+        }
         if self.kafka.input_topics.is_empty()
             || self.kafka.input_topics.iter().any(|t| t.is_empty())
         {
@@ -227,8 +244,21 @@ impl Config {
         Ok(())
     }
 
+    /// The time budget of one handler call in milliseconds, 0 for none; `None` when invalid.
+    pub fn time_budget_ms(&self) -> Option<u64> {
+        match self.rules.time_budget.trim() {
+            "off" => Some(0),
+            text => duration::parse_duration_ms(text).and_then(|ms| u64::try_from(ms).ok()),
+        }
+    }
+
     pub fn idle_after_ms(&self) -> i64 {
         duration::parse_duration_ms(&self.clock.idle_after).unwrap_or(30_000)
+    }
+
+    /// `clock.max_future` in ms; `None` when it is `"off"`.
+    pub fn max_future_ms(&self) -> Option<i64> {
+        duration::parse_limit_ms(&self.clock.max_future).flatten()
     }
 }
 
@@ -293,11 +323,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors_with_line() {
-        let file = write("[kafka]\ngroup_id = \"g\"\nbootstrap = \"x\"\n");
+        let file = write("[kafka]\ngroup_id = \"g\"\n\n\nbootstrap = \"x\"\n");
         let err = Config::load(file.path(), true, &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("bootstrap"), "{err}");
+        assert!(err.contains(":5:"), "{err}");
         let err = Config::load(
             Path::new("/nonexistent"),
             false,
@@ -331,5 +362,25 @@ mod tests {
             &vars(&[("TAGSTREAM_HTTP__LISTEN", "")]),
         );
         assert_eq!(off.unwrap().http.listen, "");
+    }
+
+    #[test]
+    fn max_future_defaults_to_an_hour_and_can_be_turned_off() {
+        let config = Config::load(Path::new("/nonexistent"), false, &[]).unwrap();
+        assert_eq!(config.max_future_ms(), Some(3_600_000));
+        for (value, expected) in [("off", None), ("15m", Some(900_000)), ("0s", Some(0))] {
+            let config = Config::load(
+                Path::new("/nonexistent"),
+                false,
+                &vars(&[("TAGSTREAM_CLOCK__MAX_FUTURE", value)]),
+            )
+            .unwrap();
+            assert_eq!(config.max_future_ms(), expected, "{value}");
+        }
+        let file = write("[clock]\nmax_future = \"soon\"\n");
+        let err = Config::load(file.path(), true, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("clock.max_future"), "{err}");
     }
 }

@@ -8,8 +8,11 @@
 //! validation happens after the walk, when the type is known.
 
 pub mod event;
+mod future;
 
 pub use event::{Body, Event, EventType, OrderStatus, Source};
+use future::span_text;
+pub use future::FutureLimit;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -74,6 +77,13 @@ pub enum DecodeError {
     EmptyField(&'static str),
     #[error("field `status` must be \"paid\" or \"refunded\", got {0:?}")]
     UnknownStatus(String),
+    /// See [`FutureLimit`].
+    #[error(
+        "field `ts` is {} ahead of the wall clock, more than clock.max_future ({})",
+        span_text(.ahead_ms),
+        span_text(.max_ms)
+    )]
+    InFuture { ahead_ms: i64, max_ms: i64 },
 }
 
 impl DecodeError {
@@ -96,6 +106,7 @@ impl DecodeError {
             DecodeError::NegativeAmount(_) => "negative_amount",
             DecodeError::EmptyField(_) => "empty_field",
             DecodeError::UnknownStatus(_) => "unknown_status",
+            DecodeError::InFuture { .. } => "ts_in_future",
         }
     }
 }

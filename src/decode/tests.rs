@@ -435,3 +435,36 @@ fn chinese_text_with_unicode_escapes() {
     assert_eq!(e.user_id, "用户");
     assert!(matches!(e.body, Body::Chat { text, .. } if text == "你好"));
 }
+
+#[test]
+fn future_limit_rejects_only_what_is_too_far_ahead_of_the_given_wall_time() {
+    let hour = 3_600_000;
+    let limit = FutureLimit {
+        max_ms: Some(hour),
+        wall_ms: Some(TS),
+    };
+    assert_eq!(limit.check(TS + hour), Ok(()));
+    assert_eq!(limit.check(TS - 400 * 86_400_000), Ok(()));
+    let e = limit.check(TS + hour + 1).unwrap_err();
+    assert_eq!(e.kind(), "ts_in_future");
+    // Spans read to the second.
+    assert_eq!(
+        e.to_string(),
+        "field `ts` is 1h ahead of the wall clock, more than clock.max_future (1h)"
+    );
+    let far = limit.check(TS + 200 * 86_400_000 + 3_723_000).unwrap_err();
+    assert!(far.to_string().contains("is 200d 1h 2m 3s ahead"), "{far}");
+    // Off, or no wall time given: nothing is rejected.
+    for off in [
+        FutureLimit {
+            max_ms: None,
+            wall_ms: Some(TS),
+        },
+        FutureLimit {
+            max_ms: Some(hour),
+            wall_ms: None,
+        },
+    ] {
+        assert_eq!(off.check(END_TS_MS - 1), Ok(()));
+    }
+}

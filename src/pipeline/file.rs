@@ -1,24 +1,33 @@
 //! Embedded mode: JSON lines from a file or stdin, tag changes to a file or stdout.
 //!
 //! The whole input is one partition with one event-time clock. Memory is bounded by the user
-//! state, not by the input: lines are streamed and outputs written as they are made.
+//! state, not by the input: lines are streamed and outputs written as they are made. Outputs
+//! are written in whole lines and flushed whenever the input keeps the run waiting
+//! ([`IDLE_FLUSH`]), so a run can sit in a live pipe. SIGINT and SIGTERM stop the run after the
+//! record in hand ([`Summary::interrupted`]).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
+use super::paths::{self, Stream};
+use super::signals::Stop;
 use crate::core::{Processor, Stats};
 use crate::decode::Source;
 use crate::metrics::export::Exporter;
 use crate::rules::{RulePack, RulesError};
-use crate::sink::file::{open_output, FileSink};
-use crate::source::file::LineReader;
+use crate::sink::file::{FileSink, WriteError};
+use crate::source::file::{Feed, LineReader, LineSource, Next};
 use crate::state::Partition;
 use crate::tags::Output;
 
 /// The core's counters reach the metrics every this many records.
 pub const PUBLISH_EVERY: u64 = 1024;
+
+/// How long a run waits for input before it writes out what it holds.
+pub const IDLE_FLUSH: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct FileJob {
@@ -28,119 +37,251 @@ pub struct FileJob {
     pub dead_letter: Option<PathBuf>,
     /// Shards (threads) the users are split over; 1 runs on the calling thread.
     pub workers: usize,
+    /// `clock.max_future` in ms (`None`: off), measured from the wall time of each record.
+    pub max_future_ms: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileRunError {
     #[error(transparent)]
     Rules(#[from] RulesError),
+    /// Streams that would overwrite the input or each other; nothing was opened.
+    #[error("{0}")]
+    SameFile(String),
+    #[error("{0}: closed when tagstream started, so nothing can be written to it")]
+    Closed(String),
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
+    /// Records read (blank lines not included).
     pub lines: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
     pub users: usize,
     pub changes: u64,
     pub dead_letters: u64,
     pub stats: Stats,
     pub state_bytes: usize,
+    /// The signal that stopped the run before the end of its input.
+    pub interrupted: Option<i32>,
 }
 
-fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
+/// What the processing loop asks of whoever runs it besides taking its outputs.
+pub trait Driver {
+    /// Takes the outputs made so far (in order).
+    ///
+    /// # Errors
+    /// Writing them failed; the run stops.
+    fn emit(&mut self, outputs: &mut Vec<Output>) -> Result<(), FileRunError>;
+
+    /// The input keeps the run waiting: a moment to write out what is held.
+    ///
+    /// # Errors
+    /// As [`Driver::emit`].
+    fn idle(&mut self) -> Result<(), FileRunError> {
+        Ok(())
+    }
+
+    /// A signal asking to stop before the next record.
+    fn stop(&self) -> Option<i32> {
+        None
+    }
+}
+
+impl<F: FnMut(&mut Vec<Output>) -> Result<(), FileRunError>> Driver for F {
+    fn emit(&mut self, outputs: &mut Vec<Output>) -> Result<(), FileRunError> {
+        self(outputs)
+    }
+}
+
+/// The driver of a real run: a sink, the signals, and the metrics of the outputs as they are
+/// written (the core's counters are exported by the loop or the shards).
+struct SinkDriver {
+    sink: FileSink,
+    stop: Stop,
+    exporter: Exporter,
+}
+
+impl Driver for SinkDriver {
+    fn emit(&mut self, outputs: &mut Vec<Output>) -> Result<(), FileRunError> {
+        self.exporter.outputs(outputs);
+        for o in outputs.drain(..) {
+            self.sink.write(&o)?;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self) -> Result<(), FileRunError> {
+        Ok(self.sink.flush()?)
+    }
+
+    fn stop(&self) -> Option<i32> {
+        self.stop.signal()
+    }
+}
+
+pub(super) fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
     move |source| FileRunError::Io {
         path: path.display().to_string(),
         source,
     }
 }
 
-/// Runs the job to the end of its input, then fires what is due up to the final clock.
+fn open_output(stream: &Stream) -> Result<Box<dyn Write + Send>, FileRunError> {
+    Ok(match stream {
+        Stream::Stdout => Box::new(io::stdout()),
+        Stream::Stderr => Box::new(io::stderr()),
+        Stream::Path(path) => Box::new(File::create(path).map_err(io_err(path))?),
+        Stream::Stdin => unreachable!("stdin is never an output"),
+    })
+}
+
+/// Runs the job to the end of its input (or a signal), then fires what is due up to the final
+/// clock (not after a signal).
 ///
 /// # Errors
-/// Rules that do not compile, unreadable input, unwritable output.
+/// Rules that do not compile, streams that are one file, unreadable input, unwritable output.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
-    let input: Box<dyn BufRead> = if job.input == Path::new("-") {
-        Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
-    } else {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            File::open(&job.input).map_err(io_err(&job.input))?,
-        ))
+    let input = Stream::input(&job.input);
+    let output = Stream::output(&job.output);
+    let dead = job
+        .dead_letter
+        .as_deref()
+        .map_or(Stream::Stderr, Stream::output);
+    paths::check(&input, &[&output, &dead]).map_err(FileRunError::SameFile)?;
+    for stream in [&output, &dead] {
+        if paths::was_closed(stream) {
+            return Err(FileRunError::Closed(stream.name()));
+        }
+    }
+    let reader: Box<dyn Read + Send> = match &input {
+        Stream::Path(path) => Box::new(File::open(path).map_err(io_err(path))?),
+        _ => Box::new(io::stdin()),
     };
-    let changes = open_output(&job.output).map_err(io_err(&job.output))?;
-    let dead = match &job.dead_letter {
-        Some(path) => open_output(path).map_err(io_err(path))?,
-        None => Box::new(io::stderr()),
+    let feed = Feed::spawn(reader).map_err(io_err(&job.input))?;
+    let sink = FileSink::new(
+        open_output(&output)?,
+        &output.name(),
+        open_output(&dead)?,
+        &dead.name(),
+    );
+    let stop = Stop::on_signals().map_err(io_err(Path::new("signal handlers")))?;
+    let exporter = Exporter::new(crate::metrics::global(), pack);
+    let mut driver = SinkDriver {
+        sink,
+        stop,
+        exporter,
     };
     let name: Arc<str> = job.input.display().to_string().into();
-    let mut sink = FileSink::new(changes, dead);
-    let out_path = job.output.clone();
-    // Metrics of the outputs as they are written (the core's counters: in `run_stream`/shards).
-    let mut exporter = Exporter::new(crate::metrics::global(), pack);
-    let write = |outputs: &mut Vec<Output>| {
-        exporter.outputs(outputs);
-        for o in outputs.drain(..) {
-            sink.write(&o).map_err(io_err(&out_path))?;
-        }
-        Ok(())
-    };
-    let summary = if job.workers > 1 {
-        crate::pipeline::sharded::run_sharded(pack, input, name, job.workers, write)?
+    let result = if job.workers > 1 {
+        super::sharded::run_sharded(
+            pack,
+            feed,
+            name,
+            job.workers,
+            job.max_future_ms,
+            &mut driver,
+        )
     } else {
-        run_stream(pack, input, name, write)?
+        run_source(pack, feed, name, job.max_future_ms, &mut driver)
     };
-    sink.flush().map_err(io_err(&job.output))?;
-    exporter.end_of_input(summary.lines, summary.users);
+    let flushed = driver.sink.flush();
+    let summary = result?;
+    flushed?;
+    driver.exporter.end_of_input(summary.lines, summary.users);
     Ok(Summary {
-        changes: sink.changes_written,
-        dead_letters: sink.dead_written,
+        changes: driver.sink.changes_written(),
+        dead_letters: driver.sink.dead_written(),
         ..summary
     })
 }
 
-/// Streams `input` through a processor, handing outputs to `emit` after each record.
+/// Streams `input` through a processor, handing outputs to `emit` after each record; no wall
+/// clock, no signals (tests and library callers).
 ///
 /// # Errors
-/// As [`run`], and whatever `emit` returns.
+/// Rules that do not compile, unreadable input, and whatever `emit` returns.
 pub fn run_stream(
     pack: &RulePack,
     input: impl BufRead,
     name: Arc<str>,
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
+    run_source(pack, LineReader::new(input), name, None, &mut emit)
+}
+
+/// Streams the lines of `source` through one processor, handing outputs to `driver` after
+/// each record. With `max_future_ms`, events too far ahead of the wall clock are dead letters.
+///
+/// # Errors
+/// Rules that do not compile, unreadable input, and whatever `driver` returns.
+pub fn run_source(
+    pack: &RulePack,
+    mut source: impl LineSource,
+    name: Arc<str>,
+    max_future_ms: Option<i64>,
+    driver: &mut impl Driver,
+) -> Result<Summary, FileRunError> {
     let mut processor = Processor::new(pack)?;
     let mut metrics = Exporter::for_core(&mut processor, pack);
+    processor.future.max_ms = max_future_ms;
     let mut part = Partition::new();
-    let mut reader = LineReader::new(input);
     let mut outputs = Vec::new();
     let mut lines = 0;
-    loop {
-        let next = reader.next_line().map_err(|source| FileRunError::Io {
-            path: name.to_string(),
-            source,
-        })?;
-        let Some((line, bytes)) = next else { break };
+    let interrupted = loop {
+        if let Some(signal) = driver.stop() {
+            break Some(signal);
+        }
+        let next = source
+            .next_line(IDLE_FLUSH)
+            .map_err(io_err(Path::new(&*name)))?;
+        let (line, bytes) = match next {
+            Next::Line(line, bytes) => (line, bytes),
+            Next::Waiting => {
+                // Quiet input: the metrics catch up while the run waits.
+                metrics.core(&mut processor);
+                driver.idle()?;
+                continue;
+            }
+            Next::End => break None,
+        };
         lines += 1;
-        let source = Source::File {
+        let record = Source::File {
             name: name.clone(),
             line,
         };
-        processor.process_record(&mut part, bytes, &source, &mut outputs);
-        emit(&mut outputs)?;
+        if max_future_ms.is_some() {
+            processor.set_wall_clock(wall_clock_ms());
+        }
+        processor.process_record(&mut part, bytes, &record, &mut outputs);
+        driver.emit(&mut outputs)?;
         if lines % PUBLISH_EVERY == 0 {
             metrics.core(&mut processor);
         }
+    };
+    if interrupted.is_none() {
+        processor.finish(&mut part, &mut outputs);
+        driver.emit(&mut outputs)?;
     }
-    processor.finish(&mut part, &mut outputs);
-    emit(&mut outputs)?;
     metrics.core(&mut processor);
     Ok(Summary {
         lines,
+        blank_lines: source.blank_lines(),
         users: part.user_count(),
         stats: processor.stats.clone(),
         state_bytes: part.memory_bytes(),
+        interrupted,
         ..Summary::default()
     })
+}
+
+/// The wall clock in epoch ms, read by the pipeline (never by the core).
+pub(super) fn wall_clock_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

@@ -3,4 +3,6 @@
 
 pub mod file;
 pub mod kafka;
+pub mod paths;
 pub mod sharded;
+pub mod signals;

@@ -10,16 +10,18 @@
 //! shard by shard.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
+use std::path::Path;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::file::{FileRunError, Summary, PUBLISH_EVERY};
+use super::file::{
+    io_err, wall_clock_ms, Driver, FileRunError, Summary, IDLE_FLUSH, PUBLISH_EVERY,
+};
 use crate::core::{invalid_input, Processor, Stats};
-use crate::decode::{decode, Event, Source};
+use crate::decode::{decode, Event, FutureLimit, Source};
 use crate::metrics::export::Exporter;
 use crate::rules::RulePack;
-use crate::source::file::LineReader;
+use crate::source::file::{LineSource, Next};
 use crate::state::Partition;
 use crate::tags::Output;
 
@@ -108,27 +110,30 @@ impl Reorder {
         &mut self,
         seq: u64,
         outputs: Vec<Output>,
-        emit: &mut impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+        driver: &mut impl Driver,
     ) -> Result<(), FileRunError> {
         self.waiting.insert(seq, outputs);
         while let Some(mut ready) = self.waiting.remove(&self.next) {
-            emit(&mut ready)?;
+            driver.emit(&mut ready)?;
             self.next += 1;
         }
         Ok(())
     }
 }
 
-/// Streams `input` through `shards` shards (≥ 2), handing outputs to `emit` in input order.
+/// Streams the lines of `input` through `shards` shards (≥ 2), handing outputs to `driver` in
+/// input order. With `max_future_ms`, events too far ahead of the wall clock are dead letters
+/// (checked here, before they move the clock).
 ///
 /// # Errors
-/// Rules that do not compile, unreadable input, and whatever `emit` returns.
+/// Rules that do not compile, unreadable input, and whatever `driver` returns.
 pub fn run_sharded(
     pack: &RulePack,
-    input: impl BufRead,
+    mut input: impl LineSource,
     name: Arc<str>,
     shards: usize,
-    mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+    max_future_ms: Option<i64>,
+    driver: &mut impl Driver,
 ) -> Result<Summary, FileRunError> {
     std::thread::scope(|scope| {
         let (results_tx, results) = channel();
@@ -145,27 +150,38 @@ pub fn run_sharded(
             next: 1,
             waiting: BTreeMap::new(),
         };
-        let mut reader = LineReader::new(input);
+        let mut future = FutureLimit {
+            max_ms: max_future_ms,
+            wall_ms: None,
+        };
         let (mut seq, mut clock, mut decode_errors) = (0_u64, None::<i64>, 0_u64);
+        let mut interrupted = None;
         let read = loop {
-            let next = match reader.next_line() {
-                Ok(next) => next,
-                Err(source) => {
-                    break Err(FileRunError::Io {
-                        path: name.to_string(),
-                        source,
-                    })
-                }
-            };
-            let Some((line, bytes)) = next else {
+            if let Some(signal) = driver.stop() {
+                interrupted = Some(signal);
                 break Ok(());
+            }
+            let (line, bytes) = match input.next_line(IDLE_FLUSH) {
+                Ok(Next::Line(line, bytes)) => (line, bytes),
+                Ok(Next::Waiting) => {
+                    while let Ok((s, outputs)) = results.try_recv() {
+                        reorder.put(s, outputs, driver)?;
+                    }
+                    driver.idle()?;
+                    continue;
+                }
+                Ok(Next::End) => break Ok(()),
+                Err(e) => break Err(io_err(Path::new(&*name))(e)),
             };
             seq += 1;
             let source = Source::File {
                 name: name.clone(),
                 line,
             };
-            match decode(bytes, &source) {
+            if future.max_ms.is_some() {
+                future.wall_ms = Some(wall_clock_ms());
+            }
+            match decode(bytes, &source).and_then(|e| future.check(e.ts).map(|()| e)) {
                 Ok(event) => {
                     let now = clock.map_or(event.ts, |c: i64| c.max(event.ts));
                     clock = Some(now);
@@ -184,30 +200,34 @@ pub fn run_sharded(
                 Err(e) => {
                     decode_errors += 1;
                     let dead = invalid_input(&e, bytes, &source);
-                    reorder.put(seq, vec![Output::Dead(dead)], &mut emit)?;
+                    reorder.put(seq, vec![Output::Dead(dead)], driver)?;
                 }
             }
             while let Ok((s, outputs)) = results.try_recv() {
-                reorder.put(s, outputs, &mut emit)?;
+                reorder.put(s, outputs, driver)?;
             }
         };
+        // After a signal the shards stop where they are: nothing more fires.
+        let last = if interrupted.is_some() { None } else { clock };
         for tx in &senders {
-            let _ = tx.send(Work::Finish { clock });
+            let _ = tx.send(Work::Finish { clock: last });
         }
         drop(senders);
         for (s, outputs) in results.iter() {
-            reorder.put(s, outputs, &mut emit)?;
+            reorder.put(s, outputs, driver)?;
         }
         read?;
         let mut summary = Summary {
             lines: seq,
+            blank_lines: input.blank_lines(),
+            interrupted,
             ..Summary::default()
         };
         summary.stats.decode_errors = decode_errors;
         for handle in handles {
             let end = handle.join().expect("a shard thread does not panic")?;
             let mut outputs = end.outputs;
-            emit(&mut outputs)?;
+            driver.emit(&mut outputs)?;
             merge(&mut summary.stats, &end.stats);
             summary.users += end.users;
             summary.state_bytes += end.state_bytes;

@@ -18,6 +18,10 @@ use super::Params;
 
 /// A timer is never set closer than this to now, so no rule can spin the clock in place.
 pub const MIN_WAKE_MS: i64 = 1_000;
+/// Variables one user may hold, all rules together (`user.set`, decayed sums, hit lists).
+pub const MAX_VARS_PER_USER: usize = 64;
+/// Longest string a variable may hold, in bytes.
+pub const MAX_VAR_STRING_BYTES: usize = 1_024;
 /// Regexes compiled from scripts are cached; the cache is bounded against scripts that build
 /// patterns from input.
 const REGEX_CACHE_MAX: usize = 1_024;
@@ -304,9 +308,47 @@ impl Ctx {
         Ok(key)
     }
 
-    /// Arms the current rule's timer for this user (one per rule; re-arming moves it).
-    pub fn wake_at(&mut self, due: i64) {
-        let due = due.max(self.now + MIN_WAKE_MS);
+    /// Sets a variable of the current user within the per-user caps.
+    ///
+    /// # Errors
+    /// A new variable past [`MAX_VARS_PER_USER`], or a string past [`MAX_VAR_STRING_BYTES`].
+    pub fn set_var(&mut self, key: VarKey, var: Var) -> Result<(), String> {
+        if let Var::Str(s) = &var {
+            if s.len() > MAX_VAR_STRING_BYTES {
+                return Err(format!(
+                    "variable `{}` would hold a string of {} bytes; the limit is {MAX_VAR_STRING_BYTES}",
+                    vars::name_of(key),
+                    s.len()
+                ));
+            }
+        }
+        if self.user.vars.len() >= MAX_VARS_PER_USER && self.user.var(key).is_none() {
+            return Err(format!(
+                "variable `{}` would be this user's {}th; the limit is {MAX_VARS_PER_USER} per user",
+                vars::name_of(key),
+                MAX_VARS_PER_USER + 1
+            ));
+        }
+        self.user.set_var(key, var);
+        Ok(())
+    }
+
+    /// Arms the current rule's timer for this user (one per rule; re-arming moves it). From an
+    /// event a time at or before now means "as soon as possible" ([`MIN_WAKE_MS`] ahead).
+    ///
+    /// # Errors
+    /// From a timer's own handler, a time at or before now: the timer would fire again at once,
+    /// for ever.
+    pub fn wake_at(&mut self, due: i64) -> Result<(), String> {
+        if matches!(self.trigger, Trigger::Timer) && due <= self.now {
+            return Err(format!(
+                "on_tick re-armed its timer at {}, not after now ({}): it would fire again at \
+                 once, without end",
+                crate::tags::format_ts(due),
+                crate::tags::format_ts(self.now)
+            ));
+        }
+        let due = due.max(self.now.saturating_add(MIN_WAKE_MS));
         if let Some(at) = timers::set(&mut self.user.timers, self.rule, due) {
             self.dues.push(Due {
                 at,
@@ -314,6 +356,7 @@ impl Ctx {
                 kind: DueKind::Wake(self.rule),
             });
         }
+        Ok(())
     }
 
     pub fn cancel_wake(&mut self) {

@@ -10,9 +10,12 @@
 //! runs the rest, and takes over any call the compiled form cannot finish exactly as it would.
 
 mod api;
+mod budget;
+pub mod check;
 mod compiled;
 mod ctx;
 mod inline;
+mod locate;
 mod params;
 mod set;
 
@@ -21,7 +24,7 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-pub use ctx::Ctx;
+pub use ctx::{Ctx, MAX_VARS_PER_USER, MAX_VAR_STRING_BYTES, MIN_WAKE_MS};
 pub use params::{KeywordSet, KeywordSpec, Params};
 pub use set::{Execution, Handler, RuleSet};
 
@@ -37,6 +40,16 @@ pub struct Limits {
     pub string_bytes: usize,
     pub array_len: usize,
     pub map_len: usize,
+    /// Wall time one handler call may take, in milliseconds; 0 is no budget. The operation
+    /// limit does not bound time: one operation can copy a large value.
+    pub time_budget_ms: u64,
+}
+
+impl Limits {
+    /// The time budget of one handler call, if there is one.
+    pub fn time_budget(&self) -> Option<std::time::Duration> {
+        (self.time_budget_ms > 0).then(|| std::time::Duration::from_millis(self.time_budget_ms))
+    }
 }
 
 impl Default for Limits {
@@ -47,6 +60,7 @@ impl Default for Limits {
             string_bytes: 64 * 1024,
             array_len: 10_000,
             map_len: 1_000,
+            time_budget_ms: 50,
         }
     }
 }

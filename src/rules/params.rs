@@ -13,7 +13,8 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use crate::config::duration::parse_duration_ms;
-use crate::config::{apply_env_overrides, line_of, read_file, ConfigError};
+use crate::config::spans::{Seg, TomlLines};
+use crate::config::{apply_env_overrides, read_file, ConfigError};
 
 /// Sections of the engine config, which rule parameters may not reuse.
 pub const RESERVED_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];
@@ -58,7 +59,9 @@ pub struct KeywordSet {
 }
 
 impl KeywordSet {
-    fn build(specs: Vec<KeywordSpec>) -> Result<KeywordSet, String> {
+    /// # Errors
+    /// A pattern that does not compile: (spec index, pattern index, message).
+    fn build(specs: Vec<KeywordSpec>) -> Result<KeywordSet, (usize, usize, String)> {
         let mut words = Vec::new();
         let mut literal_spec = Vec::new();
         let mut regexes = Vec::new();
@@ -67,9 +70,14 @@ impl KeywordSet {
                 words.push(word.as_str());
                 literal_spec.push(i);
             }
-            for pattern in &spec.patterns {
-                let re = Regex::new(pattern)
-                    .map_err(|e| format!("keywords {:?}: pattern {pattern:?}: {e}", spec.tag))?;
+            for (p, pattern) in spec.patterns.iter().enumerate() {
+                let re = Regex::new(pattern).map_err(|e| {
+                    (
+                        i,
+                        p,
+                        format!("keywords {:?}: pattern {pattern:?}: {e}", spec.tag),
+                    )
+                })?;
                 regexes.push((i, re));
             }
         }
@@ -81,7 +89,7 @@ impl KeywordSet {
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&words)
-                    .map_err(|e| format!("keywords: {e}"))?,
+                    .map_err(|e| (0, 0, format!("keywords: {e}")))?,
             )
         };
         Ok(KeywordSet {
@@ -148,9 +156,10 @@ impl Params {
     ) -> Result<Params, ConfigError> {
         let mut table: Table =
             toml::from_str(text).map_err(|e| ConfigError::toml(shown, text, &e))?;
-        let at = |needle: &str, message: String| ConfigError::At {
+        let lines = TomlLines::new(text);
+        let at = |place: &[Seg], message: String| ConfigError::At {
             path: shown.to_string(),
-            line: line_of(text, needle),
+            line: lines.best(place),
             message,
         };
         let snapshot = table.clone();
@@ -162,16 +171,24 @@ impl Params {
         for (name, value) in table {
             if RESERVED_SECTIONS.contains(&name.as_str()) {
                 return Err(at(
-                    &name,
+                    &[Seg::Key(&name)],
                     format!("[{name}] is an engine config section, not a rule's"),
                 ));
             }
             let Value::Table(entries) = value else {
-                return Err(at(&name, format!("`{name}` must be a [section]")));
+                return Err(at(
+                    &[Seg::Key(&name)],
+                    format!("`{name}` must be a [section]"),
+                ));
             };
             if name == "keywords" {
                 for (tag, spec) in entries {
-                    keywords.push(keyword_spec(&tag, spec).map_err(|m| at(&tag, m))?);
+                    let spec = keyword_spec(&tag, spec).map_err(|(field, m)| {
+                        let mut place = vec![Seg::Key("keywords"), Seg::Key(&tag)];
+                        place.extend(field.map(Seg::Key));
+                        at(&place, m)
+                    })?;
+                    keywords.push(spec);
                 }
                 continue;
             }
@@ -183,7 +200,7 @@ impl Params {
                         None => Value::String(s),
                     },
                     Value::Table(_) | Value::Datetime(_) => {
-                        return Err(at(&key, format!("[{name}] {key}: only numbers, strings, booleans and arrays are allowed")));
+                        return Err(at(&[Seg::Key(&name), Seg::Key(&key)], format!("[{name}] {key}: only numbers, strings, booleans and arrays are allowed")));
                     }
                     other => other,
                 };
@@ -191,38 +208,60 @@ impl Params {
             }
             sections.insert(name, values);
         }
-        let keywords = KeywordSet::build(keywords).map_err(|m| at("keywords", m))?;
+        let tags: Vec<String> = keywords.iter().map(|k| k.tag.clone()).collect();
+        let keywords = KeywordSet::build(keywords).map_err(|(spec, pattern, m)| {
+            let place = [
+                Seg::Key("keywords"),
+                Seg::Key(&tags[spec]),
+                Seg::Key("patterns"),
+                Seg::Index(pattern),
+            ];
+            at(&place, m)
+        })?;
         Ok(Params { sections, keywords })
     }
 }
 
-fn keyword_spec(tag: &str, value: Value) -> Result<KeywordSpec, String> {
+/// What went wrong in a keyword table, and the field it is about (`None`: the table).
+type SpecError = (Option<&'static str>, String);
+
+fn keyword_spec(tag: &str, value: Value) -> Result<KeywordSpec, SpecError> {
     let file: KeywordFile = value
         .try_into()
-        .map_err(|e: toml::de::Error| format!("keywords {tag:?}: {}", e.message()))?;
-    let duration = |field: &str, text: &Option<String>| -> Result<Option<i64>, String> {
+        .map_err(|e: toml::de::Error| (None, format!("keywords {tag:?}: {}", e.message())))?;
+    let duration = |field: &'static str, text: &Option<String>| -> Result<Option<i64>, SpecError> {
         text.as_ref()
             .map(|t| {
-                parse_duration_ms(t)
-                    .filter(|ms| *ms > 0)
-                    .ok_or_else(|| format!("keywords {tag:?}: {field} {t:?} is not a duration"))
+                parse_duration_ms(t).filter(|ms| *ms > 0).ok_or_else(|| {
+                    (
+                        Some(field),
+                        format!("keywords {tag:?}: {field} {t:?} is not a duration"),
+                    )
+                })
             })
             .transpose()
     };
     let within_ms = duration("within", &file.within)?;
     if file.hits < 1 {
-        return Err(format!("keywords {tag:?}: hits must be at least 1"));
+        return Err((
+            Some("hits"),
+            format!("keywords {tag:?}: hits must be at least 1"),
+        ));
     }
     if file.hits > 1 && within_ms.is_none() {
-        return Err(format!(
-            "keywords {tag:?}: hits > 1 needs a `within` window"
+        return Err((
+            Some("hits"),
+            format!("keywords {tag:?}: hits > 1 needs a `within` window"),
         ));
     }
     if file.words.is_empty() && file.patterns.is_empty() {
-        return Err(format!("keywords {tag:?}: needs `words` or `patterns`"));
+        return Err((
+            None,
+            format!("keywords {tag:?}: needs `words` or `patterns`"),
+        ));
     }
     if file.words.iter().any(String::is_empty) {
-        return Err(format!("keywords {tag:?}: empty word"));
+        return Err((Some("words"), format!("keywords {tag:?}: empty word")));
     }
     Ok(KeywordSpec {
         tag: tag.to_string(),
@@ -280,11 +319,12 @@ within = "7d"
         let text = "[keywords.\"a/b\"]\nwords = [\"x\"]\nhits = 2\n";
         let err = Params::parse(text, "p.toml", &[]).unwrap_err().to_string();
         assert!(
-            err.starts_with("p.toml:1:") && err.contains("within"),
+            err.starts_with("p.toml:3:") && err.contains("within"),
             "{err}"
         );
-        let text = "[keywords.\"a/b\"]\npatterns = [\"(\"]\n";
-        assert!(Params::parse(text, "p.toml", &[]).is_err());
+        let text = "# keywords below\n[keywords.\"a/b\"]\npatterns = [\n  \"ok\",\n  \"(\",\n]\n";
+        let err = Params::parse(text, "p.toml", &[]).unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:5:"), "{err}");
         assert!(Params::parse("[kafka]\nx = 1\n", "p.toml", &[]).is_err());
     }
 }

@@ -1,17 +1,22 @@
 //! A rule pack compiled for one worker's Rhai engine.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use rhai::{Caches, GlobalRuntimeState};
-use rhai::{Dynamic, Engine, EvalAltResult, Module, Scope, AST, INT};
+use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Scope, AST, INT};
 
 use super::api::{self, EventRef, UserRef};
-use super::compiled::{self, Program};
+use super::budget::{Budget, CLOCK_EVERY};
+use super::compiled::{self, Program, Stop};
 use super::inline::inline_params;
+use super::locate;
 use super::params::Sections;
-use super::{Ctx, RuleErrorKind, RulePack, RuleRunError, RuleSource, RulesError};
+use super::{Ctx, Limits, RuleErrorKind, RulePack, RuleRunError, RuleSource, RulesError};
+
+/// The token the progress callback ends an over-budget call with.
+const OVER_BUDGET: &str = "time budget";
 use crate::decode::EventType;
 
 /// The handlers a rule may define.
@@ -72,6 +77,8 @@ pub enum Execution {
 struct Compiled {
     /// The compiled form, or why the rule runs interpreted.
     program: Result<Program, String>,
+    /// The script as Rhai parsed it, to locate a broken limit (see [`locate`]).
+    ast: AST,
     calls: [Option<AST>; 5],
     global: GlobalRuntimeState,
     caches: Caches,
@@ -88,12 +95,52 @@ pub struct RuleSet {
     stack: Vec<compiled::Value>,
     /// Compiled handler calls handed to the interpreter (see [`compiled`]).
     fallbacks: u64,
+    /// The time budget of the interpreter's current call; its progress callback spends it.
+    budget: Rc<Cell<Option<Budget>>>,
+    /// Operations counted per handler call, when tests ask for them.
+    operation_trace: Option<Vec<u64>>,
     pack: RulePack,
 }
 
-fn new_engine(pack: &RulePack) -> Engine {
+/// Whether the progress callback ended the call, perhaps deep in the functions it called.
+fn ran_out_of_time(e: &EvalAltResult) -> bool {
+    match e {
+        EvalAltResult::ErrorTerminated(token, ..) => {
+            token.clone().into_immutable_string().ok().as_deref() == Some(OVER_BUDGET)
+        }
+        EvalAltResult::ErrorInFunctionCall(.., inner, _) => ran_out_of_time(inner),
+        _ => false,
+    }
+}
+
+/// The message of a call that ran past its time budget.
+fn over_budget(limits: &Limits) -> RuleRunError {
+    RuleRunError {
+        kind: RuleErrorKind::Limit,
+        message: format!(
+            "ran past its time budget of {} ms per handler call (rules.time_budget)",
+            limits.time_budget_ms
+        ),
+    }
+}
+
+/// The interpreter's progress callback stops a call that has spent its `budget`, looking at
+/// the clock every [`CLOCK_EVERY`] operations.
+pub(super) fn new_engine(pack: &RulePack, budget: &Rc<Cell<Option<Budget>>>) -> Engine {
     let limits = pack.limits;
     let mut engine = Engine::new();
+    if limits.time_budget().is_some() {
+        let budget = budget.clone();
+        engine.on_progress(move |ops| {
+            if ops % CLOCK_EVERY != 0 {
+                return None;
+            }
+            let mut current = budget.get()?;
+            let spent = current.spent();
+            budget.set(Some(current));
+            spent.then(|| Dynamic::from(OVER_BUDGET))
+        });
+    }
     engine.set_max_operations(limits.operations);
     engine.set_max_call_levels(limits.call_depth);
     engine.set_max_expr_depths(64, 64);
@@ -140,6 +187,17 @@ fn compile(engine: &Engine, source: &RuleSource, sections: &Sections) -> Result<
     Ok(ast)
 }
 
+/// The line `fn name(` starts on in a script, if it is there.
+pub(super) fn fn_line(text: &str, name: &str) -> Option<usize> {
+    let re = regex::Regex::new(&format!(
+        r"(?m)^[ \t]*(private[ \t]+)?fn[ \t]+{}[ \t]*\(",
+        regex::escape(name)
+    ))
+    .expect("an escaped name makes a valid regex");
+    re.find(text)
+        .map(|m| text[..m.start()].matches('\n').count() + 1)
+}
+
 impl RuleSet {
     /// Compiles every rule of `pack` on a fresh engine.
     ///
@@ -164,7 +222,8 @@ impl RuleSet {
             pack.params.clone(),
             names.clone(),
         )));
-        let mut engine = new_engine(pack);
+        let budget = Rc::new(Cell::new(None));
+        let mut engine = new_engine(pack, &budget);
         api::register(&mut engine, &ctx);
         let mut scope = Scope::new();
         scope.push("event", EventRef);
@@ -188,7 +247,7 @@ impl RuleSet {
                         if f.params.len() != h.arity() {
                             return Err(RulesError::Compile {
                                 path: source.path.display().to_string(),
-                                line: 1,
+                                line: fn_line(&source.text, h.name()).unwrap_or(1),
                                 message: format!(
                                     "{} must take 2 parameters, not {}",
                                     h.name(),
@@ -211,6 +270,7 @@ impl RuleSet {
             global.lib.push(ast.shared_lib().clone());
             rules.push(Compiled {
                 program,
+                ast,
                 calls,
                 global,
                 caches: Caches::new(),
@@ -224,6 +284,8 @@ impl RuleSet {
             scope,
             stack: Vec::with_capacity(64),
             fallbacks: 0,
+            budget,
+            operation_trace: None,
             pack: pack.clone(),
         })
     }
@@ -278,24 +340,49 @@ impl RuleSet {
             if !first {
                 ctx.save_handler();
             }
-            if program
-                .run(handler, &mut ctx, &self.pack.limits, &mut self.stack)
-                .is_ok()
-            {
-                return Ok(());
+            let stop = match program.run(handler, &mut ctx, &self.pack.limits, &mut self.stack) {
+                Ok(operations) => {
+                    if let Some(trace) = &mut self.operation_trace {
+                        trace.push(operations);
+                    }
+                    return Ok(());
+                }
+                Err(stop) => stop,
+            };
+            // Undo the handler's changes; the caller rolls back the rest of the rule.
+            if !first {
+                ctx.rollback_handler();
+            }
+            if stop == Stop::OverBudget {
+                return Err(over_budget(&self.pack.limits));
             }
             // The interpreter runs the handler again from where it started, and reports.
             self.fallbacks += 1;
             if first {
                 ctx.rollback_rule();
-            } else {
-                ctx.rollback_handler();
             }
         }
-        self.interpret(rule, handler)
+        self.interpret(rule, handler, first)
     }
 
-    fn interpret(&mut self, rule: usize, handler: Handler) -> Result<(), RuleRunError> {
+    /// Records the operations of every handler call from now on, for tests that hold the
+    /// compiled form's count to the interpreter's.
+    pub fn trace_operations(&mut self) {
+        self.operation_trace = Some(Vec::new());
+    }
+
+    /// Operations per handler call since [`RuleSet::trace_operations`]: the compiled form's
+    /// count where it ran the call, the interpreter's where the interpreter did.
+    pub fn operation_trace(&self) -> &[u64] {
+        self.operation_trace.as_deref().unwrap_or_default()
+    }
+
+    fn interpret(
+        &mut self,
+        rule: usize,
+        handler: Handler,
+        first: bool,
+    ) -> Result<(), RuleRunError> {
         if handler == Handler::Tick {
             let now = self.ctx.borrow().now;
             if let Some(v) = self.scope.get_mut("now") {
@@ -307,6 +394,8 @@ impl RuleSet {
             return Ok(());
         };
         compiled.global.num_operations = 0;
+        self.budget
+            .set(self.pack.limits.time_budget().map(Budget::new));
         #[allow(deprecated)]
         let result = self.engine.eval_statements_raw(
             &mut compiled.global,
@@ -314,15 +403,66 @@ impl RuleSet {
             &mut self.scope,
             call.statements(),
         );
+        self.budget.set(None);
+        if let Some(trace) = &mut self.operation_trace {
+            trace.push(compiled.global.num_operations);
+        }
         let result = result.map_err(|e| match *e {
             EvalAltResult::ErrorInFunctionCall(name, _, inner, _) if name == handler.name() => {
                 inner
             }
             _ => e,
         });
-        result.map(|_| ()).map_err(|e| RuleRunError {
-            kind: RuleErrorKind::of(&e),
-            message: e.to_string(),
+        result.map(|_| ()).map_err(|mut e| {
+            if ran_out_of_time(&e) {
+                return over_budget(&self.pack.limits);
+            }
+            if e.is_system_exception() {
+                if let Some(pos) = self.locate(rule, handler, first, &e) {
+                    e.set_position(pos);
+                }
+            }
+            RuleRunError {
+                kind: RuleErrorKind::of(&e),
+                message: e.to_string(),
+            }
         })
+    }
+
+    /// Where in the rule's file a broken limit happened (see [`locate`]); runs the handler
+    /// again, from the state it started with when this was the rule's first handler.
+    fn locate(
+        &mut self,
+        rule: usize,
+        handler: Handler,
+        first: bool,
+        err: &EvalAltResult,
+    ) -> Option<Position> {
+        let body = locate::body_of(&self.rules[rule].ast, handler.name())?;
+        let now = {
+            let mut ctx = self.ctx.borrow_mut();
+            if first {
+                ctx.rollback_rule();
+            }
+            ctx.now
+        };
+        let args = match handler {
+            Handler::Tick => [Dynamic::from(UserRef), Dynamic::from_int(now)],
+            _ => [Dynamic::from(EventRef), Dynamic::from(UserRef)],
+        };
+        let compiled = &mut self.rules[rule];
+        // The second run is held to the same budget as the first.
+        self.budget
+            .set(self.pack.limits.time_budget().map(Budget::new));
+        let again = locate::rerun(
+            &self.engine,
+            &mut compiled.global,
+            &mut compiled.caches,
+            &body,
+            args,
+        );
+        self.budget.set(None);
+        let again = again?;
+        (std::mem::discriminant(&*again) == std::mem::discriminant(err)).then(|| again.position())
     }
 }

@@ -6,13 +6,19 @@ use std::path::Path;
 
 use crate::tags::Output;
 
-/// Writes tag changes to one stream and dead letters to another.
-pub struct FileSink {
-    changes: Box<dyn Write + Send>,
-    dead: Box<dyn Write + Send>,
-    buf: Vec<u8>,
-    pub changes_written: u64,
-    pub dead_written: u64,
+/// A write that failed, with the stream it failed on (`stdout`, `stderr` or a path).
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {source}")]
+pub struct WriteError {
+    pub name: String,
+    pub source: io::Error,
+}
+
+impl WriteError {
+    /// The reader at the other end went away (`… | head`): not worth an error line.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.source.kind() == io::ErrorKind::BrokenPipe
+    }
 }
 
 /// Opens `-` as stdout, anything else as a new file.
@@ -27,41 +33,145 @@ pub fn open_output(path: &Path) -> io::Result<Box<dyn Write + Send>> {
     })
 }
 
-impl FileSink {
-    pub fn new(changes: Box<dyn Write + Send>, dead: Box<dyn Write + Send>) -> FileSink {
-        FileSink {
-            changes,
-            dead,
-            buf: Vec::with_capacity(512),
-            changes_written: 0,
-            dead_written: 0,
+/// A stream of whole lines: lines are gathered and written in batches that end on a line
+/// boundary, so a stream shared with another writer (stdout and stderr on one file) never holds
+/// a torn line, and what is flushed is always complete.
+struct Lines {
+    name: String,
+    out: Box<dyn Write + Send>,
+    buf: Vec<u8>,
+    written: u64,
+}
+
+/// Lines are written out once this many bytes are gathered.
+const BATCH_BYTES: usize = 64 * 1024;
+
+impl Lines {
+    fn push(&mut self, line: impl FnOnce(&mut Vec<u8>)) -> Result<(), WriteError> {
+        line(&mut self.buf);
+        self.buf.push(b'\n');
+        self.written += 1;
+        if self.buf.len() >= BATCH_BYTES {
+            self.write_out()?;
         }
+        Ok(())
     }
 
-    /// # Errors
-    /// Write errors of either stream.
-    pub fn write(&mut self, output: &Output) -> io::Result<()> {
+    fn write_out(&mut self) -> Result<(), WriteError> {
+        let result = self.out.write_all(&self.buf);
         self.buf.clear();
-        match output {
-            Output::Change(change) => {
-                change.write_json(&mut self.buf);
-                self.buf.push(b'\n');
-                self.changes_written += 1;
-                self.changes.write_all(&self.buf)
-            }
-            Output::Dead(dead) => {
-                dead.write_json(&mut self.buf);
-                self.buf.push(b'\n');
-                self.dead_written += 1;
-                self.dead.write_all(&self.buf)
-            }
+        result.map_err(|source| WriteError {
+            name: self.name.clone(),
+            source,
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), WriteError> {
+        self.write_out()?;
+        self.out.flush().map_err(|source| WriteError {
+            name: self.name.clone(),
+            source,
+        })
+    }
+}
+
+/// Writes tag changes to one stream and dead letters to another, each named for its errors.
+pub struct FileSink {
+    changes: Lines,
+    dead: Lines,
+}
+
+impl FileSink {
+    /// `changes_name` and `dead_name` name the streams in errors (`stdout`, a path, ...).
+    pub fn new(
+        changes: Box<dyn Write + Send>,
+        changes_name: &str,
+        dead: Box<dyn Write + Send>,
+        dead_name: &str,
+    ) -> FileSink {
+        let lines = |out, name: &str| Lines {
+            name: name.to_string(),
+            out,
+            buf: Vec::with_capacity(BATCH_BYTES + 4096),
+            written: 0,
+        };
+        FileSink {
+            changes: lines(changes, changes_name),
+            dead: lines(dead, dead_name),
         }
     }
 
+    pub fn changes_written(&self) -> u64 {
+        self.changes.written
+    }
+
+    pub fn dead_written(&self) -> u64 {
+        self.dead.written
+    }
+
     /// # Errors
-    /// Flush errors of either stream.
-    pub fn flush(&mut self) -> io::Result<()> {
+    /// Write errors of either stream, naming it.
+    pub fn write(&mut self, output: &Output) -> Result<(), WriteError> {
+        match output {
+            Output::Change(change) => self.changes.push(|buf| change.write_json(buf)),
+            Output::Dead(dead) => self.dead.push(|buf| dead.write_json(buf)),
+        }
+    }
+
+    /// Writes out every gathered line.
+    ///
+    /// # Errors
+    /// Write or flush errors of either stream, naming it.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
         self.changes.flush()?;
         self.dead.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tags::DeadLetter;
+
+    /// A writer that takes `room` bytes, then fails.
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+            }
+            let n = buf.len().min(self.0);
+            self.0 -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_error_names_the_stream_it_happened_on() {
+        let mut sink = FileSink::new(
+            Box::new(io::sink()),
+            "out.jsonl",
+            Box::new(Full(10)),
+            "dead.jsonl",
+        );
+        let dead = Output::Dead(DeadLetter::of_record(
+            "not_json",
+            "bad".into(),
+            None,
+            "f:1".into(),
+            b"x",
+        ));
+        sink.write(&dead).unwrap();
+        let err = sink.flush().unwrap_err();
+        assert_eq!(err.name, "dead.jsonl");
+        assert!(
+            err.to_string().starts_with("dead.jsonl: disk full"),
+            "{err}"
+        );
+        assert!(!err.is_broken_pipe());
     }
 }

@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::config::{duration::parse_duration_ms, line_of, ConfigError};
+use crate::config::spans::{Seg, TomlLines};
+use crate::config::{duration::parse_duration_ms, ConfigError};
 
 /// Dense tag id, an index into the catalogue.
 pub type TagId = u16;
@@ -85,20 +86,21 @@ impl Catalogue {
     pub fn parse(text: &str, path: &str) -> Result<Catalogue, ConfigError> {
         let file: CatalogueFile =
             toml::from_str(text).map_err(|e| ConfigError::toml(path, text, &e))?;
-        let at = |needle: &str, message: String| ConfigError::At {
+        let lines = TomlLines::new(text);
+        let at = |place: &[Seg], message: String| ConfigError::At {
             path: path.to_string(),
-            line: line_of(text, needle),
+            line: lines.best(place),
             message,
         };
         if !(file.score_band > 0.0 && file.score_band.is_finite()) {
             return Err(at(
-                "score_band",
+                &[Seg::Key("score_band")],
                 "score_band must be a positive number".into(),
             ));
         }
         if file.max_tags_per_user == 0 {
             return Err(at(
-                "max_tags_per_user",
+                &[Seg::Key("max_tags_per_user")],
                 "max_tags_per_user must be at least 1".into(),
             ));
         }
@@ -111,14 +113,14 @@ impl Catalogue {
         };
         for (group_name, spec) in &file.groups {
             if !valid_segment(group_name) {
-                return Err(at(group_name, format!("group name {group_name:?} is not a valid tag segment (letters, digits, '-', '_')")));
+                return Err(at(&[Seg::Key("groups"), Seg::Key(group_name)], format!("group name {group_name:?} is not a valid tag segment (letters, digits, '-', '_')")));
             }
             let ttl_ms = match &spec.ttl {
                 None => None,
                 Some(ttl) => {
                     Some(parse_duration_ms(ttl).filter(|ms| *ms > 0).ok_or_else(|| {
                         at(
-                            ttl,
+                            &[Seg::Key("groups"), Seg::Key(group_name), Seg::Key("ttl")],
                             format!(
                                 "group {group_name}: ttl {ttl:?} is not a duration like \"30d\""
                             ),
@@ -137,24 +139,24 @@ impl Catalogue {
                 Some(tags) => tags.iter().map(|t| format!("{group_name}/{t}")).collect(),
             };
             for (i, name) in names.into_iter().enumerate() {
-                let needle = spec
-                    .tags
-                    .as_ref()
-                    .map_or(group_name.as_str(), |t| t[i].as_str());
+                let mut needle = vec![Seg::Key("groups"), Seg::Key(group_name)];
+                if spec.tags.is_some() {
+                    needle.extend([Seg::Key("tags"), Seg::Index(i)]);
+                }
                 let segments: Vec<&str> = name.split('/').collect();
                 if segments.len() > 3 || !segments.iter().all(|s| valid_segment(s)) {
                     return Err(at(
-                        needle,
+                        &needle,
                         format!(
                             "tag {name:?} must be 1 to 3 segments of letters, digits, '-' or '_'"
                         ),
                     ));
                 }
                 let id = TagId::try_from(catalogue.tags.len())
-                    .map_err(|_| at(needle, "more than 65535 tags".into()))?;
+                    .map_err(|_| at(&needle, "more than 65535 tags".into()))?;
                 let name: Arc<str> = name.into();
                 if catalogue.by_name.insert(name.clone(), id).is_some() {
-                    return Err(at(needle, format!("tag {name:?} is declared twice")));
+                    return Err(at(&needle, format!("tag {name:?} is declared twice")));
                 }
                 catalogue.tags.push(TagInfo {
                     name,
@@ -253,6 +255,14 @@ tags = ["price", "purchase/urgent"]
         assert!(err.starts_with("tags.toml:2:"), "{err}");
         let text = "[groups.a]\ntags = [\"x y\"]\n";
         assert!(Catalogue::parse(text, "t").is_err());
+        // The line of the value itself, not of an earlier mention of its text.
+        let text = "# \"soon\" and \"ok\" are words\n[groups.a]\ntags = [\n  \"ok\",\n  \"ok\",\n]\n[groups.b]\nttl = \"soon\"\n";
+        let err = Catalogue::parse(text, "t").unwrap_err().to_string();
+        assert!(err.starts_with("t:5:"), "{err}");
+        let err = Catalogue::parse(&text.replace("  \"ok\",\n]", "]"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("t:7:") && err.contains("soon"), "{err}");
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct DeadLetter {
     pub source: String,
     /// The original input text (invalid UTF-8 replaced by U+FFFD).
     pub payload: String,
+    /// The original bytes in standard base64, present only when they are not valid UTF-8, so
+    /// that what `payload` had to replace can still be recovered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_base64: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -109,9 +113,76 @@ impl DeadLetter {
     /// The reason of a rule that failed on the input.
     pub const RULE_ERROR: &'static str = "rule_error";
 
+    /// A dead letter for the record `raw` (its line ending dropped): its text, and its bytes in
+    /// base64 as well when they are not UTF-8.
+    pub fn of_record(
+        reason: &'static str,
+        error: String,
+        rule: Option<String>,
+        source: String,
+        raw: &[u8],
+    ) -> Self {
+        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let (payload, payload_base64) = match std::str::from_utf8(raw) {
+            Ok(text) => (text.to_string(), None),
+            Err(_) => (String::from_utf8_lossy(raw).into_owned(), Some(base64(raw))),
+        };
+        DeadLetter {
+            reason,
+            error,
+            rule,
+            source,
+            payload,
+            payload_base64,
+        }
+    }
+
+    /// Cuts the payload so that `payload` and `payload_base64` together hold at most `max`
+    /// bytes (a Kafka message has a size limit), saying so in `error`. The base64 original is
+    /// kept whole while it fits, since it is the one that recovers the bytes.
+    pub fn fit(&mut self, max: usize) {
+        let b64 = self.payload_base64.as_ref().map_or(0, String::len);
+        if self.payload.len() + b64 <= max {
+            return;
+        }
+        let mut cut = max.saturating_sub(b64).min(self.payload.len());
+        while !self.payload.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.payload.truncate(cut);
+        if let Some(b64) = &mut self.payload_base64 {
+            // Whole 4-character groups, so what is left still decodes.
+            b64.truncate(b64.len().min(max) / 4 * 4);
+        }
+        self.error.push_str(" (payload truncated)");
+    }
+
     pub fn write_json(&self, buf: &mut Vec<u8>) {
         serde_json::to_writer(buf, self).expect("dead letter serialises");
     }
+}
+
+/// Standard base64 (RFC 4648, with padding).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
 }
 
 /// Hashes one field, then a separator byte, so fields cannot run into each other.
@@ -137,4 +208,86 @@ pub fn change_id(trigger: &Trigger, user: &str, tag: &str, op: Op, now: i64, seq
     // Writing into a String cannot fail.
     write!(id, "{h:016x}").expect("write to String");
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_4648_vectors() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded);
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+    }
+
+    #[test]
+    fn fitting_a_dead_letter_cuts_the_text_first_and_keeps_base64_decodable() {
+        let mut plain = DeadLetter::of_record(
+            "not_json",
+            "bad".into(),
+            None,
+            "t/0/1".into(),
+            "价格".as_bytes(),
+        );
+        plain.fit(4);
+        assert_eq!(
+            (plain.payload.as_str(), plain.error.as_str()),
+            ("价", "bad (payload truncated)")
+        );
+        let raw = [b'x', 0xff, b'y', b'z', 0xfe, b'w'];
+        let whole = DeadLetter::of_record("not_json", "e".into(), None, "t/0/2".into(), &raw);
+        let mut fits = whole.clone();
+        fits.fit(100);
+        assert_eq!(fits, whole);
+        let mut text_cut = whole.clone();
+        text_cut.fit(10);
+        assert_eq!(text_cut.payload_base64, whole.payload_base64);
+        assert_eq!(text_cut.payload, "x");
+        let mut both_cut = whole.clone();
+        both_cut.fit(6);
+        assert_eq!(both_cut.payload_base64.as_deref(), Some("eP95"));
+    }
+
+    #[test]
+    fn dead_letters_keep_bytes_that_are_not_utf8() {
+        let raw = b"{\"type\":\"chat\",\"text\":\"\xff\xfe\"}\r\n";
+        let dead = DeadLetter::of_record(
+            "not_json",
+            "not valid UTF-8".into(),
+            None,
+            "f:1".into(),
+            raw,
+        );
+        assert_eq!(
+            dead.payload,
+            "{\"type\":\"chat\",\"text\":\"\u{fffd}\u{fffd}\"}"
+        );
+        assert_eq!(
+            dead.payload_base64.as_deref(),
+            Some(base64(&raw[..raw.len() - 2]).as_str())
+        );
+        let mut json = Vec::new();
+        dead.write_json(&mut json);
+        assert!(String::from_utf8(json)
+            .unwrap()
+            .contains("\"payload_base64\":"));
+        let plain = DeadLetter::of_record("not_json", "x".into(), None, "f:2".into(), b"ok\n");
+        assert_eq!(
+            (plain.payload.as_str(), plain.payload_base64.as_deref()),
+            ("ok", None)
+        );
+        let mut json = Vec::new();
+        plain.write_json(&mut json);
+        assert!(!String::from_utf8(json).unwrap().contains("payload_base64"));
+    }
 }

@@ -45,10 +45,13 @@ fn outputs(pack: &RulePack, execution: Execution, lines: &[u8]) -> (Vec<String>,
 }
 
 /// Runs `lines` both ways and requires identical outputs; returns them and the number of
-/// compiled calls that fell back.
+/// compiled calls that fell back. The time budget is off: where it ends a call depends on the
+/// machine, and the two ways are compared on what they compute.
 fn agree(pack: &RulePack, lines: &[u8]) -> (Vec<String>, u64) {
-    let (compiled, fallbacks) = outputs(pack, Execution::Compiled, lines);
-    let (interpreted, _) = outputs(pack, Execution::Interpreted, lines);
+    let mut pack = pack.clone();
+    pack.limits.time_budget_ms = 0;
+    let (compiled, fallbacks) = outputs(&pack, Execution::Compiled, lines);
+    let (interpreted, _) = outputs(&pack, Execution::Interpreted, lines);
     assert_eq!(compiled.len(), interpreted.len(), "output counts differ");
     for (i, (c, r)) in compiled.iter().zip(&interpreted).enumerate() {
         assert_eq!(c, r, "output {i} differs");
@@ -492,4 +495,144 @@ fn on_chat(event, user) {
     assert_eq!(out.len(), 3, "{out:?}");
     assert!(out[0].contains("Size of array"), "{}", out[0]);
     assert!(out[1].contains("Length of string") && out[2].contains("Length of string"));
+}
+
+/// Each rule runs both ways over a chat and must give identical outputs; returns them.
+fn agree_on_a_chat(rule: &str) -> Vec<String> {
+    let pack = pack_of(&[("regression", rule)]).unwrap();
+    agree(&pack, &joined(&[chat("u1", T0, "hi")])).0
+}
+
+/// A method or index after an index applies to the item: `a[0].days()` is the first item in
+/// days, not `a[0.days()]`.
+#[test]
+fn a_method_after_an_index_applies_to_the_item() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let a = [10, 20];
+    let w = [7, 30];
+    let n = [[1, 2], [3]];
+    tag("intent/price", `${a[0].days()} ${(a[0]).minutes()} ${a[1].hours() / 1000} ${n[1][0]} ${n[0][1].days()} ${n[0].len()} ${user.count("chat", w[0].days())}`);
+}
+"#;
+    let pack = pack_of(&[("regression", rule)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["regression"]);
+    let out = agree_on_a_chat(rule);
+    assert!(
+        out[0].contains("\"reason\":\"864000000 600000 72000 3 172800000 2 1\""),
+        "{out:?}"
+    );
+}
+
+/// In Rhai 1.27 `continue` in a `do` loop starts the body again without testing the
+/// condition; the compiled form does the same (an endless loop, stopped by the limit).
+#[test]
+fn continue_in_a_do_loop_skips_the_condition() {
+    let counted = r#"
+fn on_chat(event, user) {
+    let i = 0; let c = 0;
+    do { i += 1; if i == 3 { continue; } c += 1; } while i < 3;
+    tag("intent/price", `${i} ${c}`);
+}
+"#;
+    let out = agree_on_a_chat(counted);
+    assert!(out[0].contains("\"reason\":\"4 3\""), "{out:?}");
+    let endless = r#"
+fn on_chat(event, user) {
+    let i = 0;
+    do { i += 1; continue; } while i < 3;
+    tag("intent/price", `${i}`);
+}
+"#;
+    let out = agree_on_a_chat(endless);
+    assert!(out[0].contains("Too many operations"), "{out:?}");
+}
+
+/// A changing method on a constant is Rhai's error; the rule runs interpreted.
+#[test]
+fn a_changing_method_on_a_constant_is_the_interpreters_error() {
+    let rule = r#"
+fn on_chat(event, user) {
+    const a = [1, 2];
+    a.push(3);
+    tag("intent/price", `${a.len()}`);
+}
+"#;
+    let pack = pack_of(&[("regression", rule)]).unwrap();
+    assert!(compiled_rules(&pack).is_empty());
+    let out = agree_on_a_chat(rule);
+    assert!(out[0].contains("Non-pure method"), "{out:?}");
+}
+
+/// Long method chains count at least the interpreter's operations: what Rhai stops for its
+/// operation count is stopped compiled too.
+#[test]
+fn method_chains_count_the_interpreters_operations() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let x = 1.5;
+    let i = 0;
+    while i < 8000 {
+        x = x.floor().floor().floor().floor().floor().floor().floor().floor().floor().floor();
+        i += 1;
+    }
+    tag("intent/price", `${x}`);
+}
+"#;
+    let out = agree_on_a_chat(rule);
+    assert!(out[0].contains("Too many operations"), "{out:?}");
+}
+
+/// One operation can take long (copying a value that holds itself): the time budget ends
+/// the call as a rule error naming the budget, its changes rolled back, and the stream goes on.
+#[test]
+fn a_handler_call_is_bounded_in_time() {
+    let rule = r#"
+fn on_chat(event, user) {
+    tag("service/complaint", "before the loop");
+    let x = [42];
+    loop { x[0] = x; }
+}
+fn on_click(event, user) {
+    tag("intent/price", "clicked");
+}
+"#;
+    let mut pack = pack_of(&[("hostile", rule)]).unwrap();
+    pack.limits.time_budget_ms = 50;
+    let lines = joined(&[chat("u1", T0, "hi"), click("u1", T0 + 1)]);
+    for execution in [Execution::Compiled, Execution::Interpreted] {
+        let started = std::time::Instant::now();
+        let (out, _) = outputs(&pack, execution, &lines);
+        let took = started.elapsed();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].contains("time budget of 50 ms"), "{}", out[0]);
+        assert!(out[0].contains("\"rule\":\"hostile\""), "{}", out[0]);
+        assert!(
+            out[1].contains("intent/price"),
+            "the stream goes on: {}",
+            out[1]
+        );
+        // Without the budget this call runs for many seconds; with it, about 50 ms.
+        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    }
+}
+
+/// A compiled loop is held to the same budget.
+#[test]
+fn a_compiled_handler_is_bounded_in_time() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let i = 0;
+    let s = 0;
+    while i < 100000000 { s += i % 7; i += 1; }
+    tag("intent/price", `${s}`);
+}
+"#;
+    let mut pack = pack_of(&[("slow", rule)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["slow"]);
+    pack.limits.time_budget_ms = 30;
+    pack.limits.operations = 0;
+    let (out, fallbacks) = outputs(&pack, Execution::Compiled, &joined(&[chat("u1", T0, "hi")]));
+    assert_eq!(fallbacks, 0, "the compiled call ends itself");
+    assert!(out[0].contains("time budget of 30 ms"), "{out:?}");
 }

@@ -256,6 +256,7 @@ pub fn run(
         changelog_topic: changelog.as_str().into(),
         idle_follows_wall_clock: config.clock.idle_follows_wall_clock,
         idle_after: Duration::from_millis(config.idle_after_ms().max(0) as u64),
+        max_future_ms: config.max_future_ms(),
         checkpoint_interval: options.checkpoint_interval,
         checkpoint_records: options.checkpoint_records,
         max_payload: 512 * 1024,

@@ -28,6 +28,8 @@ pub struct WorkerConfig {
     pub changelog_topic: Arc<str>,
     pub idle_follows_wall_clock: bool,
     pub idle_after: Duration,
+    /// `clock.max_future` in ms (`None`: off), measured from the wall time of each batch.
+    pub max_future_ms: Option<i64>,
     /// A task checkpoints at least this often while it changes ...
     pub checkpoint_interval: Duration,
     /// ... and after this many records.
@@ -70,6 +72,7 @@ impl Worker {
         config: WorkerConfig,
     ) -> Result<Worker, crate::rules::RulesError> {
         let mut processor = Processor::new(pack)?;
+        processor.future.max_ms = config.max_future_ms;
         Ok(Worker {
             metrics: Exporter::for_core(&mut processor, pack),
             processor,
@@ -90,6 +93,8 @@ impl Worker {
                 WorkerMsg::Records(records) => {
                     let (received, n) = (Instant::now(), records.len());
                     self.metrics.records(n);
+                    self.processor
+                        .set_wall_clock(chrono::Utc::now().timestamp_millis());
                     for record in records {
                         self.record(record);
                     }
@@ -255,14 +260,7 @@ impl Worker {
                     }
                 }
                 Output::Dead(mut dead) => {
-                    if dead.payload.len() > self.config.max_payload {
-                        let mut cut = self.config.max_payload;
-                        while !dead.payload.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        dead.payload.truncate(cut);
-                        dead.error.push_str(" (payload truncated)");
-                    }
+                    dead.fit(self.config.max_payload);
                     dead.write_json(&mut self.buf);
                     Record {
                         topic: self.config.dead_letter_topic.clone(),

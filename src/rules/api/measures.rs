@@ -151,7 +151,7 @@ pub(in crate::rules) fn decay_add(
         }
         _ => (w, at),
     };
-    ctx.user.set_var(key, Var::Decay { value, at: anchor });
+    ctx.set_var(key, Var::Decay { value, at: anchor })?;
     Ok(vars::decay(value, anchor, now, half_life))
 }
 
@@ -207,7 +207,7 @@ pub(in crate::rules) fn record_hit(ctx: &mut Ctx, name: &str, window: i64) -> Re
     let keep = hits.len().saturating_sub(64);
     hits.drain(..keep);
     let count = hits.iter().filter(|t| **t >= now - window).count() as INT;
-    ctx.user.set_var(key, Var::Hits(hits.into_boxed_slice()));
+    ctx.set_var(key, Var::Hits(hits.into_boxed_slice()))?;
     Ok(count)
 }
 

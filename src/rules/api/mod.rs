@@ -127,11 +127,17 @@ pub(in crate::rules) fn paid_orders_all_time(ctx: &Ctx) -> OrderStats {
 }
 
 /// Arms the rule's timer at the earliest of `times` still ahead, or cancels it when none is.
-pub(in crate::rules) fn wake_at_earliest(ctx: &mut Ctx, times: impl IntoIterator<Item = i64>) {
+pub(in crate::rules) fn wake_at_earliest(
+    ctx: &mut Ctx,
+    times: impl IntoIterator<Item = i64>,
+) -> Result<(), String> {
     let now = ctx.now;
     match times.into_iter().filter(|t| *t > now).min() {
         Some(t) => ctx.wake_at(t),
-        None => ctx.cancel_wake(),
+        None => {
+            ctx.cancel_wake();
+            Ok(())
+        }
     }
 }
 
@@ -282,8 +288,8 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
             .collect()
     });
     let c = ctx.clone();
-    engine.register_fn("wake_at", move |_: &mut UserRef, at: INT| {
-        c.borrow_mut().wake_at(at)
+    engine.register_fn("wake_at", move |_: &mut UserRef, at: INT| -> Res<()> {
+        c.borrow_mut().wake_at(at).or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn(
@@ -292,8 +298,7 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
             let after = duration(&after)?;
             let mut ctx = c.borrow_mut();
             let at = ctx.now.saturating_add(after);
-            ctx.wake_at(at);
-            Ok(())
+            ctx.wake_at(at).or_else(fail)
         },
     );
     let c = ctx.clone();
@@ -307,15 +312,14 @@ fn register_user(engine: &mut Engine, ctx: &Shared) {
                         .or_else(|t| fail(format!("wake_at_earliest: expected times, got {t}")))?,
                 );
             }
-            wake_at_earliest(&mut c.borrow_mut(), at);
-            Ok(())
+            wake_at_earliest(&mut c.borrow_mut(), at).or_else(fail)
         },
     );
     let c = ctx.clone();
-    engine.register_fn("wake_in", move |_: &mut UserRef, after: INT| {
+    engine.register_fn("wake_in", move |_: &mut UserRef, after: INT| -> Res<()> {
         let mut ctx = c.borrow_mut();
         let at = ctx.now.saturating_add(after);
-        ctx.wake_at(at);
+        ctx.wake_at(at).or_else(fail)
     });
     let c = ctx.clone();
     engine.register_fn("cancel_wake", move |_: &mut UserRef| {
@@ -359,8 +363,7 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
             let var = var_from(name, &value)?;
             let mut ctx = c.borrow_mut();
             let key = ctx.var_key(name).or_else(fail)?;
-            ctx.user.set_var(key, var);
-            Ok(())
+            ctx.set_var(key, var).or_else(fail)
         },
     );
     let c = ctx.clone();

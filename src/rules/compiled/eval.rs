@@ -8,6 +8,7 @@ use rhai::ImmutableString;
 use super::natives::map_of;
 use super::value::{negate, within_limits, Bail, Res, V};
 use super::{switch_hash, Chain, Expr, Link, Program, Stmt, Switch};
+use crate::rules::budget::{Budget, CLOCK_EVERY};
 use crate::rules::{Ctx, Limits};
 
 /// How a statement ended other than by falling through; a returned value waits in
@@ -27,6 +28,17 @@ impl From<Bail> for Flow {
 
 type Step<T> = Result<T, Flow>;
 
+/// How one pass of a loop body ended.
+enum Pass {
+    End,
+    Continue,
+    Break,
+}
+
+/// Operations the interpreter counts to make the handler call itself: the calling statement,
+/// its two arguments and entering the function.
+const HANDLER_CALL_OPERATIONS: u64 = 6;
+
 pub struct Machine<'a> {
     program: &'a Program,
     ctx: &'a mut Ctx,
@@ -34,10 +46,16 @@ pub struct Machine<'a> {
     stack: &'a mut Vec<V>,
     returned: V,
     depth: usize,
+    /// Operations as Rhai counts them, or more: every node, chain link, call and loop pass
+    /// counts at least what the interpreter counts for it, so a handler the interpreter would
+    /// stop for its operations always reaches [`Machine::max_operations`] here first.
     operations: u64,
-    /// Bail well before the interpreter's operation limit: the interpreter then runs the
-    /// handler and enforces the limit exactly (it counts about as many operations as this).
+    /// Over this the interpreter runs the handler and enforces the limit exactly.
     max_operations: u64,
+    /// The call's time budget, if it has one.
+    budget: Option<Budget>,
+    /// The budget ran out: the call is a rule error, not a fallback.
+    pub over_budget: bool,
 }
 
 impl<'a> Machine<'a> {
@@ -56,13 +74,21 @@ impl<'a> Machine<'a> {
             stack,
             returned: V::Unit,
             depth: 0,
-            operations: 0,
+            // What the interpreter counts for the statement that calls the handler.
+            operations: HANDLER_CALL_OPERATIONS,
             // 0 is "no limit" to Rhai.
             max_operations: match limits.operations {
                 0 => u64::MAX,
-                n => n / 2,
+                n => n,
             },
+            budget: limits.time_budget().map(Budget::new),
+            over_budget: false,
         }
+    }
+
+    /// Operations counted so far, the handler call included.
+    pub fn operations(&self) -> u64 {
+        self.operations
     }
 
     /// Calls script function `f` with `args`.
@@ -100,8 +126,21 @@ impl<'a> Machine<'a> {
     }
 
     fn tick(&mut self) -> Res<()> {
-        self.operations += 1;
+        self.tick_n(1)
+    }
+
+    /// Counts `n` operations; over the limit the interpreter takes over, over the time budget
+    /// the call ends.
+    fn tick_n(&mut self, n: u64) -> Res<()> {
+        let before = self.operations;
+        self.operations += n;
         if self.operations > self.max_operations {
+            return Err(Bail);
+        }
+        if before / CLOCK_EVERY != self.operations / CLOCK_EVERY
+            && self.budget.as_mut().is_some_and(Budget::spent)
+        {
+            self.over_budget = true;
             return Err(Bail);
         }
         Ok(())
@@ -126,6 +165,7 @@ impl<'a> Machine<'a> {
                 Ok(V::Unit)
             }
             Stmt::Assign(slot, op, e) => {
+                self.tick()?;
                 let v = self.expr(e, base)?;
                 let at = base + usize::from(*slot);
                 self.stack[at] = match op {
@@ -150,10 +190,14 @@ impl<'a> Machine<'a> {
                 }
                 Ok(V::Unit)
             }
+            // As in Rhai 1.27, `continue` in a `do` loop starts the body again without
+            // testing the condition.
             Stmt::DoWhile(body, cond, until) => {
                 loop {
-                    if self.iteration(body, base)? {
-                        break;
+                    match self.pass(body, base)? {
+                        Pass::Break => break,
+                        Pass::Continue => continue,
+                        Pass::End => {}
                     }
                     if self.expr(cond, base)?.as_bool()? == *until {
                         break;
@@ -188,15 +232,22 @@ impl<'a> Machine<'a> {
 
     /// One pass of a loop body; `true` when it breaks out of the loop.
     fn iteration(&mut self, body: &[Stmt], base: usize) -> Step<bool> {
+        Ok(matches!(self.pass(body, base)?, Pass::Break))
+    }
+
+    /// One pass of a loop body, and how it ended.
+    fn pass(&mut self, body: &[Stmt], base: usize) -> Step<Pass> {
         self.tick()?;
         match self.block(body, base) {
-            Ok(_) | Err(Flow::Continue) => Ok(false),
-            Err(Flow::Break) => Ok(true),
+            Ok(_) => Ok(Pass::End),
+            Err(Flow::Continue) => Ok(Pass::Continue),
+            Err(Flow::Break) => Ok(Pass::Break),
             Err(other) => Err(other),
         }
     }
 
     fn switch(&mut self, s: &Switch, base: usize) -> Step<V> {
+        self.tick()?;
         let value = self.expr(&s.value, base)?;
         let dynamic = match &value {
             V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::Str(_) => value.to_dynamic()?,
@@ -240,18 +291,26 @@ impl<'a> Machine<'a> {
     }
 
     fn chain(&mut self, chain: &Chain, base: usize) -> Step<V> {
+        // Rhai counts the chain, and each link as it collects its arguments and applies it.
+        self.tick_n(2 + 2 * chain.links.len() as u64)?;
         let start = self.stack.len();
         for link in chain.links.iter() {
-            if let Link::Call(_, args) = link {
+            match link {
                 // The receiver's place, filled when the call is made.
-                self.stack.push(V::Unit);
-                self.push_args(args, base)?;
+                Link::Call(_, args) => {
+                    self.stack.push(V::Unit);
+                    self.push_args(args, base)?;
+                }
+                Link::Index(index) => {
+                    let v = self.expr(index, base)?;
+                    self.stack.push(v);
+                }
+                Link::Get(_) => {}
             }
         }
         let (mut value, links) = match (&chain.target, &chain.links[..]) {
             // Read a variable's property in place: a getter needs no copy of its target.
             (Expr::Local(slot), [Link::Get(getter), rest @ ..]) => {
-                self.tick()?;
                 let value = getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?;
                 let value = self.measured(value)?;
                 (value, rest)
@@ -268,6 +327,11 @@ impl<'a> Machine<'a> {
                     let result = native.call(self.ctx, &self.stack[at..end]);
                     at = end;
                     self.measured(result?)?
+                }
+                Link::Index(_) => {
+                    let item = index_of(&value, &self.stack[at])?;
+                    at += 1;
+                    item
                 }
             };
         }
@@ -291,18 +355,21 @@ impl<'a> Machine<'a> {
             Expr::Const(v) => v.clone(),
             Expr::Local(slot) => self.stack[base + usize::from(*slot)].clone(),
             Expr::Op(op, a, b) => {
+                self.tick()?;
                 let a = self.expr(a, base)?;
                 let b = self.expr(b, base)?;
                 op.apply(&a, &b, self.limits.string_bytes)?
             }
             Expr::Chain(chain) => self.chain(chain, base)?,
             Expr::Native(native, args) => {
+                self.tick_n(2)?;
                 let start = self.push_args(args, base)?;
                 let result = native.call(self.ctx, &self.stack[start..]);
                 self.stack.truncate(start);
                 self.measured(result?)?
             }
             Expr::MethodMut(slot, native, args) => {
+                self.tick_n(3)?;
                 let start = self.push_args(args, base)?;
                 let args = self.stack.split_off(start);
                 native.call_mut(
@@ -312,6 +379,7 @@ impl<'a> Machine<'a> {
                 )?
             }
             Expr::Script(f, args) => {
+                self.tick_n(3)?;
                 let start = self.push_args(args, base)?;
                 self.enter(*f, start)?
             }
@@ -331,16 +399,26 @@ impl<'a> Machine<'a> {
                 }
                 V::Bool(false)
             }
-            Expr::Not(e) => V::Bool(!self.expr(e, base)?.as_bool()?),
-            Expr::Neg(e) => negate(&self.expr(e, base)?)?,
-            Expr::Plus(e) => match self.expr(e, base)? {
-                v @ (V::Int(_) | V::Float(_)) => v,
-                _ => return Err(Flow::Bail),
-            },
+            Expr::Not(e) => {
+                self.tick()?;
+                V::Bool(!self.expr(e, base)?.as_bool()?)
+            }
+            Expr::Neg(e) => {
+                self.tick()?;
+                negate(&self.expr(e, base)?)?
+            }
+            Expr::Plus(e) => {
+                self.tick()?;
+                match self.expr(e, base)? {
+                    v @ (V::Int(_) | V::Float(_)) => v,
+                    _ => return Err(Flow::Bail),
+                }
+            }
             Expr::Block(stmts) => self.block(stmts, base)?,
             Expr::Interpolated(parts) => {
                 let mut text = String::new();
                 for p in parts.iter() {
+                    self.tick_n(2)?;
                     self.expr(p, base)?.write_to(&mut text)?;
                 }
                 if self.limits.string_bytes > 0 && text.len() > self.limits.string_bytes {
@@ -368,12 +446,6 @@ impl<'a> Machine<'a> {
                 }
                 within_limits(self.limits, sizes)?;
                 V::Map(Rc::new(map_of(out)?))
-            }
-            // As in Rhai, the index is evaluated before what it indexes.
-            Expr::Index(target, index) => {
-                let index = self.expr(index, base)?;
-                let target = self.expr(target, base)?;
-                index_of(&target, &index)?
             }
         })
     }

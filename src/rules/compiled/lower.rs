@@ -49,6 +49,7 @@ pub fn lower_rule(ast: &AST, fns: &FnTable, hash_check: bool) -> Lowered<Vec<Fun
             fns,
             scopes: vec![Vec::new()],
             slots: 0,
+            constants: Vec::new(),
             hash_check,
         };
         for p in &def.params {
@@ -123,6 +124,8 @@ struct Lowerer<'a> {
     /// Names in scope, innermost block last; a `let` shadows by pushing again.
     scopes: Vec<Vec<(ImmutableString, u16)>>,
     slots: u16,
+    /// Slots declared with `const`.
+    constants: Vec<u16>,
     hash_check: bool,
 }
 
@@ -167,10 +170,14 @@ impl Lowerer<'_> {
             RStmt::Expr(e) => Stmt::Expr(self.expr(e)?),
             RStmt::FnCall(call, ..) => Stmt::Expr(self.call(call)?),
             RStmt::Block(b) => Stmt::Block(self.block(b)?),
-            RStmt::Var(x, ..) => {
+            RStmt::Var(x, flags, ..) => {
                 let (ident, init, _) = &**x;
                 let init = self.expr(init)?;
-                Stmt::Let(self.declare(ident.name.clone()), init)
+                let slot = self.declare(ident.name.clone());
+                if flags.intersects(ASTFlags::CONSTANT) {
+                    self.constants.push(slot);
+                }
+                Stmt::Let(slot, init)
             }
             RStmt::Assignment(x) => {
                 let (op, bin) = &**x;
@@ -303,27 +310,30 @@ impl Lowerer<'_> {
             }
             RExpr::Stmt(block) => Expr::Block(self.block(block)?),
             RExpr::FnCall(call, ..) => self.call(call)?,
-            RExpr::Dot(x, ..) => self.dot(&x.lhs, &x.rhs)?,
-            RExpr::Index(x, ..) => {
-                Expr::Index(Box::new(self.expr(&x.lhs)?), Box::new(self.expr(&x.rhs)?))
-            }
+            RExpr::Dot(x, flags, ..) => self.chain(&x.lhs, &x.rhs, true, *flags)?,
+            RExpr::Index(x, flags, ..) => self.chain(&x.lhs, &x.rhs, false, *flags)?,
             RExpr::And(items, ..) => Expr::And(self.exprs(items)?),
             RExpr::Or(items, ..) => Expr::Or(self.exprs(items)?),
             other => return unsupported(format!("expression {other:?}")),
         })
     }
 
-    /// `lhs.rhs`, where `rhs` is a property, a method call, or a further chain of them.
-    fn dot(&mut self, lhs: &RExpr, rhs: &RExpr) -> Lowered<Expr> {
+    /// A chain: `lhs.rhs` (`dot`) or `lhs[rhs]` (not `dot`), where `rhs` holds the rest of the
+    /// chain as Rhai's parser nests it (see [`Lowerer::links`]).
+    fn chain(&mut self, lhs: &RExpr, rhs: &RExpr, dot: bool, flags: ASTFlags) -> Lowered<Expr> {
         let target = self.expr(lhs)?;
         let mut links = Vec::new();
-        self.links(rhs, &mut links)?;
+        self.links(rhs, dot, flags, &mut links)?;
         if let [Link::Call(native, _)] = &links[..] {
             if native.mutates() {
-                // Only a variable can be changed in place.
+                // Only a variable can be changed in place, and not a constant: Rhai refuses a
+                // changing method on a constant at run time.
                 let (RExpr::Variable(..), Expr::Local(slot)) = (lhs, &target) else {
                     return unsupported(format!("`{native:?}` on a temporary"));
                 };
+                if self.constants.contains(slot) {
+                    return unsupported(format!("`{native:?}` on a constant"));
+                }
                 let Some(Link::Call(native, args)) = links.pop() else {
                     unreachable!("one call link")
                 };
@@ -342,8 +352,50 @@ impl Lowerer<'_> {
         })))
     }
 
-    /// Flattens Rhai's right-nested chain (`a.b.c` is `Dot(a, Dot(b, c))`) into links.
-    fn links(&mut self, rhs: &RExpr, out: &mut Vec<Link>) -> Lowered<()> {
+    /// Flattens the rest of a chain into links, in the order they apply.
+    ///
+    /// Rhai nests a chain to the right, and what a node means depends on its parent: under a
+    /// `.` (`dot`), a node is a property or a method, or a `Dot`/`Index` whose left side is
+    /// one and whose right side continues the chain; under a `[ ]`, a node is the index
+    /// itself when the parent ends the chain (`BREAK`), else a `Dot`/`Index` whose left side
+    /// is the index and whose right side continues. So `a[i].f()` is
+    /// `Index(a, Dot(i, f()))`: index by `i`, then call `f` on the item.
+    fn links(
+        &mut self,
+        rhs: &RExpr,
+        dot: bool,
+        parent: ASTFlags,
+        out: &mut Vec<Link>,
+    ) -> Lowered<()> {
+        if parent.intersects(ASTFlags::NEGATED) {
+            return unsupported("`?.` or `?[`");
+        }
+        if !dot {
+            return match rhs {
+                RExpr::Dot(x, flags, ..) | RExpr::Index(x, flags, ..)
+                    if !parent.intersects(ASTFlags::BREAK) =>
+                {
+                    out.push(Link::Index(self.expr(&x.lhs)?));
+                    self.links(&x.rhs, matches!(rhs, RExpr::Dot(..)), *flags, out)
+                }
+                index => {
+                    out.push(Link::Index(self.expr(index)?));
+                    Ok(())
+                }
+            };
+        }
+        match rhs {
+            RExpr::Property(..) | RExpr::MethodCall(..) => self.link(rhs, out),
+            RExpr::Dot(x, flags, ..) | RExpr::Index(x, flags, ..) => {
+                self.link(&x.lhs, out)?;
+                self.links(&x.rhs, matches!(rhs, RExpr::Dot(..)), *flags, out)
+            }
+            other => unsupported(format!("chain {other:?}")),
+        }
+    }
+
+    /// One property read or method call of a chain.
+    fn link(&mut self, rhs: &RExpr, out: &mut Vec<Link>) -> Lowered<()> {
         match rhs {
             RExpr::Property(p, ..) => {
                 let name = &p.2;
@@ -364,11 +416,7 @@ impl Lowerer<'_> {
                     .ok_or_else(|| Unsupported(format!("method `{}`/{}", call.name, args.len())))?;
                 out.push(Link::Call(native, args));
             }
-            RExpr::Dot(x, ..) => {
-                self.links(&x.lhs, out)?;
-                self.links(&x.rhs, out)?;
-            }
-            other => return unsupported(format!("chain {other:?}")),
+            other => return unsupported(format!("chain link {other:?}")),
         }
         Ok(())
     }

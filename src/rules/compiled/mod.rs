@@ -33,6 +33,15 @@ use natives::{Getter, Native};
 pub use value::{Bail, V as Value};
 use value::{BinOp, V};
 
+/// Why a compiled handler call did not finish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Outside what the compiled form decides alone: the interpreter runs the call again.
+    Bail,
+    /// The call's wall-time budget ran out.
+    OverBudget,
+}
+
 /// A rule's functions in compiled form, with the function each handler enters.
 pub struct Program {
     funcs: Box<[Func]>,
@@ -90,13 +99,13 @@ enum Expr {
     Not(Box<Expr>),
     Neg(Box<Expr>),
     Plus(Box<Expr>),
-    Index(Box<Expr>, Box<Expr>),
     And(Box<[Expr]>),
     Or(Box<[Expr]>),
 }
 
-/// A chain of property reads and method calls on a target. As in Rhai, the arguments of every
-/// call in the chain are evaluated first, then the target, then the links in order.
+/// A chain of property reads, method calls and indexes on a target, `target.a.b(x)[i].c`. As
+/// in Rhai, the arguments of every call and every index in the chain are evaluated first, in
+/// order, then the target, then the links in order.
 struct Chain {
     target: Expr,
     links: Box<[Link]>,
@@ -106,6 +115,8 @@ enum Link {
     Get(Getter),
     /// A method: the native's first argument is the value so far.
     Call(Native, Box<[Expr]>),
+    /// `[i]`: an array item; any other target is the interpreter's.
+    Index(Expr),
 }
 
 impl Program {
@@ -131,25 +142,31 @@ impl Program {
         })
     }
 
-    /// Runs a handler on the step in `ctx`.
+    /// Runs a handler on the step in `ctx`; returns the operations it counted.
     ///
     /// # Errors
-    /// [`Bail`]: the caller undoes the rule's changes and runs the handler interpreted.
+    /// [`Stop::Bail`]: the caller undoes the rule's changes and runs the handler interpreted.
+    /// [`Stop::OverBudget`]: the call ran past its time budget; it is a rule error.
     pub fn run(
         &self,
         handler: Handler,
         ctx: &mut Ctx,
         limits: &Limits,
         stack: &mut Vec<Value>,
-    ) -> Result<(), Bail> {
+    ) -> Result<u64, Stop> {
         let Some(entry) = self.handlers[handler as usize] else {
-            return Ok(());
+            return Ok(0);
         };
         let args = match handler {
             Handler::Tick => [V::User, V::Int(ctx.now)],
             _ => [V::Event, V::User],
         };
-        eval::Machine::new(self, ctx, limits, stack).call(entry, args)
+        let mut machine = eval::Machine::new(self, ctx, limits, stack);
+        match machine.call(entry, args) {
+            Ok(()) => Ok(machine.operations()),
+            Err(Bail) if machine.over_budget => Err(Stop::OverBudget),
+            Err(Bail) => Err(Stop::Bail),
+        }
     }
 }
 

@@ -345,12 +345,12 @@ impl Native {
             }
             (N::TagIn, [V::Str(group)]) => api::tag_in(ctx, group).map(V::Str).map_err(|_| Bail),
             (N::WakeAt, [V::Int(at)]) => {
-                ctx.wake_at(*at);
+                ctx.wake_at(*at).map_err(|_| Bail)?;
                 Ok(V::Unit)
             }
             (N::WakeIn, [after]) => {
                 let at = ctx.now.saturating_add(duration(after)?);
-                ctx.wake_at(at);
+                ctx.wake_at(at).map_err(|_| Bail)?;
                 Ok(V::Unit)
             }
             (N::WakeAtEarliest, [V::Array(times)]) => {
@@ -362,7 +362,7 @@ impl Native {
                         _ => return Err(Bail),
                     }
                 }
-                api::wake_at_earliest(ctx, at);
+                api::wake_at_earliest(ctx, at).map_err(|_| Bail)?;
                 Ok(V::Unit)
             }
             (N::CancelWake, []) => {
@@ -401,7 +401,7 @@ impl Native {
             (N::Set, [V::Str(name), value]) => {
                 let var = api::var_from(name, &value.to_dynamic()?).map_err(|_| Bail)?;
                 let key = ctx.var_key(name).map_err(|_| Bail)?;
-                ctx.user.set_var(key, var);
+                ctx.set_var(key, var).map_err(|_| Bail)?;
                 Ok(V::Unit)
             }
             (N::Unset, [V::Str(name)]) => {

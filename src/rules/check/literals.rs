@@ -1,0 +1,272 @@
+//! Literal arguments the API would reject at run time, seen where they are written: event
+//! types, durations, tag names and groups, `tag()` options; and the warnings that need every
+//! rule at once.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use rhai::{ASTNode, Expr, Position, Stmt};
+
+use super::api::suggest;
+use super::script::{Need, RuleFacts, Walker};
+use super::Diagnostic;
+use crate::config::duration::parse_duration_ms;
+use crate::decode::EventType;
+use crate::tags::Catalogue;
+
+const EVENT_TYPES: [&str; 3] = ["chat", "click", "order"];
+const TAG_OPTIONS: [&str; 3] = ["score", "reason", "ttl"];
+
+/// Warnings that need every rule: rules without handlers, exclusive groups with two writers.
+pub fn cross_rule_warnings(facts: &[RuleFacts], catalogue: &Catalogue, out: &mut Vec<Diagnostic>) {
+    for f in facts.iter().filter(|f| f.parsed && f.handlers == 0) {
+        out.push(Diagnostic::warning(
+            &f.path,
+            None,
+            "no handler (on_chat, on_click, on_order, on_event, on_tick): this rule never runs",
+        ));
+    }
+    // Exclusive group → the first rule adding one of its tags.
+    let mut writers: BTreeMap<String, &str> = BTreeMap::new();
+    for f in facts {
+        let mut warned = Vec::new();
+        for (tag, line) in &f.tags_added {
+            let Some(id) = catalogue.id(tag) else {
+                continue;
+            };
+            let group = catalogue.group(catalogue.info(id).group);
+            if !group.exclusive {
+                continue;
+            }
+            match writers.get(&group.name) {
+                None => {
+                    writers.insert(group.name.clone(), &f.name);
+                }
+                Some(other) if *other != f.name && !warned.contains(&group.name) => {
+                    warned.push(group.name.clone());
+                    out.push(Diagnostic::warning(
+                        &f.path,
+                        Some(*line),
+                        format!(
+                            "exclusive group `{}` is also written by rule `{other}`: each rule's tag replaces the other's",
+                            group.name
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+impl Walker<'_> {
+    /// Records a tag literal as one the rule adds, unless it is only read or removed there
+    /// (`user.has(…)`, `== …`, `untag(…)`): tags are often chosen in a branch and added later.
+    pub(super) fn maybe_written(&mut self, path: &[ASTNode], s: &str, pos: Position) {
+        if self.catalogue.is_none_or(|c| c.id(s).is_none()) {
+            return;
+        }
+        let parent = match path.len().checked_sub(2).map(|i| &path[i]) {
+            Some(ASTNode::Expr(Expr::FnCall(call, _) | Expr::MethodCall(call, _))) => {
+                Some(call.name.as_str())
+            }
+            Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => Some(call.name.as_str()),
+            _ => None,
+        };
+        if matches!(
+            parent,
+            Some("==" | "!=" | "has" | "untag" | "untag_group" | "tag_in")
+        ) {
+            return;
+        }
+        self.facts
+            .tags_added
+            .push((s.to_string(), pos.line().unwrap_or(1)));
+    }
+
+    /// Literal arguments of `user.…` methods: event types, durations, tags, groups.
+    pub(super) fn user_literals(&mut self, name: &str, args: &[Expr]) {
+        if matches!(
+            name,
+            "count" | "window_exit" | "count_below_at" | "first_seen" | "last_seen"
+        ) {
+            if let Some(Expr::StringConstant(s, p)) = args.first() {
+                self.event_type_literal(s, *p);
+            }
+        }
+        let durations: &[usize] = match name {
+            "count" => &[1, 2],
+            "window_exit" | "count_below_at" | "decay_add" | "decayed" | "decay_below_at"
+            | "record_hit" => &[1],
+            "paid_orders" | "wake_in" => &[0],
+            _ => &[],
+        };
+        for &i in durations {
+            self.duration_literal(args.get(i));
+            self.arg_needs(args.get(i), Need::Duration);
+        }
+        let numbers: &[usize] = match name {
+            "count_below_at" | "decay_add" | "decay_below_at" => &[2],
+            "wake_at" => &[0],
+            _ => &[],
+        };
+        for &i in numbers {
+            self.arg_needs(args.get(i), Need::Number);
+        }
+        match (name, args.first()) {
+            ("has", Some(Expr::StringConstant(tag, p))) => {
+                self.declared_tag(tag, *p);
+            }
+            ("tag_in", Some(Expr::StringConstant(group, p))) => self.declared_group(group, *p),
+            _ => {}
+        }
+    }
+
+    pub(super) fn tag_options(&mut self, entries: &[(rhai::Ident, Expr)]) {
+        for (key, value) in entries {
+            match key.name.as_str() {
+                "ttl" => match value {
+                    Expr::StringConstant(..) => self.duration_literal(Some(value)),
+                    Expr::IntegerConstant(ms, p) if *ms <= 0 => {
+                        self.error(*p, format!("tag(): ttl must be positive, got {ms}"))
+                    }
+                    _ => self.arg_needs(Some(value), Need::Duration),
+                },
+                "score" => self.arg_needs(Some(value), Need::Number),
+                "reason" => {}
+                other => {
+                    let message = format!(
+                        "tag(): unknown option `{other}` (score, reason, ttl){}",
+                        suggest(other, TAG_OPTIONS)
+                    );
+                    self.error(key.pos, message);
+                }
+            }
+        }
+    }
+
+    pub(super) fn duration_literal(&mut self, arg: Option<&Expr>) {
+        if let Some(Expr::StringConstant(s, p)) = arg {
+            if parse_duration_ms(s).is_none() {
+                self.error(
+                    *p,
+                    format!("{s:?} is not a duration (like \"7d\", \"72h\", \"30m\", \"500ms\")"),
+                );
+            }
+        }
+    }
+
+    pub(super) fn event_type_literal(&mut self, s: &str, pos: Position) {
+        if EventType::parse(s).is_none() {
+            let message = format!(
+                "unknown event type {s:?} (chat, click, order){}",
+                suggest(s, EVENT_TYPES)
+            );
+            self.error(pos, message);
+        }
+    }
+
+    /// Whether a literal tag is declared (true when there is no catalogue to ask).
+    pub(super) fn declared_tag(&mut self, tag: &str, pos: Position) -> bool {
+        let Some(catalogue) = self.catalogue else {
+            return true;
+        };
+        if catalogue.id(tag).is_some() {
+            return true;
+        }
+        let names: Vec<&str> = (0..catalogue.len())
+            .map(|i| &**catalogue.name(i as u16))
+            .collect();
+        let hint = suggest(tag, names);
+        self.error(
+            pos,
+            format!("tag {tag:?} is not declared in the tag catalogue{hint}"),
+        );
+        false
+    }
+
+    pub(super) fn declared_group(&mut self, group: &str, pos: Position) {
+        let Some(catalogue) = self.catalogue else {
+            return;
+        };
+        if catalogue.group_by_name(group).is_some() {
+            return;
+        }
+        let mut groups: Vec<&str> = (0..catalogue.len())
+            .map(|i| {
+                catalogue
+                    .group(catalogue.info(i as u16).group)
+                    .name
+                    .as_str()
+            })
+            .collect();
+        groups.dedup();
+        let hint = suggest(group, groups);
+        self.error(
+            pos,
+            format!("group {group:?} is not declared in the tag catalogue{hint}"),
+        );
+    }
+}
+
+/// String case labels of every `switch event.type { … }` in `text`, with their lines. Rhai
+/// keeps only hashes of case values, so these are read from the text: at the switch's own
+/// brace depth, a string followed by `=>` or `|` is a case label.
+pub(super) fn switch_event_type_labels(text: &str) -> Vec<(usize, String)> {
+    let start = Regex::new(r"\bswitch\s+event\s*\.\s*type\s*\{").expect("static regex compiles");
+    let mut labels = Vec::new();
+    for m in start.find_iter(text) {
+        let body = &text[m.end()..];
+        let mut depth = 0usize;
+        let mut chars = body.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '{' | '[' | '(' => depth += 1,
+                '}' | ']' | ')' if depth == 0 => break,
+                '}' | ']' | ')' => depth -= 1,
+                '"' => {
+                    let from = i + 1;
+                    let mut end = from;
+                    while let Some((j, d)) = chars.next() {
+                        match d {
+                            '\\' => {
+                                chars.next();
+                            }
+                            '"' => {
+                                end = j;
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    let after = body[end + 1..].trim_start();
+                    if depth == 0 && (after.starts_with("=>") || after.starts_with('|')) {
+                        let at = m.end() + from;
+                        let line = text[..at].matches('\n').count() + 1;
+                        labels.push((line, body[from..end].to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    labels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_labels_are_read_at_their_depth() {
+        let text = "let w = switch event.type {\n  \"chat\" | \"clik\" => 1,\n  \"order\" => if x == \"y\" { 2 } else { 3 },\n  _ => 0,\n};\nswitch other.type { \"no\" => 1 }\n";
+        assert_eq!(
+            switch_event_type_labels(text),
+            [
+                (2, "chat".to_string()),
+                (2, "clik".to_string()),
+                (3, "order".to_string())
+            ]
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! Properties and methods applied to values of known type (`user.count(…)`, `event.amount`,
+//! `user.paid_orders(…).last`), checked link by link along a chain.
+
+use rhai::{Expr, FnCallExpr, Position};
+
+use super::api::{suggest, Api};
+use super::script::{list, Walker};
+
+impl Walker<'_> {
+    /// Checks one link of a `receiver.a.b(…)` chain after another; `recv` is the type of what
+    /// the link is applied to, when known.
+    pub(super) fn chain(&mut self, recv: Option<String>, rhs: &Expr) {
+        match rhs {
+            Expr::Dot(b, ..) => {
+                let ty = self.member(recv.as_deref(), &b.lhs);
+                self.chain(ty, &b.rhs);
+            }
+            Expr::Index(b, ..) => {
+                self.member(recv.as_deref(), &b.lhs);
+                self.chain(None, &b.rhs);
+            }
+            e => {
+                self.member(recv.as_deref(), e);
+            }
+        }
+    }
+
+    /// Checks a property or method applied to a value of type `recv`; the type it yields.
+    pub(super) fn member(&mut self, recv: Option<&str>, e: &Expr) -> Option<String> {
+        match e {
+            Expr::Property(p, pos) => {
+                let prop = p.2.as_str();
+                let ty = recv?;
+                let getter = format!("get${prop}");
+                if let Some(sig) = self.api.method(ty, &getter, 0) {
+                    return sig.returns.clone();
+                }
+                let (_, props) = self.api.members(ty);
+                let hint = suggest(prop, props.iter().copied());
+                self.error(*pos, format!("{ty} has no property `{prop}`{hint}"));
+                None
+            }
+            Expr::MethodCall(call, pos) => self.method(recv, call, *pos),
+            _ => None,
+        }
+    }
+
+    pub(super) fn method(
+        &mut self,
+        recv: Option<&str>,
+        call: &FnCallExpr,
+        pos: Position,
+    ) -> Option<String> {
+        let name = call.name.as_str();
+        let args = &call.args[..];
+        let n = args.len();
+        let scripted = self
+            .script_fns
+            .get(name)
+            .is_some_and(|a| a.contains(&n) || a.contains(&(n + 1)));
+        if scripted || Api::is_builtin(name) {
+            return None;
+        }
+        match recv.filter(|t| self.api.types.contains(*t)) {
+            Some(ty) => {
+                if let Some(sig) = self.api.method(ty, name, n) {
+                    let returns = sig.returns.clone();
+                    match ty {
+                        "User" => self.user_literals(name, args),
+                        "Event" if name == "keyword_hits" => self.facts.reads_keywords = true,
+                        _ => {}
+                    }
+                    return returns;
+                }
+                let arities: Vec<usize> = self.api.method_arities(ty, name).into_iter().collect();
+                let message = if arities.is_empty() {
+                    let (methods, _) = self.api.members(ty);
+                    format!("unknown method `{name}` on {ty}{}", suggest(name, methods))
+                } else {
+                    format!(
+                        "`{name}` on {ty} takes {} argument(s), not {n}",
+                        list(&arities)
+                    )
+                };
+                self.error(pos, message);
+                None
+            }
+            None => {
+                if self.api.with_arity(name, n + 1).next().is_some() {
+                    if name == "keyword_hits" {
+                        self.facts.reads_keywords = true;
+                    }
+                    return self
+                        .api
+                        .with_arity(name, n + 1)
+                        .find_map(|s| s.returns.clone());
+                }
+                let message = if self.api.arities(name).is_empty() {
+                    let names: Vec<&str> = self
+                        .api
+                        .names()
+                        .chain(self.script_fns.keys().map(String::as_str))
+                        .collect();
+                    format!("unknown method `{name}`{}", suggest(name, names))
+                } else {
+                    let arities: Vec<usize> = self
+                        .api
+                        .arities(name)
+                        .into_iter()
+                        .filter(|a| *a > 0)
+                        .map(|a| a - 1)
+                        .collect();
+                    format!(
+                        "method `{name}` takes {} argument(s), not {n}",
+                        list(&arities)
+                    )
+                };
+                self.error(pos, message);
+                None
+            }
+        }
+    }
+}

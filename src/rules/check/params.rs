@@ -1,0 +1,263 @@
+//! Rule parameters against the rules that read them: every `section::key` a script reads must
+//! exist, every key of a section the rules read must be read by one (a misspelt key is
+//! otherwise silently ignored while the rule reads nothing), and each value must have the type
+//! the rules need — from how a script uses it (a duration argument, a number compared, an
+//! array indexed) and from the type of the same key in the shipped parameter file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use toml::Value;
+
+use super::api::suggest;
+use super::script::{Need, RuleFacts};
+use super::Diagnostic;
+use crate::config::spans::{Seg, TomlLines};
+use crate::rules::Params;
+use crate::tags::Catalogue;
+
+/// The parameter file shipped with the default rule pack: the reference for value types.
+const SHIPPED: &str = include_str!("../../../config/params.toml");
+
+/// What a value must be.
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    Duration,
+    Number,
+    Bool,
+    Text,
+    Numbers(Option<usize>),
+}
+
+impl Kind {
+    /// The kind of a shipped value (durations are text that parses as one).
+    fn of(value: &Value) -> Option<Kind> {
+        Some(match value {
+            Value::String(s) if crate::config::duration::parse_duration_ms(s).is_some() => {
+                Kind::Duration
+            }
+            Value::String(_) => Kind::Text,
+            Value::Integer(_) | Value::Float(_) => Kind::Number,
+            Value::Boolean(_) => Kind::Bool,
+            Value::Array(items) if items.iter().all(is_number) => Kind::Numbers(Some(items.len())),
+            _ => return None,
+        })
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Kind::Duration => "a duration (like \"7d\", or milliseconds)".into(),
+            Kind::Number => "a number".into(),
+            Kind::Bool => "true or false".into(),
+            Kind::Text => "text".into(),
+            Kind::Numbers(Some(n)) => format!("a list of {n} numbers"),
+            Kind::Numbers(None) => "a list of numbers".into(),
+        }
+    }
+
+    /// Whether a loaded value (durations already in ms) is of this kind.
+    fn accepts(&self, value: &Value) -> bool {
+        match self {
+            Kind::Duration => matches!(value, Value::Integer(ms) if *ms >= 0),
+            Kind::Number => is_number(value),
+            Kind::Bool => matches!(value, Value::Boolean(_)),
+            Kind::Text => matches!(value, Value::String(_)),
+            Kind::Numbers(len) => match value {
+                Value::Array(items) => {
+                    items.iter().all(is_number) && len.is_none_or(|n| items.len() == n)
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+fn is_number(v: &Value) -> bool {
+    matches!(v, Value::Integer(_) | Value::Float(_))
+}
+
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// Checks the parameters (`text` as read from `path`, `params` as loaded) against the rules.
+pub fn check(
+    text: &str,
+    path: &str,
+    params: &Params,
+    facts: &[RuleFacts],
+    vars: &[(String, String)],
+    catalogue: Option<&Catalogue>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let lines = TomlLines::new(text);
+    let shipped: toml::Table = toml::from_str(SHIPPED).unwrap_or_default();
+    let env_var = |section: &str, key: &str| {
+        let name = format!(
+            "TAGSTREAM_{}__{}",
+            section.to_uppercase(),
+            key.to_uppercase()
+        );
+        vars.iter().any(|(k, _)| *k == name).then_some(name)
+    };
+    // Where a value came from: the environment variable overriding it, or its line.
+    let locate = |section: &str, key: &str| -> (String, Option<usize>) {
+        match env_var(section, key) {
+            Some(var) => (format!("environment variable {var}"), None),
+            None => (
+                path.to_string(),
+                Some(lines.best(&[Seg::Key(section), Seg::Key(key)])),
+            ),
+        }
+    };
+
+    // Reads that find nothing.
+    let mut read: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for f in facts {
+        for u in &f.params {
+            read.entry(u.section.as_str())
+                .or_default()
+                .insert(u.key.as_str());
+            let Some(values) = params.sections.get(&u.section) else {
+                let sections = params.sections.keys().map(String::as_str);
+                out.push(Diagnostic::error(
+                    &f.path,
+                    Some(u.line),
+                    format!(
+                        "`{}::{}`: {path} has no [{}] section{}",
+                        u.section,
+                        u.key,
+                        u.section,
+                        suggest(&u.section, sections)
+                    ),
+                ));
+                continue;
+            };
+            if !values.contains_key(&u.key) {
+                out.push(Diagnostic::error(
+                    &f.path,
+                    Some(u.line),
+                    format!(
+                        "`{}::{}` is not in {path} [{}]{}",
+                        u.section,
+                        u.key,
+                        u.section,
+                        suggest(&u.key, values.keys().map(String::as_str))
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Keys and sections nobody reads.
+    let every_rule_parsed = facts.iter().all(|f| f.parsed);
+    for (section, values) in &params.sections {
+        let Some(keys_read) = read.get(section.as_str()) else {
+            if every_rule_parsed {
+                out.push(Diagnostic::warning(
+                    path,
+                    lines.key(&[Seg::Key(section)]),
+                    format!("[{section}]: no rule reads this section"),
+                ));
+            }
+            continue;
+        };
+        for key in values.keys().filter(|k| !keys_read.contains(k.as_str())) {
+            let (at, line) = locate(section, key);
+            let missing = keys_read
+                .iter()
+                .copied()
+                .filter(|k| !values.contains_key(*k));
+            out.push(Diagnostic::error(
+                at,
+                line,
+                format!(
+                    "[{section}] {key}: no rule reads this key{}",
+                    suggest(key, missing)
+                ),
+            ));
+        }
+    }
+    if !params.keywords.specs.is_empty()
+        && every_rule_parsed
+        && !facts.iter().any(|f| f.reads_keywords)
+    {
+        out.push(Diagnostic::warning(
+            path,
+            lines.key(&[Seg::Key("keywords")]),
+            "[keywords]: no rule calls event.keyword_hits(), so these lists match nothing",
+        ));
+    }
+    if let Some(catalogue) = catalogue {
+        for spec in &params.keywords.specs {
+            if catalogue.id(&spec.tag).is_none() {
+                out.push(Diagnostic::error(
+                    path,
+                    lines.key(&[Seg::Key("keywords"), Seg::Key(&spec.tag)]),
+                    format!(
+                        "keywords: tag {:?} is not declared in the tag catalogue",
+                        spec.tag
+                    ),
+                ));
+            }
+        }
+    }
+
+    // Types: what the shipped file has, then what the scripts need.
+    for (section, values) in &params.sections {
+        for (key, value) in values {
+            let shipped_kind = shipped
+                .get(section)
+                .and_then(|s| s.get(key))
+                .and_then(Kind::of);
+            let mut wrong = None;
+            if let Some(kind) = shipped_kind.filter(|k| !k.accepts(value)) {
+                wrong = Some(format!(
+                    "must be {} like the shipped parameters",
+                    kind.describe()
+                ));
+            }
+            if wrong.is_none() {
+                wrong = facts.iter().find_map(|f| {
+                    f.params
+                        .iter()
+                        .filter(|u| u.section == *section && u.key == *key)
+                        .find_map(|u| {
+                            need_fails(u.need, value)
+                                .map(|m| format!("{m} (as read at {}:{})", f.path, u.line))
+                        })
+                });
+            }
+            if let Some(why) = wrong {
+                let (at, line) = locate(section, key);
+                out.push(Diagnostic::error(
+                    at,
+                    line,
+                    format!("[{section}] {key} = {}: {why}", shown(value)),
+                ));
+            }
+        }
+    }
+}
+
+/// Why `value` does not meet `need`, if it does not.
+fn need_fails(need: Need, value: &Value) -> Option<String> {
+    let kind = match need {
+        Need::Any => return None,
+        Need::Duration => Kind::Duration,
+        Need::Number => Kind::Number,
+        Need::Numbers => Kind::Numbers(None),
+        Need::MinLen(n) => {
+            return match value {
+                Value::Array(items) if items.len() >= n => None,
+                Value::Array(items) => {
+                    Some(format!("must have at least {n} items, has {}", items.len()))
+                }
+                _ => Some(format!("must be a list of at least {n} items")),
+            }
+        }
+    };
+    (!kind.accepts(value)).then(|| format!("must be {}", kind.describe()))
+}

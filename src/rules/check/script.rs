@@ -1,0 +1,499 @@
+//! Static checks of one rule script, on the AST Rhai's parser produces: calls resolved against
+//! the script's own functions and the engine's registered API, handlers, parameter reads, and
+//! literal arguments the API would reject at run time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use regex::Regex;
+use rhai::{ASTNode, Engine, Expr, FnCallExpr, Module, OptimizationLevel, Position, Stmt, AST};
+
+use super::api::{is_identifier, suggest, Api};
+use super::{fallback_parts, Diagnostic};
+use crate::decode::EventType;
+use crate::rules::set::{fn_line, new_engine, Handler};
+use crate::rules::{api as script_api, Ctx, Limits, Params, RulePack, RuleSource};
+use crate::tags::Catalogue;
+
+/// What a parameter read needs of its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Only to exist.
+    Any,
+    /// A duration: milliseconds, or text like `"7d"`.
+    Duration,
+    /// A number.
+    Number,
+    /// An array of numbers.
+    Numbers,
+    /// An array of at least this many items (the script indexes it).
+    MinLen(usize),
+}
+
+/// A `section::key` a script reads.
+#[derive(Debug, Clone)]
+pub struct ParamUse {
+    pub section: String,
+    pub key: String,
+    pub line: usize,
+    pub need: Need,
+}
+
+/// What the checker learnt about a rule, for the checks across rules and parameters.
+#[derive(Debug, Clone)]
+pub struct RuleFacts {
+    pub name: String,
+    pub path: String,
+    /// Whether the script parsed (nothing below is known when it did not).
+    pub parsed: bool,
+    pub handlers: usize,
+    pub params: Vec<ParamUse>,
+    /// Tags added by literal name, with the line.
+    pub tags_added: Vec<(String, usize)>,
+    /// Whether it calls `event.keyword_hits()` (reads the `[keywords]` tables).
+    pub reads_keywords: bool,
+}
+
+/// Checks every rule; returns what was learnt about each.
+pub fn check_rules(
+    rules: &[RuleSource],
+    catalogue: Option<&Catalogue>,
+    params: Option<&Params>,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<RuleFacts> {
+    let (fallback_catalogue, fallback_params) = fallback_parts();
+    let pack = RulePack {
+        rules: Arc::new(Vec::new()),
+        catalogue: catalogue.cloned().map_or(fallback_catalogue, Arc::new),
+        params: params.cloned().map_or(fallback_params, Arc::new),
+        limits: Limits::default(),
+    };
+    let mut engine = new_engine(&pack, &std::rc::Rc::new(std::cell::Cell::new(None)));
+    let shared = std::rc::Rc::new(std::cell::RefCell::new(Ctx::new(
+        pack.catalogue.clone(),
+        pack.params.clone(),
+        Arc::from(Vec::<Arc<str>>::new()),
+    )));
+    script_api::register(&mut engine, &shared);
+    // Nothing folded away: every call the operator wrote is still in the AST.
+    engine.set_optimization_level(OptimizationLevel::None);
+    // A path to a section the parameters lack still parses, so that it is reported as a
+    // missing parameter rather than as the first and only syntax error of its file.
+    let path_root = Regex::new(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*::").expect("static regex compiles");
+    let mut roots: Vec<String> = rules
+        .iter()
+        .flat_map(|r| path_root.captures_iter(&r.text).map(|c| c[1].to_string()))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    for root in roots {
+        if !pack.params.sections.contains_key(&root) {
+            engine.register_static_module(root.as_str(), Module::new().into());
+        }
+    }
+    let api = Api::new(&engine);
+    rules
+        .iter()
+        .map(|rule| check_rule(&engine, &api, rule, catalogue, out))
+        .collect()
+}
+
+fn check_rule(
+    engine: &Engine,
+    api: &Api,
+    rule: &RuleSource,
+    catalogue: Option<&Catalogue>,
+    out: &mut Vec<Diagnostic>,
+) -> RuleFacts {
+    let path = rule.path.display().to_string();
+    let mut facts = RuleFacts {
+        name: rule.name.clone(),
+        path: path.clone(),
+        parsed: false,
+        handlers: 0,
+        params: Vec::new(),
+        tags_added: Vec::new(),
+        reads_keywords: false,
+    };
+    let ast = match engine.compile(&rule.text) {
+        Ok(ast) => ast,
+        Err(e) => {
+            out.push(Diagnostic::error(
+                &path,
+                Some(e.position().line().unwrap_or(1)),
+                e.err_type().to_string(),
+            ));
+            return facts;
+        }
+    };
+    facts.parsed = true;
+    let mut walker = Walker {
+        api,
+        catalogue,
+        path: &path,
+        text: &rule.text,
+        out,
+        script_fns: BTreeMap::new(),
+        types: HashMap::new(),
+        locals: HashMap::new(),
+        facts: &mut facts,
+    };
+    walker.walk(&ast);
+    for (line, label) in super::literals::switch_event_type_labels(&rule.text) {
+        if EventType::parse(&label).is_none() {
+            walker.out.push(Diagnostic::error(
+                &path,
+                Some(line),
+                format!(
+                    "unknown event type {label:?} (chat, click, order){}",
+                    suggest(&label, ["chat", "click", "order"])
+                ),
+            ));
+        }
+    }
+    facts
+}
+
+pub(super) struct Walker<'a> {
+    pub(super) api: &'a Api,
+    pub(super) catalogue: Option<&'a Catalogue>,
+    pub(super) path: &'a str,
+    pub(super) text: &'a str,
+    pub(super) out: &'a mut Vec<Diagnostic>,
+    /// Script functions: name → parameter counts.
+    pub(super) script_fns: BTreeMap<String, Vec<usize>>,
+    /// Variables of the current function known to hold a handle (`user` → `User`).
+    pub(super) types: HashMap<String, String>,
+    /// Variables of the current function bound to a parameter (`let w = rfm::weights`).
+    pub(super) locals: HashMap<String, (String, String)>,
+    pub(super) facts: &'a mut RuleFacts,
+}
+
+/// A position as (line, column) for ordering; `None` sorts first.
+fn at(pos: Position) -> (usize, usize) {
+    (pos.line().unwrap_or(0), pos.position().unwrap_or(0))
+}
+
+impl Walker<'_> {
+    pub(super) fn error(&mut self, pos: Position, message: String) {
+        let line = pos.line();
+        self.out.push(Diagnostic::error(self.path, line, message));
+    }
+
+    /// The line `fn name(` is on, else the body's.
+    fn fn_line(&self, name: &str, body: Position) -> Option<usize> {
+        fn_line(self.text, name).or(body.line())
+    }
+
+    fn walk(&mut self, ast: &AST) {
+        let defs: Vec<_> = ast.iter_fn_def().cloned().collect();
+        for def in &defs {
+            self.script_fns
+                .entry(def.name.to_string())
+                .or_default()
+                .push(def.params.len());
+        }
+        let mut spans = Vec::with_capacity(defs.len());
+        for def in &defs {
+            spans.push((at(def.body.start_position()), at(def.body.end_position())));
+            self.check_handler(&def.name, &def.params, def.body.start_position());
+        }
+        let main = ast.statements().len();
+        let mut seen = 0;
+        let mut current: Option<usize> = None;
+        ast.walk(&mut |path: &[ASTNode]| {
+            if path.len() == 1 {
+                seen += 1;
+                if seen > main {
+                    let pos = match path[0] {
+                        ASTNode::Stmt(s) => at(s.position()),
+                        ASTNode::Expr(e) => at(e.position()),
+                        _ => (0, 0),
+                    };
+                    let found = (current.unwrap_or(0)..spans.len())
+                        .find(|&i| spans[i].0 <= pos && pos <= spans[i].1);
+                    if found != current {
+                        current = found;
+                        self.enter(found.map(|i| &*defs[i]));
+                    }
+                }
+            }
+            self.visit(path);
+            true
+        });
+    }
+
+    /// Starts a function: which of its variables hold the `user` and `event` handles.
+    fn enter(&mut self, def: Option<&rhai::ScriptFuncDef>) {
+        self.types.clear();
+        self.locals.clear();
+        let Some(def) = def else { return };
+        let params: Vec<&str> = def.params.iter().map(|p| p.as_str()).collect();
+        let handler = Handler::ALL.iter().find(|h| h.name() == def.name.as_str());
+        let roles: Vec<(usize, &str)> = match handler {
+            Some(Handler::Tick) => vec![(0, "User")],
+            Some(_) => vec![(0, "Event"), (1, "User")],
+            None => params
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| match *p {
+                    "user" => Some((i, "User")),
+                    "event" => Some((i, "Event")),
+                    _ => None,
+                })
+                .collect(),
+        };
+        for (i, ty) in roles {
+            if let Some(p) = params.get(i) {
+                if self.api.types.contains(ty) {
+                    self.types.insert(p.to_string(), ty.to_string());
+                }
+            }
+        }
+    }
+
+    fn check_handler(&mut self, name: &str, params: &[rhai::ImmutableString], body: Position) {
+        let handlers: Vec<&str> = Handler::ALL.iter().map(|h| h.name()).collect();
+        let line = self.fn_line(name, body);
+        if handlers.contains(&name) {
+            self.facts.handlers += 1;
+            let expected = if name == "on_tick" {
+                "(user, now)"
+            } else {
+                "(event, user)"
+            };
+            if params.len() != 2 {
+                self.out.push(Diagnostic::error(
+                    self.path,
+                    line,
+                    format!(
+                        "handler `{name}` must take 2 parameters {expected}, not {}",
+                        params.len()
+                    ),
+                ));
+            }
+        } else if name.starts_with("on_") {
+            self.out.push(Diagnostic::error(
+                self.path,
+                line,
+                format!(
+                    "`{name}` is named like a handler but is not one, so it never runs (handlers: {}){}",
+                    handlers.join(", "),
+                    suggest(name, handlers.iter().copied())
+                ),
+            ));
+        }
+    }
+
+    fn visit(&mut self, path: &[ASTNode]) {
+        let Some(node) = path.last() else { return };
+        match node {
+            ASTNode::Stmt(Stmt::FnCall(call, pos)) => self.call(call, *pos),
+            ASTNode::Stmt(Stmt::Var(x, ..)) => {
+                let (ident, init, _) = &**x;
+                match self.param_of(init) {
+                    Some(p) => {
+                        self.locals.insert(ident.name.to_string(), p);
+                    }
+                    None => {
+                        self.locals.remove(ident.name.as_str());
+                    }
+                }
+            }
+            ASTNode::Expr(e) => match e {
+                Expr::StringConstant(s, pos) => self.maybe_written(path, s, *pos),
+                Expr::FnCall(call, pos) => self.call(call, *pos),
+                Expr::Variable(x, _, pos) if !x.2.is_empty() => {
+                    let segments: Vec<&str> = x.2.path.iter().map(|i| i.name.as_str()).collect();
+                    if segments.len() == 1 {
+                        self.use_param(segments[0], &x.1, *pos, Need::Any);
+                    } else {
+                        self.error(
+                            *pos,
+                            format!(
+                                "`{}::{}`: parameters are read as `section::key`",
+                                segments.join("::"),
+                                x.1
+                            ),
+                        );
+                    }
+                }
+                Expr::Dot(b, ..) if !is_chain_link(path, e) => {
+                    let recv = self.type_of(&b.lhs);
+                    self.chain(recv, &b.rhs);
+                }
+                Expr::Index(b, _, pos) => {
+                    if let (Some((s, k)), Expr::IntegerConstant(i, _)) =
+                        (self.param_of(&b.lhs), &b.rhs)
+                    {
+                        if *i >= 0 {
+                            self.use_param(&s, &k, *pos, Need::MinLen(*i as usize + 1));
+                        }
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// The parameter an expression reads, directly or through a `let` bound to it.
+    fn param_of(&self, e: &Expr) -> Option<(String, String)> {
+        match e {
+            Expr::Variable(x, ..) if x.2.path.len() == 1 => {
+                Some((x.2.path[0].name.to_string(), x.1.to_string()))
+            }
+            Expr::Variable(x, ..) if x.2.is_empty() => self.locals.get(x.1.as_str()).cloned(),
+            _ => None,
+        }
+    }
+
+    fn use_param(&mut self, section: &str, key: &str, pos: Position, need: Need) {
+        self.facts.params.push(ParamUse {
+            section: section.to_string(),
+            key: key.to_string(),
+            line: pos.line().unwrap_or(1),
+            need,
+        });
+    }
+
+    /// Records what an argument that is a parameter needs.
+    pub(super) fn arg_needs(&mut self, arg: Option<&Expr>, need: Need) {
+        if let Some(arg) = arg {
+            if let Some((s, k)) = self.param_of(arg) {
+                self.use_param(&s, &k, arg.position(), need);
+            }
+        }
+    }
+
+    pub(super) fn type_of(&self, e: &Expr) -> Option<String> {
+        match e {
+            Expr::Variable(x, ..) if x.2.is_empty() => self.types.get(x.1.as_str()).cloned(),
+            _ => None,
+        }
+    }
+
+    /// A call `name(args)`: resolved, and its literal arguments checked.
+    fn call(&mut self, call: &FnCallExpr, pos: Position) {
+        let name = call.name.as_str();
+        let args = &call.args[..];
+        if call.op_token.is_some() || !is_identifier(name) {
+            self.operator(name, args);
+            return;
+        }
+        if !call.namespace.is_empty() {
+            self.error(
+                pos,
+                format!(
+                    "`{}::{name}()`: parameters are values, not functions",
+                    call.namespace
+                ),
+            );
+            return;
+        }
+        let n = args.len();
+        let known = self.script_fns.get(name).is_some_and(|a| a.contains(&n))
+            || self.api.with_arity(name, n).next().is_some()
+            || Api::is_builtin(name);
+        if !known {
+            let mut arities: Vec<usize> = self.api.arities(name).into_iter().collect();
+            arities.extend(self.script_fns.get(name).into_iter().flatten());
+            arities.sort_unstable();
+            arities.dedup();
+            let message = if arities.is_empty() {
+                let names: Vec<&str> = self
+                    .api
+                    .names()
+                    .chain(self.script_fns.keys().map(String::as_str))
+                    .collect();
+                format!("unknown function `{name}`{}", suggest(name, names))
+            } else {
+                format!("`{name}` takes {} argument(s), not {n}", list(&arities))
+            };
+            self.error(pos, message);
+            return;
+        }
+        if self.script_fns.contains_key(name) {
+            return;
+        }
+        match name {
+            "tag" | "untag" => {
+                if let Some(Expr::StringConstant(tag, p)) = args.first() {
+                    self.declared_tag(tag, *p);
+                }
+                if name == "tag" {
+                    if let Some(Expr::Map(map, _)) = args.get(1) {
+                        self.tag_options(&map.0);
+                    }
+                }
+            }
+            "untag_group" => {
+                if let Some(Expr::StringConstant(group, p)) = args.first() {
+                    self.declared_group(group, *p);
+                }
+            }
+            "duration" => self.duration_literal(args.first()),
+            "days" | "hours" | "minutes" => self.arg_needs(args.first(), Need::Number),
+            "grade_at_least" | "grade_at_most" => {
+                self.arg_needs(args.first(), Need::Number);
+                self.arg_needs(args.get(1), Need::Numbers);
+            }
+            _ => {}
+        }
+    }
+
+    /// Operators: comparisons of `event.type` with a literal, and parameters used as numbers.
+    fn operator(&mut self, op: &str, args: &[Expr]) {
+        match op {
+            "==" | "!=" => {
+                for (a, b) in [(0, 1), (1, 0)] {
+                    if let (Some(lhs), Some(Expr::StringConstant(s, p))) =
+                        (args.get(a), args.get(b))
+                    {
+                        if self.is_event_type(lhs) {
+                            self.event_type_literal(s, *p);
+                        }
+                    }
+                }
+            }
+            "<" | "<=" | ">" | ">=" | "-" | "*" | "/" | "%" => {
+                for arg in args {
+                    self.arg_needs(Some(arg), Need::Number);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_event_type(&self, e: &Expr) -> bool {
+        let Expr::Dot(b, ..) = e else { return false };
+        let Expr::Property(p, _) = &b.rhs else {
+            return false;
+        };
+        p.2.as_str() == "type" && self.type_of(&b.lhs).as_deref() == Some("Event")
+    }
+}
+
+/// Whether `e` is the right-hand part of an enclosing `.` (a later link of a chain).
+fn is_chain_link(path: &[ASTNode], e: &Expr) -> bool {
+    match path.len().checked_sub(2).map(|i| &path[i]) {
+        Some(ASTNode::Expr(Expr::Dot(b, ..))) => std::ptr::eq(&b.rhs, e),
+        Some(ASTNode::Expr(Expr::Index(b, ..))) => std::ptr::eq(&b.rhs, e),
+        _ => false,
+    }
+}
+
+/// `1`, `1 or 2`, `1, 2 or 3`.
+pub(super) fn list(items: &[usize]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!(
+            "{} or {last}",
+            init.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

@@ -1,0 +1,328 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A rule set in a temporary directory: the shipped catalogue and parameters (the latter
+/// edited by `params`), and `rules` as (file name, text).
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(rules: &[(&str, &str)], params: impl Fn(String) -> String) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules")).unwrap();
+        for (name, text) in rules {
+            std::fs::write(dir.path().join("rules").join(name), text).unwrap();
+        }
+        std::fs::copy(
+            repo().join("config/tags.toml"),
+            dir.path().join("tags.toml"),
+        )
+        .unwrap();
+        let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+        std::fs::write(dir.path().join("params.toml"), params(shipped)).unwrap();
+        Fixture { dir }
+    }
+
+    /// The shipped rules with one of them replaced or added.
+    fn shipped_with(name: &str, text: &str, params: impl Fn(String) -> String) -> Fixture {
+        let mut rules: Vec<(String, String)> = ["activity", "keywords", "lifecycle", "rfm"]
+            .iter()
+            .map(|r| {
+                let file = format!("{r}.rhai");
+                let text = std::fs::read_to_string(repo().join("rules").join(&file)).unwrap();
+                (file, text)
+            })
+            .collect();
+        rules.retain(|(f, _)| f != name);
+        rules.push((name.to_string(), text.to_string()));
+        let refs: Vec<(&str, &str)> = rules
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        Fixture::new(&refs, params)
+    }
+
+    fn check(&self, vars: &[(&str, &str)]) -> Checked {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        check(
+            &Sources {
+                rules_dir: self.dir.path().join("rules"),
+                catalogue: self.dir.path().join("tags.toml"),
+                params: self.dir.path().join("params.toml"),
+            },
+            &vars,
+        )
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+}
+
+fn shown(checked: &Checked) -> Vec<String> {
+    checked
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The one diagnostic that starts with `prefix` and contains `text`, or a panic listing all.
+fn find<'a>(checked: &'a Checked, prefix: &str, text: &str) -> &'a Diagnostic {
+    checked
+        .diagnostics
+        .iter()
+        .find(|d| d.to_string().starts_with(prefix) && d.to_string().contains(text))
+        .unwrap_or_else(|| panic!("no `{prefix}…{text}` in {:#?}", shown(checked)))
+}
+
+const HANDLER: &str = "fn on_chat(event, user) {\n    tag(\"intent/price\");\n}\n";
+
+#[test]
+fn the_shipped_pack_is_clean() {
+    let checked = check(
+        &Sources {
+            rules_dir: repo().join("rules"),
+            catalogue: repo().join("config/tags.toml"),
+            params: repo().join("config/params.toml"),
+        },
+        &[],
+    );
+    assert!(checked.diagnostics.is_empty(), "{:#?}", shown(&checked));
+    assert!(checked.pack.is_some());
+}
+
+#[test]
+fn unknown_functions_and_methods_are_errors_with_the_nearest_name() {
+    let f = Fixture::shipped_with(
+        "typos.rhai",
+        "fn on_chat(event, user) {\n    user.sett(\"k\", 1);\n    let n = user.cuont(\"chat\", days(1));\n    tagg(\"intent/price\");\n    tag(\"intent/price\", \"a\", \"b\");\n    helper(1);\n}\nfn helper(a, b) { a }\n",
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/typos.rhai");
+    assert!(
+        find(&c, &format!("{rule}:2:"), "unknown method `sett` on User")
+            .message
+            .contains("did you mean `set`?")
+    );
+    find(&c, &format!("{rule}:3:"), "did you mean `count`?");
+    find(
+        &c,
+        &format!("{rule}:4:"),
+        "unknown function `tagg`; did you mean `tag`?",
+    );
+    find(
+        &c,
+        &format!("{rule}:5:"),
+        "`tag` takes 1 or 2 argument(s), not 3",
+    );
+    find(
+        &c,
+        &format!("{rule}:6:"),
+        "`helper` takes 2 argument(s), not 1",
+    );
+    assert!(c.pack.is_none());
+    assert_eq!(c.errors(), 5, "{:#?}", shown(&c));
+}
+
+#[test]
+fn misspelt_handlers_and_wrong_parameters_are_errors() {
+    let f = Fixture::shipped_with(
+        "handlers.rhai",
+        "fn on_clicks(event, user) {\n    tag(\"intent/price\");\n}\n\nfn on_chat(event) {\n    tag(\"intent/price\");\n}\n",
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/handlers.rhai");
+    find(&c, &format!("{rule}:1:"), "did you mean `on_click`?");
+    find(
+        &c,
+        &format!("{rule}:5:"),
+        "handler `on_chat` must take 2 parameters",
+    );
+}
+
+#[test]
+fn event_fields_tag_options_durations_and_event_types_are_checked_as_written() {
+    let f = Fixture::shipped_with(
+        "literals.rhai",
+        r#"fn on_order(event, user) {
+    let a = event.amout;
+    tag("intent/price", #{ reason: "x", ttll: "7d" });
+    tag("intent/price", #{ ttl: "7 days" });
+    let n = user.count("clik", days(7));
+    if event.type == "oder" { untag("vip/gold"); }
+    user.wake_in("soon");
+    let g = user.tag_in("lifecycles");
+    let k = switch event.type { "chat" => 1, "clik" => 2, _ => 0 };
+}
+"#,
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/literals.rhai");
+    find(
+        &c,
+        &format!("{rule}:2:"),
+        "Event has no property `amout`; did you mean `amount`?",
+    );
+    find(&c, &format!("{rule}:3:"), "unknown option `ttll`");
+    find(&c, &format!("{rule}:4:"), "\"7 days\" is not a duration");
+    find(&c, &format!("{rule}:5:"), "unknown event type \"clik\"");
+    find(&c, &format!("{rule}:6:"), "unknown event type \"oder\"");
+    find(
+        &c,
+        &format!("{rule}:6:"),
+        "tag \"vip/gold\" is not declared",
+    );
+    find(&c, &format!("{rule}:7:"), "\"soon\" is not a duration");
+    find(
+        &c,
+        &format!("{rule}:8:"),
+        "group \"lifecycles\" is not declared",
+    );
+    find(&c, &format!("{rule}:9:"), "unknown event type \"clik\"");
+}
+
+#[test]
+fn parameters_are_checked_against_what_the_rules_read() {
+    let f = Fixture::shipped_with(
+        "activity.rhai",
+        &std::fs::read_to_string(repo().join("rules/activity.rhai"))
+            .unwrap()
+            .replace("activity::weight_click", "activity::weight_clik"),
+        |p| {
+            p.replace("half_life = \"7d\"", "half_life = \"7 days\"")
+                .replace("high_enter = 10.0", "high_enter = \"10\"")
+                .replace(
+                    "weights = [0.4, 0.3, 0.2, 0.1]",
+                    "weights = [0.4, 0.3, 0.2]",
+                )
+                .replace("new_for = \"7d\"", "new_for = \"7d\"\nnew_fro = \"7d\"")
+        },
+    );
+    let c = f.check(&[]);
+    let params = f.path("params.toml");
+    let rule = f.path("rules/activity.rhai");
+    find(
+        &c,
+        &format!("{params}:6:"),
+        "half_life = \"7 days\": must be a duration",
+    );
+    find(
+        &c,
+        &format!("{params}:10:"),
+        "high_enter = \"10\": must be a number",
+    );
+    find(
+        &c,
+        &format!("{rule}:15:"),
+        "`activity::weight_clik` is not in",
+    );
+    find(
+        &c,
+        &format!("{params}:8:"),
+        "weight_click: no rule reads this key",
+    );
+    find(
+        &c,
+        &format!("{params}:25:"),
+        "new_fro: no rule reads this key",
+    );
+    find(
+        &c,
+        &format!("{params}:"),
+        "weights = [0.4, 0.3, 0.2]: must be a list of 4 numbers",
+    );
+    assert!(c.pack.is_none());
+}
+
+#[test]
+fn an_environment_override_is_named_when_it_is_wrong() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| p);
+    let c = f.check(&[("TAGSTREAM_ACTIVITY__HALF_LIFE", "7 days")]);
+    find(
+        &c,
+        "environment variable TAGSTREAM_ACTIVITY__HALF_LIFE",
+        "must be a duration",
+    );
+}
+
+#[test]
+fn a_section_the_rules_lack_is_reported_where_it_is_read() {
+    let f = Fixture::shipped_with(
+        "extra.rhai",
+        "fn on_chat(event, user) {\n    if user.events > vip::threshold { tag(\"intent/price\"); }\n}\n",
+        |p| p,
+    );
+    let c = f.check(&[]);
+    find(
+        &c,
+        &format!("{}:2:", f.path("rules/extra.rhai")),
+        "has no [vip] section",
+    );
+}
+
+#[test]
+fn warnings_do_not_fail_the_check() {
+    let f = Fixture::shipped_with(
+        "zz_levels.rhai",
+        "fn on_click(event, user) {\n    tag(\"activity/high\");\n}\n",
+        |p| p,
+    );
+    std::fs::write(f.dir.path().join("rules/empty.rhai"), "fn helper() { 1 }\n").unwrap();
+    let c = f.check(&[]);
+    assert_eq!(c.errors(), 0, "{:#?}", shown(&c));
+    find(
+        &c,
+        &format!("{}: warning:", f.path("rules/empty.rhai")),
+        "no handler",
+    );
+    find(
+        &c,
+        &format!("{}:2: warning:", f.path("rules/zz_levels.rhai")),
+        "exclusive group `activity` is also written by rule `activity`",
+    );
+    assert!(c.pack.is_some());
+}
+
+#[test]
+fn every_file_reports_its_own_errors_in_one_run() {
+    let f = Fixture::new(
+        &[
+            ("a.rhai", "fn on_chat(event, user) {\n    let x = ;\n}\n"),
+            (
+                "b.rhai",
+                "fn on_chat(event, user) {\n    tag(\"vip/gold\");\n}\n",
+            ),
+        ],
+        |p| p,
+    );
+    std::fs::write(
+        f.dir.path().join("tags.toml"),
+        "[groups.intent]\ntags = [\"price\"]\ncolour = 1\n",
+    )
+    .unwrap();
+    let c = f.check(&[]);
+    find(&c, &format!("{}:2:", f.path("rules/a.rhai")), "");
+    find(&c, &format!("{}:3:", f.path("tags.toml")), "colour");
+    assert!(c.errors() >= 2, "{:#?}", shown(&c));
+}
+
+#[test]
+fn diagnostics_read_as_file_line_message() {
+    let d = Diagnostic::error("rules/a.rhai", Some(3), "boom");
+    assert_eq!(d.to_string(), "rules/a.rhai:3: boom");
+    let w = Diagnostic::warning(Path::new("p.toml").display().to_string(), None, "hm");
+    assert_eq!(w.to_string(), "p.toml: warning: hm");
+}

@@ -1,0 +1,188 @@
+//! `tagstream test`: rule tests written as files next to the rules (`rules/tests/*.toml`).
+//!
+//! A case gives a start clock, optionally what the user already did and holds, then steps —
+//! events, raw input lines, clock advances — each with what it must produce: tag changes
+//! (exactly, or at least), tags held afterwards, dead letters. Cases run through
+//! [`crate::core::Processor`], the same core as production, on a fresh partition each; the
+//! clock moves only with the case's events and advances, so timers and TTLs fire as they
+//! would in production. The format is in [`spec`] and `docs/testing.md`.
+
+mod reader;
+mod report;
+pub mod run;
+pub mod spec;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::core::Processor;
+use crate::decode::EventType;
+use crate::rules::check::{nearest, Diagnostic};
+use crate::rules::{RulePack, RulesError};
+
+pub use run::Failure;
+pub use spec::{Case, TestFile};
+
+/// The test files of a rules directory: `<dir>/tests/*.toml`, sorted by name.
+pub fn test_files(rules_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(rules_dir.join("tests")) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Reads and validates every test file of `rules_dir`; with a `pack`, also checks the tags,
+/// rules and event types the cases name against it. Returns the files and every problem found.
+pub fn load(rules_dir: &Path, pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in test_files(rules_dir) {
+        let shown = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(Diagnostic::error(&shown, None, e.to_string()));
+                continue;
+            }
+        };
+        let (file, errors) = reader::Reader::parse(&shown, &text);
+        problems.extend(errors);
+        if let Some(pack) = pack {
+            validate(&file, pack, &mut problems);
+        }
+        files.push(file);
+    }
+    (files, problems)
+}
+
+/// Names in a test file that the rule set does not know.
+fn validate(file: &TestFile, pack: &RulePack, out: &mut Vec<Diagnostic>) {
+    let tag_names: Vec<String> = (0..pack.catalogue.len())
+        .map(|i| pack.catalogue.name(i as u16).to_string())
+        .collect();
+    let rule_names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let mut error = |line: usize, message: String| {
+        out.push(Diagnostic::error(&file.path, Some(line), message));
+    };
+    let tag = |line: usize, name: &str, error: &mut dyn FnMut(usize, String)| {
+        if pack.catalogue.id(name).is_none() {
+            let hint = nearest(name, tag_names.iter().map(String::as_str))
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            error(
+                line,
+                format!("tag {name:?} is not declared in the tag catalogue{hint}"),
+            );
+        }
+    };
+    let rule = |line: usize, name: Option<&str>, error: &mut dyn FnMut(usize, String)| {
+        if let Some(name) = name.filter(|n| !rule_names.contains(n)) {
+            let hint = nearest(name, rule_names.iter().copied())
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            error(line, format!("no rule named {name:?}{hint}"));
+        }
+    };
+    let event = |e: &spec::EventSpec, error: &mut dyn FnMut(usize, String)| {
+        let kind = e.fields.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if EventType::parse(kind).is_none() {
+            error(
+                e.line,
+                format!("event type {kind:?} is not chat, click or order (send invalid input with `raw`)"),
+            );
+        }
+    };
+    for case in &file.cases {
+        for seed in &case.given_tags {
+            tag(seed.line, &seed.tag, &mut error);
+            rule(seed.line, seed.rule.as_deref(), &mut error);
+        }
+        for e in &case.given_events {
+            event(e, &mut error);
+        }
+        for step in &case.steps {
+            if let spec::Action::Event { event: e, .. } = &step.action {
+                event(e, &mut error);
+            }
+            let x = &step.expect;
+            for c in x.changes.iter().chain(x.contains.iter()).flatten() {
+                tag(step.line, &c.tag, &mut error);
+                rule(step.line, c.rule.as_deref(), &mut error);
+            }
+            for t in [&x.tags, &x.holds, &x.lacks]
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                tag(step.line, t, &mut error);
+            }
+            for d in x.dead_letters.iter().flatten() {
+                rule(step.line, d.rule.as_deref(), &mut error);
+            }
+        }
+    }
+}
+
+/// Cases passed and failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+/// Runs every case (whose name contains `filter`, when given) and writes a runner's report:
+/// a line per case, the diff of each failure, and `N passed, N failed`.
+///
+/// # Errors
+/// A rule set that does not compile, or a failed write.
+pub fn run(
+    pack: &RulePack,
+    files: &[TestFile],
+    filter: Option<&str>,
+    w: &mut dyn Write,
+) -> Result<Summary, RunError> {
+    let mut proc = Processor::new(pack)?;
+    let mut summary = Summary::default();
+    for file in files {
+        for case in &file.cases {
+            if filter.is_some_and(|f| !case.name.contains(f)) {
+                continue;
+            }
+            match run::run_case(&mut proc, pack, &file.path, case) {
+                Ok(()) => {
+                    summary.passed += 1;
+                    writeln!(w, "test {}:{}: {} ... ok", file.path, case.line, case.name)?;
+                }
+                Err(failure) => {
+                    summary.failed += 1;
+                    writeln!(
+                        w,
+                        "test {}:{}: {} ... FAILED",
+                        file.path, case.line, case.name
+                    )?;
+                    writeln!(w, "    {}:{}: {}", file.path, failure.line, failure.what)?;
+                    for line in &failure.diff {
+                        writeln!(w, "        {line}")?;
+                    }
+                }
+            }
+        }
+    }
+    writeln!(w)?;
+    writeln!(w, "{} passed, {} failed", summary.passed, summary.failed)?;
+    Ok(summary)
+}
+
+/// Why a test run could not run (not: a case failed).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error("writing the report: {0}")]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,538 @@
+//! Reading a rule test file into [`spec`](super::spec) values, with the line of everything
+//! and every problem reported, not only the first.
+
+use serde_json::Value as Json;
+use toml::{Table, Value};
+
+use super::spec::*;
+use crate::config::spans::{Seg, TomlLines};
+use crate::decode::parse_rfc3339_ms;
+use crate::rules::check::{nearest, Diagnostic};
+
+/// Reads test files, collecting every problem with its line.
+pub struct Reader<'t> {
+    path: &'t str,
+    lines: TomlLines<'t>,
+    pub errors: Vec<Diagnostic>,
+}
+
+type Path<'a> = Vec<Seg<'a>>;
+
+impl<'t> Reader<'t> {
+    /// Parses `text` (the file at `path`) into cases; problems go to `errors`.
+    pub fn parse(path: &'t str, text: &'t str) -> (TestFile, Vec<Diagnostic>) {
+        let mut file = TestFile {
+            path: path.to_string(),
+            cases: Vec::new(),
+        };
+        let table: Table = match toml::from_str(text) {
+            Ok(t) => t,
+            Err(e) => {
+                let err = crate::config::ConfigError::toml(path, text, &e);
+                return (file, vec![Diagnostic::from_config(&err, path)]);
+            }
+        };
+        let mut r = Reader {
+            path,
+            lines: TomlLines::new(text),
+            errors: Vec::new(),
+        };
+        r.keys(&table, &[], &["case"]);
+        match table.get("case") {
+            Some(Value::Array(cases)) => {
+                for (i, case) in cases.iter().enumerate() {
+                    let at = vec![Seg::Key("case"), Seg::Index(i)];
+                    if let Some(case) = r.table(case, &at) {
+                        if let Some(c) = r.case(case, &at) {
+                            file.cases.push(c);
+                        }
+                    }
+                }
+            }
+            _ => r.error(&[], "no test cases: write each as a [[case]] table"),
+        }
+        (file, r.errors)
+    }
+
+    fn error(&mut self, at: &[Seg], message: impl Into<String>) {
+        let line = self.lines.best(at);
+        self.errors
+            .push(Diagnostic::error(self.path, Some(line), message.into()));
+    }
+
+    fn line(&self, at: &[Seg]) -> usize {
+        self.lines.best(at)
+    }
+
+    /// Reports keys of `table` outside `allowed`, with the nearest allowed one.
+    fn keys(&mut self, table: &Table, at: &[Seg], allowed: &[&str]) {
+        for key in table.keys() {
+            if !allowed.contains(&key.as_str()) {
+                let mut here = at.to_vec();
+                here.push(Seg::Key(key));
+                let hint = nearest(key, allowed.iter().copied())
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_else(|| format!(" (expected: {})", allowed.join(", ")));
+                self.error(&here, format!("unknown key `{key}`{hint}"));
+            }
+        }
+    }
+
+    fn table<'v>(&mut self, value: &'v Value, at: &[Seg]) -> Option<&'v Table> {
+        match value {
+            Value::Table(t) => Some(t),
+            _ => {
+                self.error(at, "expected a table");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, table: &Table, key: &str, at: &[Seg]) -> Option<String> {
+        match table.get(key)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Datetime(d) => Some(d.to_string()),
+            _ => {
+                self.error(&with(at, key), format!("`{key}` must be text"));
+                None
+            }
+        }
+    }
+
+    fn offset(&mut self, table: &Table, key: &str, at: &[Seg]) -> Option<i64> {
+        match table.get(key)? {
+            Value::Integer(ms) => Some(*ms),
+            Value::String(s) => {
+                let parsed = parse_offset(s);
+                if parsed.is_none() {
+                    self.error(
+                        &with(at, key),
+                        format!("`{key}` = {s:?} is not a time offset like \"3d\", \"-20d\" or \"2d12h\""),
+                    );
+                }
+                parsed
+            }
+            _ => {
+                self.error(
+                    &with(at, key),
+                    format!("`{key}` must be a time offset like \"3d\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, table: &Table, key: &str, at: &[Seg]) -> Option<Vec<String>> {
+        let value = table.get(key)?;
+        let list = match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        if list.is_none() {
+            self.error(
+                &with(at, key),
+                format!("`{key}` must be a list of tag names"),
+            );
+        }
+        list
+    }
+
+    fn case(&mut self, case: &Table, at: &Path) -> Option<Case> {
+        self.keys(case, at, &["name", "start", "user", "given", "step"]);
+        let line = self.line(at);
+        let name = self.string(case, "name", at).unwrap_or_else(|| {
+            self.error(at, "a case needs a `name`");
+            String::new()
+        });
+        let start_text = self
+            .string(case, "start", at)
+            .unwrap_or_else(|| DEFAULT_START.to_string());
+        let start = parse_rfc3339_ms(&start_text).or_else(|| {
+            self.error(&with(at, "start"), format!("`start` = {start_text:?} is not an RFC 3339 time like \"2026-01-01T00:00:00Z\""));
+            None
+        });
+        let user = self
+            .string(case, "user", at)
+            .unwrap_or_else(|| DEFAULT_USER.to_string());
+        let mut c = Case {
+            name,
+            line,
+            start: start.unwrap_or(0),
+            user,
+            given_events: Vec::new(),
+            given_tags: Vec::new(),
+            steps: Vec::new(),
+        };
+        if let Some(given) = case.get("given") {
+            let g_at = with(at, "given");
+            if let Some(given) = self.table(given, &g_at) {
+                self.given(given, &g_at, &mut c);
+            }
+        }
+        match case.get("step") {
+            Some(Value::Array(steps)) => {
+                for (i, step) in steps.iter().enumerate() {
+                    let s_at = index(&with(at, "step"), i);
+                    if let Some(step) = self.table(step, &s_at) {
+                        if let Some(s) = self.step(step, &s_at) {
+                            c.steps.push(s);
+                        }
+                    }
+                }
+            }
+            _ => self.error(at, "a case needs steps: [[case.step]] tables"),
+        }
+        Some(c)
+    }
+
+    fn given(&mut self, given: &Table, at: &Path, case: &mut Case) {
+        self.keys(given, at, &["tags", "events"]);
+        if let Some(value) = given.get("tags") {
+            let t_at = with(at, "tags");
+            match value {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if let Some(t) = self.seed_tag(item, &index(&t_at, i)) {
+                            case.given_tags.push(t);
+                        }
+                    }
+                }
+                _ => self.error(&t_at, "`tags` must be a list"),
+            }
+        }
+        if let Some(value) = given.get("events") {
+            let e_at = with(at, "events");
+            match value {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let i_at = index(&e_at, i);
+                        if let Some(t) = self.table(item, &i_at) {
+                            if let Some(e) = self.event(t, &i_at, true) {
+                                case.given_events.push(e);
+                            }
+                        }
+                    }
+                }
+                _ => self.error(&e_at, "`events` must be a list of event tables"),
+            }
+        }
+    }
+
+    fn seed_tag(&mut self, item: &Value, at: &Path) -> Option<SeedTag> {
+        let line = self.line(at);
+        match item {
+            Value::String(tag) => Some(SeedTag {
+                tag: tag.clone(),
+                line,
+                score: None,
+                ttl_ms: None,
+                rule: None,
+            }),
+            Value::Table(t) => {
+                self.keys(t, at, &["tag", "score", "ttl", "rule"]);
+                let Some(tag) = self.string(t, "tag", at) else {
+                    self.error(at, "a seeded tag needs `tag`");
+                    return None;
+                };
+                let ttl_ms = self.offset(t, "ttl", at);
+                Some(SeedTag {
+                    tag,
+                    line,
+                    score: self.number(t, "score", at),
+                    ttl_ms,
+                    rule: self.string(t, "rule", at),
+                })
+            }
+            _ => {
+                self.error(
+                    at,
+                    "a seeded tag is a name or { tag = …, score = …, ttl = …, rule = … }",
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, t: &Table, key: &str, at: &[Seg]) -> Option<f64> {
+        match t.get(key)? {
+            Value::Float(f) => Some(*f),
+            Value::Integer(i) => Some(*i as f64),
+            _ => {
+                self.error(&with(at, key), format!("`{key}` must be a number"));
+                None
+            }
+        }
+    }
+
+    /// An event table: its fields as JSON, with `at` taken out.
+    fn event(&mut self, t: &Table, at: &[Seg], needs_at: bool) -> Option<EventSpec> {
+        let when = self.offset(t, "at", at);
+        if needs_at && when.is_none() && !t.contains_key("at") {
+            self.error(
+                at,
+                "an earlier event needs `at` (an offset from the start, like \"-20d\")",
+            );
+        }
+        if t.get("type").and_then(Value::as_str).is_none() {
+            self.error(at, "an event needs a `type` (chat, click or order)");
+            return None;
+        }
+        let fields = t
+            .iter()
+            .filter(|(k, _)| k.as_str() != "at")
+            .map(|(k, v)| (k.clone(), to_json(v)))
+            .collect();
+        Some(EventSpec {
+            at: when,
+            fields,
+            line: self.line(at),
+        })
+    }
+
+    fn step(&mut self, step: &Table, at: &Path) -> Option<Step> {
+        const KEYS: [&str; 13] = [
+            "event",
+            "raw",
+            "repeat",
+            "every",
+            "advance",
+            "at",
+            "user",
+            "changes",
+            "contains",
+            "tags",
+            "holds",
+            "lacks",
+            "dead_letters",
+        ];
+        self.keys(step, at, &KEYS);
+        let line = self.line(at);
+        let actions = ["event", "raw", "advance"]
+            .iter()
+            .filter(|k| step.contains_key(**k))
+            .count();
+        if actions > 1 {
+            self.error(at, "a step does one thing: `event`, `raw` or `advance`");
+        }
+        let when = self.offset(step, "at", at);
+        let action = if let Some(e) = step.get("event") {
+            let e_at = with(at, "event");
+            let t = self.table(e, &e_at)?;
+            let mut event = self.event(t, &e_at, false)?;
+            event.at = event.at.or(when);
+            let repeat = match step.get("repeat") {
+                None => 1,
+                Some(Value::Integer(n)) if (1..=10_000).contains(n) => *n as u32,
+                Some(_) => {
+                    self.error(
+                        &with(at, "repeat"),
+                        "`repeat` must be a whole number from 1 to 10000",
+                    );
+                    1
+                }
+            };
+            let every = self.offset(step, "every", at).unwrap_or(0);
+            if repeat > 1 && every <= 0 && !step.contains_key("every") {
+                self.error(
+                    at,
+                    "`repeat` needs `every` (the time between the events, like \"1h\")",
+                );
+            }
+            Action::Event {
+                event,
+                repeat,
+                every,
+            }
+        } else if let Some(raw) = step.get("raw") {
+            match raw {
+                Value::String(text) => Action::Raw {
+                    text: text.clone(),
+                    at: when,
+                },
+                _ => {
+                    self.error(
+                        &with(at, "raw"),
+                        "`raw` must be text: an input line as it arrives",
+                    );
+                    return None;
+                }
+            }
+        } else if step.contains_key("advance") {
+            // A bad value is reported; the step's expectations are still read for their errors.
+            let by = self.offset(step, "advance", at).unwrap_or(0);
+            if by < 0 {
+                self.error(
+                    &with(at, "advance"),
+                    "`advance` moves the clock forward only",
+                );
+            }
+            Action::Advance(by)
+        } else if let Some(to) = when {
+            Action::AdvanceTo(to)
+        } else {
+            Action::Look
+        };
+        for key in ["repeat", "every"] {
+            if step.contains_key(key) && !matches!(action, Action::Event { .. }) {
+                self.error(&with(at, key), format!("`{key}` goes with `event`"));
+            }
+        }
+        let expect = Expect {
+            changes: self.changes(step, "changes", at),
+            contains: self.changes(step, "contains", at),
+            tags: self.strings(step, "tags", at),
+            holds: self.strings(step, "holds", at),
+            lacks: self.strings(step, "lacks", at),
+            dead_letters: self.dead(step, at),
+        };
+        Some(Step {
+            line,
+            action,
+            user: self.string(step, "user", at),
+            expect,
+        })
+    }
+
+    fn changes(&mut self, step: &Table, key: &str, at: &[Seg]) -> Option<Vec<ChangeSpec>> {
+        let list_at = with(at, key);
+        let Value::Array(items) = step.get(key)? else {
+            self.error(
+                &list_at,
+                format!("`{key}` must be a list of changes like \"+intent/price\""),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let i_at = index(&list_at, i);
+            if let Some(c) = self.change(item, &i_at) {
+                out.push(c);
+            }
+        }
+        Some(out)
+    }
+
+    fn change(&mut self, item: &Value, at: &[Seg]) -> Option<ChangeSpec> {
+        let plain = |add: bool, tag: &str| ChangeSpec {
+            add,
+            tag: tag.to_string(),
+            user: None,
+            score: None,
+            reason: None,
+            rule: None,
+            expires: None,
+            at: None,
+        };
+        match item {
+            Value::String(s) => match (s.strip_prefix('+'), s.strip_prefix('-')) {
+                (Some(tag), _) => Some(plain(true, tag.trim())),
+                (_, Some(tag)) => Some(plain(false, tag.trim())),
+                _ => {
+                    self.error(
+                        at,
+                        format!("{s:?}: write \"+{s}\" for an add or \"-{s}\" for a remove"),
+                    );
+                    None
+                }
+            },
+            Value::Table(t) => {
+                self.keys(
+                    t,
+                    at,
+                    &[
+                        "add", "remove", "score", "reason", "rule", "expires", "user", "at",
+                    ],
+                );
+                let (add, tag) = match (self.string(t, "add", at), self.string(t, "remove", at)) {
+                    (Some(tag), None) => (true, tag),
+                    (None, Some(tag)) => (false, tag),
+                    _ => {
+                        self.error(
+                            at,
+                            "a change has either `add = \"tag\"` or `remove = \"tag\"`",
+                        );
+                        return None;
+                    }
+                };
+                let expires = match t.get("expires") {
+                    None => None,
+                    Some(Value::String(s)) if s == "never" => Some(None),
+                    Some(_) => Some(self.offset(t, "expires", at)),
+                };
+                Some(ChangeSpec {
+                    score: self.number(t, "score", at),
+                    reason: self.string(t, "reason", at),
+                    rule: self.string(t, "rule", at),
+                    user: self.string(t, "user", at),
+                    at: self.offset(t, "at", at),
+                    expires,
+                    ..plain(add, &tag)
+                })
+            }
+            _ => {
+                self.error(
+                    at,
+                    "a change is \"+tag\", \"-tag\" or a table { add = …, … }",
+                );
+                None
+            }
+        }
+    }
+
+    fn dead(&mut self, step: &Table, at: &[Seg]) -> Option<Vec<DeadSpec>> {
+        let list_at = with(at, "dead_letters");
+        let Value::Array(items) = step.get("dead_letters")? else {
+            self.error(&list_at, "`dead_letters` must be a list");
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let i_at = index(&list_at, i);
+            match item {
+                Value::String(s) => out.push(DeadSpec {
+                    error: Some(s.clone()),
+                    rule: None,
+                }),
+                Value::Table(t) => {
+                    self.keys(t, &i_at, &["error", "rule"]);
+                    out.push(DeadSpec {
+                        error: self.string(t, "error", &i_at),
+                        rule: self.string(t, "rule", &i_at),
+                    });
+                }
+                _ => self.error(
+                    &i_at,
+                    "a dead letter is a text its reason contains, or { rule = …, error = … }",
+                ),
+            }
+        }
+        Some(out)
+    }
+}
+
+fn with<'a>(at: &[Seg<'a>], key: &'a str) -> Path<'a> {
+    let mut p = at.to_vec();
+    p.push(Seg::Key(key));
+    p
+}
+
+fn index<'a>(at: &[Seg<'a>], i: usize) -> Path<'a> {
+    let mut p = at.to_vec();
+    p.push(Seg::Index(i));
+    p
+}
+
+fn to_json(value: &Value) -> Json {
+    match value {
+        Value::String(s) => Json::String(s.clone()),
+        Value::Integer(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Datetime(d) => Json::String(d.to_string()),
+        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Table(t) => Json::Object(t.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}

@@ -1,0 +1,299 @@
+//! `tagstream test` and `tagstream check` from the outside: the shipped pack's rule tests pass,
+//! a failing case is reported with its place and a diff, and `check` reports every mistake of
+//! a run with its file and line.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+fn tagstream() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
+    cmd.current_dir(repo()).env("TAGSTREAM_LOG", "warn");
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A copy of the shipped rules in a temporary directory, with `tests` as its test files.
+fn rules_with_tests(tests: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo().join("rules")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "rhai") {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    for (name, body) in tests {
+        std::fs::write(dir.path().join("tests").join(name), body).unwrap();
+    }
+    dir
+}
+
+fn run_tests(rules: &Path) -> Output {
+    tagstream()
+        .args(["test", "--rules"])
+        .arg(rules)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_shipped_rule_tests_pass() {
+    let out = tagstream().arg("test").output().unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap();
+    let passed: usize = last
+        .strip_suffix(" passed, 0 failed")
+        .unwrap_or_else(|| panic!("closing line: {last:?}"))
+        .parse()
+        .unwrap();
+    assert!(passed >= 30, "{passed} cases");
+    let results: Vec<&str> = stdout.lines().filter(|l| l.starts_with("test ")).collect();
+    assert_eq!(results.len(), passed);
+    assert!(results.iter().all(|l| l.ends_with(" ... ok")), "{stdout}");
+    // Each case is named by its file and line.
+    assert!(
+        results
+            .iter()
+            .any(|l| l.starts_with("test rules/tests/rfm.toml:")),
+        "{stdout}"
+    );
+}
+
+const FAILING: &str = r#"[[case]]
+name = "a price question adds intent/price"
+
+[[case.step]]
+event = { type = "chat", text = "多少钱" }
+contains = ["+intent/price"]
+
+[[case]]
+name = "a price question adds intent/purchase (wrong on purpose)"
+
+[[case.step]]
+event = { type = "chat", text = "你好" }
+
+[[case.step]]
+event = { type = "chat", text = "多少钱" }
+at = "1h"
+changes = ["+intent/purchase"]
+"#;
+
+#[test]
+fn a_failing_case_shows_its_place_a_diff_and_exits_1() {
+    let dir = rules_with_tests(&[("broken.toml", FAILING)]);
+    let out = run_tests(dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let file = dir.path().join("tests/broken.toml").display().to_string();
+    assert!(
+        stdout.contains(&format!(
+            "test {file}:1: a price question adds intent/price ... ok"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "test {file}:8: a price question adds intent/purchase (wrong on purpose) ... FAILED"
+        )),
+        "{stdout}"
+    );
+    // The failing step, then expected (-) against actual (+).
+    assert!(
+        stdout.contains(&format!("{file}:14: step 2 (chat event): changes differ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("- add intent/purchase"), "{stdout}");
+    assert!(
+        stdout.contains("+ add intent/price  (rule keywords, reason \"said \\\"多少钱\\\"\", expires in 30d, at +1h)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1 passed, 1 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn broken_test_files_are_usage_errors_with_lines() {
+    let bad = "[[case]]\nname = \"x\"\n\n[[case.step]]\nevent = { type = \"chat\", text = \"hi\" }\ncontain = [\"+intent/price\"]\nholds = [\"intent/prise\"]\n";
+    let dir = rules_with_tests(&[("bad.toml", bad)]);
+    let file = dir.path().join("tests/bad.toml").display().to_string();
+    for cmd in ["test", "check"] {
+        let out = tagstream()
+            .args([cmd, "--rules"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{file}:6: unknown key `contain`; did you mean `contains`?"
+            )),
+            "{cmd}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{file}:4: tag \"intent/prise\" is not declared")),
+            "{cmd}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_reports_every_mistake_of_a_run_together() {
+    let dir = rules_with_tests(&[]);
+    std::fs::write(
+        dir.path().join("typo.rhai"),
+        "fn on_clicks(event, user) {\n    user.sett(\"k\", 1);\n}\n\nfn on_chat(event, user) {\n    tag(\"intent/price\", #{ ttl: \"7 days\" });\n    let n = user.count(\"clik\", days(1));\n}\n",
+    )
+    .unwrap();
+    let params = dir.path().join("params.toml");
+    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+    std::fs::write(
+        &params,
+        shipped.replace("half_life = \"7d\"", "half_life = \"7 days\""),
+    )
+    .unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .arg("--params")
+        .arg(&params)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let rule = dir.path().join("typo.rhai").display().to_string();
+    for expected in [
+        format!("{rule}:1: `on_clicks` is named like a handler"),
+        format!("{rule}:2: unknown method `sett` on User; did you mean `set`?"),
+        format!("{rule}:6: \"7 days\" is not a duration"),
+        format!("{rule}:7: unknown event type \"clik\""),
+        format!("{}:6: [activity] half_life = \"7 days\"", params.display()),
+    ] {
+        assert!(
+            stderr.contains(&expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("check failed: 5 error(s)"), "{stderr}");
+}
+
+#[test]
+fn check_counts_the_shipped_rule_tests() {
+    let out = tagstream().arg("check").output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stdout.contains("test cases in 4 files"), "{stdout}");
+}
+
+const LIMITS: &str = r#"// Each chat text breaks one limit somewhere else.
+fn on_chat(event, user) {
+    if event.text == "loop" { spin(); }
+    if event.text == "big" { let s = "x"; loop { s += s; } }
+    if event.text == "deep" { deep(1); }
+    if event.text == "throw" { throw "boom"; }
+}
+
+fn spin() {
+    loop { }
+}
+
+fn deep(n) { deep(n + 1) }
+"#;
+
+#[test]
+fn rule_errors_at_run_time_name_the_line_in_the_rule() {
+    let pack = pack_of(&[("limits", LIMITS)]).unwrap();
+    let lines: Vec<String> = ["loop", "big", "deep", "throw"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| chat("u1", T0 + i as i64 * MINUTE, t))
+        .collect();
+    let run = run_lines(&pack, &lines);
+    let errors: Vec<&str> = run.dead.iter().map(|d| d.error.as_str()).collect();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    // A limit broken in a helper points at the handler's call of it; in the handler, at the
+    // statement itself. Never at line 1, where no code is.
+    for (error, expected) in errors.iter().zip([
+        ("operations", "(line 3,"),
+        ("string", "(line 4,"),
+        ("stack overflow", "(line 5,"),
+        ("boom", "(line 6,"),
+    ]) {
+        let lower = error.to_lowercase();
+        assert!(
+            lower.contains(expected.0) && error.contains(expected.1),
+            "{error}"
+        );
+    }
+}
+
+/// The fenced blocks of a markdown file in the given language.
+fn fenced(markdown: &str, lang: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim() == format!("```{lang}") => current = Some(String::new()),
+            Some(_) if line.trim() == "```" => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_examples_of_the_testing_guide_pass() {
+    let guide = std::fs::read_to_string(repo().join("docs/testing.md")).unwrap();
+    let files: Vec<(String, String)> = fenced(&guide, "toml")
+        .into_iter()
+        .filter(|b| b.contains("[[case]]"))
+        .enumerate()
+        .map(|(i, b)| (format!("example{i}.toml"), b))
+        .collect();
+    assert_eq!(files.len(), 2, "the guide's examples");
+    let cases: usize = files
+        .iter()
+        .map(|(_, b)| b.matches("[[case]]").count())
+        .sum();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_str()))
+        .collect();
+    let dir = rules_with_tests(&refs);
+    let out = run_tests(dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some(format!("{cases} passed, 0 failed").as_str()),
+        "{stdout}"
+    );
+}
