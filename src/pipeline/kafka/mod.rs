@@ -23,7 +23,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, Offset};
 
 use crate::config::Config;
 use crate::rules::RulePack;
@@ -31,6 +31,7 @@ use crate::sink::kafka::{run_acker, KafkaSink};
 use crate::source::kafka::{
     group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg, MAX_BATCH,
 };
+use crate::source::resume::Verdict;
 use worker::{Worker, WorkerConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -298,7 +299,9 @@ pub fn run(
     let mut intake = Intake::default();
     while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
         if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            intake.route(&router, &msg);
+            if admit(&consumer, &msg) {
+                intake.route(&router, &msg);
+            }
         }
         router.flush();
     }
@@ -345,6 +348,51 @@ impl Intake {
     }
 }
 
+/// Whether a fetched record goes to its worker: the start of a resumed partition is checked
+/// first ([`crate::source::resume::Resume`]), and a broker that skipped records is sent back.
+fn admit(consumer: &BaseConsumer<GroupContext>, msg: &rdkafka::message::BorrowedMessage<'_>) -> bool {
+    let context = consumer.context();
+    if !context.resuming.load(Ordering::Relaxed) {
+        return true;
+    }
+    let verdict = {
+        let mut resume = context.resume.lock().unwrap_or_else(|e| e.into_inner());
+        let verdict = resume.check(msg.topic(), msg.partition(), msg.offset(), Instant::now());
+        context.resuming.store(!resume.is_empty(), Ordering::Relaxed);
+        verdict
+    };
+    match verdict {
+        Verdict::Deliver => true,
+        Verdict::Skip => false,
+        Verdict::SeekBack(to) => {
+            seek(consumer, msg.topic(), msg.partition(), to);
+            false
+        }
+    }
+}
+
+fn seek(consumer: &BaseConsumer<GroupContext>, topic: &str, partition: i32, to: Offset) {
+    if let Err(e) = consumer.seek(topic, partition, to, Duration::from_secs(5)) {
+        tracing::warn!(topic, partition, error = %e, "seek back failed; the partition resumes where the broker started");
+    }
+}
+
+/// Seeks back the resumed partitions that stayed silent (see [`crate::source::resume::Resume::quiet`]).
+fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
+    let context = consumer.context();
+    if !context.resuming.load(Ordering::Relaxed) {
+        return;
+    }
+    let seeks = context
+        .resume
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .quiet(Instant::now());
+    for (topic, partition, to) in seeks {
+        seek(consumer, &topic, partition, to);
+    }
+}
+
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
 /// waiting, and hands that to the workers as one batch each.
 fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &AtomicBool) {
@@ -355,7 +403,11 @@ fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &
         let mut wait = Duration::from_millis(100);
         for _ in 0..MAX_BATCH {
             match consumer.poll(wait) {
-                Some(Ok(msg)) => intake.route(router, &msg),
+                Some(Ok(msg)) => {
+                    if admit(consumer, &msg) {
+                        intake.route(router, &msg);
+                    }
+                }
                 Some(Err(e)) => {
                     if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
                         tracing::warn!(error = %e, "consumer error; librdkafka retries");
@@ -370,6 +422,7 @@ fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &
         router.flush();
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
+            check_quiet(consumer);
             let wall = chrono::Utc::now().timestamp_millis();
             router.broadcast(|| WorkerMsg::Tick(wall));
         }

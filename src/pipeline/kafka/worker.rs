@@ -41,6 +41,8 @@ struct Slot {
     last_checkpoint: Instant,
     since_checkpoint: u64,
     first_seen: Option<i64>,
+    /// When the assignment reached this worker (before the restore).
+    assigned: Instant,
 }
 
 pub struct Worker {
@@ -112,6 +114,7 @@ impl Worker {
         if self.slots.contains_key(&partition) {
             return;
         }
+        let assigned = Instant::now();
         let nonce = format!(
             "{}:{}:{}",
             std::process::id(),
@@ -151,6 +154,7 @@ impl Worker {
                 last_checkpoint: now,
                 since_checkpoint: 0,
                 first_seen: None,
+                assigned,
             },
         );
     }
@@ -171,6 +175,7 @@ impl Worker {
             tracing::info!(
                 partition = record.partition,
                 offset = record.offset,
+                since_assign_ms = slot.assigned.elapsed().as_millis() as u64,
                 "first record after assignment"
             );
             slot.first_seen = Some(record.offset);
