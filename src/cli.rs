@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
+use crate::pipeline::reload::{self, RuleSources, RulesWatch};
 use crate::rules::{RulePack, RuleSet, RulesError};
 
 pub const EXIT_RUNTIME: u8 = 1;
@@ -169,9 +170,21 @@ pub fn main(cli: Cli) -> ExitCode {
                 Ok(loaded) => loaded,
                 Err(e) => return usage_error(e),
             };
+            tracing::info!(version = %pack.version, rules = pack.rules.len(), "rule set loaded");
+            // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
+            let live = args.input.as_deref().is_none_or(|i| i == std::path::Path::new("-"));
+            let watch = if live {
+                match reload::start(rule_sources(&config), &pack) {
+                    Ok(watch) => Some(watch),
+                    Err(e) => return usage_error(e),
+                }
+            } else {
+                None
+            };
             match args.input {
                 Some(input) => run_file(
                     &pack,
+                    watch,
                     FileJob {
                         input,
                         output: args.output,
@@ -181,7 +194,7 @@ pub fn main(cli: Cli) -> ExitCode {
                         }),
                     },
                 ),
-                None => run_kafka(config, pack),
+                None => crate::pipeline::kafka::main(config, pack, watch),
             }
         }
         Command::Generate(args) => generate(&args),
@@ -189,8 +202,18 @@ pub fn main(cli: Cli) -> ExitCode {
     }
 }
 
-fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
-    match file::run(pack, &job) {
+/// Where the running rule set came from, for reloading it.
+fn rule_sources(config: &Config) -> RuleSources {
+    RuleSources {
+        dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+        vars: env_vars(),
+    }
+}
+
+fn run_file(pack: &RulePack, watch: Option<RulesWatch>, job: FileJob) -> ExitCode {
+    match file::run_watched(pack, &job, watch) {
         Ok(summary) => {
             tracing::info!(
                 lines = summary.lines,
@@ -206,10 +229,6 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
         Err(FileRunError::Rules(e)) => usage_error(e),
         Err(e) => runtime_error(e),
     }
-}
-
-fn run_kafka(config: Config, pack: RulePack) -> ExitCode {
-    crate::pipeline::kafka::main(config, pack)
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {

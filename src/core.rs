@@ -10,7 +10,7 @@ use crate::decode::{decode, DecodeError, Event, Source};
 use crate::rules::{Execution, Handler, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
-use crate::tags::{format_ts, DeadLetter, Output, Trigger};
+use crate::tags::{format_ts, DeadLetter, Output, TagId, Trigger};
 
 /// Counters of what the processor did; read by metrics and the benchmark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,9 +24,58 @@ pub struct Stats {
     pub expiries: u64,
 }
 
+/// How the numbers of rules and tags moved from one rule set to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renumbering {
+    /// New index of each old rule, `None` when it is gone.
+    rules: Vec<Option<u16>>,
+    /// New id of each old tag, `None` when the catalogue no longer declares it.
+    tags: Vec<Option<TagId>>,
+}
+
+impl Renumbering {
+    fn between(old: &RuleSet, new: &RuleSet) -> Renumbering {
+        let rules = old
+            .names()
+            .iter()
+            .map(|name| {
+                new.names()
+                    .iter()
+                    .position(|n| n == name)
+                    .map(|i| i as u16)
+            })
+            .collect();
+        let (was, now) = (&old.pack().catalogue, &new.pack().catalogue);
+        let tags = (0..was.len())
+            .map(|id| now.id(was.name(id as TagId)))
+            .collect();
+        Renumbering { rules, tags }
+    }
+
+    /// Whether every rule and tag kept its number (state needs no change).
+    pub fn is_identity(&self) -> bool {
+        let same = |i: usize, n: Option<u16>| n == Some(i as u16);
+        self.rules.iter().enumerate().all(|(i, n)| same(i, *n))
+            && self.tags.iter().enumerate().all(|(i, n)| same(i, *n))
+    }
+
+    /// Moves a partition's state onto the new numbers.
+    pub fn apply(&self, part: &mut Partition) {
+        if !self.is_identity() {
+            part.renumber(&self.rules, &self.tags, RETIRED_RULE);
+        }
+    }
+}
+
+/// The rule number a held tag keeps when its rule is removed by a reload: its removals name
+/// [`crate::tags::RETIRED_RULE_NAME`].
+const RETIRED_RULE: u16 = u16::MAX;
+
 /// Runs a rule set over partitions. One per worker thread (the Rhai engine is not `Send`).
 pub struct Processor {
     rules: RuleSet,
+    /// The running set's version, written into every output.
+    version: Arc<str>,
     pub stats: Stats,
 }
 
@@ -47,18 +96,37 @@ impl Processor {
             rule_errors: vec![0; rules.len()],
             ..Stats::default()
         };
-        Ok(Processor { rules, stats })
+        Ok(Processor {
+            rules,
+            version: pack.version.clone(),
+            stats,
+        })
     }
 
-    /// Replaces the rule set between two events. Rules are matched to state by name, so
-    /// variables and timers of rules that keep their name carry over.
+    /// Replaces the rule set between two events. State follows rules and tags by name: apply
+    /// the returned [`Renumbering`] to every partition this processor runs, so the variables,
+    /// timers and tags of rules that keep their name carry over.
     ///
     /// # Errors
     /// A rule that does not compile; the old rules stay in force.
-    pub fn swap_rules(&mut self, pack: &RulePack) -> Result<(), RulesError> {
-        self.rules = RuleSet::compile(pack)?;
-        self.stats.rule_errors.resize(self.rules.len(), 0);
-        Ok(())
+    pub fn swap_rules(&mut self, pack: &RulePack) -> Result<Renumbering, RulesError> {
+        let new = RuleSet::compile(pack)?;
+        let renumbering = Renumbering::between(&self.rules, &new);
+        self.rules = new;
+        self.version = pack.version.clone();
+        let mut errors = vec![0; self.rules.len()];
+        for (old, count) in self.stats.rule_errors.iter().enumerate() {
+            if let Some(Some(at)) = renumbering.rules.get(old) {
+                errors[usize::from(*at)] += count;
+            }
+        }
+        self.stats.rule_errors = errors;
+        Ok(renumbering)
+    }
+
+    /// The version of the rule set in force.
+    pub fn version(&self) -> &Arc<str> {
+        &self.version
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -78,7 +146,9 @@ impl Processor {
             Ok(event) => self.process_event(part, event, raw, source, out),
             Err(e) => {
                 self.stats.decode_errors += 1;
-                out.push(Output::Dead(invalid_input(&e, raw, source)));
+                let mut dead = invalid_input(&e, raw, source);
+                dead.rules_version = self.version.to_string();
+                out.push(Output::Dead(dead));
             }
         }
     }
@@ -247,6 +317,7 @@ impl Processor {
                     rule: Some(name),
                     source,
                     payload,
+                    rules_version: self.version.to_string(),
                 }));
                 return;
             }
@@ -263,10 +334,12 @@ impl Processor {
         }
         let before = out.len();
         out.append(&mut ctx.out);
-        self.stats.changes += out[before..]
-            .iter()
-            .filter(|o| matches!(o, Output::Change(_)))
-            .count() as u64;
+        for output in &mut out[before..] {
+            if let Output::Change(change) = output {
+                change.rules_version = self.version.clone();
+                self.stats.changes += 1;
+            }
+        }
     }
 }
 
@@ -278,6 +351,8 @@ pub fn invalid_input(error: &DecodeError, raw: &[u8], source: &Source) -> DeadLe
         rule: None,
         source: source.to_string(),
         payload: payload_text(raw),
+        // Set by the caller, which knows the rule set in force.
+        rules_version: String::new(),
     }
 }
 

@@ -69,6 +69,8 @@ fn encode(outputs: &mut Vec<Output>, buf: &mut Vec<u8>, changes: &mut u64, dead:
 pub fn floor(stream: &Stream) -> Measured {
     let tag: Arc<str> = "bench/floor".into();
     let rule: Arc<str> = "floor".into();
+    // As long as a real rule set's version.
+    let version: Arc<str> = "0123456789ab".into();
     let mut buf = Vec::with_capacity(1024);
     let mut bytes = 0u64;
     let started = Instant::now();
@@ -91,6 +93,7 @@ pub fn floor(stream: &Stream) -> Measured {
                     event_id: Some(event_id),
                     ts: event.ts,
                     expires_at: None,
+                    rules_version: version.clone(),
                 };
                 change.write_json(&mut buf);
             }
@@ -99,6 +102,7 @@ pub fn floor(stream: &Stream) -> Measured {
                 rule: None,
                 source: source.to_string(),
                 payload: String::from_utf8_lossy(raw).into_owned(),
+                rules_version: version.to_string(),
             }
             .write_json(&mut buf),
         }

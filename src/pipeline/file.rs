@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::core::{Processor, Stats};
 use crate::decode::Source;
+use crate::pipeline::reload::RulesWatch;
 use crate::rules::{RulePack, RulesError};
 use crate::sink::file::{open_output, FileSink};
 use crate::source::file::LineReader;
@@ -57,6 +58,18 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
 /// # Errors
 /// Rules that do not compile, unreadable input, unwritable output.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
+    run_watched(pack, job, None)
+}
+
+/// As [`run`], taking each new rule set `watch` reports between two records (hot reload).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_watched(
+    pack: &RulePack,
+    job: &FileJob,
+    watch: Option<RulesWatch>,
+) -> Result<Summary, FileRunError> {
     let input: Box<dyn BufRead> = if job.input == Path::new("-") {
         Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
     } else {
@@ -80,9 +93,9 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
         Ok(())
     };
     let summary = if job.workers > 1 {
-        crate::pipeline::sharded::run_sharded(pack, input, name, job.workers, write)?
+        crate::pipeline::sharded::run_sharded(pack, input, name, job.workers, watch, write)?
     } else {
-        run_stream(pack, input, name, write)?
+        run_stream_watched(pack, input, name, watch, write)?
     };
     sink.flush().map_err(io_err(&job.output))?;
     Ok(Summary {
@@ -100,6 +113,20 @@ pub fn run_stream(
     pack: &RulePack,
     input: impl BufRead,
     name: Arc<str>,
+    emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
+) -> Result<Summary, FileRunError> {
+    run_stream_watched(pack, input, name, None, emit)
+}
+
+/// As [`run_stream`], swapping in each new rule set `watch` reports before the next record.
+///
+/// # Errors
+/// As [`run_stream`].
+pub fn run_stream_watched(
+    pack: &RulePack,
+    input: impl BufRead,
+    name: Arc<str>,
+    mut watch: Option<RulesWatch>,
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
     let mut processor = Processor::new(pack)?;
@@ -114,6 +141,10 @@ pub fn run_stream(
         })?;
         let Some((line, bytes)) = next else { break };
         lines += 1;
+        if let Some(new) = watch.as_mut().and_then(RulesWatch::next) {
+            processor.swap_rules(&new)?.apply(&mut part);
+            tracing::info!(version = %new.version, line, "rule set swapped in");
+        }
         let source = Source::File {
             name: name.clone(),
             line,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::file::{FileRunError, Summary};
 use crate::core::{invalid_input, Processor, Stats};
 use crate::decode::{decode, Event, Source};
+use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::source::file::LineReader;
 use crate::state::Partition;
@@ -30,6 +31,8 @@ enum Work {
         raw: Vec<u8>,
         line: u64,
     },
+    /// Run every later event on this rule set.
+    Rules(RulePack),
     Finish {
         clock: Option<i64>,
     },
@@ -75,6 +78,7 @@ fn run_shard(
                     break;
                 }
             }
+            Work::Rules(new) => processor.swap_rules(&new)?.apply(&mut part),
             Work::Finish { clock } => {
                 if let Some(clock) = clock {
                     processor.advance(&mut part, clock, &mut out);
@@ -122,8 +126,10 @@ pub fn run_sharded(
     input: impl BufRead,
     name: Arc<str>,
     shards: usize,
+    mut watch: Option<RulesWatch>,
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
+    let mut version = pack.version.to_string();
     std::thread::scope(|scope| {
         let (results_tx, results) = channel();
         let mut senders = Vec::with_capacity(shards);
@@ -155,6 +161,15 @@ pub fn run_sharded(
                 break Ok(());
             };
             seq += 1;
+            if let Some(new) = watch.as_mut().and_then(RulesWatch::next) {
+                // Each shard takes the set after every event sent to it before: a cut between
+                // two lines of the input.
+                for tx in &senders {
+                    let _ = tx.send(Work::Rules(new.clone()));
+                }
+                tracing::info!(version = %new.version, line, "rule set swapped in");
+                version = new.version.to_string();
+            }
             let source = Source::File {
                 name: name.clone(),
                 line,
@@ -177,7 +192,8 @@ pub fn run_sharded(
                 }
                 Err(e) => {
                     decode_errors += 1;
-                    let dead = invalid_input(&e, bytes, &source);
+                    let mut dead = invalid_input(&e, bytes, &source);
+                    dead.rules_version = version.clone();
                     reorder.put(seq, vec![Output::Dead(dead)], &mut emit)?;
                 }
             }

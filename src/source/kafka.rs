@@ -21,6 +21,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::resume::Resume;
+use crate::rules::RulePack;
 
 /// How long an assignment waits for the group's committed offsets.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,8 @@ pub enum WorkerMsg {
     Revoke(i32, SyncSender<()>),
     /// Wall-clock time (epoch ms), for idle partitions and periodic checkpoints.
     Tick(i64),
+    /// Run every later record on this rule set (hot reload).
+    Rules(RulePack),
     /// Checkpoint everything, make it durable, answer, stop.
     Shutdown(SyncSender<()>),
 }

@@ -9,6 +9,7 @@ mod kafka;
 mod kafka_support;
 mod net_cut;
 mod personas;
+mod reload;
 mod restore;
 mod rule_errors;
 mod rulepack_activity;

@@ -26,6 +26,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset};
 
 use crate::config::Config;
+use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::sink::kafka::{run_acker, KafkaSink};
 use crate::source::kafka::{
@@ -54,6 +55,8 @@ pub struct KafkaOptions {
     pub workers: usize,
     pub checkpoint_interval: Duration,
     pub checkpoint_records: u64,
+    /// Hot reload: new rule sets to swap in between two records.
+    pub reload: Option<RulesWatch>,
 }
 
 impl Default for KafkaOptions {
@@ -62,6 +65,7 @@ impl Default for KafkaOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_records: 50_000,
+            reload: None,
         }
     }
 }
@@ -79,11 +83,15 @@ fn client_config(config: &Config) -> ClientConfig {
     client
 }
 
-/// The CLI entry: runs until SIGTERM or Ctrl-C.
-pub fn main(config: Config, pack: RulePack) -> ExitCode {
+/// The CLI entry: runs until SIGTERM or Ctrl-C, taking new rule sets from `reload`.
+pub fn main(config: Config, pack: RulePack, reload: Option<RulesWatch>) -> ExitCode {
     let shutdown = Arc::new(AtomicBool::new(false));
     spawn_signal_listener(shutdown.clone());
-    match run(&config, &pack, &KafkaOptions::default(), &shutdown) {
+    let options = KafkaOptions {
+        reload,
+        ..KafkaOptions::default()
+    };
+    match run(&config, &pack, &options, &shutdown) {
         Ok(()) => ExitCode::SUCCESS,
         Err(KafkaRunError::Config(e)) => {
             eprintln!("error: {e}");
@@ -289,7 +297,7 @@ pub fn run(
 
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
-    poll_loop(&consumer, &router, shutdown);
+    poll_loop(&consumer, &router, options.reload.clone(), shutdown);
 
     tracing::info!("draining: leaving the group");
     // Leaving runs the revoke hook with the workers still alive: every partition is
@@ -395,15 +403,29 @@ fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
 
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
 /// waiting, and hands that to the workers as one batch each.
-fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &AtomicBool) {
+fn poll_loop(
+    consumer: &BaseConsumer<GroupContext>,
+    router: &Router,
+    mut reload: Option<RulesWatch>,
+    shutdown: &AtomicBool,
+) {
     let mut intake = Intake::default();
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
+        if let Some(new) = reload.as_mut().and_then(RulesWatch::next) {
+            tracing::info!(version = %new.version, "rule set handed to the workers");
+            router.broadcast(|| WorkerMsg::Rules(new.clone()));
+        }
         let mut wait = Duration::from_millis(100);
         for _ in 0..MAX_BATCH {
             match consumer.poll(wait) {
                 Some(Ok(msg)) => {
+                    // Every record routed so far runs on the old set, this one on the new.
+                    if let Some(new) = reload.as_mut().and_then(RulesWatch::next) {
+                        tracing::info!(version = %new.version, "rule set handed to the workers");
+                        router.broadcast(|| WorkerMsg::Rules(new.clone()));
+                    }
                     if admit(consumer, &msg) {
                         intake.route(router, &msg);
                     }

@@ -98,6 +98,16 @@ impl Worker {
                     let _ = self.acker.send(Ack::Barrier(reply));
                 }
                 WorkerMsg::Tick(wall_ms) => self.tick(wall_ms),
+                WorkerMsg::Rules(pack) => match self.processor.swap_rules(&pack) {
+                    Ok(renumbering) => {
+                        for slot in self.slots.values_mut() {
+                            renumbering.apply(&mut slot.task.part);
+                            slot.task.changed = true;
+                        }
+                        tracing::debug!(version = %pack.version, "rule set swapped in");
+                    }
+                    Err(e) => tracing::error!(error = %e, "new rule set does not compile here; the running set stays"),
+                },
                 WorkerMsg::Shutdown(reply) => {
                     let partitions: Vec<i32> = self.slots.keys().copied().collect();
                     for p in partitions {
