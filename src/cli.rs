@@ -172,7 +172,10 @@ pub fn main(cli: Cli) -> ExitCode {
             };
             tracing::info!(version = %pack.version, rules = pack.rules.len(), "rule set loaded");
             // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
-            let live = args.input.as_deref().is_none_or(|i| i == std::path::Path::new("-"));
+            let live = args
+                .input
+                .as_deref()
+                .is_none_or(|i| i == std::path::Path::new("-"));
             let watch = if live {
                 match reload::start(rule_sources(&config), &pack) {
                     Ok(watch) => Some(watch),

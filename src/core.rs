@@ -38,12 +38,7 @@ impl Renumbering {
         let rules = old
             .names()
             .iter()
-            .map(|name| {
-                new.names()
-                    .iter()
-                    .position(|n| n == name)
-                    .map(|i| i as u16)
-            })
+            .map(|name| new.names().iter().position(|n| n == name).map(|i| i as u16))
             .collect();
         let (was, now) = (&old.pack().catalogue, &new.pack().catalogue);
         let tags = (0..was.len())

@@ -141,7 +141,7 @@ pub fn run_stream_watched(
         })?;
         let Some((line, bytes)) = next else { break };
         lines += 1;
-        if let Some(new) = watch.as_mut().and_then(RulesWatch::next) {
+        if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
             processor.swap_rules(&new)?.apply(&mut part);
             tracing::info!(version = %new.version, line, "rule set swapped in");
         }

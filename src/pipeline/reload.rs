@@ -54,10 +54,7 @@ pub fn reloads() -> (u64, u64) {
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
     #[error("cannot watch {path} for changes: {source}")]
-    Watch {
-        path: String,
-        source: notify::Error,
-    },
+    Watch { path: String, source: notify::Error },
     #[error("cannot listen for SIGHUP: {0}")]
     Signal(std::io::Error),
     #[error("cannot start the reloader thread: {0}")]
@@ -145,7 +142,7 @@ impl RulesWatch {
 
     /// The set to run from the next event on, when it differs from the last one taken. Waits
     /// while a reload is being decided.
-    pub fn next(&mut self) -> Option<RulePack> {
+    pub fn take_new(&mut self) -> Option<RulePack> {
         if self.shared.hint.load(Ordering::Acquire) == self.seen * 2 {
             return None;
         }
@@ -303,30 +300,31 @@ fn watch_files(
         })
         .collect();
     let (dir_c, files_c) = (dir.clone(), files.clone());
-    let mut watcher =
-        notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            let Ok(event) = event else { return };
-            if event.kind.is_access() {
-                return;
-            }
-            let matters = event.paths.iter().any(|p| {
-                let in_rules = p.parent() == Some(dir_c.as_path())
-                    && p.extension().is_some_and(|x| x == "rhai");
-                // `..data` and the like: how a Kubernetes volume swaps its files in at once.
-                let swapped = p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".."));
-                in_rules
-                    || files_c
-                        .iter()
-                        .any(|f| f == p || (swapped && f.parent() == p.parent()))
-            });
-            if matters {
-                let _ = tx.send(Trigger::Files);
-            }
-        })
-        .map_err(|source| ReloadError::Watch {
-            path: dir.display().to_string(),
-            source,
-        })?;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if event.kind.is_access() {
+            return;
+        }
+        let matters = event.paths.iter().any(|p| {
+            let in_rules =
+                p.parent() == Some(dir_c.as_path()) && p.extension().is_some_and(|x| x == "rhai");
+            // `..data` and the like: how a Kubernetes volume swaps its files in at once.
+            let swapped = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".."));
+            in_rules
+                || files_c
+                    .iter()
+                    .any(|f| f == p || (swapped && f.parent() == p.parent()))
+        });
+        if matters {
+            let _ = tx.send(Trigger::Files);
+        }
+    })
+    .map_err(|source| ReloadError::Watch {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let mut dirs = vec![dir];
     for f in &files {
         if let Some(parent) = f.parent() {
@@ -381,7 +379,7 @@ mod tests {
     fn a_watch_waits_while_a_reload_is_decided_then_takes_the_new_set_once() {
         let running = shipped();
         let mut watch = RulesWatch::fixed(&running);
-        assert!(watch.next().is_none(), "nothing new at the start");
+        assert!(watch.take_new().is_none(), "nothing new at the start");
         let shared = watch.shared.clone();
         shared.update(|s| s.deciding = true);
         let mut next = running.clone();
@@ -395,10 +393,13 @@ mod tests {
             });
         });
         let asked = Instant::now();
-        let taken = watch.next().expect("the new set");
-        assert!(asked.elapsed() >= Duration::from_millis(100), "it waited for the decision");
+        let taken = watch.take_new().expect("the new set");
+        assert!(
+            asked.elapsed() >= Duration::from_millis(100),
+            "it waited for the decision"
+        );
         assert_eq!(&*taken.version, "next");
-        assert!(watch.next().is_none(), "a set is taken once");
+        assert!(watch.take_new().is_none(), "a set is taken once");
         publisher.join().unwrap();
     }
 
@@ -409,6 +410,6 @@ mod tests {
         let shared = watch.shared.clone();
         shared.update(|s| s.deciding = true);
         shared.update(|s| s.deciding = false);
-        assert!(watch.next().is_none());
+        assert!(watch.take_new().is_none());
     }
 }

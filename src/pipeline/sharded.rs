@@ -161,7 +161,7 @@ pub fn run_sharded(
                 break Ok(());
             };
             seq += 1;
-            if let Some(new) = watch.as_mut().and_then(RulesWatch::next) {
+            if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
                 // Each shard takes the set after every event sent to it before: a cut between
                 // two lines of the input.
                 for tx in &senders {

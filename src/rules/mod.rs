@@ -154,15 +154,25 @@ impl RulePack {
                     .and_then(|rest| rest.split_once("__"))
                     .is_some_and(|(section, _)| !engine.contains_key(&section.to_lowercase()))
             })
-            .flat_map(|(k, v)| [k.as_bytes(), b"=".as_slice(), v.as_bytes(), b"\n".as_slice()].concat())
+            .flat_map(|(k, v)| {
+                [
+                    k.as_bytes(),
+                    b"=".as_slice(),
+                    v.as_bytes(),
+                    b"\n".as_slice(),
+                ]
+                .concat()
+            })
             .collect();
         let rule_parts = pack
             .rules
             .iter()
             .flat_map(|r| [r.name.as_bytes(), r.text.as_bytes()]);
-        pack.version = version_of(
-            rule_parts.chain([catalogue_text.as_bytes(), &params_text[..], &overrides[..]]),
-        );
+        pack.version = version_of(rule_parts.chain([
+            catalogue_text.as_bytes(),
+            &params_text[..],
+            &overrides[..],
+        ]));
         Ok(pack)
     }
 

@@ -9,8 +9,8 @@
 //! leave.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -326,6 +326,11 @@ pub fn group_consumer(
         // A fetch waits at most this long for new records; librdkafka's 500 ms would be most
         // of an event's time to its tags on a quiet topic.
         ("fetch.wait.max.ms", "10"),
+        // Fail-over within about 15 s, as config/tagstream.toml ships it (docs/kafka.md), for a
+        // config that does not say.
+        ("session.timeout.ms", "10000"),
+        ("heartbeat.interval.ms", "1000"),
+        ("max.poll.interval.ms", "60000"),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);

@@ -358,7 +358,10 @@ impl Intake {
 
 /// Whether a fetched record goes to its worker: the start of a resumed partition is checked
 /// first ([`crate::source::resume::Resume`]), and a broker that skipped records is sent back.
-fn admit(consumer: &BaseConsumer<GroupContext>, msg: &rdkafka::message::BorrowedMessage<'_>) -> bool {
+fn admit(
+    consumer: &BaseConsumer<GroupContext>,
+    msg: &rdkafka::message::BorrowedMessage<'_>,
+) -> bool {
     let context = consumer.context();
     if !context.resuming.load(Ordering::Relaxed) {
         return true;
@@ -366,7 +369,9 @@ fn admit(consumer: &BaseConsumer<GroupContext>, msg: &rdkafka::message::Borrowed
     let verdict = {
         let mut resume = context.resume.lock().unwrap_or_else(|e| e.into_inner());
         let verdict = resume.check(msg.topic(), msg.partition(), msg.offset(), Instant::now());
-        context.resuming.store(!resume.is_empty(), Ordering::Relaxed);
+        context
+            .resuming
+            .store(!resume.is_empty(), Ordering::Relaxed);
         verdict
     };
     match verdict {
@@ -413,7 +418,7 @@ fn poll_loop(
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
-        if let Some(new) = reload.as_mut().and_then(RulesWatch::next) {
+        if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
             tracing::info!(version = %new.version, "rule set handed to the workers");
             router.broadcast(|| WorkerMsg::Rules(new.clone()));
         }
@@ -422,7 +427,7 @@ fn poll_loop(
             match consumer.poll(wait) {
                 Some(Ok(msg)) => {
                     // Every record routed so far runs on the old set, this one on the new.
-                    if let Some(new) = reload.as_mut().and_then(RulesWatch::next) {
+                    if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
                         tracing::info!(version = %new.version, "rule set handed to the workers");
                         router.broadcast(|| WorkerMsg::Rules(new.clone()));
                     }

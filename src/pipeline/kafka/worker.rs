@@ -106,7 +106,9 @@ impl Worker {
                         }
                         tracing::debug!(version = %pack.version, "rule set swapped in");
                     }
-                    Err(e) => tracing::error!(error = %e, "new rule set does not compile here; the running set stays"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "new rule set does not compile here; the running set stays")
+                    }
                 },
                 WorkerMsg::Shutdown(reply) => {
                     let partitions: Vec<i32> = self.slots.keys().copied().collect();
@@ -181,7 +183,16 @@ impl Worker {
         let Some(slot) = self.slots.get_mut(&record.partition) else {
             return;
         };
-        if slot.first_seen.is_none() {
+        let applied = slot.task.apply(
+            &mut self.processor,
+            &record.topic,
+            record.offset,
+            &record.payload,
+            &mut self.outputs,
+        );
+        if applied && slot.first_seen.is_none() {
+            // The cost of an assignment: restore, then whatever is read before the first
+            // record the state does not hold yet.
             tracing::info!(
                 partition = record.partition,
                 offset = record.offset,
@@ -190,13 +201,6 @@ impl Worker {
             );
             slot.first_seen = Some(record.offset);
         }
-        slot.task.apply(
-            &mut self.processor,
-            &record.topic,
-            record.offset,
-            &record.payload,
-            &mut self.outputs,
-        );
         slot.last_input = Instant::now();
         slot.since_checkpoint += 1;
         self.flush_outputs(record.key.as_deref());

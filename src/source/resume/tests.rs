@@ -134,7 +134,10 @@ fn an_idle_partition_on_an_honest_broker_settles_after_one_look_back() {
     let log = FakeLog::even(0, 3_000, 1_000, false);
     let (delivered, seeks) = drive(&log, Some(3_000));
     assert!(delivered.is_empty());
-    assert_eq!(seeks, 1, "one seek back shows records before the committed offset");
+    assert_eq!(
+        seeks, 1,
+        "one seek back shows records before the committed offset"
+    );
 }
 
 #[test]
