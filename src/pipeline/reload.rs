@@ -172,13 +172,22 @@ enum Trigger {
 /// pipeline starts with.
 ///
 /// # Errors
-/// The files cannot be watched, or SIGHUP cannot be caught.
+/// SIGHUP cannot be caught, or no thread can be started. (Files that cannot be watched are
+/// logged: SIGHUP still reloads.)
 pub fn start(sources: RuleSources, running: &RulePack) -> Result<RulesWatch, ReloadError> {
     let watch = RulesWatch::fixed(running);
     let (tx, rx) = channel();
     listen_for_sighup(tx.clone())?;
-    let watcher = watch_files(&sources, tx)?;
+    // Without a watcher (inotify limits, an unwatchable file system) SIGHUP still reloads.
+    let watcher = match watch_files(&sources, tx) {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            tracing::warn!("{e}; rules reload on SIGHUP only");
+            None
+        }
+    };
     let target = watch_target(&sources);
+    let files = watcher.is_some();
     let shared = watch.shared.clone();
     let version = running.version.clone();
     std::thread::Builder::new()
@@ -189,7 +198,11 @@ pub fn start(sources: RuleSources, running: &RulePack) -> Result<RulesWatch, Rel
             reload_loop(&sources, &shared, version, &rx);
         })
         .map_err(ReloadError::Thread)?;
-    tracing::info!(rules = %target, "hot reload on SIGHUP and on file changes");
+    if files {
+        tracing::info!(rules = %target, "hot reload on SIGHUP and on file changes");
+    } else {
+        tracing::info!(rules = %target, "hot reload on SIGHUP");
+    }
     Ok(watch)
 }
 

@@ -14,7 +14,9 @@ use tagstream::rules::RulePack;
 use tagstream::state::Partition;
 use tagstream::tags::{Output, TagChange};
 
-use crate::kafka_support::{self, bootstrap, fold_outputs, produce_lines, read_topic, wait_committed};
+use crate::kafka_support::{
+    self, bootstrap, fold_outputs, produce_lines, read_topic, wait_committed,
+};
 use crate::support::*;
 
 /// A rule that sorts before every shipped rule, and its catalogue group, which sorts before
@@ -30,13 +32,19 @@ fn tree() -> tempfile::TempDir {
     for entry in std::fs::read_dir(repo().join("rules")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|x| x == "rhai") {
-            std::fs::copy(&path, dir.path().join("rules").join(path.file_name().unwrap()))
-                .unwrap();
+            std::fs::copy(
+                &path,
+                dir.path().join("rules").join(path.file_name().unwrap()),
+            )
+            .unwrap();
         }
     }
     for file in ["tags.toml", "params.toml"] {
-        std::fs::copy(repo().join("config").join(file), dir.path().join("config").join(file))
-            .unwrap();
+        std::fs::copy(
+            repo().join("config").join(file),
+            dir.path().join("config").join(file),
+        )
+        .unwrap();
     }
     dir
 }
@@ -56,7 +64,11 @@ fn add_abtest(dir: &Path, rule: &str) {
     let catalogue = dir.join("config/tags.toml");
     let text = std::fs::read_to_string(&catalogue).unwrap();
     let at = text.find("[groups.").unwrap();
-    std::fs::write(&catalogue, format!("{}{ABTEST_GROUP}{}", &text[..at], &text[at..])).unwrap();
+    std::fs::write(
+        &catalogue,
+        format!("{}{ABTEST_GROUP}{}", &text[..at], &text[at..]),
+    )
+    .unwrap();
     std::fs::write(dir.join("rules/abtest.rhai"), rule).unwrap();
 }
 
@@ -194,7 +206,11 @@ fn check_outputs(changes: &[serde_json::Value], v1: &str, v2: &str) {
     let by_event = |prefix: &str| -> Vec<&serde_json::Value> {
         changes
             .iter()
-            .filter(|c| c["event_id"].as_str().is_some_and(|e| e.starts_with(prefix)))
+            .filter(|c| {
+                c["event_id"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with(prefix))
+            })
             .collect()
     };
     let t = T0;
@@ -222,7 +238,10 @@ fn check_outputs(changes: &[serde_json::Value], v1: &str, v2: &str) {
             .any(|c| c["tag"] == tag && c["op"] == "add")
     };
     assert!(!has(&format!("k-u2-{}", t + MINUTE), "abtest/reloaded"));
-    assert!(has(&format!("k-u2-{}", t + DAY + MINUTE), "abtest/reloaded"));
+    assert!(has(
+        &format!("k-u2-{}", t + DAY + MINUTE),
+        "abtest/reloaded"
+    ));
     assert!(
         has(&format!("k-u3-{}", t + 2 * DAY), "abtest/reloaded"),
         "the broken rule did not replace the running one"
@@ -344,7 +363,11 @@ fn kafka_mode_reloads_between_two_records() {
     let dir = tree();
     let topics = kafka_support::Topics::new(&bootstrap, 2);
     let path = |p: &str| -> String { dir.path().join(p).display().to_string() };
-    let (rules, catalogue, params) = (path("rules"), path("config/tags.toml"), path("config/params.toml"));
+    let (rules, catalogue, params) = (
+        path("rules"),
+        path("config/tags.toml"),
+        path("config/params.toml"),
+    );
     let processor = topics.spawn_with(
         "reload-kafka",
         &[
@@ -366,7 +389,13 @@ fn kafka_mode_reloads_between_two_records() {
         for (p, n) in produce_lines(&bootstrap, &topics.input, 2, lines) {
             *ends.entry(p).or_insert(0) += n;
         }
-        wait_committed(&bootstrap, &topics.group, &topics.input, &ends, Duration::from_secs(60));
+        wait_committed(
+            &bootstrap,
+            &topics.group,
+            &topics.input,
+            &ends,
+            Duration::from_secs(60),
+        );
     };
     send(&before);
     add_abtest(dir.path(), ABTEST_RULE);
@@ -376,13 +405,19 @@ fn kafka_mode_reloads_between_two_records() {
         .unwrap()
         .to_string();
     send(&after);
-    std::fs::write(dir.path().join("rules/abtest.rhai"), "fn on_click(event, user) {").unwrap();
+    std::fs::write(
+        dir.path().join("rules/abtest.rhai"),
+        "fn on_click(event, user) {",
+    )
+    .unwrap();
     wait_log(&log, "rules reload failed", 0);
     send(&last);
     processor.stop();
     let out = read_topic(&bootstrap, &topics.output);
-    let changes: Vec<serde_json::Value> =
-        out.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let changes: Vec<serde_json::Value> = out
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     check_outputs(&changes, &v1, &v2);
     let tags = fold_outputs(&out);
     assert!(tags["u1"].contains("intent/purchase"), "{tags:?}");
