@@ -5,12 +5,14 @@ mod support;
 
 mod cli;
 mod compiled;
+mod failover;
 mod kafka;
 mod kafka_support;
 mod net_cut;
 mod personas;
 mod reload;
 mod restore;
+mod resume;
 mod rule_errors;
 mod rulepack_activity;
 mod rulepack_keywords;
