@@ -125,10 +125,14 @@ fn a_fetch_that_skips_part_of_a_batch_is_caught() {
         return;
     }
     let messages = resume("resume-defective", 4_000, 1_234, false);
+    // tansu 0.6 serves a fetch from inside a batch from the next batch, or with nothing when
+    // the batch is the last: either way the fallback seeks back until the fetch is whole.
     assert!(
-        said(&messages, "broker skipped records on resume"),
-        "tansu 0.6 serves a fetch from inside a batch from the next batch"
+        said(&messages, "broker skipped records on resume")
+            || said(&messages, "no record since resuming"),
+        "the fallback was taken"
     );
+    assert!(said(&messages, "resume confirmed after seeking back"));
 }
 
 #[test]
