@@ -330,7 +330,7 @@ pub fn group_consumer(
         // config that does not say.
         ("session.timeout.ms", "10000"),
         ("heartbeat.interval.ms", "1000"),
-        ("max.poll.interval.ms", "60000"),
+        ("max.poll.interval.ms", "10000"),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);
