@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
+use crate::pipeline::reload::{self, RuleSources, RulesWatch};
 use crate::pipeline::signals::Stop;
 use crate::rules::check::{Diagnostic, Sources};
 use crate::rules::{self, RulePack, RuleSet, RulesError};
@@ -199,9 +200,23 @@ pub fn main(cli: Cli) -> ExitCode {
             if let Err(code) = observe(&config, &pack, &args) {
                 return code;
             }
+            // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
+            let live = args
+                .input
+                .as_deref()
+                .is_none_or(|i| i == std::path::Path::new("-"));
+            let watch = if live {
+                match reload::start(rule_sources(&config), &pack) {
+                    Ok(watch) => Some(watch),
+                    Err(e) => return usage_error(e),
+                }
+            } else {
+                None
+            };
             match args.input {
                 Some(input) => run_file(
                     &pack,
+                    watch,
                     FileJob {
                         input,
                         output: args.output,
@@ -213,7 +228,7 @@ pub fn main(cli: Cli) -> ExitCode {
                         max_future_ms: config.max_future_ms(),
                     },
                 ),
-                None => run_kafka(config, pack),
+                None => crate::pipeline::kafka::main(config, pack, watch),
             }
         }
         Command::Diff(args) => crate::diff::main(&args),
@@ -366,8 +381,18 @@ fn test(args: &TestArgs) -> ExitCode {
     }
 }
 
-fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
-    match file::run(pack, &job) {
+/// Where the running rule set came from, for reloading it.
+fn rule_sources(config: &Config) -> RuleSources {
+    RuleSources {
+        dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+        vars: env_vars(),
+    }
+}
+
+fn run_file(pack: &RulePack, watch: Option<RulesWatch>, job: FileJob) -> ExitCode {
+    match file::run_watched(pack, &job, watch) {
         Ok(summary) => {
             let signal = summary.interrupted;
             crate::metrics::export::log_end_summary(
@@ -397,10 +422,6 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
         Err(FileRunError::Write(e)) if e.is_broken_pipe() => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }
-}
-
-fn run_kafka(config: Config, pack: RulePack) -> ExitCode {
-    crate::pipeline::kafka::main(config, pack)
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {

@@ -12,7 +12,7 @@ use crate::decode::{decode, DecodeError, Event, EventType, FutureLimit, Source};
 use crate::rules::{Execution, Handler, RuleErrorKind, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
-use crate::tags::{format_ts, DeadLetter, Output, Trigger};
+use crate::tags::{format_ts, DeadLetter, Output, TagId, Trigger};
 
 /// Counters of what the processor did; read by metrics and the benchmark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,9 +77,53 @@ pub const MAX_RULE_SAMPLES: usize = 4096;
 /// still catches up over more than two years of silence.
 pub const MAX_WAKES_PER_STEP: u32 = 1_000;
 
+/// How the numbers of rules and tags moved from one rule set to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renumbering {
+    /// New index of each old rule, `None` when it is gone.
+    rules: Vec<Option<u16>>,
+    /// New id of each old tag, `None` when the catalogue no longer declares it.
+    tags: Vec<Option<TagId>>,
+}
+
+impl Renumbering {
+    fn between(old: &RuleSet, new: &RuleSet) -> Renumbering {
+        let rules = old
+            .names()
+            .iter()
+            .map(|name| new.names().iter().position(|n| n == name).map(|i| i as u16))
+            .collect();
+        let (was, now) = (&old.pack().catalogue, &new.pack().catalogue);
+        let tags = (0..was.len())
+            .map(|id| now.id(was.name(id as TagId)))
+            .collect();
+        Renumbering { rules, tags }
+    }
+
+    /// Whether every rule and tag kept its number (state needs no change).
+    pub fn is_identity(&self) -> bool {
+        let same = |i: usize, n: Option<u16>| n == Some(i as u16);
+        self.rules.iter().enumerate().all(|(i, n)| same(i, *n))
+            && self.tags.iter().enumerate().all(|(i, n)| same(i, *n))
+    }
+
+    /// Moves a partition's state onto the new numbers.
+    pub fn apply(&self, part: &mut Partition) {
+        if !self.is_identity() {
+            part.renumber(&self.rules, &self.tags, RETIRED_RULE);
+        }
+    }
+}
+
+/// The rule number a held tag keeps when its rule is removed by a reload: its removals name
+/// [`crate::tags::RETIRED_RULE_NAME`].
+const RETIRED_RULE: u16 = u16::MAX;
+
 /// Runs a rule set over partitions. One per worker thread (the Rhai engine is not `Send`).
 pub struct Processor {
     rules: RuleSet,
+    /// The running set's version, written into every output.
+    version: Arc<str>,
     pub stats: Stats,
     /// Time the rules of every n-th event (0: never).
     time_every: u64,
@@ -110,6 +154,7 @@ impl Processor {
         };
         Ok(Processor {
             rules,
+            version: pack.version.clone(),
             stats,
             time_every: 0,
             future: FutureLimit::default(),
@@ -130,20 +175,43 @@ impl Processor {
         self.future.wall_ms = Some(wall_ms);
     }
 
-    /// Replaces the rule set between two events. Rules are matched to state by name, so
-    /// variables and timers of rules that keep their name carry over.
+    /// Replaces the rule set between two events. State follows rules and tags by name: apply
+    /// the returned [`Renumbering`] to every partition this processor runs, so the variables,
+    /// timers and tags of rules that keep their name carry over.
     ///
     /// # Errors
     /// A rule that does not compile; the old rules stay in force.
-    pub fn swap_rules(&mut self, pack: &RulePack) -> Result<(), RulesError> {
-        self.rules = RuleSet::compile(pack)?;
-        self.stats.rule_errors.resize(self.rules.len(), 0);
+    pub fn swap_rules(&mut self, pack: &RulePack) -> Result<Renumbering, RulesError> {
+        let new = RuleSet::compile(pack)?;
+        let renumbering = Renumbering::between(&self.rules, &new);
+        self.rules = new;
+        self.version = pack.version.clone();
         let n = self.rules.len();
-        self.stats.rule_calls.resize(n, [0; Handler::ALL.len()]);
-        self.stats
-            .rule_error_kinds
-            .resize(n, [0; RuleErrorKind::ALL.len()]);
-        Ok(())
+        let mut errors = vec![0; n];
+        let mut calls = vec![[0; Handler::ALL.len()]; n];
+        let mut kinds = vec![[0; RuleErrorKind::ALL.len()]; n];
+        for (old, at) in renumbering.rules.iter().enumerate() {
+            let Some(at) = at.map(usize::from) else {
+                continue;
+            };
+            errors[at] += self.stats.rule_errors.get(old).copied().unwrap_or(0);
+            if let Some(c) = self.stats.rule_calls.get(old) {
+                calls[at] = *c;
+            }
+            if let Some(k) = self.stats.rule_error_kinds.get(old) {
+                kinds[at] = *k;
+            }
+        }
+        self.stats.rule_errors = errors;
+        self.stats.rule_calls = calls;
+        self.stats.rule_error_kinds = kinds;
+        self.stats.rule_time.clear();
+        Ok(renumbering)
+    }
+
+    /// The version of the rule set in force.
+    pub fn version(&self) -> &Arc<str> {
+        &self.version
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -167,7 +235,9 @@ impl Processor {
             Ok(event) => self.process_event(part, event, raw, source, out),
             Err(e) => {
                 self.stats.decode_errors += 1;
-                out.push(Output::Dead(invalid_input(&e, raw, source)));
+                let mut dead = invalid_input(&e, raw, source);
+                dead.rules_version = self.version.to_string();
+                out.push(Output::Dead(dead));
             }
         }
     }
@@ -388,6 +458,7 @@ impl Processor {
             source,
             payload,
             payload_base64: None,
+            rules_version: self.version.to_string(),
         }));
     }
 
@@ -401,10 +472,12 @@ impl Processor {
         }
         let before = out.len();
         out.append(&mut ctx.out);
-        self.stats.changes += out[before..]
-            .iter()
-            .filter(|o| matches!(o, Output::Change(_)))
-            .count() as u64;
+        for output in &mut out[before..] {
+            if let Output::Change(change) = output {
+                change.rules_version = self.version.clone();
+                self.stats.changes += 1;
+            }
+        }
     }
 }
 

@@ -316,32 +316,10 @@ pub fn global() -> &'static Metrics {
     METRICS.get_or_init(Metrics::new)
 }
 
-/// A short stable hash of the rules, catalogue and parameters in force: which rule set a
-/// dashboard is looking at.
+/// The version of the rule set in force (the rules, catalogue and parameters): the same
+/// `rules_version` every output record carries, so a dashboard names the set its outputs do.
 pub fn rules_version(pack: &RulePack) -> String {
-    use crate::hash::{fnv1a, fnv1a_extend};
-    let mut h = fnv1a(b"tagstream-rules");
-    for rule in pack.rules.iter() {
-        h = fnv1a_extend(h, rule.name.as_bytes());
-        h = fnv1a_extend(h, &[0]);
-        h = fnv1a_extend(h, rule.text.as_bytes());
-        h = fnv1a_extend(h, &[0]);
-    }
-    // The catalogue field by field: its Debug form holds a HashMap, whose order varies.
-    let cat = &pack.catalogue;
-    for id in 0..cat.len() {
-        let info = cat.info(id as crate::tags::TagId);
-        h = fnv1a_extend(
-            h,
-            format!("{info:?}{:?};", cat.group(info.group)).as_bytes(),
-        );
-    }
-    h = fnv1a_extend(
-        h,
-        format!("{} {}", cat.max_tags_per_user, cat.score_band).as_bytes(),
-    );
-    h = fnv1a_extend(h, format!("{:?}", pack.params.sections).as_bytes());
-    format!("{:012x}", h & 0xffff_ffff_ffff)
+    pack.version.to_string()
 }
 
 /// Counts a rule reload (`tagstream_rules_reloads_total{result}`). Call [`set_rules`] too

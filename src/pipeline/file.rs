@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::paths::{self, Stream};
+use super::reload::RulesWatch;
 use super::signals::Stop;
 use crate::core::{Processor, Stats};
 use crate::decode::Source;
@@ -92,6 +93,9 @@ pub trait Driver {
     fn stop(&self) -> Option<i32> {
         None
     }
+
+    /// A new rule set is in force from the next record on (hot reload).
+    fn rules_changed(&mut self, _pack: &RulePack) {}
 }
 
 impl<F: FnMut(&mut Vec<Output>) -> Result<(), FileRunError>> Driver for F {
@@ -124,6 +128,10 @@ impl Driver for SinkDriver {
     fn stop(&self) -> Option<i32> {
         self.stop.signal()
     }
+
+    fn rules_changed(&mut self, pack: &RulePack) {
+        self.exporter.rules_changed(pack);
+    }
 }
 
 pub(super) fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
@@ -148,6 +156,18 @@ fn open_output(stream: &Stream) -> Result<Box<dyn Write + Send>, FileRunError> {
 /// # Errors
 /// Rules that do not compile, streams that are one file, unreadable input, unwritable output.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
+    run_watched(pack, job, None)
+}
+
+/// As [`run`], taking each new rule set `watch` reports between two records (hot reload).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_watched(
+    pack: &RulePack,
+    job: &FileJob,
+    watch: Option<RulesWatch>,
+) -> Result<Summary, FileRunError> {
     let input = Stream::input(&job.input);
     let output = Stream::output(&job.output);
     let dead = job
@@ -186,10 +206,11 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
             name,
             job.workers,
             job.max_future_ms,
+            watch,
             &mut driver,
         )
     } else {
-        run_source(pack, feed, name, job.max_future_ms, &mut driver)
+        run_source(pack, feed, name, job.max_future_ms, watch, &mut driver)
     };
     let flushed = driver.sink.flush();
     let summary = result?;
@@ -213,11 +234,11 @@ pub fn run_stream(
     name: Arc<str>,
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
-    run_source(pack, LineReader::new(input), name, None, &mut emit)
+    run_source(pack, LineReader::new(input), name, None, None, &mut emit)
 }
 
 /// Streams the lines of `source` through one processor, handing outputs to `driver` after
-/// each record. With `max_future_ms`, events too far ahead of the wall clock are dead letters.
+/// each record. With `max_future_ms`, events too far ahead of the wall clock are dead letters. Each new rule set `watch` reports is swapped in before the next record.
 ///
 /// # Errors
 /// Rules that do not compile, unreadable input, and whatever `driver` returns.
@@ -226,6 +247,7 @@ pub fn run_source(
     mut source: impl LineSource,
     name: Arc<str>,
     max_future_ms: Option<i64>,
+    mut watch: Option<RulesWatch>,
     driver: &mut impl Driver,
 ) -> Result<Summary, FileRunError> {
     let mut processor = Processor::new(pack)?;
@@ -252,6 +274,12 @@ pub fn run_source(
             Next::End => break None,
         };
         lines += 1;
+        if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
+            processor.swap_rules(&new)?.apply(&mut part);
+            metrics.rules_changed(&new);
+            driver.rules_changed(&new);
+            tracing::info!(version = %new.version, line, "rule set swapped in");
+        }
         let record = Source::File {
             name: name.clone(),
             line,

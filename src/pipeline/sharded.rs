@@ -20,6 +20,7 @@ use super::file::{
 use crate::core::{invalid_input, Processor, Stats};
 use crate::decode::{decode, Event, FutureLimit, Source};
 use crate::metrics::export::Exporter;
+use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::source::file::{LineSource, Next};
 use crate::state::Partition;
@@ -33,6 +34,8 @@ enum Work {
         raw: Vec<u8>,
         line: u64,
     },
+    /// Run every later event on this rule set.
+    Rules(RulePack),
     Finish {
         clock: Option<i64>,
     },
@@ -81,6 +84,10 @@ fn run_shard(
                 if processor.stats.events % PUBLISH_EVERY == 0 {
                     metrics.core(&mut processor);
                 }
+            }
+            Work::Rules(new) => {
+                processor.swap_rules(&new)?.apply(&mut part);
+                metrics.rules_changed(&new);
             }
             Work::Finish { clock } => {
                 if let Some(clock) = clock {
@@ -133,8 +140,10 @@ pub fn run_sharded(
     name: Arc<str>,
     shards: usize,
     max_future_ms: Option<i64>,
+    mut watch: Option<RulesWatch>,
     driver: &mut impl Driver,
 ) -> Result<Summary, FileRunError> {
+    let mut version = pack.version.to_string();
     std::thread::scope(|scope| {
         let (results_tx, results) = channel();
         let mut senders = Vec::with_capacity(shards);
@@ -174,6 +183,16 @@ pub fn run_sharded(
                 Err(e) => break Err(io_err(Path::new(&*name))(e)),
             };
             seq += 1;
+            if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
+                // Each shard takes the set after every event sent to it before: a cut between
+                // two lines of the input.
+                for tx in &senders {
+                    let _ = tx.send(Work::Rules(new.clone()));
+                }
+                driver.rules_changed(&new);
+                tracing::info!(version = %new.version, line, "rule set swapped in");
+                version = new.version.to_string();
+            }
             let source = Source::File {
                 name: name.clone(),
                 line,
@@ -199,7 +218,8 @@ pub fn run_sharded(
                 }
                 Err(e) => {
                     decode_errors += 1;
-                    let dead = invalid_input(&e, bytes, &source);
+                    let mut dead = invalid_input(&e, bytes, &source);
+                    dead.rules_version = version.clone();
                     reorder.put(seq, vec![Output::Dead(dead)], driver)?;
                 }
             }

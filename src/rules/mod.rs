@@ -81,6 +81,19 @@ pub struct RulePack {
     pub catalogue: Arc<Catalogue>,
     pub params: Arc<Params>,
     pub limits: Limits,
+    /// Names this exact set (scripts, catalogue, parameters): logged when it starts or is
+    /// reloaded, and written into every output record as `rules_version`.
+    pub version: Arc<str>,
+}
+
+/// A short hex digest of the parts that make a rule set.
+fn version_of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Arc<str> {
+    let mut h = crate::hash::FNV_OFFSET;
+    for part in parts {
+        h = crate::hash::fnv1a_extend(h, &(part.len() as u64).to_le_bytes());
+        h = crate::hash::fnv1a_extend(h, part);
+    }
+    format!("{:012x}", h >> 16).into()
 }
 
 /// Errors loading or compiling rules; each names the file and line to fix.
@@ -162,6 +175,7 @@ impl RulePack {
     ) -> Result<RulePack, RulesError> {
         let catalogue_text = crate::config::read_file(catalogue)?;
         let catalogue = Catalogue::parse(&catalogue_text, &catalogue.display().to_string())?;
+        let params_path = params;
         let params = Params::load(params, vars)?;
         let entries = std::fs::read_dir(dir).map_err(|source| ConfigError::Io {
             path: dir.display().to_string(),
@@ -181,10 +195,42 @@ impl RulePack {
                 .unwrap_or_default();
             rules.push(RuleSource { name, path, text });
         }
-        RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(|e| match e {
-            RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
-            other => other,
-        })
+        let mut pack = RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(
+            |e| match e {
+                RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
+                other => other,
+            },
+        )?;
+        // The files as read, and the overrides that reach the parameters.
+        let params_text = std::fs::read(params_path).unwrap_or_default();
+        let engine = toml::Table::try_from(crate::config::Config::default()).unwrap_or_default();
+        let overrides: Vec<u8> = vars
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix("TAGSTREAM_")
+                    .and_then(|rest| rest.split_once("__"))
+                    .is_some_and(|(section, _)| !engine.contains_key(&section.to_lowercase()))
+            })
+            .flat_map(|(k, v)| {
+                [
+                    k.as_bytes(),
+                    b"=".as_slice(),
+                    v.as_bytes(),
+                    b"\n".as_slice(),
+                ]
+                .concat()
+            })
+            .collect();
+        let rule_parts = pack
+            .rules
+            .iter()
+            .flat_map(|r| [r.name.as_bytes(), r.text.as_bytes()]);
+        pack.version = version_of(rule_parts.chain([
+            catalogue_text.as_bytes(),
+            &params_text[..],
+            &overrides[..],
+        ]));
+        Ok(pack)
     }
 
     /// Builds a pack from parts already in memory (tests, embedded packs, hot reload).
@@ -215,11 +261,17 @@ impl RulePack {
         for rule in &rules {
             check_tag_literals(rule, &catalogue)?;
         }
+        let version = version_of(
+            rules
+                .iter()
+                .flat_map(|r| [r.name.as_bytes(), r.text.as_bytes()]),
+        );
         let pack = RulePack {
             rules: Arc::new(rules),
             catalogue: Arc::new(catalogue),
             params: Arc::new(params),
             limits,
+            version,
         };
         // Compiling once here reports syntax errors before any worker starts.
         RuleSet::compile(&pack)?;

@@ -59,6 +59,15 @@ impl KafkaSink {
     /// librdkafka rejects the configuration.
     pub fn new(base: &ClientConfig) -> Result<KafkaSink, KafkaError> {
         let mut config = base.clone();
+        // Group settings from `[kafka.options]` concern the consumer; librdkafka warns about
+        // each one a producer is given.
+        for key in [
+            "session.timeout.ms",
+            "heartbeat.interval.ms",
+            "max.poll.interval.ms",
+        ] {
+            config.remove(key);
+        }
         for (key, value) in [
             ("message.timeout.ms", "0"),
             ("acks", "all"),

@@ -40,6 +40,8 @@ pub struct TagChange {
     /// Epoch ms of the step that made the change.
     pub ts: i64,
     pub expires_at: Option<i64>,
+    /// The version of the rule set that made the change ([`crate::rules::RulePack::version`]).
+    pub rules_version: Arc<str>,
 }
 
 /// Input that could not be turned into tag changes, with why.
@@ -60,6 +62,8 @@ pub struct DeadLetter {
     /// that what `payload` had to replace can still be recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
+    /// The version of the rule set in force when the record was read.
+    pub rules_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +91,7 @@ struct ChangeJson<'a> {
     event_id: Option<&'a str>,
     ts: String,
     expires_at: Option<String>,
+    rules_version: &'a str,
 }
 
 impl TagChange {
@@ -103,6 +108,7 @@ impl TagChange {
             event_id: self.event_id.as_deref(),
             ts: format_ts(self.ts),
             expires_at: self.expires_at.map(format_ts),
+            rules_version: &self.rules_version,
         };
         // Serialising plain strings and numbers into a Vec cannot fail.
         serde_json::to_writer(buf, &json).expect("tag change serialises");
@@ -135,6 +141,8 @@ impl DeadLetter {
             source,
             payload,
             payload_base64,
+            // Set by the caller, which knows the rule set in force.
+            rules_version: String::new(),
         }
     }
 

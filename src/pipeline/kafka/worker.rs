@@ -44,6 +44,8 @@ struct Slot {
     last_checkpoint: Instant,
     since_checkpoint: u64,
     first_seen: Option<i64>,
+    /// When the assignment reached this worker (before the restore).
+    assigned: Instant,
 }
 
 pub struct Worker {
@@ -117,6 +119,19 @@ impl Worker {
                     self.tick(wall_ms);
                     self.publish();
                 }
+                WorkerMsg::Rules(pack) => match self.processor.swap_rules(&pack) {
+                    Ok(renumbering) => {
+                        for slot in self.slots.values_mut() {
+                            renumbering.apply(&mut slot.task.part);
+                            slot.task.changed = true;
+                        }
+                        self.metrics.rules_changed(&pack);
+                        tracing::debug!(version = %pack.version, "rule set swapped in");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "new rule set does not compile here; the running set stays")
+                    }
+                },
                 WorkerMsg::Shutdown(reply) => {
                     let partitions: Vec<i32> = self.slots.keys().copied().collect();
                     for p in partitions {
@@ -143,6 +158,7 @@ impl Worker {
             return;
         }
         let started = Instant::now();
+        let assigned = Instant::now();
         let nonce = format!(
             "{}:{}:{}",
             std::process::id(),
@@ -184,6 +200,7 @@ impl Worker {
                 last_checkpoint: now,
                 since_checkpoint: 0,
                 first_seen: None,
+                assigned,
             },
         );
     }
@@ -200,21 +217,24 @@ impl Worker {
         let Some(slot) = self.slots.get_mut(&record.partition) else {
             return;
         };
-        if slot.first_seen.is_none() {
-            tracing::info!(
-                partition = record.partition,
-                offset = record.offset,
-                "first record after assignment"
-            );
-            slot.first_seen = Some(record.offset);
-        }
-        slot.task.apply(
+        let applied = slot.task.apply(
             &mut self.processor,
             &record.topic,
             record.offset,
             &record.payload,
             &mut self.outputs,
         );
+        if applied && slot.first_seen.is_none() {
+            // The cost of an assignment: restore, then whatever is read before the first
+            // record the state does not hold yet.
+            tracing::info!(
+                partition = record.partition,
+                offset = record.offset,
+                since_assign_ms = slot.assigned.elapsed().as_millis() as u64,
+                "first record after assignment"
+            );
+            slot.first_seen = Some(record.offset);
+        }
         slot.last_input = Instant::now();
         slot.since_checkpoint += 1;
         self.flush_outputs(record.key.as_deref());
