@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{env_vars, Config};
 use crate::pipeline::file::{self, FileJob, FileRunError};
+use crate::pipeline::reload::{self, RuleSources, RulesWatch};
 use crate::pipeline::signals::Stop;
 use crate::rules::check::{Diagnostic, Sources};
 use crate::rules::{self, RulePack, RuleSet, RulesError};
@@ -89,6 +90,10 @@ pub struct RunArgs {
     /// back after it (created when missing). Without it (or `state.embedded`), nothing is kept.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
+    /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Kafka mode listens on
+    /// http.listen without it; embedded mode only with it.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -203,13 +208,32 @@ pub fn main(cli: Cli) -> ExitCode {
             let explicit_state = args.state.is_some();
             let state = args
                 .state
+                .clone()
                 .or_else(|| config.state.embedded.then(|| config.state.dir.clone()));
+            if let Err(code) = observe(&config, &pack, &args) {
+                return code;
+            }
+            // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
+            let live = args
+                .input
+                .as_deref()
+                .is_none_or(|i| i == std::path::Path::new("-"));
+            // Not with saved state: it is saved against the rule set the run started with.
+            let watch = if live && state.is_none() {
+                match reload::start(rule_sources(&config, &pack), &pack) {
+                    Ok(watch) => Some(watch),
+                    Err(e) => return usage_error(e),
+                }
+            } else {
+                None
+            };
             match args.input {
                 None if explicit_state => usage_error(
                     "--state is for embedded mode (--input FILE); Kafka mode keeps its state in the changelog topic",
                 ),
                 Some(input) => run_file(
                     &pack,
+                    watch,
                     FileJob {
                         input,
                         output: args.output,
@@ -222,7 +246,7 @@ pub fn main(cli: Cli) -> ExitCode {
                         state,
                     },
                 ),
-                None => run_kafka(config, pack),
+                None => crate::pipeline::kafka::main(config, pack, watch),
             }
         }
         Command::Diff(args) => crate::diff::main(&args),
@@ -230,6 +254,60 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Bench(args) => crate::bench::main(&args),
         Command::Segment(args) => crate::query::segment_main(&args),
         Command::Explain(args) => crate::query::explain_main(&args),
+    }
+}
+
+/// Observability before the run: the rule set in the metrics, the HTTP listener when asked
+/// for, and one log line saying what runs with what (no option values: they hold secrets).
+fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<(), ExitCode> {
+    use crate::metrics::{self, health::Mode, http::HttpError};
+    let embedded = args.input.is_some();
+    let listen = match &args.http {
+        Some(addr) => addr.clone(),
+        None if embedded => String::new(),
+        None => config.http.listen.clone(),
+    };
+    let m = metrics::global();
+    m.health.set_mode(if embedded {
+        Mode::Embedded
+    } else {
+        Mode::Kafka
+    });
+    metrics::set_rules(pack);
+    let rules: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let input = match &args.input {
+        Some(path) => path.display().to_string(),
+        None => format!(
+            "kafka {} group {} topics {:?} -> {} (dead letters {}), options {:?}",
+            config.kafka.bootstrap_servers,
+            config.kafka.group_id,
+            config.kafka.input_topics,
+            config.kafka.output_topic,
+            config.kafka.dead_letter_topic,
+            config.kafka.options.keys().collect::<Vec<_>>()
+        ),
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        mode = if embedded { "embedded" } else { "kafka" },
+        %input,
+        rules = %rules.join(","),
+        rules_dir = %config.rules.dir.display(),
+        rules_version = %metrics::rules_version(pack),
+        tags = pack.catalogue.len(),
+        catalogue = %config.rules.catalogue.display(),
+        keyword_tags = pack.params.keywords.specs.len(),
+        params = %config.rules.params.display(),
+        http = if listen.is_empty() { "off" } else { listen.as_str() },
+        "tagstream starting"
+    );
+    if listen.is_empty() {
+        return Ok(());
+    }
+    match metrics::http::start(&listen, m) {
+        Ok(_) => Ok(()),
+        Err(e @ HttpError::Address { .. }) => Err(usage_error(e)),
+        Err(e) => Err(runtime_error(e)),
     }
 }
 
@@ -323,21 +401,31 @@ fn test(args: &TestArgs) -> ExitCode {
     }
 }
 
-fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
-    match file::run(pack, &job) {
+/// Where the running rule set came from, for reloading it.
+fn rule_sources(config: &Config, running: &RulePack) -> RuleSources {
+    RuleSources {
+        dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+        vars: env_vars(),
+        limits: running.limits,
+    }
+}
+
+fn run_file(pack: &RulePack, watch: Option<RulesWatch>, job: FileJob) -> ExitCode {
+    match file::run_watched(pack, &job, watch) {
         Ok(summary) => {
             let signal = summary.interrupted;
-            tracing::info!(
-                lines = summary.lines,
-                blank_lines = summary.blank_lines,
-                users = summary.users,
-                changes = summary.changes,
-                dead_letters = summary.dead_letters,
-                timers_fired = summary.stats.timers_fired,
-                expiries = summary.stats.expiries,
-                restored_users = summary.restored_users,
-                saved_users = summary.saved_users,
-                "input processed"
+            crate::metrics::export::log_end_summary(
+                crate::metrics::global(),
+                &crate::metrics::export::InputCounts {
+                    lines: summary.lines,
+                    blank_lines: summary.blank_lines,
+                    users: summary.users,
+                    restored_users: summary.restored_users,
+                    saved_users: summary.saved_users,
+                },
+                &summary.stats,
             );
             match signal {
                 None => ExitCode::SUCCESS,
@@ -369,10 +457,6 @@ fn run_file(pack: &RulePack, job: FileJob) -> ExitCode {
         Err(FileRunError::Write(e)) if e.is_broken_pipe() => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => runtime_error(e),
     }
-}
-
-fn run_kafka(config: Config, pack: RulePack) -> ExitCode {
-    crate::pipeline::kafka::main(config, pack)
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {

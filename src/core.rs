@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use crate::decode::{decode, DecodeError, Event, FutureLimit, Source};
-use crate::rules::{Execution, Handler, RulePack, RuleSet, RulesError};
+use crate::decode::{decode, DecodeError, Event, EventType, FutureLimit, Source};
+use crate::rules::{Execution, Handler, RuleErrorKind, RulePack, RuleSet, RulesError};
 use crate::state::timers::{self, DueKind, Popped};
 use crate::state::{Partition, UserIndex, UserState};
-use crate::tags::{format_ts, DeadLetter, Output, Trigger};
+use crate::tags::{format_ts, DeadLetter, Output, TagId, Trigger};
 
 /// Counters of what the processor did; read by metrics and the benchmark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,7 +24,51 @@ pub struct Stats {
     pub changes: u64,
     pub timers_fired: u64,
     pub expiries: u64,
+    /// Valid events per type, in [`EventType::ALL`] order.
+    pub events_by_type: [u64; EventType::ALL.len()],
+    /// Handler calls per rule index, per handler in [`Handler::ALL`] order.
+    pub rule_calls: Vec<[u64; Handler::ALL.len()]>,
+    /// Rule errors per rule index, per kind in [`RuleErrorKind::ALL`] order.
+    pub rule_error_kinds: Vec<[u64; RuleErrorKind::ALL.len()]>,
+    /// Sampled time in one rule for one event, `(rule index, nanoseconds)`, for the caller to
+    /// drain ([`Processor::sample_rule_time`]); holds at most [`MAX_RULE_SAMPLES`].
+    pub rule_time: Vec<(u16, u64)>,
 }
+
+impl Stats {
+    /// Adds `other`'s counts (shards of one run); rule-time samples are not carried over.
+    pub fn add(&mut self, other: &Stats) {
+        self.events += other.events;
+        self.decode_errors += other.decode_errors;
+        self.changes += other.changes;
+        self.timers_fired += other.timers_fired;
+        self.expiries += other.expiries;
+        for (a, b) in self.events_by_type.iter_mut().zip(other.events_by_type) {
+            *a += b;
+        }
+        add_per_rule(&mut self.rule_errors, &other.rule_errors, |a, b| *a += b);
+        add_per_rule(&mut self.rule_calls, &other.rule_calls, |a, b| {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y)
+        });
+        add_per_rule(
+            &mut self.rule_error_kinds,
+            &other.rule_error_kinds,
+            |a, b| a.iter_mut().zip(b).for_each(|(x, y)| *x += y),
+        );
+    }
+}
+
+fn add_per_rule<T: Default + Clone>(into: &mut Vec<T>, from: &[T], add: impl Fn(&mut T, &T)) {
+    if into.len() < from.len() {
+        into.resize(from.len(), T::default());
+    }
+    for (a, b) in into.iter_mut().zip(from) {
+        add(a, b);
+    }
+}
+
+/// Rule-time samples kept when nobody drains them.
+pub const MAX_RULE_SAMPLES: usize = 4096;
 
 /// How many times one rule's timer may fire for one user while the clock makes one move. A
 /// timer that re-arms itself a little ahead each time would otherwise fire once per step of its
@@ -32,10 +77,56 @@ pub struct Stats {
 /// still catches up over more than two years of silence.
 pub const MAX_WAKES_PER_STEP: u32 = 1_000;
 
+/// How the numbers of rules and tags moved from one rule set to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renumbering {
+    /// New index of each old rule, `None` when it is gone.
+    rules: Vec<Option<u16>>,
+    /// New id of each old tag, `None` when the catalogue no longer declares it.
+    tags: Vec<Option<TagId>>,
+}
+
+impl Renumbering {
+    fn between(old: &RuleSet, new: &RuleSet) -> Renumbering {
+        let rules = old
+            .names()
+            .iter()
+            .map(|name| new.names().iter().position(|n| n == name).map(|i| i as u16))
+            .collect();
+        let (was, now) = (&old.pack().catalogue, &new.pack().catalogue);
+        let tags = (0..was.len())
+            .map(|id| now.id(was.name(id as TagId)))
+            .collect();
+        Renumbering { rules, tags }
+    }
+
+    /// Whether every rule and tag kept its number (state needs no change).
+    pub fn is_identity(&self) -> bool {
+        let same = |i: usize, n: Option<u16>| n == Some(i as u16);
+        self.rules.iter().enumerate().all(|(i, n)| same(i, *n))
+            && self.tags.iter().enumerate().all(|(i, n)| same(i, *n))
+    }
+
+    /// Moves a partition's state onto the new numbers.
+    pub fn apply(&self, part: &mut Partition) {
+        if !self.is_identity() {
+            part.renumber(&self.rules, &self.tags, RETIRED_RULE);
+        }
+    }
+}
+
+/// The rule number a held tag keeps when its rule is removed by a reload: its removals name
+/// [`crate::tags::RETIRED_RULE_NAME`].
+const RETIRED_RULE: u16 = u16::MAX;
+
 /// Runs a rule set over partitions. One per worker thread (the Rhai engine is not `Send`).
 pub struct Processor {
     rules: RuleSet,
+    /// The running set's version, written into every output.
+    version: Arc<str>,
     pub stats: Stats,
+    /// Time the rules of every n-th event (0: never).
+    time_every: u64,
     /// `clock.max_future` and the wall time the caller last gave ([`Processor::set_wall_clock`]).
     pub future: FutureLimit,
     /// Timer firings per (user, rule) in the current clock move.
@@ -57,14 +148,25 @@ impl Processor {
         let rules = RuleSet::compile_for(pack, execution)?;
         let stats = Stats {
             rule_errors: vec![0; rules.len()],
+            rule_calls: vec![[0; Handler::ALL.len()]; rules.len()],
+            rule_error_kinds: vec![[0; RuleErrorKind::ALL.len()]; rules.len()],
             ..Stats::default()
         };
         Ok(Processor {
             rules,
+            version: pack.version.clone(),
             stats,
+            time_every: 0,
             future: FutureLimit::default(),
             wakes: HashMap::new(),
         })
+    }
+
+    /// Measures the time each rule takes on every `every`-th event (0 turns it off) into
+    /// [`Stats::rule_time`]. Only measured, never used to decide anything: the core's notion of
+    /// time stays the events' own.
+    pub fn sample_rule_time(&mut self, every: u64) {
+        self.time_every = every;
     }
 
     /// Sets the wall time (epoch ms) that `clock.max_future` is measured from. The core reads
@@ -73,15 +175,43 @@ impl Processor {
         self.future.wall_ms = Some(wall_ms);
     }
 
-    /// Replaces the rule set between two events. Rules are matched to state by name, so
-    /// variables and timers of rules that keep their name carry over.
+    /// Replaces the rule set between two events. State follows rules and tags by name: apply
+    /// the returned [`Renumbering`] to every partition this processor runs, so the variables,
+    /// timers and tags of rules that keep their name carry over.
     ///
     /// # Errors
     /// A rule that does not compile; the old rules stay in force.
-    pub fn swap_rules(&mut self, pack: &RulePack) -> Result<(), RulesError> {
-        self.rules = RuleSet::compile(pack)?;
-        self.stats.rule_errors.resize(self.rules.len(), 0);
-        Ok(())
+    pub fn swap_rules(&mut self, pack: &RulePack) -> Result<Renumbering, RulesError> {
+        let new = RuleSet::compile(pack)?;
+        let renumbering = Renumbering::between(&self.rules, &new);
+        self.rules = new;
+        self.version = pack.version.clone();
+        let n = self.rules.len();
+        let mut errors = vec![0; n];
+        let mut calls = vec![[0; Handler::ALL.len()]; n];
+        let mut kinds = vec![[0; RuleErrorKind::ALL.len()]; n];
+        for (old, at) in renumbering.rules.iter().enumerate() {
+            let Some(at) = at.map(usize::from) else {
+                continue;
+            };
+            errors[at] += self.stats.rule_errors.get(old).copied().unwrap_or(0);
+            if let Some(c) = self.stats.rule_calls.get(old) {
+                calls[at] = *c;
+            }
+            if let Some(k) = self.stats.rule_error_kinds.get(old) {
+                kinds[at] = *k;
+            }
+        }
+        self.stats.rule_errors = errors;
+        self.stats.rule_calls = calls;
+        self.stats.rule_error_kinds = kinds;
+        self.stats.rule_time.clear();
+        Ok(renumbering)
+    }
+
+    /// The version of the rule set in force.
+    pub fn version(&self) -> &Arc<str> {
+        &self.version
     }
 
     pub fn rules(&self) -> &RuleSet {
@@ -105,7 +235,9 @@ impl Processor {
             Ok(event) => self.process_event(part, event, raw, source, out),
             Err(e) => {
                 self.stats.decode_errors += 1;
-                out.push(Output::Dead(invalid_input(&e, raw, source)));
+                let mut dead = invalid_input(&e, raw, source);
+                dead.rules_version = self.version.to_string();
+                out.push(Output::Dead(dead));
             }
         }
     }
@@ -129,6 +261,10 @@ impl Processor {
         self.advance(part, event.ts, out);
         let now = part.clock().unwrap_or(event.ts);
         self.stats.events += 1;
+        self.stats.events_by_type[event.event_type() as usize] += 1;
+        let timed = self.time_every != 0
+            && self.stats.events % self.time_every == 0
+            && self.stats.rule_time.len() < MAX_RULE_SAMPLES;
         let user = part.find_or_add(&event.user_id);
         let mut state = part.take_user(user);
         state.observe(&event, now);
@@ -139,12 +275,17 @@ impl Processor {
             if !handlers.iter().any(|h| self.rules.has(rule, *h)) {
                 continue;
             }
+            let started = timed.then(Instant::now);
             self.run_rule(
                 rule,
                 &handlers,
                 || (source.to_string(), record_text(raw)),
                 out,
             );
+            if let Some(started) = started {
+                let nanos = started.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+                self.stats.rule_time.push((rule as u16, nanos));
+            }
         }
         self.end(part, user, out);
     }
@@ -237,7 +378,14 @@ impl Processor {
             );
             let id = part.id(user);
             let describe = || timer_payload(&name, id, at);
-            self.rule_error(rule, Handler::Tick, error, describe, out);
+            self.rule_error(
+                rule,
+                Handler::Tick,
+                RuleErrorKind::Limit,
+                error,
+                describe,
+                out,
+            );
             return;
         }
         self.stats.timers_fired += 1;
@@ -276,11 +424,12 @@ impl Processor {
             if !self.rules.has(rule, handler) {
                 continue;
             }
+            self.stats.rule_calls[rule][handler as usize] += 1;
             let result = self.rules.call(rule, handler, first);
             first = false;
             if let Err(e) = result {
                 self.rules.ctx().borrow_mut().rollback_rule();
-                self.rule_error(rule, handler, e.message, describe, out);
+                self.rule_error(rule, handler, e.kind, e.message, describe, out);
                 return;
             }
         }
@@ -291,20 +440,25 @@ impl Processor {
         &mut self,
         rule: usize,
         handler: Handler,
+        kind: RuleErrorKind,
         error: String,
         describe: impl FnOnce() -> (String, String),
         out: &mut Vec<Output>,
     ) {
         self.stats.rule_errors[rule] += 1;
+        self.stats.rule_error_kinds[rule][kind as usize] += 1;
         let name = self.rules.names()[rule].to_string();
-        tracing::warn!(rule = %name, handler = handler.name(), error = %error, "rule error");
+        // Counted and summarised by the pipeline's metrics; the message may quote input.
+        tracing::debug!(rule = %name, handler = handler.name(), error = %error, "rule error");
         let (source, payload) = describe();
         out.push(Output::Dead(DeadLetter {
+            reason: DeadLetter::RULE_ERROR,
             error,
             rule: Some(name),
             source,
             payload,
             payload_base64: None,
+            rules_version: self.version.to_string(),
         }));
     }
 
@@ -323,17 +477,25 @@ impl Processor {
         }
         let before = out.len();
         out.append(&mut ctx.out);
-        self.stats.changes += out[before..]
-            .iter()
-            .filter(|o| matches!(o, Output::Change(_)))
-            .count() as u64;
+        for output in &mut out[before..] {
+            if let Output::Change(change) = output {
+                change.rules_version = self.version.clone();
+                self.stats.changes += 1;
+            }
+        }
     }
 }
 
 /// The dead letter of a record that does not decode (logged here, counted by the caller).
 pub fn invalid_input(error: &DecodeError, raw: &[u8], source: &Source) -> DeadLetter {
     tracing::debug!(source = %source, reason = error.kind(), "dead letter: invalid input");
-    DeadLetter::of_record(error.to_string(), None, source.to_string(), raw)
+    DeadLetter::of_record(
+        error.kind(),
+        error.to_string(),
+        None,
+        source.to_string(),
+        raw,
+    )
 }
 
 /// A valid record's text for a rule error's dead letter, without its line ending.

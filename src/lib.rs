@@ -22,6 +22,8 @@
 //! no clock of its own; [`pipeline`] drives it from a source to a sink (file mode, Kafka mode).
 //! [`config`] and [`cli`] sit beside them; [`generate`] makes realistic test streams; [`hash`] is
 //! the stable hash behind change ids, order keys and shards.
+//! [`metrics`] is the observability beside the pipeline: Prometheus metrics, `/livez` and
+//! `/readyz` over HTTP, the log set-up.
 //! [`bench`] (`tagstream bench`) measures each layer's throughput and memory over one;
 //! [`diff`] (`tagstream diff`) replays a stream through two rule sets and reports what differs.
 //! [`testing`] (`tagstream test`) runs rule test files through [`core`]; `tagstream check`
@@ -41,6 +43,7 @@ pub mod decode;
 pub mod diff;
 pub mod generate;
 pub mod hash;
+pub mod metrics;
 pub mod pipeline;
 pub mod query;
 pub mod rules;

@@ -69,6 +69,8 @@ fn encode(outputs: &mut Vec<Output>, buf: &mut Vec<u8>, changes: &mut u64, dead:
 pub fn floor(stream: &Stream) -> Measured {
     let tag: Arc<str> = "bench/floor".into();
     let rule: Arc<str> = "floor".into();
+    // As long as a real rule set's version.
+    let version: Arc<str> = "0123456789ab".into();
     let mut buf = Vec::with_capacity(1024);
     let mut bytes = 0u64;
     let started = Instant::now();
@@ -91,11 +93,16 @@ pub fn floor(stream: &Stream) -> Measured {
                     event_id: Some(event_id),
                     ts: event.ts,
                     expires_at: None,
+                    rules_version: version.clone(),
                 };
                 change.write_json(&mut buf);
             }
-            Err(e) => DeadLetter::of_record(e.to_string(), None, source.to_string(), raw)
-                .write_json(&mut buf),
+            Err(e) => {
+                let mut dead =
+                    DeadLetter::of_record(e.kind(), e.to_string(), None, source.to_string(), raw);
+                dead.rules_version = version.to_string();
+                dead.write_json(&mut buf)
+            }
         }
         bytes += buf.len() as u64 + 1;
     }

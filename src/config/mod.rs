@@ -239,6 +239,12 @@ impl Config {
         if self.kafka.group_id.is_empty() {
             return invalid("kafka.group_id must not be empty");
         }
+        if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
+            return Err(ConfigError::Invalid(format!(
+                "http.listen {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
+                self.http.listen
+            )));
+        }
         Ok(())
     }
 
@@ -258,6 +264,12 @@ impl Config {
     pub fn max_future_ms(&self) -> Option<i64> {
         duration::parse_limit_ms(&self.clock.max_future).flatten()
     }
+}
+
+/// `host:port` with a port number (`[::1]:9898` too).
+pub fn is_host_port(addr: &str) -> bool {
+    addr.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
 }
 
 /// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.
@@ -340,6 +352,20 @@ mod tests {
         assert!(err.is_err());
         let file = write("[clock]\nidle_after = \"soon\"\n");
         assert!(Config::load(file.path(), true, &[]).is_err());
+        for listen in ["9898", "localhost", "127.0.0.1:99999", ":9898"] {
+            let err = Config::load(
+                Path::new("/nonexistent"),
+                false,
+                &vars(&[("TAGSTREAM_HTTP__LISTEN", listen)]),
+            );
+            assert!(err.is_err(), "{listen}");
+        }
+        let off = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_HTTP__LISTEN", "")]),
+        );
+        assert_eq!(off.unwrap().http.listen, "");
     }
 
     #[test]

@@ -15,14 +15,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::paths::{self, Stream};
+use super::reload::RulesWatch;
 use super::signals::Stop;
 use crate::core::{Processor, Stats};
 use crate::decode::Source;
+use crate::metrics::export::Exporter;
 use crate::rules::{RulePack, RulesError};
 use crate::sink::file::{FileSink, WriteError};
 use crate::source::file::{Feed, LineReader, LineSource, Next};
 use crate::state::Partition;
 use crate::tags::Output;
+
+/// The core's counters reach the metrics every this many records.
+pub const PUBLISH_EVERY: u64 = 1024;
 
 /// How long a run waits for input before it writes out what it holds.
 pub const IDLE_FLUSH: Duration = Duration::from_millis(100);
@@ -97,6 +102,9 @@ pub trait Driver {
     fn stop(&self) -> Option<i32> {
         None
     }
+
+    /// A new rule set is in force from the next record on (hot reload).
+    fn rules_changed(&mut self, _pack: &RulePack) {}
 }
 
 impl<F: FnMut(&mut Vec<Output>) -> Result<(), FileRunError>> Driver for F {
@@ -105,14 +113,17 @@ impl<F: FnMut(&mut Vec<Output>) -> Result<(), FileRunError>> Driver for F {
     }
 }
 
-/// The driver of a real run: a sink, and the signals.
+/// The driver of a real run: a sink, the signals, and the metrics of the outputs as they are
+/// written (the core's counters are exported by the loop or the shards).
 struct SinkDriver {
     sink: FileSink,
     stop: Stop,
+    exporter: Exporter,
 }
 
 impl Driver for SinkDriver {
     fn emit(&mut self, outputs: &mut Vec<Output>) -> Result<(), FileRunError> {
+        self.exporter.outputs(outputs);
         for o in outputs.drain(..) {
             self.sink.write(&o)?;
         }
@@ -125,6 +136,10 @@ impl Driver for SinkDriver {
 
     fn stop(&self) -> Option<i32> {
         self.stop.signal()
+    }
+
+    fn rules_changed(&mut self, pack: &RulePack) {
+        self.exporter.rules_changed(pack);
     }
 }
 
@@ -152,6 +167,18 @@ fn open_output(stream: &Stream) -> Result<Box<dyn Write + Send>, FileRunError> {
 /// Rules that do not compile, streams that are one file, unreadable input, unwritable output,
 /// saved state that cannot be read or written.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
+    run_watched(pack, job, None)
+}
+
+/// As [`run`], taking each new rule set `watch` reports between two records (hot reload).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_watched(
+    pack: &RulePack,
+    job: &FileJob,
+    watch: Option<RulesWatch>,
+) -> Result<Summary, FileRunError> {
     let input = Stream::input(&job.input);
     let output = Stream::output(&job.output);
     let dead = job
@@ -182,26 +209,40 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
         &dead.name(),
     );
     let stop = Stop::on_signals().map_err(io_err(Path::new("signal handlers")))?;
-    let mut driver = SinkDriver { sink, stop };
+    let exporter = Exporter::new(crate::metrics::global(), pack);
+    let mut driver = SinkDriver {
+        sink,
+        stop,
+        exporter,
+    };
     let name: Arc<str> = job.input.display().to_string().into();
     let result = if restored.parts.len() > 1 {
         super::sharded::run_sharded(
             pack,
             feed,
             name,
-            restored.parts,
-            restored.clock,
+            restored,
             job.max_future_ms,
+            watch,
             &mut driver,
         )
     } else {
         let part = restored.parts.into_iter().next().unwrap_or_default();
-        run_source(pack, part, feed, name, job.max_future_ms, &mut driver)
-            .map(|(summary, part)| (summary, vec![part]))
+        run_source(
+            pack,
+            part,
+            feed,
+            name,
+            job.max_future_ms,
+            watch,
+            &mut driver,
+        )
+        .map(|(summary, part)| (summary, vec![part]))
     };
     let flushed = driver.sink.flush();
     let (summary, parts) = result?;
     flushed?;
+    driver.exporter.end_of_input(summary.lines, summary.users);
     // Also after a signal: the run stopped between two records, so the state is whole.
     let saved_users = match &job.state {
         Some(dir) => super::saved::save_state(dir, pack, &parts)?,
@@ -228,12 +269,22 @@ pub fn run_stream(
     mut emit: impl FnMut(&mut Vec<Output>) -> Result<(), FileRunError>,
 ) -> Result<Summary, FileRunError> {
     let part = Partition::new();
-    run_source(pack, part, LineReader::new(input), name, None, &mut emit).map(|(s, _)| s)
+    run_source(
+        pack,
+        part,
+        LineReader::new(input),
+        name,
+        None,
+        None,
+        &mut emit,
+    )
+    .map(|(s, _)| s)
 }
 
 /// Streams the lines of `source` through one processor, carrying on from `part` (fresh, or
 /// restored state) and handing outputs to `driver` after each record; returns `part` at the
-/// end. With `max_future_ms`, events too far ahead of the wall clock are dead letters.
+/// end. With `max_future_ms`, events too far ahead of the wall clock are dead letters. Each
+/// new rule set `watch` reports is swapped in before the next record.
 ///
 /// # Errors
 /// Rules that do not compile, unreadable input, and whatever `driver` returns.
@@ -243,9 +294,11 @@ pub fn run_source(
     mut source: impl LineSource,
     name: Arc<str>,
     max_future_ms: Option<i64>,
+    mut watch: Option<RulesWatch>,
     driver: &mut impl Driver,
 ) -> Result<(Summary, Partition), FileRunError> {
     let mut processor = Processor::new(pack)?;
+    let mut metrics = Exporter::for_core(&mut processor, pack);
     processor.future.max_ms = max_future_ms;
     let mut outputs = Vec::new();
     let mut lines = 0;
@@ -259,12 +312,20 @@ pub fn run_source(
         let (line, bytes) = match next {
             Next::Line(line, bytes) => (line, bytes),
             Next::Waiting => {
+                // Quiet input: the metrics catch up while the run waits.
+                metrics.core(&mut processor);
                 driver.idle()?;
                 continue;
             }
             Next::End => break None,
         };
         lines += 1;
+        if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
+            processor.swap_rules(&new)?.apply(&mut part);
+            metrics.rules_changed(&new);
+            driver.rules_changed(&new);
+            tracing::info!(version = %new.version, line, "rule set swapped in");
+        }
         let record = Source::File {
             name: name.clone(),
             line,
@@ -274,11 +335,15 @@ pub fn run_source(
         }
         processor.process_record(&mut part, bytes, &record, &mut outputs);
         driver.emit(&mut outputs)?;
+        if lines % PUBLISH_EVERY == 0 {
+            metrics.core(&mut processor);
+        }
     };
     if interrupted.is_none() {
         processor.finish(&mut part, &mut outputs);
         driver.emit(&mut outputs)?;
     }
+    metrics.core(&mut processor);
     let summary = Summary {
         lines,
         blank_lines: source.blank_lines(),

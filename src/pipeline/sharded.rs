@@ -14,9 +14,13 @@ use std::path::Path;
 use std::sync::mpsc::{channel, sync_channel, Receiver};
 use std::sync::Arc;
 
-use super::file::{io_err, wall_clock_ms, Driver, FileRunError, Summary, IDLE_FLUSH};
+use super::file::{
+    io_err, wall_clock_ms, Driver, FileRunError, Summary, IDLE_FLUSH, PUBLISH_EVERY,
+};
 use crate::core::{invalid_input, Processor, Stats};
 use crate::decode::{decode, Event, FutureLimit, Source};
+use crate::metrics::export::Exporter;
+use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::source::file::{LineSource, Next};
 use crate::state::Partition;
@@ -30,6 +34,8 @@ enum Work {
         raw: Vec<u8>,
         line: u64,
     },
+    /// Run every later event on this rule set.
+    Rules(RulePack),
     Finish {
         clock: Option<i64>,
     },
@@ -57,6 +63,7 @@ fn run_shard(
     results: std::sync::mpsc::Sender<(u64, Vec<Output>)>,
 ) -> Result<ShardEnd, FileRunError> {
     let mut processor = Processor::new(pack)?;
+    let mut metrics = Exporter::for_core(&mut processor, pack);
     let mut out = Vec::new();
     for item in work {
         match item {
@@ -76,6 +83,13 @@ fn run_shard(
                 if results.send((seq, std::mem::take(&mut out))).is_err() {
                     break;
                 }
+                if processor.stats.events % PUBLISH_EVERY == 0 {
+                    metrics.core(&mut processor);
+                }
+            }
+            Work::Rules(new) => {
+                processor.swap_rules(&new)?.apply(&mut part);
+                metrics.rules_changed(&new);
             }
             Work::Finish { clock } => {
                 if let Some(clock) = clock {
@@ -85,6 +99,7 @@ fn run_shard(
             }
         }
     }
+    metrics.core(&mut processor);
     Ok(ShardEnd {
         outputs: out,
         stats: processor.stats.clone(),
@@ -116,8 +131,8 @@ impl Reorder {
     }
 }
 
-/// Streams the lines of `input` through one shard per partition of `parts` (≥ 2; fresh, or
-/// restored with each user in its [`shard_of`] and every clock at `clock`), handing outputs to
+/// Streams the lines of `input` through one shard per partition of `start` (≥ 2; fresh, or
+/// restored with each user in its [`shard_of`] and every clock at its clock), handing outputs to
 /// `driver` in input order. With `max_future_ms`, events too far ahead of the wall clock are
 /// dead letters (checked here, before they move the clock). Returns the shards' partitions, in
 /// the same order.
@@ -128,12 +143,14 @@ pub fn run_sharded(
     pack: &RulePack,
     mut input: impl LineSource,
     name: Arc<str>,
-    parts: Vec<Partition>,
-    clock: Option<i64>,
+    start: super::saved::Restored,
     max_future_ms: Option<i64>,
+    mut watch: Option<RulesWatch>,
     driver: &mut impl Driver,
 ) -> Result<(Summary, Vec<Partition>), FileRunError> {
+    let super::saved::Restored { parts, clock, .. } = start;
     let shards = parts.len();
+    let mut version = pack.version.to_string();
     std::thread::scope(|scope| {
         let (results_tx, results) = channel();
         let mut senders = Vec::with_capacity(shards);
@@ -173,6 +190,16 @@ pub fn run_sharded(
                 Err(e) => break Err(io_err(Path::new(&*name))(e)),
             };
             seq += 1;
+            if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
+                // Each shard takes the set after every event sent to it before: a cut between
+                // two lines of the input.
+                for tx in &senders {
+                    let _ = tx.send(Work::Rules(new.clone()));
+                }
+                driver.rules_changed(&new);
+                tracing::info!(version = %new.version, line, "rule set swapped in");
+                version = new.version.to_string();
+            }
             let source = Source::File {
                 name: name.clone(),
                 line,
@@ -198,7 +225,8 @@ pub fn run_sharded(
                 }
                 Err(e) => {
                     decode_errors += 1;
-                    let dead = invalid_input(&e, bytes, &source);
+                    let mut dead = invalid_input(&e, bytes, &source);
+                    dead.rules_version = version.clone();
                     reorder.put(seq, vec![Output::Dead(dead)], driver)?;
                 }
             }
@@ -238,14 +266,5 @@ pub fn run_sharded(
 }
 
 fn merge(into: &mut Stats, from: &Stats) {
-    into.events += from.events;
-    into.decode_errors += from.decode_errors;
-    into.changes += from.changes;
-    into.timers_fired += from.timers_fired;
-    into.expiries += from.expiries;
-    into.rule_errors
-        .resize(from.rule_errors.len().max(into.rule_errors.len()), 0);
-    for (a, b) in into.rule_errors.iter_mut().zip(&from.rule_errors) {
-        *a += b;
-    }
+    into.add(from);
 }

@@ -81,6 +81,19 @@ pub struct RulePack {
     pub catalogue: Arc<Catalogue>,
     pub params: Arc<Params>,
     pub limits: Limits,
+    /// Names this exact set (scripts, catalogue, parameters): logged when it starts or is
+    /// reloaded, and written into every output record as `rules_version`.
+    pub version: Arc<str>,
+}
+
+/// A short hex digest of the parts that make a rule set.
+fn version_of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> Arc<str> {
+    let mut h = crate::hash::FNV_OFFSET;
+    for part in parts {
+        h = crate::hash::fnv1a_extend(h, &(part.len() as u64).to_le_bytes());
+        h = crate::hash::fnv1a_extend(h, part);
+    }
+    format!("{:012x}", h >> 16).into()
 }
 
 /// Errors loading or compiling rules; each names the file and line to fix.
@@ -102,7 +115,50 @@ pub enum RulesError {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct RuleRunError {
+    pub kind: RuleErrorKind,
     pub message: String,
+}
+
+/// What kind of failure a rule error is, for metrics (a fixed set of label values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleErrorKind {
+    /// The script threw, or an API call refused its arguments.
+    Throw,
+    /// A sandbox limit: operations, data size, call depth.
+    Limit,
+    /// Anything else the engine reports: a type mismatch, a missing function, arithmetic.
+    Runtime,
+}
+
+impl RuleErrorKind {
+    pub const ALL: [RuleErrorKind; 3] = [
+        RuleErrorKind::Throw,
+        RuleErrorKind::Limit,
+        RuleErrorKind::Runtime,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleErrorKind::Throw => "throw",
+            RuleErrorKind::Limit => "limit",
+            RuleErrorKind::Runtime => "runtime",
+        }
+    }
+
+    /// The kind of an error Rhai reports.
+    pub fn of(error: &rhai::EvalAltResult) -> RuleErrorKind {
+        use rhai::EvalAltResult as E;
+        match error {
+            E::ErrorRuntime(..) => RuleErrorKind::Throw,
+            E::ErrorTooManyOperations(..)
+            | E::ErrorDataTooLarge(..)
+            | E::ErrorStackOverflow(..)
+            | E::ErrorTooManyVariables(..)
+            | E::ErrorTooManyModules(..) => RuleErrorKind::Limit,
+            E::ErrorInFunctionCall(_, _, inner, _) => RuleErrorKind::of(inner),
+            _ => RuleErrorKind::Runtime,
+        }
+    }
 }
 
 impl RulePack {
@@ -119,12 +175,45 @@ impl RulePack {
     ) -> Result<RulePack, RulesError> {
         let catalogue_text = crate::config::read_file(catalogue)?;
         let catalogue = Catalogue::parse(&catalogue_text, &catalogue.display().to_string())?;
+        let params_path = params;
         let params = Params::load(params, vars)?;
         let rules = check::read_rules(dir)?;
-        RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(|e| match e {
-            RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
-            other => other,
-        })
+        let mut pack = RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(
+            |e| match e {
+                RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
+                other => other,
+            },
+        )?;
+        // The files as read, and the overrides that reach the parameters.
+        let params_text = std::fs::read(params_path).unwrap_or_default();
+        let engine = toml::Table::try_from(crate::config::Config::default()).unwrap_or_default();
+        let overrides: Vec<u8> = vars
+            .iter()
+            .filter(|(k, _)| {
+                k.strip_prefix("TAGSTREAM_")
+                    .and_then(|rest| rest.split_once("__"))
+                    .is_some_and(|(section, _)| !engine.contains_key(&section.to_lowercase()))
+            })
+            .flat_map(|(k, v)| {
+                [
+                    k.as_bytes(),
+                    b"=".as_slice(),
+                    v.as_bytes(),
+                    b"\n".as_slice(),
+                ]
+                .concat()
+            })
+            .collect();
+        let rule_parts = pack
+            .rules
+            .iter()
+            .flat_map(|r| [r.name.as_bytes(), r.text.as_bytes()]);
+        pack.version = version_of(rule_parts.chain([
+            catalogue_text.as_bytes(),
+            &params_text[..],
+            &overrides[..],
+        ]));
+        Ok(pack)
     }
 
     /// A hash of what saved state depends on: the rule scripts (names and text, in order) and
@@ -175,11 +264,17 @@ impl RulePack {
         for rule in &rules {
             check_tag_literals(rule, &catalogue)?;
         }
+        let version = version_of(
+            rules
+                .iter()
+                .flat_map(|r| [r.name.as_bytes(), r.text.as_bytes()]),
+        );
         let pack = RulePack {
             rules: Arc::new(rules),
             catalogue: Arc::new(catalogue),
             params: Arc::new(params),
             limits,
+            version,
         };
         // Compiling once here reports syntax errors before any worker starts.
         RuleSet::compile(&pack)?;

@@ -13,7 +13,7 @@ use super::compiled::{self, Program, Stop};
 use super::inline::inline_params;
 use super::locate;
 use super::params::Sections;
-use super::{Ctx, Limits, RulePack, RuleRunError, RuleSource, RulesError};
+use super::{Ctx, Limits, RuleErrorKind, RulePack, RuleRunError, RuleSource, RulesError};
 
 /// The token the progress callback ends an over-budget call with.
 const OVER_BUDGET: &str = "time budget";
@@ -30,7 +30,7 @@ pub enum Handler {
 }
 
 impl Handler {
-    pub(super) const ALL: [Handler; 5] = [
+    pub const ALL: [Handler; 5] = [
         Handler::Chat,
         Handler::Click,
         Handler::Order,
@@ -116,6 +116,7 @@ fn ran_out_of_time(e: &EvalAltResult) -> bool {
 /// The message of a call that ran past its time budget.
 fn over_budget(limits: &Limits) -> RuleRunError {
     RuleRunError {
+        kind: RuleErrorKind::Limit,
         message: format!(
             "ran past its time budget of {} ms per handler call (rules.time_budget)",
             limits.time_budget_ms
@@ -422,6 +423,7 @@ impl RuleSet {
                 }
             }
             RuleRunError {
+                kind: RuleErrorKind::of(&e),
                 message: e.to_string(),
             }
         })

@@ -159,6 +159,7 @@ mod tests {
             "dead.jsonl",
         );
         let dead = Output::Dead(DeadLetter::of_record(
+            "not_json",
             "bad".into(),
             None,
             "f:1".into(),

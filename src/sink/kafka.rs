@@ -40,6 +40,12 @@ pub enum Ack {
     Checkpoint(Checkpoint),
     /// Answered once everything before it is acknowledged and its offsets stored.
     Barrier(SyncSender<()>),
+    /// `records` records reached their worker at `received`; everything before is acknowledged
+    /// when the acker gets here (processing latency).
+    Processed {
+        received: std::time::Instant,
+        records: usize,
+    },
 }
 
 /// The shared producer. Sending never drops a record: a full local queue blocks the caller
@@ -53,6 +59,15 @@ impl KafkaSink {
     /// librdkafka rejects the configuration.
     pub fn new(base: &ClientConfig) -> Result<KafkaSink, KafkaError> {
         let mut config = base.clone();
+        // Group settings from `[kafka.options]` concern the consumer; librdkafka warns about
+        // each one a producer is given.
+        for key in [
+            "session.timeout.ms",
+            "heartbeat.interval.ms",
+            "max.poll.interval.ms",
+        ] {
+            config.remove(key);
+        }
         for (key, value) in [
             ("message.timeout.ms", "0"),
             ("acks", "all"),
@@ -105,6 +120,7 @@ impl KafkaSink {
                 Err(_) => "cancelled".to_string(),
             };
             // Logged on attempts 1, 2, 4, 8, ...: a long outage stays visible without flooding.
+            crate::metrics::produce_failed(1);
             if attempt.is_power_of_two() {
                 tracing::warn!(topic = %record.topic, attempt, %error, "delivery failed; sending again");
             }
@@ -132,6 +148,7 @@ impl KafkaSink {
             (failed, first_error)
         });
         if let Some(error) = first_error {
+            crate::metrics::produce_failed(failed.len());
             tracing::warn!(records = failed.len(), %error, "delivery failed; sending again");
         }
         for record in failed {
@@ -151,6 +168,7 @@ impl KafkaSink {
             match rt.block_on(self.send(record)) {
                 Ok(Ok(_)) => return,
                 Ok(Err((e, _))) => {
+                    crate::metrics::produce_failed(1);
                     tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again")
                 }
                 Err(_) => {
@@ -186,6 +204,7 @@ pub fn run_acker<C: ConsumerContext>(
         match ack {
             Ack::Outputs(pending) => sink.deliver_all(&rt, pending),
             Ack::Checkpoint(cp) => {
+                let started = std::time::Instant::now();
                 let users = cp
                     .users
                     .into_iter()
@@ -207,9 +226,15 @@ pub fn run_acker<C: ConsumerContext>(
                     // The partition was revoked meanwhile; its new owner restores from the changelog.
                     tracing::debug!(error = %e, "offsets not stored");
                 }
-                if let Err(e) = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Async) {
+                let result = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Async);
+                crate::metrics::kafka::commit_result(&result);
+                if let Err(e) = result {
                     tracing::debug!(error = %e, "offset commit not sent; the next checkpoint commits");
                 }
+                crate::metrics::checkpoint_durable(started);
+            }
+            Ack::Processed { received, records } => {
+                crate::metrics::outputs_acknowledged(received, records);
             }
             Ack::Barrier(reply) => {
                 let _ = reply.send(());

@@ -9,6 +9,7 @@
 //! leave.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,6 +19,12 @@ use rdkafka::error::KafkaResult;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+use super::resume::Resume;
+use crate::rules::RulePack;
+
+/// How long an assignment waits for the group's committed offsets.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the consumer tells a partition's worker.
 pub enum WorkerMsg {
@@ -29,6 +36,8 @@ pub enum WorkerMsg {
     Revoke(i32, SyncSender<()>),
     /// Wall-clock time (epoch ms), for idle partitions and periodic checkpoints.
     Tick(i64),
+    /// Run every later record on this rule set (hot reload).
+    Rules(RulePack),
     /// Checkpoint everything, make it durable, answer, stop.
     Shutdown(SyncSender<()>),
 }
@@ -172,7 +181,9 @@ impl Durable {
         if tpl.count() == 0 {
             return;
         }
-        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        let result = consumer.commit(&tpl, CommitMode::Sync);
+        crate::metrics::kafka::commit_result(&result);
+        if let Err(e) = result {
             tracing::warn!(error = %e, "offset commit failed; the next owner replays from the previous commit");
         }
     }
@@ -182,23 +193,63 @@ impl Durable {
 pub struct GroupContext {
     pub router: Router,
     pub durable: Durable,
+    /// Assigned partitions whose start the poll loop still checks; touched only by the
+    /// consumer's thread (rebalance hooks run inside its poll).
+    pub resume: Mutex<Resume>,
+    /// Whether `resume` holds any partition: the per-record check without the lock.
+    pub resuming: AtomicBool,
 }
 
-impl ClientContext for GroupContext {}
+impl GroupContext {
+    /// Starts each newly assigned partition at its committed offset, or at the beginning when
+    /// nothing is committed (or the broker cannot say: re-reading is safe, the restored state
+    /// skips what it holds).
+    fn set_start_offsets<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let committed = match consumer.committed_offsets(tpl.clone(), COMMITTED_TIMEOUT) {
+            Ok(committed) => committed,
+            Err(e) => {
+                tracing::warn!(error = %e, "committed offsets unavailable; reading the assigned partitions from the beginning");
+                tpl.clone()
+            }
+        };
+        let now = Instant::now();
+        let mut resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
+        let mut starts = Vec::new();
+        for e in committed.elements() {
+            let asked = match e.offset() {
+                Offset::Offset(at) if at >= 0 => Some(at),
+                _ => None,
+            };
+            resume.expect(e.topic(), e.partition(), asked, now);
+            let start = asked.map_or(Offset::Beginning, Offset::Offset);
+            if let Err(err) = tpl.set_partition_offset(e.topic(), e.partition(), start) {
+                tracing::error!(error = %err, "cannot set a start offset");
+            }
+            starts.push((e.partition(), asked));
+        }
+        self.resuming.store(!resume.is_empty(), Ordering::Relaxed);
+        tracing::info!(?starts, "resuming at the committed offsets");
+    }
+}
+
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        crate::metrics::kafka::consumer_statistics(&statistics);
+    }
+}
 
 fn partitions(tpl: &TopicPartitionList) -> BTreeSet<i32> {
     tpl.elements().iter().map(|e| e.partition()).collect()
 }
 
 impl ConsumerContext for GroupContext {
-    /// Eager rebalancing as librdkafka's default, except that newly assigned partitions are read
-    /// from their beginning rather than from the committed offset. The restored state knows which
-    /// records it already holds (their offsets are in the checkpoint) and those are skipped
-    /// without being decoded; reading from the start costs a re-read of the retained log per
-    /// assignment but cannot miss a record. Resuming at the committed offset can: tansu 0.6
-    /// serves a fetch from an offset inside a record batch starting at the *next* batch, and
-    /// nothing at all when that batch is the last one (measured: committed 1234, first record
-    /// delivered 2161).
+    /// Eager rebalancing as librdkafka's default, with the start of each assigned partition
+    /// set explicitly: the group's committed offset (the beginning when none), remembered so the
+    /// poll loop can check that the broker serves that offset ([`Resume`]).
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -207,9 +258,7 @@ impl ConsumerContext for GroupContext {
     ) {
         let rebalance = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                if let Err(e) = tpl.set_all_offsets(Offset::Beginning) {
-                    tracing::error!(error = %e, "cannot set start offsets");
-                }
+                self.set_start_offsets(consumer, tpl);
                 Rebalance::Assign(tpl)
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(tpl),
@@ -229,7 +278,13 @@ impl ConsumerContext for GroupContext {
 
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            let mut resume = self.resume.lock().unwrap_or_else(|e| e.into_inner());
+            for e in tpl.elements() {
+                resume.forget(e.topic(), e.partition());
+            }
+            drop(resume);
             let revoked = partitions(tpl);
+            crate::metrics::partitions_revoking(&revoked);
             tracing::info!(partitions = ?revoked, "partitions revoked; checkpointing");
             let replies: Vec<_> = revoked
                 .iter()
@@ -250,6 +305,7 @@ impl ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let assigned = partitions(tpl);
+                crate::metrics::partitions_assigned(&assigned);
                 tracing::info!(partitions = ?assigned, "partitions assigned");
                 for p in assigned {
                     self.router.send(p, WorkerMsg::Assign(p));
@@ -278,6 +334,16 @@ pub fn group_consumer(
         // A fetch waits at most this long for new records; librdkafka's 500 ms would be most
         // of an event's time to its tags on a quiet topic.
         ("fetch.wait.max.ms", "10"),
+        // Consumer lag for the metrics.
+        (
+            "statistics.interval.ms",
+            crate::metrics::kafka::STATISTICS_INTERVAL_MS,
+        ),
+        // Fail-over within about 15 s, as config/tagstream.toml ships it (docs/kafka.md), for a
+        // config that does not say.
+        ("session.timeout.ms", "10000"),
+        ("heartbeat.interval.ms", "1000"),
+        ("max.poll.interval.ms", "10000"),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);
@@ -294,7 +360,12 @@ pub fn group_consumer(
         }
         config.set(key, value);
     }
-    config.create_with_context(GroupContext { router, durable })
+    config.create_with_context(GroupContext {
+        router,
+        durable,
+        resume: Mutex::new(Resume::default()),
+        resuming: AtomicBool::new(false),
+    })
 }
 
 /// Key of the restore marker: longer than any user id (≤ 128 bytes), so it never names a user.

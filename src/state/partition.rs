@@ -130,6 +130,49 @@ impl Partition {
         user
     }
 
+    /// Renumbers rules and tags after the rule set changed (hot reload): `rules[old]` and
+    /// `tags[old]` give the new number, `None` when the rule or tag is gone. Timers of a rule that
+    /// is gone are dropped (nothing is left to wake); a tag the catalogue no longer declares is
+    /// dropped; a held tag whose rule is gone stays, credited to `retired_rule`. The due queue
+    /// is rebuilt from the users' timers and expiries.
+    pub fn renumber(
+        &mut self,
+        rules: &[Option<u16>],
+        tags: &[Option<crate::tags::TagId>],
+        retired_rule: u16,
+    ) {
+        let rule_of = |r: u16| rules.get(usize::from(r)).copied().flatten();
+        let tag_of = |t: crate::tags::TagId| tags.get(usize::from(t)).copied().flatten();
+        self.due = DueQueue::default();
+        for user in 0..self.users.len() as UserIndex {
+            let mut state = self.take_user(user);
+            state.timers.retain(|t| rule_of(t.rule).is_some());
+            for timer in state.timers.iter_mut() {
+                timer.rule = rule_of(timer.rule).unwrap_or(retired_rule);
+            }
+            state.tags.retain(|t| tag_of(t.tag).is_some());
+            for held in state.tags.iter_mut() {
+                held.tag = tag_of(held.tag).unwrap_or(held.tag);
+                held.rule = rule_of(held.rule).unwrap_or(retired_rule);
+            }
+            for slot in state.timers.iter() {
+                self.due.push(Due {
+                    at: slot.queued,
+                    user,
+                    kind: DueKind::Wake(slot.rule),
+                });
+            }
+            for tag in state.tags.iter().filter(|t| t.expires != NEVER) {
+                self.due.push(Due {
+                    at: tag.expires,
+                    user,
+                    kind: DueKind::Expiry(tag.tag),
+                });
+            }
+            self.put_user(user, state);
+        }
+    }
+
     /// Restores the clock of a snapshot.
     pub fn restore_clock(&mut self, clock: Option<i64>) {
         self.clock = clock;

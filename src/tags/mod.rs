@@ -80,6 +80,9 @@ pub struct Emitter<'a> {
     pub seq: u32,
 }
 
+/// The rule named by the removal of a tag whose rule a reload removed.
+pub const RETIRED_RULE_NAME: &str = "(removed rule)";
+
 /// Why a tag operation was refused (a rule error).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TagError {
@@ -102,7 +105,11 @@ impl Emitter<'_> {
             tag,
             op,
             score: slot.score(),
-            rule: self.rule_names[rule as usize].clone(),
+            rule: self
+                .rule_names
+                .get(usize::from(rule))
+                .cloned()
+                .unwrap_or_else(|| RETIRED_RULE_NAME.into()),
             reason,
             event_id: match self.trigger {
                 Trigger::Event(id) => Some(id.clone()),
@@ -110,6 +117,8 @@ impl Emitter<'_> {
             },
             ts: self.now,
             expires_at: (slot.expires != NEVER).then_some(slot.expires),
+            // Stamped by the processor, which knows the rule set in force.
+            rules_version: Arc::default(),
         }));
     }
 

@@ -40,11 +40,17 @@ pub struct TagChange {
     /// Epoch ms of the step that made the change.
     pub ts: i64,
     pub expires_at: Option<i64>,
+    /// The version of the rule set that made the change ([`crate::rules::RulePack::version`]).
+    pub rules_version: Arc<str>,
 }
 
 /// Input that could not be turned into tag changes, with why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeadLetter {
+    /// Why, as a fixed name: a decode error's kind or [`DeadLetter::RULE_ERROR`]. Metrics count
+    /// by it; it is not part of the JSON (the message says more).
+    #[serde(skip)]
+    pub reason: &'static str,
     pub error: String,
     /// The failing rule, `None` for decode errors.
     pub rule: Option<String>,
@@ -56,6 +62,8 @@ pub struct DeadLetter {
     /// that what `payload` had to replace can still be recovered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
+    /// The version of the rule set in force when the record was read.
+    pub rules_version: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +91,7 @@ struct ChangeJson<'a> {
     event_id: Option<&'a str>,
     ts: String,
     expires_at: Option<String>,
+    rules_version: &'a str,
 }
 
 impl TagChange {
@@ -99,6 +108,7 @@ impl TagChange {
             event_id: self.event_id.as_deref(),
             ts: format_ts(self.ts),
             expires_at: self.expires_at.map(format_ts),
+            rules_version: &self.rules_version,
         };
         // Serialising plain strings and numbers into a Vec cannot fail.
         serde_json::to_writer(buf, &json).expect("tag change serialises");
@@ -106,9 +116,18 @@ impl TagChange {
 }
 
 impl DeadLetter {
+    /// The reason of a rule that failed on the input.
+    pub const RULE_ERROR: &'static str = "rule_error";
+
     /// A dead letter for the record `raw` (its line ending dropped): its text, and its bytes in
     /// base64 as well when they are not UTF-8.
-    pub fn of_record(error: String, rule: Option<String>, source: String, raw: &[u8]) -> Self {
+    pub fn of_record(
+        reason: &'static str,
+        error: String,
+        rule: Option<String>,
+        source: String,
+        raw: &[u8],
+    ) -> Self {
         let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let (payload, payload_base64) = match std::str::from_utf8(raw) {
@@ -116,11 +135,14 @@ impl DeadLetter {
             Err(_) => (String::from_utf8_lossy(raw).into_owned(), Some(base64(raw))),
         };
         DeadLetter {
+            reason,
             error,
             rule,
             source,
             payload,
             payload_base64,
+            // Set by the caller, which knows the rule set in force.
+            rules_version: String::new(),
         }
     }
 
@@ -218,15 +240,20 @@ mod tests {
 
     #[test]
     fn fitting_a_dead_letter_cuts_the_text_first_and_keeps_base64_decodable() {
-        let mut plain =
-            DeadLetter::of_record("bad".into(), None, "t/0/1".into(), "价格".as_bytes());
+        let mut plain = DeadLetter::of_record(
+            "not_json",
+            "bad".into(),
+            None,
+            "t/0/1".into(),
+            "价格".as_bytes(),
+        );
         plain.fit(4);
         assert_eq!(
             (plain.payload.as_str(), plain.error.as_str()),
             ("价", "bad (payload truncated)")
         );
         let raw = [b'x', 0xff, b'y', b'z', 0xfe, b'w'];
-        let whole = DeadLetter::of_record("e".into(), None, "t/0/2".into(), &raw);
+        let whole = DeadLetter::of_record("not_json", "e".into(), None, "t/0/2".into(), &raw);
         let mut fits = whole.clone();
         fits.fit(100);
         assert_eq!(fits, whole);
@@ -242,7 +269,13 @@ mod tests {
     #[test]
     fn dead_letters_keep_bytes_that_are_not_utf8() {
         let raw = b"{\"type\":\"chat\",\"text\":\"\xff\xfe\"}\r\n";
-        let dead = DeadLetter::of_record("not valid UTF-8".into(), None, "f:1".into(), raw);
+        let dead = DeadLetter::of_record(
+            "not_json",
+            "not valid UTF-8".into(),
+            None,
+            "f:1".into(),
+            raw,
+        );
         assert_eq!(
             dead.payload,
             "{\"type\":\"chat\",\"text\":\"\u{fffd}\u{fffd}\"}"
@@ -256,7 +289,7 @@ mod tests {
         assert!(String::from_utf8(json)
             .unwrap()
             .contains("\"payload_base64\":"));
-        let plain = DeadLetter::of_record("x".into(), None, "f:2".into(), b"ok\n");
+        let plain = DeadLetter::of_record("not_json", "x".into(), None, "f:2".into(), b"ok\n");
         assert_eq!(
             (plain.payload.as_str(), plain.payload_base64.as_deref()),
             ("ok", None)

@@ -8,7 +8,7 @@ use crate::support::*;
 
 /// A generated stream with no late events, ending with one clock event per partition at the
 /// final time so every partition's clock ends where file mode's does.
-fn stream(users: u64, events: u64, partitions: i32) -> Vec<String> {
+pub fn stream(users: u64, events: u64, partitions: i32) -> Vec<String> {
     let opts = tagstream::generate::GenOptions {
         users,
         events,
@@ -50,7 +50,7 @@ fn stream(users: u64, events: u64, partitions: i32) -> Vec<String> {
     lines
 }
 
-fn file_mode_tags(
+pub fn file_mode_tags(
     lines: &[String],
 ) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let run = run(lines);
@@ -59,10 +59,10 @@ fn file_mode_tags(
     tags
 }
 
-type Tags = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+pub type Tags = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
 
 /// Asserts equal final tags, naming the first users that differ.
-fn assert_same_tags(actual: &Tags, expected: &Tags) {
+pub fn assert_same_tags(actual: &Tags, expected: &Tags) {
     let users: std::collections::BTreeSet<&String> = actual.keys().chain(expected.keys()).collect();
     let diff: Vec<_> = users
         .into_iter()

@@ -268,9 +268,39 @@ impl Topics {
     /// Spawns with extra environment, e.g. a stable `group.instance.id` for an instance that is
     /// restarted (static membership: the restart reclaims the partitions at once).
     pub fn spawn_with(&self, log: &str, env: &[(&str, &str)]) -> Processor {
+        let mut command = self.command(log);
+        command
+            // A killed member's partitions move on after this, instead of librdkafka's 45 s.
+            .env("TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
+            .env("TAGSTREAM_KAFKA__OPTIONS__HEARTBEAT_INTERVAL_MS", "1000")
+            // The coordinator waits this long for members that stopped answering before it
+            // reassigns their partitions (librdkafka's default is 5 minutes).
+            .env("TAGSTREAM_KAFKA__OPTIONS__MAX_POLL_INTERVAL_MS", "10000")
+            .envs(env.iter().copied());
+        Processor {
+            child: command.spawn().unwrap(),
+        }
+    }
+
+    /// Spawns with the group session settings of config/tagstream.toml as shipped, logging
+    /// JSON lines.
+    pub fn spawn_shipped(&self, log: &str) -> Processor {
+        let mut command = self.command(log);
+        command.env("TAGSTREAM_LOG_FORMAT", "json");
+        Processor {
+            child: command.spawn().unwrap(),
+        }
+    }
+
+    /// The release binary in Kafka mode on these topics, logging to `<tmp>/<log>.log`.
+    fn command(&self, log: &str) -> Command {
         let log_path: PathBuf = std::env::temp_dir().join(format!("{log}.log"));
         let log_file = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+        // Another build can be measured against this one (see resume::measure_assignment_cost).
+        let bin = std::env::var("TAGSTREAM_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tagstream").to_string());
+        let mut command = Command::new(bin);
+        command
             .arg("run")
             .current_dir(repo())
             .env("TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS", &self.bootstrap)
@@ -281,20 +311,11 @@ impl Topics {
             .env("TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC", &self.dead)
             .env("TAGSTREAM_KAFKA__GROUP_ID", &self.group)
             .env("TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK", "false")
-            // A killed member's partitions move on after this, instead of librdkafka's 45 s.
-            .env("TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
-            .env("TAGSTREAM_KAFKA__OPTIONS__HEARTBEAT_INTERVAL_MS", "1000")
-            // The coordinator waits this long for members that stopped answering before it
-            // reassigns their partitions (librdkafka's default is 5 minutes).
-            .env("TAGSTREAM_KAFKA__OPTIONS__MAX_POLL_INTERVAL_MS", "10000")
             .env("TAGSTREAM_HTTP__LISTEN", "")
             .env("TAGSTREAM_LOG", "info")
-            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        Processor { child }
+            .stderr(log_file);
+        command
     }
 }
 

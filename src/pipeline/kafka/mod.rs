@@ -23,14 +23,16 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, Offset};
 
 use crate::config::Config;
+use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::sink::kafka::{run_acker, KafkaSink};
 use crate::source::kafka::{
     group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg, MAX_BATCH,
 };
+use crate::source::resume::Verdict;
 use worker::{Worker, WorkerConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +55,8 @@ pub struct KafkaOptions {
     pub workers: usize,
     pub checkpoint_interval: Duration,
     pub checkpoint_records: u64,
+    /// Hot reload: new rule sets to swap in between two records.
+    pub reload: Option<RulesWatch>,
 }
 
 impl Default for KafkaOptions {
@@ -61,6 +65,7 @@ impl Default for KafkaOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_records: 50_000,
+            reload: None,
         }
     }
 }
@@ -78,11 +83,15 @@ fn client_config(config: &Config) -> ClientConfig {
     client
 }
 
-/// The CLI entry: runs until SIGTERM or Ctrl-C.
-pub fn main(config: Config, pack: RulePack) -> ExitCode {
+/// The CLI entry: runs until SIGTERM or Ctrl-C, taking new rule sets from `reload`.
+pub fn main(config: Config, pack: RulePack, reload: Option<RulesWatch>) -> ExitCode {
     let shutdown = Arc::new(AtomicBool::new(false));
     spawn_signal_listener(shutdown.clone());
-    match run(&config, &pack, &KafkaOptions::default(), &shutdown) {
+    let options = KafkaOptions {
+        reload,
+        ..KafkaOptions::default()
+    };
+    match run(&config, &pack, &options, &shutdown) {
         Ok(()) => ExitCode::SUCCESS,
         Err(KafkaRunError::Config(e)) => {
             eprintln!("error: {e}");
@@ -289,7 +298,8 @@ pub fn run(
 
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
-    poll_loop(&consumer, &router, shutdown);
+    poll_loop(&consumer, &router, options.reload.clone(), shutdown);
+    crate::metrics::draining();
 
     tracing::info!("draining: leaving the group");
     // Leaving runs the revoke hook with the workers still alive: every partition is
@@ -299,7 +309,9 @@ pub fn run(
     let mut intake = Intake::default();
     while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
         if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            intake.route(&router, &msg);
+            if admit(&consumer, &msg) {
+                intake.route(&router, &msg);
+            }
         }
         router.flush();
     }
@@ -346,17 +358,86 @@ impl Intake {
     }
 }
 
+/// Whether a fetched record goes to its worker: the start of a resumed partition is checked
+/// first ([`crate::source::resume::Resume`]), and a broker that skipped records is sent back.
+fn admit(
+    consumer: &BaseConsumer<GroupContext>,
+    msg: &rdkafka::message::BorrowedMessage<'_>,
+) -> bool {
+    let context = consumer.context();
+    if !context.resuming.load(Ordering::Relaxed) {
+        return true;
+    }
+    let verdict = {
+        let mut resume = context.resume.lock().unwrap_or_else(|e| e.into_inner());
+        let verdict = resume.check(msg.topic(), msg.partition(), msg.offset(), Instant::now());
+        context
+            .resuming
+            .store(!resume.is_empty(), Ordering::Relaxed);
+        verdict
+    };
+    match verdict {
+        Verdict::Deliver => true,
+        Verdict::Skip => false,
+        Verdict::SeekBack(to) => {
+            seek(consumer, msg.topic(), msg.partition(), to);
+            false
+        }
+    }
+}
+
+fn seek(consumer: &BaseConsumer<GroupContext>, topic: &str, partition: i32, to: Offset) {
+    if let Err(e) = consumer.seek(topic, partition, to, Duration::from_secs(5)) {
+        tracing::warn!(topic, partition, error = %e, "seek back failed; the partition resumes where the broker started");
+    }
+}
+
+/// Seeks back the resumed partitions that stayed silent (see [`crate::source::resume::Resume::quiet`]).
+fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
+    let context = consumer.context();
+    if !context.resuming.load(Ordering::Relaxed) {
+        return;
+    }
+    let seeks = context
+        .resume
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .quiet(Instant::now());
+    for (topic, partition, to) in seeks {
+        seek(consumer, &topic, partition, to);
+    }
+}
+
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
 /// waiting, and hands that to the workers as one batch each.
-fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &AtomicBool) {
+fn poll_loop(
+    consumer: &BaseConsumer<GroupContext>,
+    router: &Router,
+    mut reload: Option<RulesWatch>,
+    shutdown: &AtomicBool,
+) {
     let mut intake = Intake::default();
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
+        crate::metrics::loop_beat();
+        if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
+            tracing::info!(version = %new.version, "rule set handed to the workers");
+            router.broadcast(|| WorkerMsg::Rules(new.clone()));
+        }
         let mut wait = Duration::from_millis(100);
         for _ in 0..MAX_BATCH {
             match consumer.poll(wait) {
-                Some(Ok(msg)) => intake.route(router, &msg),
+                Some(Ok(msg)) => {
+                    // Every record routed so far runs on the old set, this one on the new.
+                    if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
+                        tracing::info!(version = %new.version, "rule set handed to the workers");
+                        router.broadcast(|| WorkerMsg::Rules(new.clone()));
+                    }
+                    if admit(consumer, &msg) {
+                        intake.route(router, &msg);
+                    }
+                }
                 Some(Err(e)) => {
                     if last_error.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
                         tracing::warn!(error = %e, "consumer error; librdkafka retries");
@@ -371,6 +452,7 @@ fn poll_loop(consumer: &BaseConsumer<GroupContext>, router: &Router, shutdown: &
         router.flush();
         if last_tick.elapsed() >= Duration::from_secs(1) {
             last_tick = Instant::now();
+            check_quiet(consumer);
             let wall = chrono::Utc::now().timestamp_millis();
             router.broadcast(|| WorkerMsg::Tick(wall));
         }

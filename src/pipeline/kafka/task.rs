@@ -84,7 +84,8 @@ impl Task {
         task
     }
 
-    /// Applies one input record, unless the restored state already holds it.
+    /// Applies one input record, unless the restored state already holds it; says whether it
+    /// did.
     pub fn apply(
         &mut self,
         processor: &mut Processor,
@@ -92,9 +93,9 @@ impl Task {
         offset: i64,
         payload: &[u8],
         out: &mut Vec<Output>,
-    ) {
+    ) -> bool {
         if self.restored.get(&**topic).is_some_and(|r| offset <= *r) {
-            return;
+            return false;
         }
         if self.applied.get(&**topic).is_some_and(|a| offset <= *a) {
             tracing::warn!(
@@ -103,7 +104,7 @@ impl Task {
                 applied = self.applied[&**topic],
                 "record at or before the last applied offset skipped"
             );
-            return;
+            return false;
         }
         self.changed = true;
         self.applied.insert(topic.to_string(), offset);
@@ -122,13 +123,14 @@ impl Task {
                 if holds {
                     // This user's state already includes the event; only the clock moves.
                     processor.advance(&mut self.part, event.ts, out);
-                    return;
+                    return true;
                 }
                 processor.process_event(&mut self.part, event, payload, &source, out);
-                return;
+                return true;
             }
         }
         processor.process_record(&mut self.part, payload, &source, out);
+        true
     }
 
     /// Moves an idle partition's clock to wall time.

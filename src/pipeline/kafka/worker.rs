@@ -12,6 +12,7 @@ use rdkafka::ClientConfig;
 
 use super::task::Task;
 use crate::core::Processor;
+use crate::metrics::export::Exporter;
 use crate::rules::RulePack;
 use crate::sink::kafka::{Ack, Checkpoint, KafkaSink, Record};
 use crate::source::kafka::{read_changelog, InputRecord, WorkerMsg, MARKER_KEY};
@@ -43,6 +44,8 @@ struct Slot {
     last_checkpoint: Instant,
     since_checkpoint: u64,
     first_seen: Option<i64>,
+    /// When the assignment reached this worker (before the restore).
+    assigned: Instant,
 }
 
 pub struct Worker {
@@ -57,6 +60,7 @@ pub struct Worker {
     /// Outputs handed to the producer whose acknowledgement the acker has yet to be asked for.
     pending: Vec<(Record, DeliveryFuture)>,
     buf: Vec<u8>,
+    metrics: Exporter,
 }
 
 impl Worker {
@@ -72,6 +76,7 @@ impl Worker {
         let mut processor = Processor::new(pack)?;
         processor.future.max_ms = config.max_future_ms;
         Ok(Worker {
+            metrics: Exporter::for_core(&mut processor, pack),
             processor,
             slots: HashMap::new(),
             sink,
@@ -88,25 +93,51 @@ impl Worker {
         for msg in rx {
             match msg {
                 WorkerMsg::Records(records) => {
+                    let (received, n) = (Instant::now(), records.len());
+                    self.metrics.records(n);
                     self.processor
                         .set_wall_clock(chrono::Utc::now().timestamp_millis());
                     for record in records {
                         self.record(record);
                     }
                     self.ack_pending();
+                    self.publish();
+                    let _ = self.acker.send(Ack::Processed {
+                        received,
+                        records: n,
+                    });
                 }
                 WorkerMsg::Assign(p) => self.assign(p),
                 WorkerMsg::Revoke(p, reply) => {
                     self.checkpoint(p, true);
-                    self.slots.remove(&p);
+                    if let Some(slot) = self.slots.remove(&p) {
+                        self.metrics.partition_left(p, &slot.task.part);
+                    }
                     let _ = self.acker.send(Ack::Barrier(reply));
                 }
-                WorkerMsg::Tick(wall_ms) => self.tick(wall_ms),
+                WorkerMsg::Tick(wall_ms) => {
+                    self.tick(wall_ms);
+                    self.publish();
+                }
+                WorkerMsg::Rules(pack) => match self.processor.swap_rules(&pack) {
+                    Ok(renumbering) => {
+                        for slot in self.slots.values_mut() {
+                            renumbering.apply(&mut slot.task.part);
+                            slot.task.changed = true;
+                        }
+                        self.metrics.rules_changed(&pack);
+                        tracing::debug!(version = %pack.version, "rule set swapped in");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "new rule set does not compile here; the running set stays")
+                    }
+                },
                 WorkerMsg::Shutdown(reply) => {
                     let partitions: Vec<i32> = self.slots.keys().copied().collect();
                     for p in partitions {
                         self.checkpoint(p, true);
                     }
+                    self.publish();
                     let _ = self.acker.send(Ack::Barrier(reply));
                     return;
                 }
@@ -114,10 +145,20 @@ impl Worker {
         }
     }
 
+    /// Hands what the processor counted and the partitions' gauges to the metrics.
+    fn publish(&mut self) {
+        self.metrics.core(&mut self.processor);
+        let wall = chrono::Utc::now().timestamp_millis();
+        self.metrics
+            .partitions(self.slots.iter().map(|(p, s)| (*p, &s.task.part)), wall);
+    }
+
     fn assign(&mut self, partition: i32) {
         if self.slots.contains_key(&partition) {
             return;
         }
+        let started = Instant::now();
+        let assigned = Instant::now();
         let nonce = format!(
             "{}:{}:{}",
             std::process::id(),
@@ -149,6 +190,8 @@ impl Worker {
         tracing::debug!(partition, records = read, "changelog read");
         let now = Instant::now();
         let task = Task::restore(partition, latest);
+        self.metrics
+            .partition_restored(partition, &task.part, started);
         self.slots.insert(
             partition,
             Slot {
@@ -157,6 +200,7 @@ impl Worker {
                 last_checkpoint: now,
                 since_checkpoint: 0,
                 first_seen: None,
+                assigned,
             },
         );
     }
@@ -173,21 +217,24 @@ impl Worker {
         let Some(slot) = self.slots.get_mut(&record.partition) else {
             return;
         };
-        if slot.first_seen.is_none() {
-            tracing::info!(
-                partition = record.partition,
-                offset = record.offset,
-                "first record after assignment"
-            );
-            slot.first_seen = Some(record.offset);
-        }
-        slot.task.apply(
+        let applied = slot.task.apply(
             &mut self.processor,
             &record.topic,
             record.offset,
             &record.payload,
             &mut self.outputs,
         );
+        if applied && slot.first_seen.is_none() {
+            // The cost of an assignment: restore, then whatever is read before the first
+            // record the state does not hold yet.
+            tracing::info!(
+                partition = record.partition,
+                offset = record.offset,
+                since_assign_ms = slot.assigned.elapsed().as_millis() as u64,
+                "first record after assignment"
+            );
+            slot.first_seen = Some(record.offset);
+        }
         slot.last_input = Instant::now();
         slot.since_checkpoint += 1;
         self.flush_outputs(record.key.as_deref());
@@ -219,6 +266,7 @@ impl Worker {
 
     /// Produces the outputs made so far; [`Worker::ack_pending`] queues their acknowledgement.
     fn flush_outputs(&mut self, input_key: Option<&[u8]>) {
+        self.metrics.outputs(&self.outputs);
         for output in self.outputs.drain(..) {
             self.buf.clear();
             let record = match output {

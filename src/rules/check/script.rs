@@ -67,6 +67,8 @@ pub fn check_rules(
         catalogue: catalogue.cloned().map_or(fallback_catalogue, Arc::new),
         params: params.cloned().map_or(fallback_params, Arc::new),
         limits: Limits::default(),
+        // Only for the engine that checks scripts: no output is made.
+        version: Arc::from(""),
     };
     let mut engine = new_engine(&pack, &std::rc::Rc::new(std::cell::Cell::new(None)));
     let shared = std::rc::Rc::new(std::cell::RefCell::new(Ctx::new(
