@@ -3,7 +3,7 @@
 #
 #   docker build -t tagstream .
 #   docker run --rm -i tagstream run --input - --output - < examples/sample.jsonl
-#   docker run --rm -e TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS=kafka:9092 tagstream run
+#   docker run --rm -p 9898:9898 -e TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS=kafka:9092 tagstream run
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -26,6 +26,9 @@ COPY --from=build /src/target/release/tagstream /usr/local/bin/tagstream
 COPY rules ./rules
 COPY config ./config
 RUN mkdir -p /app/state && chown tagstream /app/state
+# /metrics, /livez and /readyz, reachable from outside the container.
+ENV TAGSTREAM_HTTP__LISTEN=0.0.0.0:9898
+EXPOSE 9898
 USER tagstream
 ENTRYPOINT ["tagstream"]
 CMD ["run"]

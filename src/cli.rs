@@ -90,8 +90,8 @@ pub struct RunArgs {
     /// back after it (created when missing). Without it (or `state.embedded`), nothing is kept.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
-    /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Kafka mode listens on
-    /// http.listen without it; embedded mode only with it.
+    /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Without it, Kafka mode
+    /// listens on http.listen; embedded mode only when http.listen is not the default.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<String>,
 }
@@ -264,7 +264,9 @@ fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<(), ExitC
     let embedded = args.input.is_some();
     let listen = match &args.http {
         Some(addr) => addr.clone(),
-        None if embedded => String::new(),
+        // A batch run does not bind the shipped default: every run would take the port. An
+        // address set in the config or by TAGSTREAM_HTTP__LISTEN is asked for.
+        None if embedded && config.http.listen == Config::default().http.listen => String::new(),
         None => config.http.listen.clone(),
     };
     let m = metrics::global();

@@ -1,7 +1,8 @@
 //! The Dockerfile, as far as a machine without a Docker engine can check it: its build command
 //! is the test script's, it has a build stage and a small runtime stage running as a non-root
 //! user, and the release binary runs the way the image runs it — as an unprivileged user, from
-//! the image's working directory, or with rules and config from mounted paths.
+//! the image's working directory, or with rules and config from mounted paths — and answers
+//! `/livez` on the address the image sets.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -259,4 +260,71 @@ fn the_binary_runs_as_the_image_runs_it_unprivileged_with_mounted_rules_and_conf
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config/tags.toml"));
+}
+
+/// The image's default command, Kafka mode, with the image's environment: `/livez` answers on
+/// the address the Dockerfile sets (its port swapped for a free one), with or without a broker.
+#[test]
+fn the_image_s_kafka_run_answers_livez_on_the_address_it_sets() {
+    let env: Vec<(String, String)> = instructions(&dockerfile())
+        .iter()
+        .filter_map(|i| i.strip_prefix("ENV "))
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let listen = env
+        .iter()
+        .find(|(k, _)| k == "TAGSTREAM_HTTP__LISTEN")
+        .map(|(_, v)| v.clone())
+        .expect("the image sets TAGSTREAM_HTTP__LISTEN");
+    let (host, _) = listen.rsplit_once(':').unwrap();
+    assert_eq!(host, "0.0.0.0", "reachable from outside the container");
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let broker = std::env::var("TAGSTREAM_TEST_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:1".into());
+    let mut cmd = as_image(Path::new(env!("CARGO_BIN_EXE_tagstream")), &repo());
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .env("TAGSTREAM_HTTP__LISTEN", format!("{host}:{port}"))
+        .env("TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS", &broker)
+        .env("TAGSTREAM_KAFKA__GROUP_ID", format!("docker-{port}"))
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let live = loop {
+        match http_status(&format!("127.0.0.1:{port}"), "/livez") {
+            Some(status) => break status,
+            None if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            None => break 0,
+        }
+    };
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(live, 200, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The status of `GET path` on `addr`, or `None` while nothing listens.
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    raw.split(' ').nth(1)?.parse().ok()
 }

@@ -63,6 +63,8 @@ fn every_block_is_of_a_checked_kind() {
                     || b.has("engine")
                     || testing_guide(b)
             }
+            // Probes: `metrics::embedded_mode_serves_metrics_while_it_reads` asks each path.
+            "yaml" => b.has("probes") || b.has("scrape"),
             // Terminal output shown for illustration is marked as such.
             "text" => b.get("example").is_some() || b.has("illustration"),
             _ => false,
@@ -463,5 +465,47 @@ fn the_api_reference_names_every_registered_function() {
     assert!(missing.is_empty(), "rules.md does not document {missing:?}");
     for handler in ["on_chat", "on_click", "on_order", "on_event", "on_tick"] {
         assert!(reference.contains(&format!("`{handler}(")), "{handler}");
+    }
+}
+
+/// The scrape config of the monitoring guide scrapes the shipped port, and Prometheus takes it
+/// (`promtool check config`, when promtool is installed).
+#[test]
+fn the_scrape_config_is_one_prometheus_takes() {
+    let blocks = all_blocks();
+    let block = blocks
+        .iter()
+        .find(|b| b.lang == "yaml" && b.has("scrape"))
+        .expect("a ```yaml scrape block");
+    let config = std::fs::read_to_string(repo().join("config/tagstream.toml")).unwrap();
+    let port = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("listen = \""))
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|addr| addr.rsplit_once(':'))
+        .map(|(_, port)| port.to_string())
+        .expect("http.listen in config/tagstream.toml");
+    assert!(
+        block.body.contains(&format!(":{port}\"")),
+        "{}: targets not on the shipped port {port}",
+        block.at()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("prometheus.yml");
+    std::fs::write(&file, &block.body).unwrap();
+    match Command::new("promtool")
+        .arg("check")
+        .arg("config")
+        .arg(&file)
+        .output()
+    {
+        Err(_) => eprintln!("promtool not installed: `promtool check config` skipped"),
+        Ok(out) => assert!(
+            out.status.success(),
+            "{}: promtool check config: {}{}",
+            block.at(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
     }
 }

@@ -228,7 +228,12 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
             .read_to_string(&mut err)
             .unwrap();
         assert!(matches!(status.code(), Some(0 | 141)), "{status:?}");
-        assert!(err.is_empty(), "no error line: {err}");
+        // The bad-input summary (a warning) may be there; no error is.
+        assert!(
+            err.lines()
+                .all(|l| l.contains(" WARN ") && !l.contains("Broken pipe")),
+            "no error line: {err}"
+        );
     }
 }
 

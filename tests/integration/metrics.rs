@@ -334,6 +334,31 @@ fn embedded_mode_serves_metrics_while_it_reads() {
     );
     assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
     assert_eq!(get(&addr, "/nope").unwrap().0, 404);
+    // The probes docs/monitoring.md gives answer, on the shipped port.
+    let probes = std::fs::read_to_string(repo().join("docs/monitoring.md")).unwrap();
+    let probes = probes
+        .split("```yaml probes\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a ```yaml probes block in docs/monitoring.md");
+    let config = std::fs::read_to_string(repo().join("config/tagstream.toml")).unwrap();
+    let mut paths = 0;
+    for probe in probes.lines() {
+        let field = |key: &str| {
+            let rest = probe.split(key).nth(1)?;
+            Some(rest.split([',', ' ', '}']).next()?.to_string())
+        };
+        let (Some(path), Some(port)) = (field("path: "), field("port: ")) else {
+            continue;
+        };
+        assert!(
+            config.contains(&format!(":{port}\"")),
+            "{probe}: not the shipped port"
+        );
+        assert_eq!(get(&addr, &path).unwrap().0, 200, "{probe}");
+        paths += 1;
+    }
+    assert_eq!(paths, 2, "{probes}");
     drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());

@@ -274,7 +274,7 @@ fn embedded_reload(workers: &str) {
             .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
             .collect::<Vec<_>>()
     });
-    let v1 = wait_log(&log, "rule set loaded", 0)["fields"]["version"]
+    let v1 = wait_log(&log, "tagstream starting", 0)["fields"]["rules_version"]
         .as_str()
         .unwrap()
         .to_string();
@@ -378,7 +378,7 @@ fn kafka_mode_reloads_between_two_records() {
         ],
     );
     let log: PathBuf = std::env::temp_dir().join("reload-kafka.log");
-    let v1 = wait_log(&log, "rule set loaded", 0)["fields"]["version"]
+    let v1 = wait_log(&log, "tagstream starting", 0)["fields"]["rules_version"]
         .as_str()
         .unwrap()
         .to_string();

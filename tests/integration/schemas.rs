@@ -27,7 +27,14 @@ fn json_examples_match_their_schemas() {
             .into_iter()
             .find(|k| b.has(k))
             .unwrap();
-        for value in b.json_values() {
+        for mut value in b.json_values() {
+            // Examples leave out `rules_version` (see `as_shown`); real outputs carry it.
+            if matches!(kind, "tag-change" | "dead-letter") {
+                if let Some(map) = value.as_object_mut() {
+                    map.entry("rules_version")
+                        .or_insert_with(|| "0123456789ab".into());
+                }
+            }
             assert_valid(&schemas, kind, &value, &b.at());
             if kind == "event" {
                 let text = value.to_string();
