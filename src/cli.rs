@@ -111,9 +111,12 @@ pub struct GenerateArgs {
     pub users: u64,
     #[arg(long, default_value_t = 100_000)]
     pub events: u64,
-    /// Days of event time from 2026-09-01, 1 to 3650.
+    /// Days of event time from --start, 1 to 3650.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
+    /// The first day of event time (UTC), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", default_value = "2026-09-01", value_parser = parse_start)]
+    pub start: i64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Share of invalid lines, per mille (0 to 1000).
@@ -127,6 +130,15 @@ pub struct GenerateArgs {
     pub personas: bool,
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     pub output: PathBuf,
+}
+
+/// A `YYYY-MM-DD` date → epoch milliseconds of its midnight, UTC.
+fn parse_start(text: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+        .ok_or_else(|| format!("expected a date like 2026-09-01, not {text:?}"))
 }
 
 fn parse_workers(text: &str) -> Result<usize, String> {
@@ -470,6 +482,7 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         invalid_per_mille: args.invalid_per_mille,
         late_per_mille: args.late_per_mille,
         personas: args.personas,
+        start_ms: args.start,
         ..crate::generate::GenOptions::default()
     };
     let result = crate::sink::file::open_output(&args.output).and_then(|mut out| {
