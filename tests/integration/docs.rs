@@ -66,7 +66,9 @@ fn every_block_is_of_a_checked_kind() {
             // Probes: `metrics::embedded_mode_serves_metrics_while_it_reads` asks each path.
             "yaml" => b.has("probes") || b.has("scrape"),
             // Terminal output shown for illustration is marked as such.
-            "text" => b.get("example").is_some() || b.has("illustration"),
+            "text" => {
+                b.get("example").is_some() || b.has("illustration") || b.has("check-output")
+            }
             _ => false,
         };
         assert!(
@@ -83,7 +85,11 @@ fn every_block_is_of_a_checked_kind() {
 fn rule_examples_compile_and_run_without_rule_errors() {
     let stream = example_stream();
     let mut ran = 0;
-    for b in all_blocks().iter().filter(|b| b.lang == "rhai") {
+    // The check guide's broken rule runs in `the_check_guide_shows_what_check_prints`.
+    for b in all_blocks()
+        .iter()
+        .filter(|b| b.lang == "rhai" && !b.has("check-example"))
+    {
         if b.file.ends_with("tutorial.md") {
             // The tutorial's rule is a file of its own pack, run by the tutorial's tests.
             let file = repo().join("docs/examples/night-owl/rules/night_owl.rhai");
@@ -508,4 +514,69 @@ fn the_scrape_config_is_one_prometheus_takes() {
             String::from_utf8_lossy(&out.stderr)
         ),
     }
+}
+
+/// Copies `from` to `to`, leaving out `rules/tests`-like subdirectories.
+fn copy_files(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
+/// The outputs `docs/check.md` shows are what `tagstream check` prints: on the shipped pack,
+/// and on a copy of it with the guide's broken rule and a broken parameter.
+#[test]
+fn the_check_guide_shows_what_check_prints() {
+    let blocks: Vec<Block> = all_blocks()
+        .into_iter()
+        .filter(|b| b.file.ends_with("check.md"))
+        .collect();
+    let rule = blocks
+        .iter()
+        .find(|b| b.has("check-example"))
+        .expect("a ```rhai check-example block");
+    let dir = tempfile::tempdir().unwrap();
+    copy_files(&repo().join("rules"), &dir.path().join("my-rules"));
+    copy_files(&repo().join("config"), &dir.path().join("config"));
+    std::fs::write(dir.path().join("my-rules/vip.rhai"), &rule.body).unwrap();
+    let params = dir.path().join("config/params.toml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(lines[5], "half_life = \"7d\"", "line 6 of the shipped params.toml");
+    lines[5] = "half_life = \"7 days\"".into();
+    std::fs::write(&params, lines.join("\n") + "\n").unwrap();
+    let mut shown = 0;
+    for b in blocks.iter().filter(|b| b.has("check-output")) {
+        let (command, expected) = b.body.split_once('\n').unwrap();
+        let args: Vec<&str> = command
+            .strip_prefix("$ tagstream ")
+            .unwrap_or_else(|| panic!("{}: starts with `$ tagstream`", b.at()))
+            .split_whitespace()
+            .collect();
+        let cwd = if args.contains(&"my-rules") {
+            dir.path().to_path_buf()
+        } else {
+            repo()
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+            .args(&args)
+            .current_dir(cwd)
+            .env("TAGSTREAM_LOG", "warn")
+            .output()
+            .unwrap();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert_eq!(printed, expected, "{}: what `{command}` prints", b.at());
+        let failed = expected.lines().last().unwrap().starts_with("check failed");
+        assert_eq!(out.status.code(), Some(if failed { 2 } else { 0 }), "{}", b.at());
+        shown += 1;
+    }
+    assert_eq!(shown, 2);
 }
