@@ -67,7 +67,10 @@ fn every_block_is_of_a_checked_kind() {
             "yaml" => b.has("probes") || b.has("scrape"),
             // Terminal output shown for illustration is marked as such.
             "text" => {
-                b.get("example").is_some() || b.has("illustration") || b.has("check-output")
+                b.get("example").is_some()
+                    || b.has("illustration")
+                    || b.has("check-output")
+                    || b.has("test-output")
             }
             _ => false,
         };

@@ -297,3 +297,30 @@ fn the_examples_of_the_testing_guide_pass() {
         "{stdout}"
     );
 }
+
+/// The output `docs/testing.md` shows is what `tagstream test` prints for the guide's failing
+/// example, exit code 1 included.
+#[test]
+fn the_testing_guide_shows_what_test_prints() {
+    let guide = std::fs::read_to_string(repo().join("docs/testing.md")).unwrap();
+    let [case] = &fenced(&guide, "toml failing-example")[..] else {
+        panic!("one ```toml failing-example block in docs/testing.md");
+    };
+    let [shown] = &fenced(&guide, "text test-output")[..] else {
+        panic!("one ```text test-output block in docs/testing.md");
+    };
+    let (command, expected) = shown.split_once('\n').unwrap();
+    assert_eq!(command, "$ tagstream test --rules my-rules");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_with_tests(&[("keywords.toml", case)]);
+    std::fs::rename(rules.path(), dir.path().join("my-rules")).unwrap();
+    let out = tagstream()
+        .args(["test", "--rules", "my-rules"])
+        .env("TAGSTREAM_RULES__CATALOGUE", repo().join("config/tags.toml"))
+        .env("TAGSTREAM_RULES__PARAMS", repo().join("config/params.toml"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), *expected, "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1));
+}
