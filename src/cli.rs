@@ -483,7 +483,6 @@ fn generate(args: &GenerateArgs) -> ExitCode {
         late_per_mille: args.late_per_mille,
         personas: args.personas,
         start_ms: args.start,
-        ..crate::generate::GenOptions::default()
     };
     let result = crate::sink::file::open_output(&args.output).and_then(|mut out| {
         let stats = crate::generate::generate(&opts, &mut out)?;

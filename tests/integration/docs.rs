@@ -549,7 +549,10 @@ fn the_check_guide_shows_what_check_prints() {
     let params = dir.path().join("config/params.toml");
     let text = std::fs::read_to_string(&params).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    assert_eq!(lines[5], "half_life = \"7d\"", "line 6 of the shipped params.toml");
+    assert_eq!(
+        lines[5], "half_life = \"7d\"",
+        "line 6 of the shipped params.toml"
+    );
     lines[5] = "half_life = \"7 days\"".into();
     std::fs::write(&params, lines.join("\n") + "\n").unwrap();
     let mut shown = 0;
@@ -578,7 +581,12 @@ fn the_check_guide_shows_what_check_prints() {
         );
         assert_eq!(printed, expected, "{}: what `{command}` prints", b.at());
         let failed = expected.lines().last().unwrap().starts_with("check failed");
-        assert_eq!(out.status.code(), Some(if failed { 2 } else { 0 }), "{}", b.at());
+        assert_eq!(
+            out.status.code(),
+            Some(if failed { 2 } else { 0 }),
+            "{}",
+            b.at()
+        );
         shown += 1;
     }
     assert_eq!(shown, 2);

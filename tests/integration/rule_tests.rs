@@ -316,7 +316,10 @@ fn the_testing_guide_shows_what_test_prints() {
     std::fs::rename(rules.path(), dir.path().join("my-rules")).unwrap();
     let out = tagstream()
         .args(["test", "--rules", "my-rules"])
-        .env("TAGSTREAM_RULES__CATALOGUE", repo().join("config/tags.toml"))
+        .env(
+            "TAGSTREAM_RULES__CATALOGUE",
+            repo().join("config/tags.toml"),
+        )
         .env("TAGSTREAM_RULES__PARAMS", repo().join("config/params.toml"))
         .current_dir(dir.path())
         .output()
