@@ -24,7 +24,6 @@ fn sample_options() -> GenOptions {
         // 2026-07-01: the sample ends before its first release, so it replays with the default
         // `clock.max_future`.
         start_ms: 1_782_864_000_000,
-        ..GenOptions::default()
     }
 }
 
