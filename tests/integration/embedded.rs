@@ -337,6 +337,24 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
             )),
             "{err}"
         );
+        // The line docs/hardening.md shows, numbers aside.
+        let numbers = regex::Regex::new("[0-9]+").unwrap();
+        let doc = std::fs::read_to_string(repo().join("docs/hardening.md")).unwrap();
+        let shown = doc
+            .split("```text signal-summary\n")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .expect("a ```text signal-summary block in docs/hardening.md");
+        let said = err
+            .lines()
+            .find(|l| l.contains("stopped by"))
+            .unwrap_or_default();
+        assert_eq!(
+            numbers.replace_all(said, "N"),
+            numbers
+                .replace_all(shown.trim(), "N")
+                .replace("SIGINT", &format!("SIG{signal}"))
+        );
         drop(stdin);
     }
 }
