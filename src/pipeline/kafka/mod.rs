@@ -32,6 +32,7 @@ use crate::sink::kafka::{run_acker, KafkaSink};
 use crate::source::kafka::{
     group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg, MAX_BATCH,
 };
+use crate::source::regroup;
 use crate::source::resume::Verdict;
 use worker::{Worker, WorkerConfig};
 
@@ -298,23 +299,33 @@ pub fn run(
 
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
-    poll_loop(&consumer, &router, options.reload.clone(), shutdown);
+    let mut intake = Intake::default();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            regroup::run(
+                &consumer,
+                &config.kafka.group_id,
+                topics,
+                partitions,
+                shutdown,
+            )
+        });
+        poll_loop(
+            &consumer,
+            &router,
+            &mut intake,
+            &topic_refs,
+            options.reload.clone(),
+            shutdown,
+        );
+    });
     crate::metrics::draining();
 
     tracing::info!("draining: leaving the group");
     // Leaving runs the revoke hook with the workers still alive: every partition is
     // checkpointed, made durable and committed through the same path as a rebalance.
     consumer.unsubscribe();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut intake = Intake::default();
-    while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
-        if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            if admit(&consumer, &msg) {
-                intake.route(&router, &msg);
-            }
-        }
-        router.flush();
-    }
+    drain_assignment(&consumer, &router, &mut intake, Duration::from_secs(60));
     router.ask_all(WorkerMsg::Shutdown);
     durable.commit(&consumer, None, true);
     for producer in [&sink, &state_sink] {
@@ -408,19 +419,57 @@ fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
     }
 }
 
+/// After an unsubscribe: polls (serving the revoke hook, routing what is still delivered)
+/// until this member holds no partition, for at most `limit`.
+fn drain_assignment(
+    consumer: &BaseConsumer<GroupContext>,
+    router: &Router,
+    intake: &mut Intake,
+    limit: Duration,
+) {
+    let deadline = Instant::now() + limit;
+    while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
+        if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
+            if admit(consumer, &msg) {
+                intake.route(router, &msg);
+            }
+        }
+        router.flush();
+    }
+}
+
+/// Leaves the group and joins again (see [`regroup`]): the partitions are revoked through the
+/// usual hook (checkpointed, committed), so the next owner resumes where this one stopped.
+fn rejoin(
+    consumer: &BaseConsumer<GroupContext>,
+    router: &Router,
+    intake: &mut Intake,
+    topics: &[&str],
+) {
+    consumer.unsubscribe();
+    drain_assignment(consumer, router, intake, Duration::from_secs(30));
+    if let Err(e) = consumer.subscribe(topics) {
+        tracing::error!(error = %e, "joining the group again failed");
+    }
+}
+
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
 /// waiting, and hands that to the workers as one batch each.
 fn poll_loop(
     consumer: &BaseConsumer<GroupContext>,
     router: &Router,
+    intake: &mut Intake,
+    topics: &[&str],
     mut reload: Option<RulesWatch>,
     shutdown: &AtomicBool,
 ) {
-    let mut intake = Intake::default();
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
         crate::metrics::loop_beat();
+        if consumer.context().regroup.swap(false, Ordering::SeqCst) {
+            rejoin(consumer, router, intake, topics);
+        }
         if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
             tracing::info!(version = %new.version, "rule set handed to the workers");
             router.broadcast(|| WorkerMsg::Rules(new.clone()));
