@@ -90,9 +90,10 @@ fn a_killed_member_s_partitions_move_to_the_survivor_and_no_event_is_lost() {
     // The stream trickles in while members die, so every kill lands mid-processing; once the
     // kills are over the rest goes in at once.
     let killing = Arc::new(AtomicBool::new(true));
+    let producing = Arc::new(AtomicBool::new(true));
     let producer = {
         let (bootstrap, topic, lines) = (bootstrap.clone(), topics.input.clone(), lines.clone());
-        let killing = killing.clone();
+        let (killing, producing) = (killing.clone(), producing.clone());
         std::thread::spawn(move || {
             let mut ends = BTreeMap::new();
             for chunk in lines.chunks(60) {
@@ -103,6 +104,7 @@ fn a_killed_member_s_partitions_move_to_the_survivor_and_no_event_is_lost() {
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
+            producing.store(false, Ordering::SeqCst);
             ends
         })
     };
@@ -136,22 +138,24 @@ fn a_killed_member_s_partitions_move_to_the_survivor_and_no_event_is_lost() {
             std::thread::sleep(Duration::from_millis(100));
         }
         takeovers.push(killed_at.0.elapsed());
-        // The first record of each orphaned partition the survivor processed, while the
-        // stream still flows (a partition without new records has nothing to process).
-        let mut latest = None;
-        while killing.load(Ordering::SeqCst) && killed_at.0.elapsed() < FAILOVER_LIMIT {
-            let seen: Option<Vec<SystemTime>> = orphans
-                .iter()
-                .map(|p| first_record_at(&logs[survivor], from, *p))
-                .collect();
-            if let Some(seen) = seen {
-                latest = seen.into_iter().max();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if let Some(at) = latest {
-            first_records.push(at.duration_since(killed_at.1).unwrap_or_default());
+        // The first record of each orphaned partition the survivor processed. While the stream
+        // still flows every partition has new records, so each must come.
+        if producing.load(Ordering::SeqCst) {
+            let latest = loop {
+                let seen: Option<Vec<SystemTime>> = orphans
+                    .iter()
+                    .map(|p| first_record_at(&logs[survivor], from, *p))
+                    .collect();
+                if let Some(seen) = seen {
+                    break seen.into_iter().max().unwrap_or(killed_at.1);
+                }
+                assert!(
+                    killed_at.0.elapsed() < FAILOVER_LIMIT,
+                    "round {round}: the survivor processed no record of some of {orphans:?} within {FAILOVER_LIMIT:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            first_records.push(latest.duration_since(killed_at.1).unwrap_or_default());
         }
         eprintln!(
             "round {round}: killed member {victim} holding {orphans:?}; the survivor held every partition after {:.1} s",

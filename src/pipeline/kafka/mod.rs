@@ -301,15 +301,8 @@ pub fn run(
     consumer.subscribe(&topic_refs)?;
     let mut intake = Intake::default();
     std::thread::scope(|scope| {
-        scope.spawn(|| {
-            regroup::run(
-                &consumer,
-                &config.kafka.group_id,
-                topics,
-                partitions,
-                shutdown,
-            )
-        });
+        let group = config.kafka.group_id.as_str();
+        scope.spawn(|| regroup::run(&consumer, group, topics, partitions, shutdown));
         poll_loop(
             &consumer,
             &router,
@@ -438,21 +431,6 @@ fn drain_assignment(
     }
 }
 
-/// Leaves the group and joins again (see [`regroup`]): the partitions are revoked through the
-/// usual hook (checkpointed, committed), so the next owner resumes where this one stopped.
-fn rejoin(
-    consumer: &BaseConsumer<GroupContext>,
-    router: &Router,
-    intake: &mut Intake,
-    topics: &[&str],
-) {
-    consumer.unsubscribe();
-    drain_assignment(consumer, router, intake, Duration::from_secs(30));
-    if let Err(e) = consumer.subscribe(topics) {
-        tracing::error!(error = %e, "joining the group again failed");
-    }
-}
-
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
 /// waiting, and hands that to the workers as one batch each.
 fn poll_loop(
@@ -468,7 +446,12 @@ fn poll_loop(
     while !shutdown.load(Ordering::SeqCst) {
         crate::metrics::loop_beat();
         if consumer.context().regroup.swap(false, Ordering::SeqCst) {
-            rejoin(consumer, router, intake, topics);
+            // Leave and join again (see [`regroup`]); the revoke hook checkpoints and commits.
+            consumer.unsubscribe();
+            drain_assignment(consumer, router, intake, Duration::from_secs(30));
+            if let Err(e) = consumer.subscribe(topics) {
+                tracing::error!(error = %e, "joining the group again failed");
+            }
         }
         if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
             tracing::info!(version = %new.version, "rule set handed to the workers");
