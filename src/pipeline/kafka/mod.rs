@@ -315,10 +315,30 @@ pub fn run(
     crate::metrics::draining();
 
     tracing::info!("draining: leaving the group");
-    // Leaving runs the revoke hook with the workers still alive: every partition is
-    // checkpointed, made durable and committed through the same path as a rebalance.
-    consumer.unsubscribe();
-    drain_assignment(&consumer, &router, &mut intake, Duration::from_secs(60));
+    // Closing runs the revoke hook with the workers still alive: every partition is
+    // checkpointed, made durable and committed through the same path as a rebalance. Closing,
+    // unlike an unsubscribe, also waits out a rebalance under way (which may assign partitions
+    // first: they are served, then revoked the same way).
+    match consumer.close_queue() {
+        Ok(()) => drain(
+            &consumer,
+            &router,
+            &mut intake,
+            Duration::from_secs(60),
+            |c| c.closed(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "closing the consumer failed; unsubscribing");
+            consumer.unsubscribe();
+            drain(
+                &consumer,
+                &router,
+                &mut intake,
+                Duration::from_secs(60),
+                holds_none,
+            );
+        }
+    }
     router.ask_all(WorkerMsg::Shutdown);
     durable.commit(&consumer, None, true);
     for producer in [&sink, &state_sink] {
@@ -412,16 +432,21 @@ fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
     }
 }
 
-/// After an unsubscribe: polls (serving the revoke hook, routing what is still delivered)
-/// until this member holds no partition, for at most `limit`.
-fn drain_assignment(
+fn holds_none(consumer: &BaseConsumer<GroupContext>) -> bool {
+    consumer.assignment().is_ok_and(|a| a.count() == 0)
+}
+
+/// After an unsubscribe or close: polls (serving the rebalance hooks, routing what is still
+/// delivered) until `done`, for at most `limit`.
+fn drain(
     consumer: &BaseConsumer<GroupContext>,
     router: &Router,
     intake: &mut Intake,
     limit: Duration,
+    done: impl Fn(&BaseConsumer<GroupContext>) -> bool,
 ) {
     let deadline = Instant::now() + limit;
-    while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
+    while !done(consumer) && Instant::now() < deadline {
         if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
             if admit(consumer, &msg) {
                 intake.route(router, &msg);
@@ -448,7 +473,13 @@ fn poll_loop(
         if consumer.context().regroup.swap(false, Ordering::SeqCst) {
             // Leave and join again (see [`regroup`]); the revoke hook checkpoints and commits.
             consumer.unsubscribe();
-            drain_assignment(consumer, router, intake, Duration::from_secs(30));
+            drain(
+                consumer,
+                router,
+                intake,
+                Duration::from_secs(30),
+                holds_none,
+            );
             if let Err(e) = consumer.subscribe(topics) {
                 tracing::error!(error = %e, "joining the group again failed");
             }
