@@ -10,6 +10,7 @@
 //! Input topics must be co-partitioned (same partition count, keyed by user id): task `p`
 //! owns partition `p` of every input topic and the changelog's partition `p`.
 
+mod intake;
 mod task;
 mod worker;
 
@@ -22,18 +23,15 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset};
+use rdkafka::ClientConfig;
 
 use crate::config::Config;
 use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::sink::kafka::{run_acker, KafkaSink};
-use crate::source::kafka::{
-    group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg, MAX_BATCH,
-};
+use crate::source::kafka::{group_consumer, Durable, GroupContext, Router, WorkerMsg, MAX_BATCH};
 use crate::source::regroup;
-use crate::source::resume::Verdict;
+use intake::{admit, check_quiet, drain, holds_none, Intake};
 use worker::{Worker, WorkerConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -353,107 +351,6 @@ pub fn run(
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Turns polled messages into [`InputRecord`]s, sharing one name per topic.
-#[derive(Default)]
-struct Intake {
-    topics: Vec<Arc<str>>,
-}
-
-impl Intake {
-    fn route(&mut self, router: &Router, msg: &rdkafka::message::BorrowedMessage<'_>) {
-        let name = msg.topic();
-        let topic = match self.topics.iter().find(|t| &***t == name) {
-            Some(t) => t.clone(),
-            None => {
-                let t: Arc<str> = name.into();
-                self.topics.push(t.clone());
-                t
-            }
-        };
-        router.push(InputRecord {
-            topic,
-            partition: msg.partition(),
-            offset: msg.offset(),
-            key: msg.key().map(<[u8]>::to_vec),
-            payload: msg.payload().unwrap_or_default().to_vec(),
-        });
-    }
-}
-
-/// Whether a fetched record goes to its worker: the start of a resumed partition is checked
-/// first ([`crate::source::resume::Resume`]), and a broker that skipped records is sent back.
-fn admit(
-    consumer: &BaseConsumer<GroupContext>,
-    msg: &rdkafka::message::BorrowedMessage<'_>,
-) -> bool {
-    let context = consumer.context();
-    if !context.resuming.load(Ordering::Relaxed) {
-        return true;
-    }
-    let verdict = {
-        let mut resume = context.resume.lock().unwrap_or_else(|e| e.into_inner());
-        let verdict = resume.check(msg.topic(), msg.partition(), msg.offset(), Instant::now());
-        context
-            .resuming
-            .store(!resume.is_empty(), Ordering::Relaxed);
-        verdict
-    };
-    match verdict {
-        Verdict::Deliver => true,
-        Verdict::Skip => false,
-        Verdict::SeekBack(to) => {
-            seek(consumer, msg.topic(), msg.partition(), to);
-            false
-        }
-    }
-}
-
-fn seek(consumer: &BaseConsumer<GroupContext>, topic: &str, partition: i32, to: Offset) {
-    if let Err(e) = consumer.seek(topic, partition, to, Duration::from_secs(5)) {
-        tracing::warn!(topic, partition, error = %e, "seek back failed; the partition resumes where the broker started");
-    }
-}
-
-/// Seeks back the resumed partitions that stayed silent (see [`crate::source::resume::Resume::quiet`]).
-fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
-    let context = consumer.context();
-    if !context.resuming.load(Ordering::Relaxed) {
-        return;
-    }
-    let seeks = context
-        .resume
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .quiet(Instant::now());
-    for (topic, partition, to) in seeks {
-        seek(consumer, &topic, partition, to);
-    }
-}
-
-fn holds_none(consumer: &BaseConsumer<GroupContext>) -> bool {
-    consumer.assignment().is_ok_and(|a| a.count() == 0)
-}
-
-/// After an unsubscribe or close: polls (serving the rebalance hooks, routing what is still
-/// delivered) until `done`, for at most `limit`.
-fn drain(
-    consumer: &BaseConsumer<GroupContext>,
-    router: &Router,
-    intake: &mut Intake,
-    limit: Duration,
-    done: impl Fn(&BaseConsumer<GroupContext>) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    while !done(consumer) && Instant::now() < deadline {
-        if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            if admit(consumer, &msg) {
-                intake.route(router, &msg);
-            }
-        }
-        router.flush();
-    }
 }
 
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
