@@ -9,7 +9,7 @@
 //! leave.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +22,13 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::resume::Resume;
 use crate::rules::RulePack;
+
+/// Group session defaults, the values config/tagstream.toml ships (docs/kafka.md): a member
+/// silent for the session timeout loses its partitions; one whose poll loop stalls for the
+/// poll interval leaves the group.
+pub const SESSION_TIMEOUT_MS: &str = "6000";
+pub const HEARTBEAT_INTERVAL_MS: &str = "1000";
+pub const MAX_POLL_INTERVAL_MS: &str = "30000";
 
 /// How long an assignment waits for the group's committed offsets.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -198,6 +205,10 @@ pub struct GroupContext {
     pub resume: Mutex<Resume>,
     /// Whether `resume` holds any partition: the per-record check without the lock.
     pub resuming: AtomicBool,
+    /// Assignments received so far (see [`super::regroup`]).
+    pub assignments: AtomicU64,
+    /// Set by [`super::regroup`]: the consumer thread leaves the group and joins again.
+    pub regroup: AtomicBool,
 }
 
 impl GroupContext {
@@ -307,6 +318,7 @@ impl ConsumerContext for GroupContext {
                 let assigned = partitions(tpl);
                 crate::metrics::partitions_assigned(&assigned);
                 tracing::info!(partitions = ?assigned, "partitions assigned");
+                self.assignments.fetch_add(1, Ordering::SeqCst);
                 for p in assigned {
                     self.router.send(p, WorkerMsg::Assign(p));
                 }
@@ -341,9 +353,9 @@ pub fn group_consumer(
         ),
         // Fail-over within about 15 s, as config/tagstream.toml ships it (docs/kafka.md), for a
         // config that does not say.
-        ("session.timeout.ms", "10000"),
-        ("heartbeat.interval.ms", "1000"),
-        ("max.poll.interval.ms", "10000"),
+        ("session.timeout.ms", SESSION_TIMEOUT_MS),
+        ("heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS),
+        ("max.poll.interval.ms", MAX_POLL_INTERVAL_MS),
     ] {
         if config.get(key).is_none() {
             config.set(key, value);
@@ -365,6 +377,8 @@ pub fn group_consumer(
         durable,
         resume: Mutex::new(Resume::default()),
         resuming: AtomicBool::new(false),
+        assignments: AtomicU64::new(0),
+        regroup: AtomicBool::new(false),
     })
 }
 

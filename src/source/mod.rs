@@ -2,4 +2,5 @@
 
 pub mod file;
 pub mod kafka;
+pub mod regroup;
 pub mod resume;

@@ -270,11 +270,10 @@ impl Topics {
     pub fn spawn_with(&self, log: &str, env: &[(&str, &str)]) -> Processor {
         let mut command = self.command(log);
         command
-            // A killed member's partitions move on after this, instead of librdkafka's 45 s.
+            // A killed member's partitions move on after this (as shipped).
             .env("TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
             .env("TAGSTREAM_KAFKA__OPTIONS__HEARTBEAT_INTERVAL_MS", "1000")
-            // The coordinator waits this long for members that stopped answering before it
-            // reassigns their partitions (librdkafka's default is 5 minutes).
+            // A member whose poll loop stalls this long leaves the group (shipped: 30 s).
             .env("TAGSTREAM_KAFKA__OPTIONS__MAX_POLL_INTERVAL_MS", "10000")
             .envs(env.iter().copied());
         Processor {

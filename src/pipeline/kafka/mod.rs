@@ -10,6 +10,7 @@
 //! Input topics must be co-partitioned (same partition count, keyed by user id): task `p`
 //! owns partition `p` of every input topic and the changelog's partition `p`.
 
+mod intake;
 mod task;
 mod worker;
 
@@ -22,17 +23,15 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset};
+use rdkafka::ClientConfig;
 
 use crate::config::Config;
 use crate::pipeline::reload::RulesWatch;
 use crate::rules::RulePack;
 use crate::sink::kafka::{run_acker, KafkaSink};
-use crate::source::kafka::{
-    group_consumer, Durable, GroupContext, InputRecord, Router, WorkerMsg, MAX_BATCH,
-};
-use crate::source::resume::Verdict;
+use crate::source::kafka::{group_consumer, Durable, GroupContext, Router, WorkerMsg, MAX_BATCH};
+use crate::source::regroup;
+use intake::{admit, check_quiet, drain, holds_none, Intake};
 use worker::{Worker, WorkerConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -298,22 +297,45 @@ pub fn run(
 
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
-    poll_loop(&consumer, &router, options.reload.clone(), shutdown);
+    let mut intake = Intake::default();
+    std::thread::scope(|scope| {
+        let group = config.kafka.group_id.as_str();
+        scope.spawn(|| regroup::run(&consumer, group, topics, partitions, shutdown));
+        poll_loop(
+            &consumer,
+            &router,
+            &mut intake,
+            &topic_refs,
+            options.reload.clone(),
+            shutdown,
+        );
+    });
     crate::metrics::draining();
 
     tracing::info!("draining: leaving the group");
-    // Leaving runs the revoke hook with the workers still alive: every partition is
-    // checkpointed, made durable and committed through the same path as a rebalance.
-    consumer.unsubscribe();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut intake = Intake::default();
-    while consumer.assignment().is_ok_and(|a| a.count() > 0) && Instant::now() < deadline {
-        if let Some(Ok(msg)) = consumer.poll(Duration::from_millis(100)) {
-            if admit(&consumer, &msg) {
-                intake.route(&router, &msg);
-            }
+    // Closing runs the revoke hook with the workers still alive: every partition is
+    // checkpointed, made durable and committed through the same path as a rebalance. Closing,
+    // unlike an unsubscribe, also waits out a rebalance under way (which may assign partitions
+    // first: they are served, then revoked the same way).
+    match consumer.close_queue() {
+        Ok(()) => drain(
+            &consumer,
+            &router,
+            &mut intake,
+            Duration::from_secs(60),
+            |c| c.closed(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "closing the consumer failed; unsubscribing");
+            consumer.unsubscribe();
+            drain(
+                &consumer,
+                &router,
+                &mut intake,
+                Duration::from_secs(60),
+                holds_none,
+            );
         }
-        router.flush();
     }
     router.ask_all(WorkerMsg::Shutdown);
     durable.commit(&consumer, None, true);
@@ -331,96 +353,34 @@ pub fn run(
     Ok(())
 }
 
-/// Turns polled messages into [`InputRecord`]s, sharing one name per topic.
-#[derive(Default)]
-struct Intake {
-    topics: Vec<Arc<str>>,
-}
-
-impl Intake {
-    fn route(&mut self, router: &Router, msg: &rdkafka::message::BorrowedMessage<'_>) {
-        let name = msg.topic();
-        let topic = match self.topics.iter().find(|t| &***t == name) {
-            Some(t) => t.clone(),
-            None => {
-                let t: Arc<str> = name.into();
-                self.topics.push(t.clone());
-                t
-            }
-        };
-        router.push(InputRecord {
-            topic,
-            partition: msg.partition(),
-            offset: msg.offset(),
-            key: msg.key().map(<[u8]>::to_vec),
-            payload: msg.payload().unwrap_or_default().to_vec(),
-        });
-    }
-}
-
-/// Whether a fetched record goes to its worker: the start of a resumed partition is checked
-/// first ([`crate::source::resume::Resume`]), and a broker that skipped records is sent back.
-fn admit(
-    consumer: &BaseConsumer<GroupContext>,
-    msg: &rdkafka::message::BorrowedMessage<'_>,
-) -> bool {
-    let context = consumer.context();
-    if !context.resuming.load(Ordering::Relaxed) {
-        return true;
-    }
-    let verdict = {
-        let mut resume = context.resume.lock().unwrap_or_else(|e| e.into_inner());
-        let verdict = resume.check(msg.topic(), msg.partition(), msg.offset(), Instant::now());
-        context
-            .resuming
-            .store(!resume.is_empty(), Ordering::Relaxed);
-        verdict
-    };
-    match verdict {
-        Verdict::Deliver => true,
-        Verdict::Skip => false,
-        Verdict::SeekBack(to) => {
-            seek(consumer, msg.topic(), msg.partition(), to);
-            false
-        }
-    }
-}
-
-fn seek(consumer: &BaseConsumer<GroupContext>, topic: &str, partition: i32, to: Offset) {
-    if let Err(e) = consumer.seek(topic, partition, to, Duration::from_secs(5)) {
-        tracing::warn!(topic, partition, error = %e, "seek back failed; the partition resumes where the broker started");
-    }
-}
-
-/// Seeks back the resumed partitions that stayed silent (see [`crate::source::resume::Resume::quiet`]).
-fn check_quiet(consumer: &BaseConsumer<GroupContext>) {
-    let context = consumer.context();
-    if !context.resuming.load(Ordering::Relaxed) {
-        return;
-    }
-    let seeks = context
-        .resume
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .quiet(Instant::now());
-    for (topic, partition, to) in seeks {
-        seek(consumer, &topic, partition, to);
-    }
-}
-
 /// Polls until `shutdown`. After each message it takes what librdkafka already holds, without
 /// waiting, and hands that to the workers as one batch each.
 fn poll_loop(
     consumer: &BaseConsumer<GroupContext>,
     router: &Router,
+    intake: &mut Intake,
+    topics: &[&str],
     mut reload: Option<RulesWatch>,
     shutdown: &AtomicBool,
 ) {
-    let mut intake = Intake::default();
     let mut last_tick = Instant::now();
     let mut last_error: Option<Instant> = None;
     while !shutdown.load(Ordering::SeqCst) {
         crate::metrics::loop_beat();
+        if consumer.context().regroup.swap(false, Ordering::SeqCst) {
+            // Leave and join again (see [`regroup`]); the revoke hook checkpoints and commits.
+            consumer.unsubscribe();
+            drain(
+                consumer,
+                router,
+                intake,
+                Duration::from_secs(30),
+                holds_none,
+            );
+            if let Err(e) = consumer.subscribe(topics) {
+                tracing::error!(error = %e, "joining the group again failed");
+            }
+        }
         if let Some(new) = reload.as_mut().and_then(RulesWatch::take_new) {
             tracing::info!(version = %new.version, "rule set handed to the workers");
             router.broadcast(|| WorkerMsg::Rules(new.clone()));
