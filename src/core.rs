@@ -303,7 +303,7 @@ impl Processor {
                 DueKind::Wake(rule) => self.fire_wake(part, due.user, rule, due.at, out),
                 DueKind::Expiry(tag) => {
                     let held = part
-                        .user(due.user)
+                        .user_at_hand(due.user)
                         .tags
                         .iter()
                         .any(|t| t.tag == tag && t.expires == due.at);
@@ -336,7 +336,7 @@ impl Processor {
         out: &mut Vec<Output>,
     ) {
         let stands = part
-            .user(user)
+            .user_at_hand(user)
             .timers
             .iter()
             .any(|s| s.rule == rule && s.queued == at);
