@@ -335,6 +335,17 @@ impl Processor {
         at: i64,
         out: &mut Vec<Output>,
     ) {
+        // Most wake-ups of a compact user only move its timer (it was re-armed later since).
+        if let Some(popped) = part.pop_wake_compact(user, rule, at) {
+            if let Popped::Requeue(t) = popped {
+                part.push_due(timers::Due {
+                    at: t,
+                    user,
+                    kind: DueKind::Wake(rule),
+                });
+            }
+            return;
+        }
         let stands = part
             .user_at_hand(user)
             .timers

@@ -13,7 +13,7 @@
 //! in memory; saved state and the changelog keep their own versioned format
 //! ([`super::snapshot`]).
 
-use super::{MemoryUse, Origins, UserState, Var, NEVER_SEEN};
+use super::{MemoryUse, Origins, TimerSlot, UserState, Var, NEVER_SEEN};
 use crate::tags::{TagSlot, NEVER, SINCE_UNKNOWN};
 
 /// Appends varints and fixed-width values.
@@ -150,6 +150,8 @@ pub fn encode(state: &UserState, out: &mut Vec<u8>) {
         }
     }
     w.uint(u64::from(state.events));
+    // Timers first: a popped wake-up that does not fire rewrites only this section.
+    encode_timers(&state.timers, base, &mut w);
     state.windows.encode(&mut w);
     state.ledger.encode(&mut w, base);
     w.uint(state.tags.len() as u64);
@@ -213,24 +215,31 @@ pub fn encode(state: &UserState, out: &mut Vec<u8>) {
             }
         }
     }
-    w.uint(state.timers.len() as u64);
-    for t in state.timers.iter() {
+}
+
+fn encode_timers(timers: &[TimerSlot], base: i64, w: &mut Writer) {
+    w.uint(timers.len() as u64);
+    for t in timers {
         w.uint(u64::from(t.rule));
         w.int(t.due.wrapping_sub(base));
         w.int(t.due.wrapping_sub(t.queued));
     }
 }
 
-/// The state [`encode`] wrote into `bytes`.
-pub fn decode(bytes: &[u8]) -> UserState {
-    decode_measured(bytes, &mut MemoryUse::default())
+fn decode_timers(r: &mut Reader, base: i64) -> Vec<TimerSlot> {
+    let n = r.len();
+    (0..n)
+        .map(|_| {
+            let rule = r.uint() as u16;
+            let due = r.int().wrapping_add(base);
+            let queued = due.wrapping_sub(r.int());
+            TimerSlot { due, queued, rule }
+        })
+        .collect()
 }
 
-/// [`decode`], adding the bytes each part of the state takes in the compact form to `m`
-/// (first/last seen and the event count count as `fixed`).
-pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
-    let mut r = Reader::new(bytes);
-    let mut state = UserState::default();
+/// Reads the header of an encoding up to its timers: `(base, events)` and the state's times.
+fn decode_header(r: &mut Reader, state: &mut UserState) -> i64 {
     let base = r.int();
     let seen = r.byte();
     let times = state
@@ -245,12 +254,47 @@ pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
         };
     }
     state.events = u32::try_from(r.uint()).expect(CORRUPT);
+    base
+}
+
+/// The timers of an encoded user, read without decoding the rest.
+pub fn timers(bytes: &[u8]) -> Vec<TimerSlot> {
+    let mut r = Reader::new(bytes);
+    let base = decode_header(&mut r, &mut UserState::default());
+    decode_timers(&mut r, base)
+}
+
+/// `bytes` with its timers replaced by `timers`, into `out`.
+pub fn with_timers(bytes: &[u8], timers: &[TimerSlot], out: &mut Vec<u8>) {
+    let mut r = Reader::new(bytes);
+    let base = decode_header(&mut r, &mut UserState::default());
+    let start = r.pos();
+    decode_timers(&mut r, base);
+    let end = r.pos();
+    out.extend_from_slice(&bytes[..start]);
+    encode_timers(timers, base, &mut Writer(out));
+    out.extend_from_slice(&bytes[end..]);
+}
+
+/// The state [`encode`] wrote into `bytes`.
+pub fn decode(bytes: &[u8]) -> UserState {
+    decode_measured(bytes, &mut MemoryUse::default())
+}
+
+/// [`decode`], adding the bytes each part of the state takes in the compact form to `m`
+/// (first/last seen and the event count count as `fixed`).
+pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
+    let mut r = Reader::new(bytes);
+    let mut state = UserState::default();
+    let base = decode_header(&mut r, &mut state);
     let mut mark = 0;
     let mut part = |r: &Reader, into: &mut usize| {
         *into += r.pos() - mark;
         mark = r.pos();
     };
     part(&r, &mut m.fixed);
+    state.timers = decode_timers(&mut r, base).into();
+    part(&r, &mut m.timers);
     state.windows = super::Windows::decode(&mut r);
     part(&r, &mut m.windows);
     state.ledger = super::Ledger::decode(&mut r, base);
@@ -313,16 +357,6 @@ pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
     }
     state.vars = vars.into();
     part(&r, &mut m.vars);
-    let n = r.len();
-    let mut timers = Vec::with_capacity(n);
-    for _ in 0..n {
-        let rule = r.uint() as u16;
-        let due = r.int().wrapping_add(base);
-        let queued = due.wrapping_sub(r.int());
-        timers.push(super::TimerSlot { due, queued, rule });
-    }
-    state.timers = timers.into();
-    part(&r, &mut m.timers);
     assert_eq!(r.pos(), bytes.len(), "{CORRUPT}");
     state
 }
@@ -331,7 +365,7 @@ pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
 mod tests {
     use super::*;
     use crate::decode::{Body, Event, OrderStatus};
-    use crate::state::{TimerSlot, Var};
+    use crate::state::Var;
 
     /// States compare by their saved-state encoding: it covers every field, and unlike
     /// `PartialEq` it tells NaN scores apart only by their bits.
@@ -440,6 +474,26 @@ mod tests {
         let mut tags = s.tags.to_vec();
         s.origins.settle(&mut tags, Some("c-1"));
         round_trip(&s);
+
+        let mut bytes = Vec::new();
+        encode(&s, &mut bytes);
+        assert_eq!(timers(&bytes), s.timers.to_vec());
+        let moved = [
+            TimerSlot {
+                due: 5,
+                queued: 4,
+                rule: 1,
+            },
+            TimerSlot {
+                due: -9,
+                queued: -9,
+                rule: 2,
+            },
+        ];
+        let mut out = Vec::new();
+        with_timers(&bytes, &moved, &mut out);
+        s.timers = moved.to_vec().into();
+        assert!(same(&decode(&out), &s), "only the timers changed");
     }
 
     #[test]

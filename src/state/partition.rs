@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::HashTable;
 
 use super::compact;
-use super::timers::{Due, DueKind, DueQueue, QUEUE_ENTRY_BYTES};
+use super::timers::{Due, DueKind, DueQueue, Popped, QUEUE_ENTRY_BYTES};
 use super::{MemoryUse, UserState};
 use crate::tags::NEVER;
 
@@ -218,6 +218,30 @@ impl Partition {
 
     pub fn push_due(&mut self, due: Due) {
         self.due.push(due);
+    }
+
+    /// Settles a popped wake-up of `rule` at `at` for a compact user without decoding it, when
+    /// the timer does not fire: [`Popped::Stale`], or [`Popped::Requeue`] with the slot moved
+    /// (the caller queues the new entry), exactly as [`super::timers::on_pop`] on the struct.
+    /// `None` when the user is hot or the timer fires: take the user.
+    pub fn pop_wake_compact(&mut self, user: UserIndex, rule: u16, at: i64) -> Option<Popped> {
+        let Held::Cold(bytes) = &self.users[user as usize] else {
+            return None;
+        };
+        let mut timers = compact::timers(bytes);
+        let Some(slot) = timers.iter_mut().find(|s| s.rule == rule && s.queued == at) else {
+            return Some(Popped::Stale);
+        };
+        if slot.due <= at {
+            return None;
+        }
+        slot.queued = slot.due;
+        let due = slot.due;
+        self.scratch.clear();
+        compact::with_timers(bytes, &timers, &mut self.scratch);
+        self.users[user as usize] = Held::Cold(self.scratch.as_slice().into());
+        self.mark_dirty(user);
+        Some(Popped::Requeue(due))
     }
 
     /// The next queued entry due at or before `upto`.

@@ -46,10 +46,11 @@ fn run(bytes: &[u8], part: &mut Partition) -> Vec<String> {
     encoded(&out)
 }
 
-/// Bytes of state per user the engine may account for on this stream. Measured at 254 B when
-/// this bound was set (docs/performance.md has the breakdown); the bound leaves room for
-/// noise, not for a regression back to the 615 B users cost as structs.
-const MAX_BYTES_PER_USER: usize = 330;
+/// Bytes of state per user the engine may account for on this stream. Measured at 326 B when
+/// this bound was set (more than on 100k users: the due queue's capacity is a power of two
+/// and the personas are heavy; docs/performance.md has the breakdown); the bound leaves room
+/// for small changes, not for a regression towards the 600+ B users cost as structs.
+const MAX_BYTES_PER_USER: usize = 380;
 
 #[test]
 fn accounted_state_per_user_stays_under_its_bound() {
