@@ -303,7 +303,7 @@ impl Processor {
                 DueKind::Wake(rule) => self.fire_wake(part, due.user, rule, due.at, out),
                 DueKind::Expiry(tag) => {
                     let held = part
-                        .user(due.user)
+                        .user_at_hand(due.user)
                         .tags
                         .iter()
                         .any(|t| t.tag == tag && t.expires == due.at);
@@ -335,8 +335,19 @@ impl Processor {
         at: i64,
         out: &mut Vec<Output>,
     ) {
+        // Most wake-ups of a compact user only move its timer (it was re-armed later since).
+        if let Some(popped) = part.pop_wake_compact(user, rule, at) {
+            if let Popped::Requeue(t) = popped {
+                part.push_due(timers::Due {
+                    at: t,
+                    user,
+                    kind: DueKind::Wake(rule),
+                });
+            }
+            return;
+        }
         let stands = part
-            .user(user)
+            .user_at_hand(user)
             .timers
             .iter()
             .any(|s| s.rule == rule && s.queued == at);

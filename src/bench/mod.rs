@@ -165,10 +165,15 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     } else {
         println!("(core only, sharded: skipped, one core available)");
     }
-    let (file, peak) = stages::file_mode(&stream, &args.common)?;
+    let (file, peak) = stages::file_mode(stream.path(), stream.len(), &args.common)?;
     row(&file, f, "child process, includes start-up");
+    // RSS growth as an operator measures it: the full run's peak minus a tiny run's.
+    let head = stream.head_file(SMALL_RUN_LINES)?;
+    let small_lines = stream.len().min(SMALL_RUN_LINES as u64);
+    let (_, small_peak) = stages::file_mode(&head.0, small_lines, &args.common)?;
+    drop(head);
     println!();
-    memory(&core, peak);
+    memory(&core, peak, small_peak, small_lines);
 
     if args.kafka {
         let broker = broker::Broker::connect_or_start(args.bootstrap.as_deref())?;
@@ -239,7 +244,10 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn memory(core: &CoreRun, file_peak: Option<u64>) {
+/// Lines of the small run whose peak RSS the full run's is measured against.
+const SMALL_RUN_LINES: usize = 1_000;
+
+fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small_lines: u64) {
     let users = core.users.max(1) as u64;
     let per_user = |bytes: u64| format!("{} B per user", thousands(bytes / users));
     println!("memory");
@@ -250,7 +258,36 @@ fn memory(core: &CoreRun, file_peak: Option<u64>) {
         ),
         None => item("peak RSS, file mode (tagstream run)", "n/a (no /proc)"),
     }
-    item("tracked users", &thousands(core.users as u64));
+    let small = format!(
+        "peak RSS, the same on the first {} lines",
+        thousands(small_lines)
+    );
+    match small_peak {
+        Some(peak) => item(&small, &mb(peak)),
+        None => item(&small, "n/a (no /proc)"),
+    }
+    match file_peak.zip(small_peak) {
+        Some((full, small)) => item(
+            "RSS per user, file mode (full − small run)",
+            &format!(
+                "{} B ({} in all)",
+                thousands(full.saturating_sub(small) / users),
+                mb(full.saturating_sub(small))
+            ),
+        ),
+        None => item(
+            "RSS per user, file mode (full − small run)",
+            "n/a (no /proc)",
+        ),
+    }
+    item(
+        "tracked users",
+        &format!(
+            "{} ({} held compact at the end)",
+            thousands(core.users as u64),
+            thousands(core.compact_users as u64)
+        ),
+    );
     item(
         "state per user (Partition::memory_bytes)",
         &format!(

@@ -2,6 +2,7 @@
 //! to end as a child process, each timed over the same records.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -35,6 +36,8 @@ impl Measured {
 pub struct CoreRun {
     pub measured: Measured,
     pub users: usize,
+    /// Of them, held in the compact form at the end.
+    pub compact_users: usize,
     pub state: MemoryUse,
     /// VmRSS after the run minus before it, while the partition is still alive.
     pub rss_growth: Option<u64>,
@@ -160,6 +163,7 @@ pub fn core_single(
             secs,
         },
         users: part.user_count(),
+        compact_users: part.compact_users(),
         state: part.memory(),
         rss_growth,
         changes,
@@ -260,7 +264,8 @@ pub fn core_sharded(
 /// # Errors
 /// The binary cannot be started or the run fails (its stderr is quoted).
 pub fn file_mode(
-    stream: &Stream,
+    input: &Path,
+    events: u64,
     common: &CommonArgs,
 ) -> Result<(Measured, Option<u64>), BenchError> {
     let exe = std::env::current_exe().map_err(|source| BenchError::Io {
@@ -280,7 +285,7 @@ pub fn file_mode(
         }
     }
     cmd.arg("--input")
-        .arg(stream.path())
+        .arg(input)
         .args(["--output", "/dev/null", "--dead-letter", "/dev/null"])
         .env("TAGSTREAM_LOG", "warn")
         .stdin(Stdio::null())
@@ -327,7 +332,7 @@ pub fn file_mode(
     Ok((
         Measured {
             stage: "file mode end to end".into(),
-            events: stream.len(),
+            events,
             secs,
         },
         peak_kb.map(|kb| kb * 1024),

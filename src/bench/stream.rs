@@ -72,6 +72,23 @@ impl Stream {
         })
     }
 
+    /// The stream's first `n` lines in a file of their own (removed when dropped): the small
+    /// run that RSS growth is measured against.
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn head_file(&self, n: usize) -> Result<TempFile, BenchError> {
+        let path =
+            std::env::temp_dir().join(format!("tagstream-bench-{}-head.jsonl", std::process::id()));
+        let file = TempFile(path);
+        let end = self.lines.get(n).map_or(self.bytes.len(), |l| l.start);
+        std::fs::write(&file.0, &self.bytes[..end]).map_err(|source| BenchError::Io {
+            what: format!("write {}", file.0.display()),
+            source,
+        })?;
+        Ok(file)
+    }
+
     pub fn path(&self) -> &Path {
         &self.file.0
     }

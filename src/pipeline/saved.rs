@@ -79,6 +79,7 @@ pub fn save_state(dir: &Path, pack: &RulePack, parts: &[Partition]) -> Result<u6
     let users = parts
         .iter()
         .flat_map(|part| (0..part.user_count() as u32).map(move |i| (part.id(i), part.user(i))));
+    // Compact users are decoded one at a time as they are written.
     store::save(dir, pack.fingerprint(), clock, count as u64, users)?;
     Ok(count as u64)
 }

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::compact::{Reader, Writer};
 use super::Slots;
 use crate::config::duration::DAY_MS;
 
@@ -150,6 +151,52 @@ impl Ledger {
 
     pub fn heap_bytes(&self) -> usize {
         self.entries.heap_bytes()
+    }
+
+    /// The compact form ([`super::compact`]), times as distances from `base`.
+    pub(super) fn encode(&self, w: &mut Writer, base: i64) {
+        w.uint(self.entries.len() as u64);
+        for e in self.entries.iter() {
+            let flags = u8::from(e.paid)
+                | u8::from(e.refunded) << 1
+                | u8::from(e.promo) << 2
+                | u8::from(e.amount.to_bits() != 0) << 3;
+            w.byte(flags);
+            w.0.extend_from_slice(&e.id_hash.to_le_bytes());
+            w.int(base.wrapping_sub(e.ts));
+            if flags & 8 != 0 {
+                w.float(e.amount);
+            }
+        }
+        w.uint(u64::from(self.archived_paid));
+        w.int(base.wrapping_sub(self.archived_last));
+    }
+
+    pub(super) fn decode(r: &mut Reader, base: i64) -> Ledger {
+        let n = r.len();
+        let entries: Vec<OrderEntry> = (0..n)
+            .map(|_| {
+                let flags = r.byte();
+                let id_hash = (0..8).fold(0_u64, |h, i| h | u64::from(r.byte()) << (8 * i));
+                let ts = base.wrapping_sub(r.int());
+                let amount = if flags & 8 != 0 { r.float() } else { 0.0 };
+                OrderEntry {
+                    id_hash,
+                    ts,
+                    amount,
+                    paid: flags & 1 != 0,
+                    refunded: flags & 2 != 0,
+                    promo: flags & 4 != 0,
+                }
+            })
+            .collect();
+        let archived_paid = u32::try_from(r.uint()).expect("an archived count written as u32");
+        let archived_last = base.wrapping_sub(r.int());
+        Ledger {
+            entries: entries.into(),
+            archived_paid,
+            archived_last,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! mode), its event-time clock and its due queue; it is plain data, serialisable per user, and
 //! moves between threads with the partition.
 
+pub mod compact;
 pub mod ledger;
 pub mod origins;
 mod partition;
@@ -23,7 +24,7 @@ use crate::tags::TagSlot;
 
 pub use ledger::{Ledger, OrderStats};
 pub use origins::Origins;
-pub use partition::{Partition, UserIndex};
+pub use partition::{Partition, UserIndex, HOT_SHARE, MIN_HOT_USERS};
 pub use slots::Slots;
 pub use timers::TimerSlot;
 pub use vars::{Var, VarKey};

@@ -47,6 +47,16 @@ impl Origins {
         self.0.heap_bytes()
     }
 
+    /// The encoded ids, for the compact form of a user ([`super::compact`]).
+    pub(super) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Ids as [`Origins::as_bytes`] gave them.
+    pub(super) fn from_bytes(bytes: &[u8]) -> Origins {
+        Origins(Slots::from(bytes))
+    }
+
     /// Ends a step: tags set by the step's event (`event`) get its number, and ids no held tag
     /// names any more are dropped (renumbering the tags).
     pub fn settle(&mut self, tags: &mut [TagSlot], event: Option<&str>) {

@@ -1,31 +1,79 @@
 //! A partition: the users it owns, its event-time clock and its due queue.
 
+use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
-use super::timers::{Due, DueKind, DueQueue, QUEUE_ENTRY_BYTES};
+use super::compact;
+use super::timers::{Due, DueKind, DueQueue, Popped, QUEUE_ENTRY_BYTES};
 use super::{MemoryUse, UserState};
 use crate::tags::NEVER;
 
 /// Index of a user inside its partition (assigned in first-seen order).
 pub type UserIndex = u32;
 
+/// A partition keeps as structs at most one user in [`HOT_SHARE`], and at least
+/// [`MIN_HOT_USERS`]; past that, the half touched longest ago go compact. Enough for the few
+/// very active users (the top 1 % write about a sixth of the events) to stay at hand between
+/// their events, few enough that the structs (about 0.7 KB a user with its lists) add about
+/// 10 B to the mean user.
+pub const HOT_SHARE: usize = 64;
+/// See [`HOT_SHARE`].
+pub const MIN_HOT_USERS: usize = 512;
+
+/// Structs kept for reuse between cooling and warming: one allocation less per user made hot.
+const SPARE_STRUCTS: usize = 256;
+
+/// A user as the partition holds it.
+#[derive(Debug)]
+enum Held {
+    /// Touched recently: the struct, ready for the next step.
+    Hot(Box<UserState>),
+    /// Gone quiet: [`compact`]'s encoding, one exact-size allocation.
+    Cold(Box<[u8]>),
+}
+
 #[derive(Debug, Default)]
 pub struct Partition {
     /// The largest event time seen (or wall time adopted while idle); `None` before any.
     clock: Option<i64>,
     ids: UserIds,
-    users: Vec<UserState>,
+    users: Vec<Held>,
+    /// The users held [`Held::Hot`], in the order they became so (each once).
+    hot: Vec<UserIndex>,
+    /// Hot users kept at most; `None`: one in [`HOT_SHARE`], at least [`MIN_HOT_USERS`].
+    hot_limit: Option<usize>,
+    /// Reused to encode users going compact.
+    scratch: Vec<u8>,
+    /// Structs of users gone compact, reused for users made hot (up to [`SPARE_STRUCTS`]).
+    /// Boxed on purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<UserState>>,
     due: DueQueue,
     /// Users changed since the last [`Partition::take_dirty`], for incremental snapshots.
     dirty: Vec<UserIndex>,
-    dirty_mark: Vec<bool>,
+    /// Per user: [`DIRTY`] and [`USED`].
+    marks: Vec<u8>,
 }
+
+/// The user is in [`Partition::take_dirty`]'s list.
+const DIRTY: u8 = 1;
+/// The hot user was touched since it became hot or was last spared from cooling.
+const USED: u8 = 2;
 
 impl Partition {
     pub fn new() -> Partition {
         Partition::default()
+    }
+
+    /// A partition that keeps at most `limit` (at least 1) users hot instead of its share of
+    /// [`HOT_SHARE`]: for tests, which need the compact form exercised on small streams.
+    pub fn with_hot_limit(limit: usize) -> Partition {
+        Partition {
+            hot_limit: Some(limit.max(1)),
+            ..Partition::default()
+        }
     }
 
     pub fn clock(&self) -> Option<i64> {
@@ -53,8 +101,9 @@ impl Partition {
             return i;
         }
         let i = self.ids.add(id);
-        self.users.push(UserState::default());
-        self.dirty_mark.push(false);
+        self.users.push(Held::Hot(Box::default()));
+        self.hot.push(i);
+        self.marks.push(0);
         i
     }
 
@@ -62,24 +111,99 @@ impl Partition {
         self.ids.get(user)
     }
 
-    pub fn user(&self, user: UserIndex) -> &UserState {
-        &self.users[user as usize]
+    /// A user's state: borrowed when the user is at hand, decoded when it is compact. In a
+    /// step's path, prefer [`Partition::user_at_hand`], which keeps the decoded user.
+    pub fn user(&self, user: UserIndex) -> Cow<'_, UserState> {
+        match &self.users[user as usize] {
+            Held::Hot(state) => Cow::Borrowed(state),
+            Held::Cold(bytes) => Cow::Owned(compact::decode(bytes)),
+        }
+    }
+
+    /// A user's state, making the user hot first (the next step for it finds it decoded).
+    pub fn user_at_hand(&mut self, user: UserIndex) -> &UserState {
+        self.warm(user)
     }
 
     /// Lends a user's state out (to the rule context); give it back with [`Partition::put_user`].
     pub fn take_user(&mut self, user: UserIndex) -> UserState {
         self.mark_dirty(user);
-        std::mem::take(&mut self.users[user as usize])
+        // Touched again while hot (not just made hot for this step): spared at the next cooling.
+        if matches!(self.users[user as usize], Held::Hot(_)) && self.hot.last() != Some(&user) {
+            self.marks[user as usize] |= USED;
+        }
+        std::mem::take(self.warm(user))
     }
 
+    /// Gives a user's state back (or sets it). Hot users beyond the limit ([`HOT_SHARE`]) go
+    /// compact here, when no state is lent out.
     pub fn put_user(&mut self, user: UserIndex, state: UserState) {
-        self.users[user as usize] = state;
+        *self.warm(user) = state;
+        let limit = self
+            .hot_limit
+            .unwrap_or_else(|| (self.users.len() / HOT_SHARE).max(MIN_HOT_USERS));
+        if self.hot.len() > limit {
+            self.cool(self.hot.len().div_ceil(2));
+        }
+    }
+
+    /// The user as a struct, decoding it when it is compact.
+    fn warm(&mut self, user: UserIndex) -> &mut UserState {
+        let held = &mut self.users[user as usize];
+        if let Held::Cold(bytes) = held {
+            let mut state = self.spare.pop().unwrap_or_default();
+            *state = compact::decode(bytes);
+            *held = Held::Hot(state);
+            self.hot.push(user);
+        }
+        match held {
+            Held::Hot(state) => state,
+            Held::Cold(_) => unreachable!("warmed above"),
+        }
+    }
+
+    /// Makes up to `n` hot users compact, oldest first; a user touched again since it became
+    /// hot is spared once and goes to the back (the clock algorithm's second chance), so the
+    /// few very active users stay structs.
+    fn cool(&mut self, n: usize) {
+        let mut hot = std::mem::take(&mut self.hot);
+        let mut spared = Vec::new();
+        let mut cooled = 0;
+        let mut scanned = 0;
+        for &user in &hot {
+            if cooled == n {
+                break;
+            }
+            scanned += 1;
+            let mark = &mut self.marks[user as usize];
+            if *mark & USED != 0 {
+                *mark &= !USED;
+                spared.push(user);
+                continue;
+            }
+            let held = &mut self.users[user as usize];
+            if let Held::Hot(state) = held {
+                self.scratch.clear();
+                compact::encode(state, &mut self.scratch);
+                let cold = Held::Cold(self.scratch.as_slice().into());
+                if let Held::Hot(mut state) = std::mem::replace(held, cold) {
+                    if self.spare.len() < SPARE_STRUCTS {
+                        *state = UserState::default();
+                        self.spare.push(state);
+                    }
+                }
+            }
+            cooled += 1;
+        }
+        hot.drain(..scanned);
+        hot.extend(spared);
+        self.hot = hot;
     }
 
     fn mark_dirty(&mut self, user: UserIndex) {
-        let mark = &mut self.dirty_mark[user as usize];
-        if !*mark {
-            *mark = true;
+        let mark = &mut self.marks[user as usize];
+        if *mark & DIRTY == 0 {
+            *mark |= DIRTY;
             self.dirty.push(user);
         }
     }
@@ -87,13 +211,37 @@ impl Partition {
     /// The users changed since the last call, in first-change order.
     pub fn take_dirty(&mut self) -> Vec<UserIndex> {
         for u in &self.dirty {
-            self.dirty_mark[*u as usize] = false;
+            self.marks[*u as usize] &= !DIRTY;
         }
         std::mem::take(&mut self.dirty)
     }
 
     pub fn push_due(&mut self, due: Due) {
         self.due.push(due);
+    }
+
+    /// Settles a popped wake-up of `rule` at `at` for a compact user without decoding it, when
+    /// the timer does not fire: [`Popped::Stale`], or [`Popped::Requeue`] with the slot moved
+    /// (the caller queues the new entry), exactly as [`super::timers::on_pop`] on the struct.
+    /// `None` when the user is hot or the timer fires: take the user.
+    pub fn pop_wake_compact(&mut self, user: UserIndex, rule: u16, at: i64) -> Option<Popped> {
+        let Held::Cold(bytes) = &self.users[user as usize] else {
+            return None;
+        };
+        let mut timers = compact::timers(bytes);
+        let Some(slot) = timers.iter_mut().find(|s| s.rule == rule && s.queued == at) else {
+            return Some(Popped::Stale);
+        };
+        if slot.due <= at {
+            return None;
+        }
+        slot.queued = slot.due;
+        let due = slot.due;
+        self.scratch.clear();
+        compact::with_timers(bytes, &timers, &mut self.scratch);
+        self.users[user as usize] = Held::Cold(self.scratch.as_slice().into());
+        self.mark_dirty(user);
+        Some(Popped::Requeue(due))
     }
 
     /// The next queued entry due at or before `upto`.
@@ -126,7 +274,17 @@ impl Partition {
                 kind: DueKind::Expiry(tag.tag),
             });
         }
-        self.users[user as usize] = state;
+        self.scratch.clear();
+        compact::encode(&state, &mut self.scratch);
+        if let Held::Hot(_) = self.users[user as usize] {
+            // A new user is the last to have become hot.
+            if self.hot.last() == Some(&user) {
+                self.hot.pop();
+            } else {
+                self.hot.retain(|u| *u != user);
+            }
+        }
+        self.users[user as usize] = Held::Cold(self.scratch.as_slice().into());
         user
     }
 
@@ -178,30 +336,52 @@ impl Partition {
         self.clock = clock;
     }
 
-    /// Approximate bytes of state: users, ids, index and queue.
+    /// Approximate bytes of state: users, ids, index and queue (what [`Partition::memory`]
+    /// totals, without decoding the compact users).
     pub fn memory_bytes(&self) -> usize {
-        self.memory().total()
+        let users: usize = self
+            .users
+            .iter()
+            .map(|held| match held {
+                Held::Hot(state) => {
+                    let mut own = MemoryUse::default();
+                    state.add_heap_bytes(&mut own);
+                    own.total() + std::mem::size_of::<UserState>()
+                }
+                Held::Cold(bytes) => bytes.len(),
+            })
+            .sum();
+        self.fixed_bytes() + users + self.ids.memory_bytes() + self.due.memory_bytes()
     }
 
-    /// Approximate bytes of state, by part.
+    /// Approximate bytes of state, by part. Decodes every compact user to split its bytes.
     pub fn memory(&self) -> MemoryUse {
-        // A user's struct and its dirty mark.
-        const FIXED: usize = std::mem::size_of::<UserState>() + 1;
         let mut m = MemoryUse {
-            fixed: self.users.len() * FIXED,
+            fixed: self.fixed_bytes(),
             ids: self.ids.memory_bytes(),
             queue: self.due.memory_bytes(),
             ..MemoryUse::default()
         };
         let mut each: Vec<usize> = Vec::with_capacity(self.users.len());
-        for (i, user) in self.users.iter().enumerate() {
+        for (i, held) in self.users.iter().enumerate() {
             let mut own = MemoryUse::default();
-            user.add_heap_bytes(&mut own);
+            let decoded;
+            let user = match held {
+                Held::Hot(state) => {
+                    own.fixed += std::mem::size_of::<UserState>();
+                    state.add_heap_bytes(&mut own);
+                    &**state
+                }
+                Held::Cold(bytes) => {
+                    decoded = compact::decode_measured(bytes, &mut own);
+                    &decoded
+                }
+            };
             let queued =
                 user.timers.len() + user.tags.iter().filter(|t| t.expires != NEVER).count();
             each.push(
                 own.total()
-                    + FIXED
+                    + PER_USER
                     + self.ids.get(i as UserIndex).len()
                     + UserIds::PER_ID
                     + queued * QUEUE_ENTRY_BYTES,
@@ -214,7 +394,25 @@ impl Partition {
         }
         m
     }
+
+    /// Slots and marks of every user, the hot list and the spare structs.
+    fn fixed_bytes(&self) -> usize {
+        self.users.len() * PER_USER
+            + self.hot.capacity() * std::mem::size_of::<UserIndex>()
+            + self.spare.len() * std::mem::size_of::<UserState>()
+    }
+
+    /// Users held compact, of [`Partition::user_count`].
+    pub fn compact_users(&self) -> usize {
+        self.users
+            .iter()
+            .filter(|h| matches!(h, Held::Cold(_)))
+            .count()
+    }
 }
+
+/// Bytes every user costs besides its state: its slot and its dirty mark.
+const PER_USER: usize = std::mem::size_of::<Held>() + 1;
 
 /// User ids of a partition: one text arena, and a hash table of user indexes keyed by the id
 /// they point at. About 10 bytes per user besides the id itself, where a map of owned strings

@@ -11,6 +11,7 @@
 //! version; then per user its id and its record ([`super::snapshot`]'s encoding, as in the
 //! Kafka changelog); then the checksum (FNV-1a of every byte before it).
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -98,7 +99,7 @@ pub fn save<'a>(
     rules: u64,
     clock: Option<i64>,
     count: u64,
-    users: impl Iterator<Item = (&'a str, &'a UserState)>,
+    users: impl Iterator<Item = (&'a str, Cow<'a, UserState>)>,
 ) -> Result<(), StoreError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let temp = dir.join(TEMP_NAME);
@@ -113,7 +114,7 @@ pub fn save<'a>(
     write_header(&mut out, &header).map_err(io_err(&temp))?;
     let mut written = 0_u64;
     for (id, state) in users {
-        let record = snapshot::encode_state(state);
+        let record = snapshot::encode_state(&state);
         write_field(&mut out, id.as_bytes()).map_err(io_err(&temp))?;
         write_field(&mut out, &record).map_err(io_err(&temp))?;
         written += 1;
@@ -347,7 +348,7 @@ mod tests {
 
     fn save_two(dir: &Path, rules: u64) {
         let (a, b) = (user(1), user(2));
-        let users = [("a", &a), ("b", &b)];
+        let users = [("a", Cow::Borrowed(&a)), ("b", Cow::Borrowed(&b))];
         save(dir, rules, Some(5_000), 2, users.into_iter()).unwrap();
     }
 
@@ -427,7 +428,14 @@ mod tests {
         assert!(reader.next_user().unwrap().is_some());
         // The next save replaces both.
         let c = user(3);
-        save(dir.path(), 7, None, 1, [("c", &c)].into_iter()).unwrap();
+        save(
+            dir.path(),
+            7,
+            None,
+            1,
+            [("c", Cow::Borrowed(&c))].into_iter(),
+        )
+        .unwrap();
         let reader = StateReader::open(dir.path(), 7).unwrap().unwrap();
         assert_eq!((reader.header().users, reader.header().clock), (1, None));
     }

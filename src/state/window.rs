@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::compact::{Reader, Writer};
 use super::Slots;
 use crate::config::duration::DAY_MS;
 use crate::decode::EventType;
@@ -142,6 +143,52 @@ impl Windows {
 
     pub fn heap_bytes(&self) -> usize {
         self.recent.heap_bytes() + self.days.heap_bytes()
+    }
+
+    /// The compact form ([`super::compact`]): both lists sorted, so each entry is written as its
+    /// gap from the one before.
+    pub(super) fn encode(&self, w: &mut Writer) {
+        w.uint(self.recent.len() as u64);
+        let mut prev = 0_u64;
+        for e in self.recent.iter() {
+            w.uint(e.wrapping_sub(prev));
+            prev = *e;
+        }
+        w.uint(self.days.len() as u64);
+        let mut prev = 0_u16;
+        for b in self.days.iter() {
+            w.uint(u64::from(b.day.wrapping_sub(prev)));
+            prev = b.day;
+            for c in b.counts {
+                w.uint(u64::from(c));
+            }
+        }
+    }
+
+    pub(super) fn decode(r: &mut Reader) -> Windows {
+        let n = r.len();
+        let mut prev = 0_u64;
+        let recent: Vec<u64> = (0..n)
+            .map(|_| {
+                prev = prev.wrapping_add(r.uint());
+                prev
+            })
+            .collect();
+        let n = r.len();
+        let mut prev = 0_u16;
+        let days: Vec<DayBucket> = (0..n)
+            .map(|_| {
+                prev = prev.wrapping_add(r.uint() as u16);
+                DayBucket {
+                    day: prev,
+                    counts: [r.uint() as u16, r.uint() as u16, r.uint() as u16],
+                }
+            })
+            .collect();
+        Windows {
+            recent: recent.into(),
+            days: days.into(),
+        }
     }
 }
 

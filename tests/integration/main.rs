@@ -16,6 +16,7 @@ mod hostile;
 mod kafka;
 mod kafka_future;
 mod kafka_support;
+mod memory;
 mod metrics;
 mod net_cut;
 mod personas;

@@ -39,7 +39,7 @@ fn round_trip(part: &Partition) -> Partition {
     let mut restored = Partition::new();
     restored.restore_clock(meta.clock);
     for u in 0..part.user_count() as u32 {
-        let bytes = UserRecord::encode(&applied, part.user(u));
+        let bytes = UserRecord::encode(&applied, &part.user(u));
         let record = UserRecord::decode(&bytes).unwrap();
         assert_eq!(
             UserRecord::encode(&applied, &record.state),

@@ -156,7 +156,7 @@ impl Task {
             .map(|u| {
                 (
                     self.part.id(u).as_bytes().to_vec(),
-                    UserRecord::encode(&self.applied, self.part.user(u)),
+                    UserRecord::encode(&self.applied, &self.part.user(u)),
                 )
             })
             .collect();
