@@ -32,7 +32,7 @@ use crate::tags::Output;
 const BATCH: usize = 128;
 
 /// Batches a shard may hold queued before the reader waits for it.
-const QUEUED_BATCHES: usize = 16;
+const QUEUED_BATCHES: usize = 4;
 
 /// One event for a shard, with the clock of the whole input when it was read.
 struct Queued {
