@@ -7,9 +7,12 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# librdkafka and OpenSSL are built from source by their -sys crates: they need a C toolchain,
-# perl and make, which the rust image has. The build command is the one scripts/test.sh runs
+# librdkafka is built from source by its -sys crate (a C toolchain and make, which the rust
+# image has) and linked against the system's OpenSSL (scripts/deps.sh: a no-op where the image
+# already has pkg-config and libssl-dev). The build command is the one scripts/test.sh runs
 # (tests/integration/docker.rs holds the two together).
+COPY scripts/deps.sh ./scripts/deps.sh
+RUN scripts/deps.sh
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY tests ./tests
@@ -18,7 +21,7 @@ RUN cargo build --release --locked \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tagstream
 WORKDIR /app

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/deps.sh
 scripts/tansu.sh install
 
 # promtool (Debian package `prometheus`): checks the alerting rules here, and the /metrics

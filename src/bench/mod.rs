@@ -165,12 +165,19 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     } else {
         println!("(core only, sharded: skipped, one core available)");
     }
-    let (file, peak) = stages::file_mode(stream.path(), stream.len(), &args.common)?;
-    row(&file, f, "child process, includes start-up");
+    let (file, peak) = stages::file_mode(stream.path(), stream.len(), &args.common, None)?;
+    row(
+        &file,
+        f,
+        &format!("child process, includes start-up; {cores} workers"),
+    );
+    let (file_one, _) = stages::file_mode(stream.path(), stream.len(), &args.common, Some(1))?;
+    row(&file_one, f, "child process, includes start-up");
+    whole_path(&floor, &file, &file_one, cores);
     // RSS growth as an operator measures it: the full run's peak minus a tiny run's.
     let head = stream.head_file(SMALL_RUN_LINES)?;
     let small_lines = stream.len().min(SMALL_RUN_LINES as u64);
-    let (_, small_peak) = stages::file_mode(&head.0, small_lines, &args.common)?;
+    let (_, small_peak) = stages::file_mode(&head.0, small_lines, &args.common, None)?;
     drop(head);
     println!();
     memory(&core, peak, small_peak, small_lines);
@@ -235,6 +242,10 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         "events: input records, valid and invalid; vs floor: events/s over the floor's events/s."
     );
     println!(
+        "CPU s: user + system time of the stage (its thread, or the whole child process in file \
+         mode); per CPU s: events per CPU-second."
+    );
+    println!(
         "core only: {} tag changes, {} dead letters; outputs encoded to a buffer, not written; \
          {} handler calls fell back from compiled form to the interpreter.",
         thousands(core.changes),
@@ -246,6 +257,40 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
 
 /// Lines of the small run whose peak RSS the full run's is measured against.
 const SMALL_RUN_LINES: usize = 1_000;
+
+/// The embedded whole path against its goals: events per CPU-second as a share of the floor's,
+/// and the wall time of the default workers against one worker's, on the same bytes.
+fn whole_path(
+    floor: &stages::Measured,
+    all: &stages::Measured,
+    one: &stages::Measured,
+    cores: usize,
+) {
+    println!(
+        "file mode, whole path (reader, shard hand-off, rules, ordered merge, encoder, writer)"
+    );
+    let share = |m: &stages::Measured| match (m.cpu_rate(), floor.cpu_rate()) {
+        (Some(r), Some(f)) => format!("{:.3} (goal >= 0.30)", r / f),
+        _ => "n/a".into(),
+    };
+    item(
+        &format!("per CPU-second vs the floor's, {cores} workers"),
+        &share(all),
+    );
+    item("per CPU-second vs the floor's, 1 worker", &share(one));
+    item(
+        &format!("wall time, {cores} workers / 1 worker"),
+        &format!(
+            "{:.3}{}",
+            all.secs / one.secs.max(1e-9),
+            if cores > 1 {
+                " (goal <= 0.6 on two cores)"
+            } else {
+                ""
+            }
+        ),
+    );
+}
 
 fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small_lines: u64) {
     let users = core.users.max(1) as u64;

@@ -24,21 +24,29 @@ pub fn mb(bytes: u64) -> String {
 
 pub fn table_header() {
     println!(
-        "{:<STAGE_WIDTH$} {:>11} {:>9} {:>11} {:>9}",
-        "stage", "events", "seconds", "events/s", "vs floor"
+        "{:<STAGE_WIDTH$} {:>11} {:>9} {:>11} {:>9} {:>8} {:>12}",
+        "stage", "events", "seconds", "events/s", "vs floor", "CPU s", "per CPU s"
     );
 }
 
 /// One stage; `floor` is the floor's events/s (`None`: the ratio does not apply).
 pub fn row(m: &Measured, floor: Option<f64>, note: &str) {
     let ratio = floor.map_or_else(|| "-".to_string(), |f| format!("{:.3}", m.rate() / f));
+    let cpu = m
+        .cpu_secs
+        .map_or_else(|| "-".to_string(), |c| format!("{c:.3}"));
+    let per_cpu = m
+        .cpu_rate()
+        .map_or_else(|| "-".to_string(), |r| thousands(r.round() as u64));
     let line = format!(
-        "{:<STAGE_WIDTH$} {:>11} {:>9.3} {:>11} {:>9}  {note}",
+        "{:<STAGE_WIDTH$} {:>11} {:>9.3} {:>11} {:>9} {:>8} {:>12}  {note}",
         m.stage,
         thousands(m.events),
         m.secs,
         thousands(m.rate().round() as u64),
         ratio,
+        cpu,
+        per_cpu,
     );
     println!("{}", line.trim_end());
 }

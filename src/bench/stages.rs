@@ -23,12 +23,40 @@ pub struct Measured {
     pub stage: String,
     pub events: u64,
     pub secs: f64,
+    /// CPU time of the stage (all its threads), where it was measured.
+    pub cpu_secs: Option<f64>,
 }
 
 impl Measured {
     pub fn rate(&self) -> f64 {
         self.events as f64 / self.secs.max(1e-9)
     }
+
+    /// Events per CPU-second, where the CPU time was measured.
+    pub fn cpu_rate(&self) -> Option<f64> {
+        self.cpu_secs.map(|cpu| self.events as f64 / cpu.max(1e-9))
+    }
+}
+
+/// CPU time of the calling thread, in seconds.
+fn thread_cpu_secs() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec for the call to fill in.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// User + system CPU time of the waited-for children of this process, in seconds.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid rusage for the call to fill in.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// What the core-only stage leaves behind besides its time.
@@ -76,6 +104,7 @@ pub fn floor(stream: &Stream) -> Measured {
     let version: Arc<str> = "0123456789ab".into();
     let mut buf = Vec::with_capacity(1024);
     let mut bytes = 0u64;
+    let cpu_started = thread_cpu_secs();
     let started = Instant::now();
     for line in &stream.lines {
         let raw = stream.line(line);
@@ -110,11 +139,13 @@ pub fn floor(stream: &Stream) -> Measured {
         bytes += buf.len() as u64 + 1;
     }
     let secs = started.elapsed().as_secs_f64();
+    let cpu_secs = thread_cpu_secs() - cpu_started;
     std::hint::black_box(bytes);
     Measured {
         stage: "floor: decode + encode".into(),
         events: stream.len(),
         secs,
+        cpu_secs: Some(cpu_secs),
     }
 }
 
@@ -135,6 +166,7 @@ pub fn core_single(
     let mut buf = Vec::with_capacity(1024);
     let (mut changes, mut dead, mut bytes) = (0, 0, 0);
     let rss_before = status_kb("self", "VmRSS");
+    let cpu_started = thread_cpu_secs();
     let started = Instant::now();
     for line in &stream.lines {
         processor.process_record(
@@ -148,6 +180,7 @@ pub fn core_single(
     processor.finish(&mut part, &mut outputs);
     bytes += encode(&mut outputs, &mut buf, &mut changes, &mut dead);
     let secs = started.elapsed().as_secs_f64();
+    let cpu_secs = thread_cpu_secs() - cpu_started;
     std::hint::black_box(bytes);
     let rss_after = status_kb("self", "VmRSS");
     let rss_growth = rss_before
@@ -161,6 +194,7 @@ pub fn core_single(
             },
             events: stream.len(),
             secs,
+            cpu_secs: Some(cpu_secs),
         },
         users: part.user_count(),
         compact_users: part.compact_users(),
@@ -251,15 +285,18 @@ pub fn core_sharded(
             stage: format!("core only, {shards} shards on {shards} cores"),
             events: stream.len(),
             secs: slowest.as_secs_f64(),
+            cpu_secs: None,
         },
         largest as f64 / stream.len().max(1) as f64,
     ))
 }
 
 /// File mode end to end: `tagstream run --input FILE --output /dev/null --dead-letter
-/// /dev/null` as a child process of this binary, with the same config and rules flags. Returns
-/// the stage and the child's peak RSS in bytes (VmHWM, sampled every 10 ms while it runs: the
-/// last few milliseconds before exit are not seen, state only grows, so the error is small).
+/// /dev/null` as a child process of this binary, with the same config and rules flags and
+/// `--workers` when given (else the default). Returns the stage, with the child's CPU time
+/// (user + system, all its threads), and the child's peak RSS in bytes (VmHWM, sampled every
+/// 10 ms while it runs: the last few milliseconds before exit are not seen, state only grows, so
+/// the error is small).
 ///
 /// # Errors
 /// The binary cannot be started or the run fails (its stderr is quoted).
@@ -267,6 +304,7 @@ pub fn file_mode(
     input: &Path,
     events: u64,
     common: &CommonArgs,
+    workers: Option<usize>,
 ) -> Result<(Measured, Option<u64>), BenchError> {
     let exe = std::env::current_exe().map_err(|source| BenchError::Io {
         what: "locate the tagstream binary".into(),
@@ -291,7 +329,12 @@ pub fn file_mode(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    if let Some(n) = workers {
+        cmd.arg("--workers").arg(n.to_string());
+    }
     tracing::debug!(command = ?cmd, "file mode stage");
+    // This bench waits for no other child meanwhile: the growth is this child's.
+    let cpu_before = children_cpu_secs();
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|source| BenchError::Io {
         what: format!("start {}", exe.display()),
@@ -323,6 +366,7 @@ pub fn file_mode(
         }
     };
     let secs = started.elapsed().as_secs_f64();
+    let cpu_secs = children_cpu_secs() - cpu_before;
     let stderr = drain.join().unwrap_or_default();
     if !status.success() {
         return Err(BenchError::Failed(format!(
@@ -331,9 +375,14 @@ pub fn file_mode(
     }
     Ok((
         Measured {
-            stage: "file mode end to end".into(),
+            stage: match workers {
+                Some(1) => "file mode end to end, 1 worker".into(),
+                Some(n) => format!("file mode end to end, {n} workers"),
+                None => "file mode end to end, default workers".into(),
+            },
             events,
             secs,
+            cpu_secs: Some(cpu_secs),
         },
         peak_kb.map(|kb| kb * 1024),
     ))

@@ -9,9 +9,9 @@
 //! for a given number of shards; at the end each shard fires what is due up to the final clock,
 //! shard by shard.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use super::file::{
@@ -26,19 +26,43 @@ use crate::source::file::{LineSource, Next};
 use crate::state::Partition;
 use crate::tags::Output;
 
+/// Events are handed to a shard this many at a time: one channel message, one wake-up and one
+/// reply per batch rather than per event. A batch also goes out when the input keeps the run
+/// waiting, before a rule set is swapped in, and at the end.
+const BATCH: usize = 128;
+
+/// Batches a shard may hold queued before the reader waits for it.
+const QUEUED_BATCHES: usize = 4;
+
+/// One event for a shard, with the clock of the whole input when it was read.
+struct Queued {
+    clock: i64,
+    event: Event,
+    line: u64,
+    /// End of its raw bytes in [`Batch::raw`] (the start is the previous event's end).
+    end: usize,
+}
+
+#[derive(Default)]
+struct Batch {
+    events: Vec<Queued>,
+    raw: Vec<u8>,
+}
+
 enum Work {
-    Event {
-        seq: u64,
-        clock: i64,
-        event: Event,
-        raw: Vec<u8>,
-        line: u64,
-    },
+    Events(Batch),
     /// Run every later event on this rule set.
     Rules(RulePack),
     Finish {
         clock: Option<i64>,
     },
+}
+
+/// A shard's outputs for one batch: `counts[i]` outputs for its `i`-th event, in order.
+struct Done {
+    shard: usize,
+    outputs: Vec<Output>,
+    counts: Vec<u32>,
 }
 
 /// What a shard hands back when it finishes.
@@ -57,33 +81,42 @@ pub(crate) fn shard_of(user: &str, shards: usize) -> usize {
 
 fn run_shard(
     pack: &RulePack,
+    shard: usize,
     name: Arc<str>,
     mut part: Partition,
     work: Receiver<Work>,
-    results: std::sync::mpsc::Sender<(u64, Vec<Output>)>,
+    results: Sender<Done>,
 ) -> Result<ShardEnd, FileRunError> {
     let mut processor = Processor::new(pack)?;
     let mut metrics = Exporter::for_core(&mut processor, pack);
     let mut out = Vec::new();
+    let mut published = 0;
     for item in work {
         match item {
-            Work::Event {
-                seq,
-                clock,
-                event,
-                raw,
-                line,
-            } => {
-                processor.advance(&mut part, clock, &mut out);
-                let source = Source::File {
-                    name: name.clone(),
-                    line,
+            Work::Events(batch) => {
+                let mut done = Done {
+                    shard,
+                    outputs: Vec::new(),
+                    counts: Vec::with_capacity(batch.events.len()),
                 };
-                processor.process_event(&mut part, event, &raw, &source, &mut out);
-                if results.send((seq, std::mem::take(&mut out))).is_err() {
+                let mut start = 0;
+                for q in batch.events {
+                    let before = done.outputs.len();
+                    processor.advance(&mut part, q.clock, &mut done.outputs);
+                    let source = Source::File {
+                        name: name.clone(),
+                        line: q.line,
+                    };
+                    let raw = &batch.raw[start..q.end];
+                    start = q.end;
+                    processor.process_event(&mut part, q.event, raw, &source, &mut done.outputs);
+                    done.counts.push((done.outputs.len() - before) as u32);
+                }
+                if results.send(done).is_err() {
                     break;
                 }
-                if processor.stats.events % PUBLISH_EVERY == 0 {
+                if processor.stats.events - published >= PUBLISH_EVERY {
+                    published = processor.stats.events;
                     metrics.core(&mut processor);
                 }
             }
@@ -109,25 +142,99 @@ fn run_shard(
     })
 }
 
-/// Outputs waiting for the ones before them.
-struct Reorder {
-    next: u64,
-    waiting: BTreeMap<u64, Vec<Output>>,
+/// Where the outputs of a line come from, in input order.
+enum Slot {
+    /// The next event of this shard.
+    Shard(usize),
+    /// A line the reader turned into a dead letter.
+    Dead(Output),
 }
 
-impl Reorder {
-    fn put(
-        &mut self,
-        seq: u64,
-        outputs: Vec<Output>,
-        driver: &mut impl Driver,
-    ) -> Result<(), FileRunError> {
-        self.waiting.insert(seq, outputs);
-        while let Some(mut ready) = self.waiting.remove(&self.next) {
-            driver.emit(&mut ready)?;
-            self.next += 1;
+/// A shard's answered batches, consumed event by event.
+#[derive(Default)]
+struct Answers {
+    batches: VecDeque<(std::vec::IntoIter<Output>, std::vec::IntoIter<u32>)>,
+}
+
+impl Answers {
+    /// Moves the outputs of the shard's next answered event into `into`; false if the shard
+    /// has not answered it yet.
+    fn next_event(&mut self, into: &mut Vec<Output>) -> bool {
+        loop {
+            let Some((outputs, counts)) = self.batches.front_mut() else {
+                return false;
+            };
+            match counts.next() {
+                Some(n) => {
+                    into.extend(outputs.by_ref().take(n as usize));
+                    return true;
+                }
+                None => {
+                    self.batches.pop_front();
+                }
+            }
+        }
+    }
+}
+
+/// Puts the shards' answers back in input order: `order` holds one slot per line read and not
+/// yet emitted; the shards answer their own events in the order they were sent.
+struct Merge {
+    order: VecDeque<Slot>,
+    answers: Vec<Answers>,
+    ready: Vec<Output>,
+}
+
+impl Merge {
+    fn take(&mut self, done: Done) {
+        self.answers[done.shard]
+            .batches
+            .push_back((done.outputs.into_iter(), done.counts.into_iter()));
+    }
+
+    /// Emits every line whose outputs are all in hand, in input order.
+    fn emit_ready(&mut self, driver: &mut impl Driver) -> Result<(), FileRunError> {
+        while let Some(slot) = self.order.front_mut() {
+            match slot {
+                Slot::Shard(shard) => {
+                    if !self.answers[*shard].next_event(&mut self.ready) {
+                        break;
+                    }
+                    self.order.pop_front();
+                }
+                Slot::Dead(_) => {
+                    if let Some(Slot::Dead(dead)) = self.order.pop_front() {
+                        self.ready.push(dead);
+                    }
+                }
+            }
+        }
+        if !self.ready.is_empty() {
+            driver.emit(&mut self.ready)?;
+            self.ready.clear();
         }
         Ok(())
+    }
+}
+
+/// The reader's side of the shards: their work queues and the batches being filled.
+struct Shards {
+    senders: Vec<SyncSender<Work>>,
+    filling: Vec<Batch>,
+}
+
+impl Shards {
+    /// Sends shard `shard` its batch being filled, if any; false if the shard is gone.
+    fn send(&mut self, shard: usize) -> bool {
+        if self.filling[shard].events.is_empty() {
+            return true;
+        }
+        let batch = std::mem::take(&mut self.filling[shard]);
+        self.senders[shard].send(Work::Events(batch)).is_ok()
+    }
+
+    fn send_all(&mut self) -> bool {
+        (0..self.senders.len()).all(|shard| self.send(shard))
     }
 }
 
@@ -149,22 +256,26 @@ pub fn run_sharded(
     driver: &mut impl Driver,
 ) -> Result<(Summary, Vec<Partition>), FileRunError> {
     let super::saved::Restored { parts, clock, .. } = start;
-    let shards = parts.len();
+    let count = parts.len();
     let mut version = pack.version.to_string();
     std::thread::scope(|scope| {
         let (results_tx, results) = channel();
-        let mut senders = Vec::with_capacity(shards);
-        let mut handles = Vec::with_capacity(shards);
-        for part in parts {
-            let (tx, rx) = sync_channel(1024);
+        let mut shards = Shards {
+            senders: Vec::with_capacity(count),
+            filling: (0..count).map(|_| Batch::default()).collect(),
+        };
+        let mut handles = Vec::with_capacity(count);
+        for (shard, part) in parts.into_iter().enumerate() {
+            let (tx, rx) = sync_channel(QUEUED_BATCHES);
             let (results_tx, name) = (results_tx.clone(), name.clone());
-            senders.push(tx);
-            handles.push(scope.spawn(move || run_shard(pack, name, part, rx, results_tx)));
+            shards.senders.push(tx);
+            handles.push(scope.spawn(move || run_shard(pack, shard, name, part, rx, results_tx)));
         }
         drop(results_tx);
-        let mut reorder = Reorder {
-            next: 1,
-            waiting: BTreeMap::new(),
+        let mut merge = Merge {
+            order: VecDeque::new(),
+            answers: (0..count).map(|_| Answers::default()).collect(),
+            ready: Vec::new(),
         };
         let mut future = FutureLimit {
             max_ms: max_future_ms,
@@ -180,8 +291,14 @@ pub fn run_sharded(
             let (line, bytes) = match input.next_line(IDLE_FLUSH) {
                 Ok(Next::Line(line, bytes)) => (line, bytes),
                 Ok(Next::Waiting) => {
-                    while let Ok((s, outputs)) = results.try_recv() {
-                        reorder.put(s, outputs, driver)?;
+                    // A quiet input: every line read so far is answered and written out.
+                    if !shards.send_all() {
+                        break Ok(());
+                    }
+                    while !merge.order.is_empty() {
+                        let Ok(done) = results.recv() else { break };
+                        merge.take(done);
+                        merge.emit_ready(driver)?;
                     }
                     driver.idle()?;
                     continue;
@@ -193,7 +310,10 @@ pub fn run_sharded(
             if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
                 // Each shard takes the set after every event sent to it before: a cut between
                 // two lines of the input.
-                for tx in &senders {
+                if !shards.send_all() {
+                    break Ok(());
+                }
+                for tx in &shards.senders {
                     let _ = tx.send(Work::Rules(new.clone()));
                 }
                 driver.rules_changed(&new);
@@ -211,38 +331,47 @@ pub fn run_sharded(
                 Ok(event) => {
                     let now = clock.map_or(event.ts, |c: i64| c.max(event.ts));
                     clock = Some(now);
-                    let shard = shard_of(&event.user_id, shards);
-                    let work = Work::Event {
-                        seq,
+                    let shard = shard_of(&event.user_id, count);
+                    let batch = &mut shards.filling[shard];
+                    batch.raw.extend_from_slice(bytes);
+                    batch.events.push(Queued {
                         clock: now,
                         event,
-                        raw: bytes.to_vec(),
                         line,
-                    };
-                    if senders[shard].send(work).is_err() {
-                        break Ok(());
+                        end: batch.raw.len(),
+                    });
+                    merge.order.push_back(Slot::Shard(shard));
+                    if batch.events.len() >= BATCH {
+                        if !shards.send(shard) {
+                            break Ok(());
+                        }
+                        while let Ok(done) = results.try_recv() {
+                            merge.take(done);
+                        }
+                        merge.emit_ready(driver)?;
                     }
                 }
                 Err(e) => {
                     decode_errors += 1;
                     let mut dead = invalid_input(&e, bytes, &source);
                     dead.rules_version = version.clone();
-                    reorder.put(seq, vec![Output::Dead(dead)], driver)?;
+                    merge.order.push_back(Slot::Dead(Output::Dead(dead)));
                 }
             }
-            while let Ok((s, outputs)) = results.try_recv() {
-                reorder.put(s, outputs, driver)?;
-            }
         };
-        // After a signal the shards stop where they are: nothing more fires.
+        // After a signal the shards stop where they are: nothing more fires (the events read
+        // before it are still processed, as a single partition would have).
         let last = if interrupted.is_some() { None } else { clock };
-        for tx in &senders {
+        shards.send_all();
+        for tx in &shards.senders {
             let _ = tx.send(Work::Finish { clock: last });
         }
-        drop(senders);
-        for (s, outputs) in results.iter() {
-            reorder.put(s, outputs, driver)?;
+        drop(shards);
+        for done in results.iter() {
+            merge.take(done);
+            merge.emit_ready(driver)?;
         }
+        merge.emit_ready(driver)?;
         read?;
         let mut summary = Summary {
             lines: seq,
@@ -251,12 +380,12 @@ pub fn run_sharded(
             ..Summary::default()
         };
         summary.stats.decode_errors = decode_errors;
-        let mut parts = Vec::with_capacity(shards);
+        let mut parts = Vec::with_capacity(count);
         for handle in handles {
             let end = handle.join().expect("a shard thread does not panic")?;
             let mut outputs = end.outputs;
             driver.emit(&mut outputs)?;
-            merge(&mut summary.stats, &end.stats);
+            merge_stats(&mut summary.stats, &end.stats);
             summary.users += end.users;
             summary.state_bytes += end.state_bytes;
             parts.push(end.part);
@@ -265,6 +394,6 @@ pub fn run_sharded(
     })
 }
 
-fn merge(into: &mut Stats, from: &Stats) {
+fn merge_stats(into: &mut Stats, from: &Stats) {
     into.add(from);
 }

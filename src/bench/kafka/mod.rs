@@ -103,11 +103,13 @@ pub fn run(
         stage: "kafka: produce the stream".into(),
         events: n,
         secs: (produced - first).as_secs_f64(),
+        cpu_secs: None,
     };
     let e2e = Measured {
         stage: format!("kafka end to end ({INPUT_PARTITIONS} partitions)"),
         events: n,
         secs: last.saturating_duration_since(first).as_secs_f64(),
+        cpu_secs: None,
     };
 
     let half = (e2e.rate() / 2.0).max(50.0);
