@@ -298,6 +298,7 @@ fn stdin_works_in_a_live_pipe() {
 
 #[test]
 fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
+    let numbers = regex::Regex::new("[0-9]+").unwrap();
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         let mut child = live("2");
         let mut stdin = child.stdin.take().unwrap();
@@ -338,7 +339,6 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
             "{err}"
         );
         // The line docs/hardening.md shows, numbers aside.
-        let numbers = regex::Regex::new("[0-9]+").unwrap();
         let doc = std::fs::read_to_string(repo().join("docs/hardening.md")).unwrap();
         let shown = doc
             .split("```text signal-summary\n")
