@@ -260,20 +260,7 @@ impl Partition {
     /// Adds a restored user (from a snapshot) with its timers and tag expiries queued.
     pub fn restore_user(&mut self, id: &str, state: UserState) -> UserIndex {
         let user = self.find_or_add(id);
-        for slot in &state.timers {
-            self.due.push(Due {
-                at: slot.queued,
-                user,
-                kind: DueKind::Wake(slot.rule),
-            });
-        }
-        for tag in state.tags.iter().filter(|t| t.expires != NEVER) {
-            self.due.push(Due {
-                at: tag.expires,
-                user,
-                kind: DueKind::Expiry(tag.tag),
-            });
-        }
+        self.queue_due_of(user, &state);
         self.scratch.clear();
         compact::encode(&state, &mut self.scratch);
         if let Held::Hot(_) = self.users[user as usize] {
@@ -313,21 +300,26 @@ impl Partition {
                 held.tag = tag_of(held.tag).unwrap_or(held.tag);
                 held.rule = rule_of(held.rule).unwrap_or(retired_rule);
             }
-            for slot in state.timers.iter() {
-                self.due.push(Due {
-                    at: slot.queued,
-                    user,
-                    kind: DueKind::Wake(slot.rule),
-                });
-            }
-            for tag in state.tags.iter().filter(|t| t.expires != NEVER) {
-                self.due.push(Due {
-                    at: tag.expires,
-                    user,
-                    kind: DueKind::Expiry(tag.tag),
-                });
-            }
+            self.queue_due_of(user, &state);
             self.put_user(user, state);
+        }
+    }
+
+    /// Queues the timers and tag expiries `state` holds, for `user`.
+    fn queue_due_of(&mut self, user: UserIndex, state: &UserState) {
+        for slot in &state.timers {
+            self.due.push(Due {
+                at: slot.queued,
+                user,
+                kind: DueKind::Wake(slot.rule),
+            });
+        }
+        for tag in state.tags.iter().filter(|t| t.expires != NEVER) {
+            self.due.push(Due {
+                at: tag.expires,
+                user,
+                kind: DueKind::Expiry(tag.tag),
+            });
         }
     }
 
