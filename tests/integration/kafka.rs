@@ -19,13 +19,7 @@ pub fn stream(users: u64, events: u64, partitions: i32) -> Vec<String> {
         personas: false,
         ..tagstream::generate::GenOptions::default()
     };
-    let mut buf = Vec::new();
-    tagstream::generate::generate(&opts, &mut buf).unwrap();
-    let mut lines: Vec<String> = String::from_utf8(buf)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let mut lines = generated_lines(&opts);
     let last = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

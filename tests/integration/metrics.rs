@@ -108,13 +108,7 @@ fn generated(users: u64, events: u64) -> Vec<String> {
         personas: false,
         ..tagstream::generate::GenOptions::default()
     };
-    let mut buf = Vec::new();
-    tagstream::generate::generate(&opts, &mut buf).unwrap();
-    String::from_utf8(buf)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    generated_lines(&opts)
 }
 
 #[test]

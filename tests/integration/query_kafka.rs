@@ -42,13 +42,7 @@ fn segment_and_explain_over_the_changelog_equal_a_fold_of_the_output_topic() {
         personas: true,
         ..Default::default()
     };
-    let mut bytes = Vec::new();
-    tagstream::generate::generate(&opts, &mut bytes).unwrap();
-    let lines: Vec<String> = String::from_utf8(bytes)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let lines = generated_lines(&opts);
     let topics = Topics::new(&bootstrap, 3);
     let ends = produce_lines(&bootstrap, &topics.input, 3, &lines);
     let processor = topics.spawn("query-kafka");

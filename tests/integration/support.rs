@@ -202,6 +202,17 @@ pub fn fold_json_lines(text: &str) -> BTreeMap<String, BTreeSet<String>> {
     users
 }
 
+/// The lines `tagstream generate` writes with `opts`.
+pub fn generated_lines(opts: &tagstream::generate::GenOptions) -> Vec<String> {
+    let mut buf = Vec::new();
+    tagstream::generate::generate(opts, &mut buf).unwrap();
+    String::from_utf8(buf)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 pub fn write_lines(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
