@@ -114,16 +114,6 @@ fn the_image_builds_with_the_test_scripts_command_in_two_stages_as_a_non_root_us
 }
 
 /// Copies `from` (a directory of plain files) into `to`, readable by everyone.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-}
-
 fn open_to_all(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -297,8 +287,8 @@ fn the_image_s_kafka_run_answers_livez_on_the_address_it_sets() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let live = loop {
-        match http_status(&format!("127.0.0.1:{port}"), "/livez") {
-            Some(status) => break status,
+        match http_get(&format!("127.0.0.1:{port}"), "/livez") {
+            Some((status, _)) => break status,
             None if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -308,20 +298,4 @@ fn the_image_s_kafka_run_answers_livez_on_the_address_it_sets() {
     let _ = child.kill();
     let out = child.wait_with_output().unwrap();
     assert_eq!(live, 200, "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// The status of `GET path` on `addr`, or `None` while nothing listens.
-fn http_status(addr: &str, path: &str) -> Option<u16> {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    raw.split(' ').nth(1)?.parse().ok()
 }

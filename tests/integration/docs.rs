@@ -520,17 +520,6 @@ fn the_scrape_config_is_one_prometheus_takes() {
     }
 }
 
-/// Copies `from` to `to`, leaving out `rules/tests`-like subdirectories.
-fn copy_files(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            std::fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
-        }
-    }
-}
-
 /// The outputs `docs/check.md` shows are what `tagstream check` prints: on the shipped pack,
 /// and on a copy of it with the guide's broken rule and a broken parameter.
 #[test]
@@ -544,8 +533,8 @@ fn the_check_guide_shows_what_check_prints() {
         .find(|b| b.has("check-example"))
         .expect("a ```rhai check-example block");
     let dir = tempfile::tempdir().unwrap();
-    copy_files(&repo().join("rules"), &dir.path().join("my-rules"));
-    copy_files(&repo().join("config"), &dir.path().join("config"));
+    copy_dir(&repo().join("rules"), &dir.path().join("my-rules"));
+    copy_dir(&repo().join("config"), &dir.path().join("config"));
     std::fs::write(dir.path().join("my-rules/vip.rhai"), &rule.body).unwrap();
     let params = dir.path().join("config/params.toml");
     let text = std::fs::read_to_string(&params).unwrap();

@@ -3,34 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kafka_support::*;
 use crate::support::*;
-
-/// A free loopback port (bound, then released).
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
-
-/// `GET path` → `(status, body)`, or `None` while nothing listens.
-fn get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let status = raw.split(' ').nth(1)?.parse().ok()?;
-    let body = raw.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
 
 /// Samples of a text exposition: `(name, labels, value)`.
 fn samples(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
@@ -129,7 +106,7 @@ fn kafka_metrics_agree_with_what_the_broker_holds() {
     let processor = topics.spawn_with("metrics-kafka", &[("TAGSTREAM_HTTP__LISTEN", &addr)]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let first = loop {
-        if let Some(answer) = get(&addr, "/readyz") {
+        if let Some(answer) = http_get(&addr, "/readyz") {
             break answer;
         }
         assert!(Instant::now() < deadline, "no HTTP listener on {addr}");
@@ -141,7 +118,7 @@ fn kafka_metrics_agree_with_what_the_broker_holds() {
         "{}",
         first.1
     );
-    assert_eq!(get(&addr, "/livez").unwrap().0, 200);
+    assert_eq!(http_get(&addr, "/livez").unwrap().0, 200);
 
     let lines = generated(200, 4_000);
     create_topic(&bootstrap, &topics.input, partitions);
@@ -149,7 +126,7 @@ fn kafka_metrics_agree_with_what_the_broker_holds() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut statuses = vec![first.0];
     loop {
-        let (status, body) = get(&addr, "/readyz?verbose").unwrap();
+        let (status, body) = http_get(&addr, "/readyz?verbose").unwrap();
         if statuses.last() != Some(&status) {
             statuses.push(status);
         }
@@ -173,7 +150,7 @@ fn kafka_metrics_agree_with_what_the_broker_holds() {
     );
     let out = read_topic(&bootstrap, &topics.output);
     let dead = read_topic(&bootstrap, &topics.dead);
-    let (status, text) = get(&addr, "/metrics").unwrap();
+    let (status, text) = http_get(&addr, "/metrics").unwrap();
     assert_eq!(status, 200);
     processor.stop();
     promtool_check(&text);
@@ -295,7 +272,7 @@ fn embedded_mode_serves_metrics_while_it_reads() {
     // The input stays open: the instance is reading, ready, and counts what it wrote.
     let deadline = Instant::now() + Duration::from_secs(30);
     let text = loop {
-        if let Some((200, text)) = get(&addr, "/metrics") {
+        if let Some((200, text)) = http_get(&addr, "/metrics") {
             if samples(&text).iter().any(|(n, l, v)| {
                 n == "tagstream_dead_letters_total" && l["reason"] == "not_json" && *v > 0.0
             }) {
@@ -310,7 +287,7 @@ fn embedded_mode_serves_metrics_while_it_reads() {
     // The core's counters arrive every 1024 records, before the input ends.
     let deadline = Instant::now() + Duration::from_secs(30);
     while sum(
-        &samples(&get(&addr, "/metrics").unwrap().1),
+        &samples(&http_get(&addr, "/metrics").unwrap().1),
         "tagstream_events_total",
         &[],
     ) < 1_900
@@ -321,13 +298,13 @@ fn embedded_mode_serves_metrics_while_it_reads() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (status, body) = get(&addr, "/readyz?verbose").unwrap();
+    let (status, body) = http_get(&addr, "/readyz?verbose").unwrap();
     assert_eq!(
         (status, body.as_str()),
         (200, "[+]rules loaded\n[+]input reading\nready\n")
     );
-    assert_eq!(get(&addr, "/healthz").unwrap().0, 200);
-    assert_eq!(get(&addr, "/nope").unwrap().0, 404);
+    assert_eq!(http_get(&addr, "/healthz").unwrap().0, 200);
+    assert_eq!(http_get(&addr, "/nope").unwrap().0, 404);
     // The probes docs/monitoring.md gives answer, on the shipped port.
     let probes = std::fs::read_to_string(repo().join("docs/monitoring.md")).unwrap();
     let probes = probes
@@ -349,7 +326,7 @@ fn embedded_mode_serves_metrics_while_it_reads() {
             config.contains(&format!(":{port}\"")),
             "{probe}: not the shipped port"
         );
-        assert_eq!(get(&addr, &path).unwrap().0, 200, "{probe}");
+        assert_eq!(http_get(&addr, &path).unwrap().0, 200, "{probe}");
         paths += 1;
     }
     assert_eq!(paths, 2, "{probes}");
