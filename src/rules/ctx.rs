@@ -11,7 +11,7 @@ use rhai::ImmutableString;
 
 use crate::decode::{Event, EventType};
 use crate::state::timers::{self, Due, DueKind, TimerSlot};
-use crate::state::{vars, Slots, UserIndex, UserState, Var, VarKey};
+use crate::state::{vars, UserIndex, UserState, Var, VarKey};
 use crate::tags::{AddTag, Catalogue, Emitter, Output, TagId, TagSlot, Trigger};
 
 use super::Params;
@@ -88,9 +88,9 @@ impl Saved {
         dues: &mut Vec<Due>,
         seq: &mut u32,
     ) {
-        user.tags = Slots::from(&self.tags[..]);
-        user.vars = Slots::from(&self.vars[..]);
-        user.timers = Slots::from(&self.timers[..]);
+        user.tags.copy_from(&self.tags);
+        user.vars.copy_from(&self.vars);
+        user.timers.copy_from(&self.timers);
         out.truncate(self.out);
         dues.truncate(self.dues);
         *seq = self.seq;

@@ -172,31 +172,25 @@ impl Ledger {
         w.int(base.wrapping_sub(self.archived_last));
     }
 
-    pub(super) fn decode(r: &mut Reader, base: i64) -> Ledger {
+    /// Reads what [`Ledger::encode`] wrote into `self`, keeping its allocation.
+    pub(super) fn decode_into(&mut self, r: &mut Reader, base: i64) {
         let n = r.len();
-        let entries: Vec<OrderEntry> = (0..n)
-            .map(|_| {
-                let flags = r.byte();
-                let id_hash = (0..8).fold(0_u64, |h, i| h | u64::from(r.byte()) << (8 * i));
-                let ts = base.wrapping_sub(r.int());
-                let amount = if flags & 8 != 0 { r.float() } else { 0.0 };
-                OrderEntry {
-                    id_hash,
-                    ts,
-                    amount,
-                    paid: flags & 1 != 0,
-                    refunded: flags & 2 != 0,
-                    promo: flags & 4 != 0,
-                }
-            })
-            .collect();
-        let archived_paid = u32::try_from(r.uint()).expect("an archived count written as u32");
-        let archived_last = base.wrapping_sub(r.int());
-        Ledger {
-            entries: entries.into(),
-            archived_paid,
-            archived_last,
-        }
+        self.entries.refill((0..n).map(|_| {
+            let flags = r.byte();
+            let id_hash = (0..8).fold(0_u64, |h, i| h | u64::from(r.byte()) << (8 * i));
+            let ts = base.wrapping_sub(r.int());
+            let amount = if flags & 8 != 0 { r.float() } else { 0.0 };
+            OrderEntry {
+                id_hash,
+                ts,
+                amount,
+                paid: flags & 1 != 0,
+                refunded: flags & 2 != 0,
+                promo: flags & 4 != 0,
+            }
+        }));
+        self.archived_paid = u32::try_from(r.uint()).expect("an archived count written as u32");
+        self.archived_last = base.wrapping_sub(r.int());
     }
 }
 

@@ -52,9 +52,9 @@ impl Origins {
         &self.0
     }
 
-    /// Ids as [`Origins::as_bytes`] gave them.
-    pub(super) fn from_bytes(bytes: &[u8]) -> Origins {
-        Origins(Slots::from(bytes))
+    /// Sets the ids as [`Origins::as_bytes`] gave them, keeping the allocation.
+    pub(super) fn copy_from_bytes(&mut self, bytes: &[u8]) {
+        self.0.copy_from(bytes);
     }
 
     /// Ends a step: tags set by the step's event (`event`) get its number, and ids no held tag

@@ -1,7 +1,6 @@
 //! A partition: the users it owns, its event-time clock and its due queue.
 
 use std::borrow::Cow;
-use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
@@ -152,7 +151,7 @@ impl Partition {
         let held = &mut self.users[user as usize];
         if let Held::Cold(bytes) = held {
             let mut state = self.spare.pop().unwrap_or_default();
-            *state = compact::decode(bytes);
+            compact::decode_into(bytes, &mut state, &mut MemoryUse::default());
             *held = Held::Hot(state);
             self.hot.push(user);
         }
@@ -186,9 +185,10 @@ impl Partition {
                 self.scratch.clear();
                 compact::encode(state, &mut self.scratch);
                 let cold = Held::Cold(self.scratch.as_slice().into());
-                if let Held::Hot(mut state) = std::mem::replace(held, cold) {
-                    if self.spare.len() < SPARE_STRUCTS {
-                        *state = UserState::default();
+                if let Held::Hot(state) = std::mem::replace(held, cold) {
+                    // Kept with its lists' allocations (the next user decoded into it
+                    // replaces every field), unless a very active user made them large.
+                    if self.spare.len() < SPARE_STRUCTS && spare_sized(&state) {
                         self.spare.push(state);
                     }
                 }
@@ -391,7 +391,15 @@ impl Partition {
     fn fixed_bytes(&self) -> usize {
         self.users.len() * PER_USER
             + self.hot.capacity() * std::mem::size_of::<UserIndex>()
-            + self.spare.len() * std::mem::size_of::<UserState>()
+            + self
+                .spare
+                .iter()
+                .map(|s| {
+                    let mut heap = MemoryUse::default();
+                    s.add_heap_bytes(&mut heap);
+                    std::mem::size_of::<UserState>() + heap.total()
+                })
+                .sum::<usize>()
     }
 
     /// Users held compact, of [`Partition::user_count`].
@@ -402,6 +410,17 @@ impl Partition {
             .count()
     }
 }
+
+/// Whether a struct going compact is worth keeping for reuse: lists of ordinary size.
+fn spare_sized(state: &UserState) -> bool {
+    let mut heap = MemoryUse::default();
+    state.add_heap_bytes(&mut heap);
+    heap.total() <= MAX_SPARE_HEAP
+}
+
+/// Heap bytes a spare struct may keep (a few hundred window entries and a handful of
+/// everything else).
+const MAX_SPARE_HEAP: usize = 4096;
 
 /// Bytes every user costs besides its state: its slot and its dirty mark.
 const PER_USER: usize = std::mem::size_of::<Held>() + 1;
@@ -415,7 +434,8 @@ struct UserIds {
     /// End of each id in `text`; an id starts where the previous one ends.
     ends: Vec<u32>,
     table: HashTable<UserIndex>,
-    hasher: RandomState,
+    /// Keyed per process (ids come from input), and several times faster than SipHash on short ids.
+    hasher: ahash::RandomState,
 }
 
 /// Id number `user` of an arena.

@@ -1,20 +1,21 @@
-//! [`Slots`]: the small, rarely growing lists of a user's state, stored at their exact length.
+//! [`Slots`]: the short lists of a user's state (tags, variables, timers, orders, window
+//! entries).
 //!
-//! A user holds half a dozen short lists (tags, variables, timers, orders, window entries) and
-//! there are millions of users, so each list costs two words instead of a `Vec`'s three and
-//! carries no spare capacity. Growing it reallocates once per element, which is cheap at these
-//! lengths and is what `Vec::shrink_to_fit` after every step cost anyway.
+//! Only the few users a partition holds as structs have them (the others are held in
+//! [`super::compact`]'s encoding), so a list keeps spare capacity like a `Vec`: a user's window
+//! log grows by one entry per event, and a struct reused for another user
+//! ([`Slots::refill`]) keeps its allocations.
 
 use std::ops::{Deref, DerefMut};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Clone, PartialEq)]
-pub struct Slots<T>(Box<[T]>);
+pub struct Slots<T>(Vec<T>);
 
 impl<T> Default for Slots<T> {
     fn default() -> Self {
-        Slots(Box::default())
+        Slots(Vec::new())
     }
 }
 
@@ -49,58 +50,63 @@ impl<'a, T> IntoIterator for &'a Slots<T> {
 
 impl<T> From<Vec<T>> for Slots<T> {
     fn from(v: Vec<T>) -> Self {
-        Slots(v.into_boxed_slice())
+        Slots(v)
     }
 }
 
 impl<T: Clone> From<&[T]> for Slots<T> {
     fn from(v: &[T]) -> Self {
-        Slots(v.into())
+        Slots(v.to_vec())
     }
 }
 
 impl<T> Slots<T> {
-    /// Edits the list as a `Vec`; it is stored back at its exact length.
+    /// Edits the list as a `Vec`.
     pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
-        let mut v = std::mem::take(&mut self.0).into_vec();
-        let result = f(&mut v);
-        self.0 = v.into_boxed_slice();
-        result
+        f(&mut self.0)
     }
 
     pub fn push(&mut self, value: T) {
-        self.insert(self.len(), value);
+        self.0.push(value);
     }
 
     pub fn insert(&mut self, at: usize, value: T) {
-        self.edit(|v| {
-            v.reserve_exact(1);
-            v.insert(at, value);
-        });
+        self.0.insert(at, value);
     }
 
     pub fn remove(&mut self, at: usize) -> T {
-        self.edit(|v| v.remove(at))
+        self.0.remove(at)
     }
 
     pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        if !self.is_empty() {
-            self.edit(|v| v.retain(keep));
-        }
+        self.0.retain(keep);
     }
 
     /// Drops the first `n` elements.
     pub fn drop_front(&mut self, n: usize) {
         if n > 0 {
-            self.edit(|v| {
-                v.drain(..n);
-            });
+            self.0.drain(..n);
         }
     }
 
-    /// Heap bytes held.
+    /// Replaces the elements with `items`, keeping the allocation.
+    pub fn refill(&mut self, items: impl IntoIterator<Item = T>) {
+        self.0.clear();
+        self.0.extend(items);
+    }
+
+    /// Replaces the elements with a copy of `items`, keeping the allocation.
+    pub fn copy_from(&mut self, items: &[T])
+    where
+        T: Clone,
+    {
+        self.0.clear();
+        self.0.extend_from_slice(items);
+    }
+
+    /// Heap bytes held, spare capacity included.
     pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val::<[T]>(&self.0)
+        self.0.capacity() * std::mem::size_of::<T>()
     }
 }
 
@@ -112,7 +118,7 @@ impl<T: Serialize> Serialize for Slots<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Slots<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Vec::<T>::deserialize(d).map(Slots::from)
+        Vec::<T>::deserialize(d).map(Slots)
     }
 }
 
@@ -121,7 +127,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_keep_their_exact_length() {
+    fn lists_edit_and_serialise_as_a_vec() {
         let mut s = Slots::default();
         for i in 0..5 {
             s.push(i);
@@ -132,7 +138,10 @@ mod tests {
         s.retain(|x| x % 2 == 1);
         s.drop_front(1);
         assert_eq!(&*s, &[1, 3]);
-        assert_eq!(s.heap_bytes(), 2 * std::mem::size_of::<i32>());
+        assert!(s.heap_bytes() >= 2 * std::mem::size_of::<i32>());
+        s.refill([7, 8, 9]);
+        assert_eq!(&*s, &[7, 8, 9]);
+        s.copy_from(&[1, 3]);
         let bytes = postcard::to_allocvec(&s).unwrap();
         assert_eq!(bytes, postcard::to_allocvec(&vec![1, 3]).unwrap());
         assert_eq!(postcard::from_bytes::<Slots<i32>>(&bytes).unwrap(), s);

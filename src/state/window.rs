@@ -165,30 +165,23 @@ impl Windows {
         }
     }
 
-    pub(super) fn decode(r: &mut Reader) -> Windows {
+    /// Reads what [`Windows::encode`] wrote into `self`, keeping its allocations.
+    pub(super) fn decode_into(&mut self, r: &mut Reader) {
         let n = r.len();
         let mut prev = 0_u64;
-        let recent: Vec<u64> = (0..n)
-            .map(|_| {
-                prev = prev.wrapping_add(r.uint());
-                prev
-            })
-            .collect();
+        self.recent.refill((0..n).map(|_| {
+            prev = prev.wrapping_add(r.uint());
+            prev
+        }));
         let n = r.len();
         let mut prev = 0_u16;
-        let days: Vec<DayBucket> = (0..n)
-            .map(|_| {
-                prev = prev.wrapping_add(r.uint() as u16);
-                DayBucket {
-                    day: prev,
-                    counts: [r.uint() as u16, r.uint() as u16, r.uint() as u16],
-                }
-            })
-            .collect();
-        Windows {
-            recent: recent.into(),
-            days: days.into(),
-        }
+        self.days.refill((0..n).map(|_| {
+            prev = prev.wrapping_add(r.uint() as u16);
+            DayBucket {
+                day: prev,
+                counts: [r.uint() as u16, r.uint() as u16, r.uint() as u16],
+            }
+        }));
     }
 }
 

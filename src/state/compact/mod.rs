@@ -1,7 +1,7 @@
 //! The compact form of a user that has gone quiet: the whole [`UserState`] in one exact-size
 //! byte string.
 //!
-//! A user held as a struct costs its 180-byte [`UserState`] plus one heap allocation per
+//! A user held as a struct costs its 240-byte [`UserState`] plus one heap allocation per
 //! non-empty list (windows, days, orders, tags, event ids, variables, timers), each with the
 //! allocator's own header and rounding. A partition keeps only its recently touched users that
 //! way ([`super::Partition`]); the others are held in this encoding: varints, times as
@@ -13,7 +13,7 @@
 //! in memory; saved state and the changelog keep their own versioned format
 //! ([`super::snapshot`]).
 
-use super::{MemoryUse, Origins, TimerSlot, UserState, Var, NEVER_SEEN};
+use super::{MemoryUse, TimerSlot, UserState, Var, NEVER_SEEN};
 use crate::tags::{TagSlot, NEVER, SINCE_UNKNOWN};
 
 /// Appends varints and fixed-width values.
@@ -21,6 +21,10 @@ pub(super) struct Writer<'a>(pub &'a mut Vec<u8>);
 
 impl Writer<'_> {
     pub fn uint(&mut self, mut v: u64) {
+        if v < 0x80 {
+            self.0.push(v as u8);
+            return;
+        }
         let (mut buf, mut n) = ([0_u8; 10], 0);
         while v >= 0x80 {
             buf[n] = v as u8 | 0x80;
@@ -75,6 +79,12 @@ impl<'a> Reader<'a> {
     }
 
     pub fn uint(&mut self) -> u64 {
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return u64::from(b);
+            }
+        }
         let (mut v, mut shift) = (0_u64, 0);
         loop {
             let b = self.byte();
@@ -226,16 +236,16 @@ fn encode_timers(timers: &[TimerSlot], base: i64, w: &mut Writer) {
     }
 }
 
+fn decode_timer(r: &mut Reader, base: i64) -> TimerSlot {
+    let rule = r.uint() as u16;
+    let due = r.int().wrapping_add(base);
+    let queued = due.wrapping_sub(r.int());
+    TimerSlot { due, queued, rule }
+}
+
 fn decode_timers(r: &mut Reader, base: i64) -> Vec<TimerSlot> {
     let n = r.len();
-    (0..n)
-        .map(|_| {
-            let rule = r.uint() as u16;
-            let due = r.int().wrapping_add(base);
-            let queued = due.wrapping_sub(r.int());
-            TimerSlot { due, queued, rule }
-        })
-        .collect()
+    (0..n).map(|_| decode_timer(r, base)).collect()
 }
 
 /// Reads the header of an encoding up to its timers: `(base, events)` and the state's times.
@@ -278,30 +288,40 @@ pub fn with_timers(bytes: &[u8], timers: &[TimerSlot], out: &mut Vec<u8>) {
 
 /// The state [`encode`] wrote into `bytes`.
 pub fn decode(bytes: &[u8]) -> UserState {
-    decode_measured(bytes, &mut MemoryUse::default())
+    let mut state = UserState::default();
+    decode_into(bytes, &mut state, &mut MemoryUse::default());
+    state
 }
 
 /// [`decode`], adding the bytes each part of the state takes in the compact form to `m`
 /// (first/last seen and the event count count as `fixed`).
 pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
-    let mut r = Reader::new(bytes);
     let mut state = UserState::default();
-    let base = decode_header(&mut r, &mut state);
+    decode_into(bytes, &mut state, m);
+    state
+}
+
+/// Decodes `bytes` into `state`, replacing all of it but keeping its lists' allocations (a
+/// struct reused for another user allocates nothing for lists that fit), and adds the bytes of
+/// each part to `m` as [`decode_measured`] does.
+pub fn decode_into(bytes: &[u8], state: &mut UserState, m: &mut MemoryUse) {
+    let mut r = Reader::new(bytes);
+    let base = decode_header(&mut r, state);
     let mut mark = 0;
     let mut part = |r: &Reader, into: &mut usize| {
         *into += r.pos() - mark;
         mark = r.pos();
     };
     part(&r, &mut m.fixed);
-    state.timers = decode_timers(&mut r, base).into();
+    let n = r.len();
+    state.timers.refill((0..n).map(|_| decode_timer(&mut r, base)));
     part(&r, &mut m.timers);
-    state.windows = super::Windows::decode(&mut r);
+    state.windows.decode_into(&mut r);
     part(&r, &mut m.windows);
-    state.ledger = super::Ledger::decode(&mut r, base);
+    state.ledger.decode_into(&mut r, base);
     part(&r, &mut m.ledger);
     let n = r.len();
-    let mut tags = Vec::with_capacity(n);
-    for _ in 0..n {
+    state.tags.refill((0..n).map(|_| {
         let flags = r.byte();
         let tag = r.uint() as u16;
         let rule = r.uint() as u16;
@@ -321,21 +341,19 @@ pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
         } else {
             f64::NAN
         };
-        tags.push(TagSlot {
+        TagSlot {
             expires,
             score,
             since,
             tag,
             rule,
             origin,
-        });
-    }
-    state.tags = tags.into();
-    state.origins = Origins::from_bytes(r.bytes());
+        }
+    }));
+    state.origins.copy_from_bytes(r.bytes());
     part(&r, &mut m.tags);
     let n = r.len();
-    let mut vars = Vec::with_capacity(n);
-    for _ in 0..n {
+    state.vars.refill((0..n).map(|_| {
         let key = r.uint() as u16;
         let var = match r.byte() {
             VAR_INT => Var::Int(r.int()),
@@ -353,12 +371,10 @@ pub fn decode_measured(bytes: &[u8], m: &mut MemoryUse) -> UserState {
             }
             _ => panic!("{CORRUPT}"),
         };
-        vars.push((key, var));
-    }
-    state.vars = vars.into();
+        (key, var)
+    }));
     part(&r, &mut m.vars);
     assert_eq!(r.pos(), bytes.len(), "{CORRUPT}");
-    state
 }
 
 #[cfg(test)]
