@@ -153,6 +153,11 @@ impl Ledger {
         self.entries.heap_bytes()
     }
 
+    /// See [`super::UserState::prefetch_lists`].
+    pub(super) fn prefetch(&self) {
+        super::prefetch_first(&self.entries);
+    }
+
     /// The compact form ([`super::compact`]), times as distances from `base`.
     pub(super) fn encode(&self, w: &mut Writer, base: i64) {
         w.uint(self.entries.len() as u64);

@@ -10,6 +10,7 @@ pub mod compact;
 pub mod ledger;
 pub mod origins;
 mod partition;
+mod prefetch;
 pub mod slots;
 pub mod snapshot;
 pub mod store;
@@ -20,6 +21,7 @@ pub mod window;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{Body, Event, OrderStatus};
+use prefetch::prefetch;
 use crate::tags::TagSlot;
 
 pub use ledger::{Ledger, OrderStats};
@@ -114,6 +116,24 @@ impl UserState {
         self.vars.retain(|(k, _)| *k != key);
     }
 
+    /// Asks for the struct's cache lines ahead of use ([`prefetch`]).
+    pub fn prefetch_struct(&self) {
+        let start = (self as *const UserState).cast::<u8>();
+        for line in (0..std::mem::size_of::<UserState>()).step_by(64) {
+            prefetch(start.wrapping_add(line));
+        }
+    }
+
+    /// Asks for the first cache line of each non-empty list ahead of use ([`prefetch`]).
+    pub fn prefetch_lists(&self) {
+        self.windows.prefetch();
+        self.ledger.prefetch();
+        prefetch_first(&self.tags);
+        self.origins.prefetch();
+        prefetch_first(&self.vars);
+        prefetch_first(&self.timers);
+    }
+
     /// Adds the bytes this user holds on the heap (not the struct itself) to `m`.
     pub fn add_heap_bytes(&self, m: &mut MemoryUse) {
         let var_heap: usize = self
@@ -130,6 +150,13 @@ impl UserState {
         m.tags += self.tags.heap_bytes() + self.origins.heap_bytes();
         m.vars += self.vars.heap_bytes() + var_heap;
         m.timers += self.timers.heap_bytes();
+    }
+}
+
+/// Asks for the first cache line of a non-empty list.
+pub(crate) fn prefetch_first<T>(list: &[T]) {
+    if let Some(first) = list.first() {
+        prefetch(first);
     }
 }
 

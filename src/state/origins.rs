@@ -47,6 +47,11 @@ impl Origins {
         self.0.heap_bytes()
     }
 
+    /// See [`super::UserState::prefetch_lists`].
+    pub(super) fn prefetch(&self) {
+        super::prefetch_first(&self.0);
+    }
+
     /// The encoded ids, for the compact form of a user ([`super::compact`]).
     pub(super) fn as_bytes(&self) -> &[u8] {
         &self.0

@@ -145,6 +145,12 @@ impl Windows {
         self.recent.heap_bytes() + self.days.heap_bytes()
     }
 
+    /// See [`super::UserState::prefetch_lists`].
+    pub(super) fn prefetch(&self) {
+        super::prefetch_first(&self.recent);
+        super::prefetch_first(&self.days);
+    }
+
     /// The compact form ([`super::compact`]): both lists sorted, so each entry is written as its
     /// gap from the one before.
     pub(super) fn encode(&self, w: &mut Writer) {

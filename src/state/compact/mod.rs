@@ -21,18 +21,12 @@ pub(super) struct Writer<'a>(pub &'a mut Vec<u8>);
 
 impl Writer<'_> {
     pub fn uint(&mut self, mut v: u64) {
-        if v < 0x80 {
-            self.0.push(v as u8);
-            return;
-        }
-        let (mut buf, mut n) = ([0_u8; 10], 0);
+        // Byte by byte: a copy of a variable-length buffer would be a `memmove` call each.
         while v >= 0x80 {
-            buf[n] = v as u8 | 0x80;
+            self.0.push(v as u8 | 0x80);
             v >>= 7;
-            n += 1;
         }
-        buf[n] = v as u8;
-        self.0.extend_from_slice(&buf[..=n]);
+        self.0.push(v as u8);
     }
 
     /// Zigzag: small magnitudes of either sign take few bytes.
