@@ -22,6 +22,8 @@ pub const HOT_SHARE: usize = 64;
 /// See [`HOT_SHARE`].
 pub const MIN_HOT_USERS: usize = 512;
 
+/// Structs kept for reuse between cooling and warming: one allocation less per user made hot.
+const SPARE_STRUCTS: usize = 256;
 
 /// A user as the partition holds it.
 #[derive(Debug)]
@@ -44,9 +46,7 @@ pub struct Partition {
     hot_limit: Option<usize>,
     /// Reused to encode users going compact.
     scratch: Vec<u8>,
-    /// Structs of users gone compact, reused with their lists' allocations for users made hot:
-    /// as many as one cooling makes compact, so that the users warmed until the next cooling
-    /// allocate nothing.
+    /// Structs of users gone compact, reused for users made hot (up to [`SPARE_STRUCTS`]).
     /// Boxed on purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
     #[allow(clippy::vec_box)]
     spare: Vec<Box<UserState>>,
@@ -208,7 +208,7 @@ impl Partition {
                 if let Held::Hot(state) = std::mem::replace(held, cold) {
                     // Kept with its lists' allocations (the next user decoded into it
                     // replaces every field), unless a very active user made them large.
-                    if self.spare.len() < n && spare_sized(&state) {
+                    if self.spare.len() < SPARE_STRUCTS && spare_sized(&state) {
                         self.spare.push(state);
                     }
                 }
