@@ -399,6 +399,11 @@ pub fn read_changelog(
     mut apply: impl FnMut(&[u8], Option<&[u8]>),
 ) -> u64 {
     let mut config = base.clone();
+    // As for the group consumer: librdkafka's 500 ms fetch wait would be paid on every fetch
+    // of a short changelog, and a partition applies no record until its restore is done.
+    if config.get("fetch.wait.max.ms").is_none() {
+        config.set("fetch.wait.max.ms", "10");
+    }
     config
         .set("group.id", format!("{topic}-restore"))
         .set("enable.auto.commit", "false")
