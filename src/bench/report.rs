@@ -118,18 +118,30 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
         kilo(d.run.rate()),
     );
     item(
-        &format!("goal >= {} events/s", kilo(DRAIN_GOAL)),
+        &format!("goal >= {:.0}k events/s", DRAIN_GOAL / 1000.0),
         met(d.run.rate() >= DRAIN_GOAL),
     );
-    if let Some(t) = d.first_output {
-        item("start → first tag change or dead letter out", &secs(t));
-    }
-    item(
-        "start → first input offset committed",
-        &d.first_commit.map_or_else(|| "n/a".into(), secs),
+    // Where the time went, in the order it happened.
+    let mut timeline: Vec<(String, Duration)> = d
+        .milestones
+        .iter()
+        .map(|(label, at)| (format!("{label} (its log)"), *at))
+        .collect();
+    timeline.extend(
+        [
+            ("first tag change or dead letter out", d.first_output),
+            ("first input offset committed", d.first_commit),
+            (
+                "every input offset committed",
+                Some(Duration::from_secs_f64(d.run.secs)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(label, at)| Some((label.to_string(), at?))),
     );
-    for (label, at) in &d.milestones {
-        item(&format!("start → {label} (its log)"), &secs(*at));
+    timeline.sort_by_key(|(_, at)| *at);
+    for (label, at) in &timeline {
+        item(&format!("start → {label}"), &secs(*at));
     }
     if let Some(cpu) = d.run.cpu_secs {
         item(
@@ -163,9 +175,9 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
         if l.rate == SIZED_RATE {
             item(
                 &format!(
-                    "p99 at {} events/s (goal < {})",
-                    kilo(SIZED_RATE),
-                    ms(P99_GOAL)
+                    "p99 at {:.0}k events/s (goal < {} ms)",
+                    SIZED_RATE / 1000.0,
+                    P99_GOAL.as_millis()
                 ),
                 &format!("{}: {}", ms(l.p99), met(l.p99 < P99_GOAL)),
             );

@@ -26,12 +26,18 @@ use crate::bench::stages::{children_cpu_secs, tagstream_run, Measured};
 use crate::bench::BenchError;
 use crate::cli::CommonArgs;
 
-/// Lines of the child's log that mark where its start-up goes, with how the report names them.
-const MILESTONES: [(&str, &str); 4] = [
-    ("starting Kafka mode", "config and rules loaded"),
-    ("partitions assigned", "group joined, partitions assigned"),
-    ("partition restored", "first partition restored"),
-    ("first record after assignment", "first input record applied"),
+/// Lines of the child's log that mark where its start-up goes: the text, how many of them
+/// make the milestone, and how the report names it.
+const MILESTONES: [(&str, usize, &str); 5] = [
+    ("starting Kafka mode", 1, "config and rules loaded"),
+    ("partitions assigned", 1, "partitions assigned"),
+    ("partition restored", 1, "first partition restored"),
+    (
+        "partition restored",
+        INPUT_PARTITIONS as usize,
+        "every partition restored",
+    ),
+    ("first record after assignment", 1, "first input record applied"),
 ];
 
 /// How often the group's committed offsets are read.
@@ -177,7 +183,7 @@ pub(super) fn run(
     Ok(Drain {
         produce: produce_stage,
         run: Measured {
-            stage: format!("kafka from process start ({INPUT_PARTITIONS} partitions)"),
+            stage: "kafka from process start (child)".into(),
             events,
             secs,
             cpu_secs,
@@ -187,7 +193,7 @@ pub(super) fn run(
         milestones: MILESTONES
             .iter()
             .zip(&log.milestones)
-            .filter_map(|((_, label), at)| Some((*label, (*at)?)))
+            .filter_map(|((_, _, label), at)| Some((*label, (*at)?)))
             .collect(),
         broker_cpu_secs: broker_cpu,
         exit,
@@ -319,14 +325,24 @@ struct Running {
     log: Option<JoinHandle<Log>>,
 }
 
-/// What the child logged: when each of [`MILESTONES`] first appeared, and the last lines.
+/// What the child logged: when each of [`MILESTONES`] was reached, and the last lines.
 #[derive(Default)]
 struct Log {
     milestones: Vec<Option<Duration>>,
+    /// Lines seen so far of each milestone's text.
+    seen: Vec<usize>,
     tail: VecDeque<String>,
 }
 
 impl Log {
+    fn new() -> Log {
+        Log {
+            milestones: vec![None; MILESTONES.len()],
+            seen: vec![0; MILESTONES.len()],
+            tail: VecDeque::new(),
+        }
+    }
+
     fn tail(&self) -> String {
         let lines: Vec<&str> = self.tail.iter().map(String::as_str).collect();
         lines.join("\n")
@@ -334,9 +350,13 @@ impl Log {
 
     /// Notes one line read at `at` after the spawn.
     fn line(&mut self, line: String, at: Duration) {
-        for (slot, (needle, _)) in self.milestones.iter_mut().zip(MILESTONES) {
-            if slot.is_none() && line.contains(needle) {
-                *slot = Some(at);
+        let milestones = self.milestones.iter_mut().zip(&mut self.seen);
+        for ((slot, seen), (needle, count, _)) in milestones.zip(MILESTONES) {
+            if line.contains(needle) {
+                *seen += 1;
+                if *seen == count && slot.is_none() {
+                    *slot = Some(at);
+                }
             }
         }
         if self.tail.len() == TAIL_LINES {
@@ -350,10 +370,7 @@ impl Running {
     fn new(mut child: std::process::Child, t0: Instant) -> Running {
         let log = child.stderr.take().map(|stderr| {
             std::thread::spawn(move || {
-                let mut log = Log {
-                    milestones: vec![None; MILESTONES.len()],
-                    tail: VecDeque::new(),
-                };
+                let mut log = Log::new();
                 let mut reader = BufReader::new(stderr);
                 let mut line = Vec::new();
                 // Read to the end even past a bad line: a full pipe would stall the child.
@@ -479,22 +496,25 @@ mod tests {
 
     #[test]
     fn milestones_are_timed_at_their_first_line() {
-        let mut log = Log {
-            milestones: vec![None; MILESTONES.len()],
-            tail: VecDeque::new(),
-        };
-        log.line("INFO starting Kafka mode group=g".into(), Duration::from_millis(5));
-        log.line("INFO partitions assigned".into(), Duration::from_millis(900));
-        log.line("INFO partitions assigned".into(), Duration::from_millis(950));
-        for i in 0..TAIL_LINES {
-            log.line(format!("line {i}"), Duration::from_secs(1));
+        let mut log = Log::new();
+        let ms = Duration::from_millis;
+        log.line("INFO starting Kafka mode group=g".into(), ms(5));
+        log.line("INFO partitions assigned".into(), ms(900));
+        log.line("INFO partitions assigned".into(), ms(950));
+        for (i, p) in (0..INPUT_PARTITIONS).enumerate() {
+            log.line(format!("INFO partition restored partition={p}"), ms(1000 + i as u64));
         }
+        for i in 0..TAIL_LINES {
+            log.line(format!("line {i}"), Duration::from_secs(2));
+        }
+        let last_restore = ms(1000 + INPUT_PARTITIONS as u64 - 1);
         assert_eq!(
             log.milestones,
             [
-                Some(Duration::from_millis(5)),
-                Some(Duration::from_millis(900)),
-                None,
+                Some(ms(5)),
+                Some(ms(900)),
+                Some(ms(1000)),
+                Some(last_restore),
                 None
             ]
         );
