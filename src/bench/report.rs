@@ -94,7 +94,11 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
         ),
     );
     let d = &k.drain;
-    row(&d.produce, None, "bench producer, acks=all, before the start");
+    row(
+        &d.produce,
+        None,
+        "bench producer, acks=all, before the start",
+    );
     row(
         &d.run,
         floor,
@@ -159,7 +163,10 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
     if d.exit.clean {
         item("exit on SIGTERM", &exit);
     } else {
-        item("exit on SIGTERM", &format!("{exit} (expected exit status 0)"));
+        item(
+            "exit on SIGTERM",
+            &format!("{exit} (expected exit status 0)"),
+        );
     }
     for l in &k.latency {
         println!(

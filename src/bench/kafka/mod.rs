@@ -18,6 +18,7 @@
 //! The in-process phases first send one warm-up event per input partition and wait for its tag
 //! changes, so that group join and state restore are not timed there.
 
+mod child;
 mod drain;
 mod phase;
 mod watch;

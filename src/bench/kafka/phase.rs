@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::Config;
@@ -315,7 +315,9 @@ pub(super) fn produce(
                 sends[i].store(pace.base.elapsed().as_nanos() as u64 + 1, Ordering::SeqCst);
             }
         }
-        let mut record = BaseRecord::to(topic).payload(m.payload).partition(m.partition);
+        let mut record = BaseRecord::to(topic)
+            .payload(m.payload)
+            .partition(m.partition);
         if let Some(key) = m.key {
             record = record.key(key);
         }
