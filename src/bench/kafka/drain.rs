@@ -28,6 +28,8 @@ use crate::cli::CommonArgs;
 
 /// How often the group's committed offsets are read.
 const POLL: Duration = Duration::from_millis(50);
+
+/// What the drain phase measured.
 pub struct Drain {
     /// Producing the stream beforehand, as fast as the broker takes it (not part of the measure).
     pub produce: Measured,
