@@ -38,6 +38,11 @@ impl Broker {
         })
     }
 
+    /// The broker's pid, when this bench started it (its CPU time can then be read).
+    pub fn pid(&self) -> Option<u32> {
+        self.started.as_ref().and_then(|(_, pid)| pid.parse().ok())
+    }
+
     /// How the report names the broker.
     pub fn describe(&self) -> String {
         match &self.started {

@@ -10,8 +10,9 @@
 //!   Kafka mode's workers are ([`stages`]);
 //! - file mode end to end: `tagstream run --input … --output /dev/null` as a child process;
 //! - memory: the child's peak RSS, the state's bytes per tracked user;
-//! - with `--kafka`: produce → Kafka mode (in-process) → consume through a broker, and
-//!   event-to-tag latency at a fixed rate ([`kafka`]).
+//! - with `--kafka`: produce → Kafka mode (in-process) → consume through a broker; Kafka mode
+//!   as a child process from its start until it has committed a stream that waits for it; and
+//!   event-to-tag latency at fixed rates ([`kafka`]).
 //!
 //! Each stage runs once ("best of 1"): a stream of a million events already averages out
 //! scheduling noise, and a second pass would double a multi-minute run. The report goes to
@@ -186,7 +187,7 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         let broker = broker::Broker::connect_or_start(args.bootstrap.as_deref())?;
         println!();
         println!(
-            "kafka: {}; input {} partitions keyed by user_id, Kafka mode in-process with {} workers",
+            "kafka: {}; input {} partitions keyed by user_id, Kafka mode with {} workers (in-process; the drain as a child process)",
             broker.describe(),
             kafka::INPUT_PARTITIONS,
             cores
@@ -202,7 +203,8 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         }
         let latency_secs = if args.quick { 3.0 } else { 10.0 };
         let k = kafka::run(
-            &broker.bootstrap,
+            &broker,
+            &args.common,
             &stream,
             &user_ids,
             &config,
@@ -210,31 +212,7 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
             latency_secs,
         )?;
         drop(broker);
-        report::table_header();
-        row(&k.produce, None, "bench producer, acks=all");
-        row(
-            &k.e2e,
-            f,
-            &format!(
-                "first produce → last output; {} outputs",
-                thousands(k.outputs)
-            ),
-        );
-        for l in &k.latency {
-            println!(
-                "event-to-tag latency at a fixed {} events/s for {:.1} s ({} events, {} with a tag change):",
-                thousands(l.rate.round() as u64),
-                l.secs,
-                thousands(l.events as u64),
-                thousands(l.samples as u64)
-            );
-            item("p50", &format!("{:.1} ms", l.p50.as_secs_f64() * 1e3));
-            item("p99", &format!("{:.1} ms", l.p99.as_secs_f64() * 1e3));
-            item(
-                "p99 of the worst second",
-                &format!("{:.1} ms", l.worst_second_p99.as_secs_f64() * 1e3),
-            );
-        }
+        report::kafka(&k, f);
     }
 
     println!();

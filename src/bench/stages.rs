@@ -50,7 +50,7 @@ fn thread_cpu_secs() -> f64 {
 }
 
 /// User + system CPU time of the waited-for children of this process, in seconds.
-fn children_cpu_secs() -> f64 {
+pub fn children_cpu_secs() -> f64 {
     // SAFETY: an all-zero rusage is a valid value for getrusage to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid rusage for the call to fill in.
@@ -291,21 +291,12 @@ pub fn core_sharded(
     ))
 }
 
-/// File mode end to end: `tagstream run --input FILE --output /dev/null --dead-letter
-/// /dev/null` as a child process of this binary, with the same config and rules flags and
-/// `--workers` when given (else the default). Returns the stage, with the child's CPU time
-/// (user + system, all its threads), and the child's peak RSS in bytes (VmHWM, sampled every
-/// 10 ms while it runs: the last few milliseconds before exit are not seen, state only grows, so
-/// the error is small).
+/// `tagstream run` of this very binary with the bench's `--config`, `--rules`, `--catalogue`
+/// and `--params`; the caller adds the mode. Returns the command and the binary's path.
 ///
 /// # Errors
-/// The binary cannot be started or the run fails (its stderr is quoted).
-pub fn file_mode(
-    input: &Path,
-    events: u64,
-    common: &CommonArgs,
-    workers: Option<usize>,
-) -> Result<(Measured, Option<u64>), BenchError> {
+/// The running binary cannot be located.
+pub fn tagstream_run(common: &CommonArgs) -> Result<(Command, std::path::PathBuf), BenchError> {
     let exe = std::env::current_exe().map_err(|source| BenchError::Io {
         what: "locate the tagstream binary".into(),
         source,
@@ -322,6 +313,25 @@ pub fn file_mode(
             cmd.arg(flag).arg(v);
         }
     }
+    Ok((cmd, exe))
+}
+
+/// File mode end to end: `tagstream run --input FILE --output /dev/null --dead-letter
+/// /dev/null` as a child process of this binary, with the same config and rules flags and
+/// `--workers` when given (else the default). Returns the stage, with the child's CPU time
+/// (user + system, all its threads), and the child's peak RSS in bytes (VmHWM, sampled every
+/// 10 ms while it runs: the last few milliseconds before exit are not seen, state only grows, so
+/// the error is small).
+///
+/// # Errors
+/// The binary cannot be started or the run fails (its stderr is quoted).
+pub fn file_mode(
+    input: &Path,
+    events: u64,
+    common: &CommonArgs,
+    workers: Option<usize>,
+) -> Result<(Measured, Option<u64>), BenchError> {
+    let (mut cmd, exe) = tagstream_run(common)?;
     cmd.arg("--input")
         .arg(input)
         .args(["--output", "/dev/null", "--dead-letter", "/dev/null"])

@@ -1,19 +1,25 @@
-//! `--kafka`: the same stream through a broker, with Kafka mode running in-process exactly as
-//! `tagstream run` runs it (`pipeline::kafka::run`, default options, idle partitions do not
-//! follow the wall clock).
+//! `--kafka`: the same stream through a broker, with Kafka mode running exactly as
+//! `tagstream run` runs it (default options, idle partitions do not follow the wall clock).
 //!
-//! Two phases, each on fresh topics and a fresh consumer group:
-//! 1. throughput: produce the whole stream keyed by `user_id` as fast as the broker takes it,
-//!    while a separate consumer reads the output topics; done once the group has committed
-//!    every input record and the outputs have been quiet for two seconds (counts come from what
-//!    was produced: tansu 0.6 under-reports high watermarks);
-//! 2. latency: the start of the stream again at a fixed rate, each event with its own
-//!    `event_id`; the consumer times each event's first tag change. Two rates: 25k events/s
-//!    (half the 50k events/s a deployment is sized for) and half the measured throughput.
+//! Three phases, each on fresh topics and a fresh consumer group:
+//! 1. throughput: Kafka mode in-process (`pipeline::kafka::run`); produce the whole stream keyed
+//!    by `user_id` as fast as the broker takes it, while a separate consumer reads the output
+//!    topics; done once the group has committed every input record and the outputs have been
+//!    quiet for two seconds (counts come from what was produced: tansu 0.6 under-reports high
+//!    watermarks);
+//! 2. drain from process start ([`drain`]): the whole stream is produced first, then
+//!    `tagstream run` starts as a child process and is timed from its spawn until every input
+//!    offset is committed: start-up, group join, restore and warm-up included;
+//! 3. latency: in-process again, the start of the stream at a fixed rate, each event with its
+//!    own `event_id`; the consumer times each event's first tag change. At 50k events/s (what a
+//!    deployment is sized for, and the rate the p99 goal is judged at), at 25k events/s, and at
+//!    half the measured throughput unless that is close to one of them.
 //!
-//! Each phase first sends one warm-up event per input partition and waits for its tag
-//! changes, so that group join and state restore are not timed.
+//! The in-process phases first send one warm-up event per input partition and wait for its tag
+//! changes, so that group join and state restore are not timed there.
 
+mod child;
+mod drain;
 mod phase;
 mod watch;
 
@@ -24,12 +30,15 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
+use crate::cli::CommonArgs;
 use crate::config::Config;
 use crate::rules::RulePack;
 
+use super::broker::Broker;
 use super::stages::Measured;
 use super::stream::{key_hash, Stream};
 use super::BenchError;
+pub use drain::Drain;
 use phase::Phase;
 use watch::Sample;
 
@@ -43,12 +52,19 @@ pub struct KafkaReport {
     pub produce: Measured,
     pub e2e: Measured,
     pub outputs: u64,
+    pub drain: Drain,
     /// One run per rate, slowest first.
     pub latency: Vec<Latency>,
 }
 
-/// Half the 50k events/s throughput a deployment is sized for: the rate latency is judged at.
+/// The rate a deployment is sized for, and the one the p99 goal is judged at (issue #19).
+pub const SIZED_RATE: f64 = 50_000.0;
+/// Half of it: the rate latency was first judged at.
 const SIZED_HALF_RATE: f64 = 25_000.0;
+/// Kafka mode from process start, on two cores with the broker beside it (issue #19).
+pub const DRAIN_GOAL: f64 = 100_000.0;
+/// Event-to-tag p99 at [`SIZED_RATE`] (issue #19).
+pub const P99_GOAL: Duration = Duration::from_millis(100);
 
 pub struct Latency {
     pub rate: f64,
@@ -69,12 +85,14 @@ struct Msg<'a> {
     payload: &'a [u8],
 }
 
-/// Runs both phases against `bootstrap`.
+/// Runs the three phases against `broker`; `common` gives the child of the drain phase the
+/// bench's config and rules.
 ///
 /// # Errors
 /// Broker errors, a processor that stops or does not finish in time.
 pub fn run(
-    bootstrap: &str,
+    broker: &Broker,
+    common: &CommonArgs,
     stream: &Stream,
     user_ids: &[Option<Box<str>>],
     config: &Config,
@@ -93,6 +111,7 @@ pub fn run(
         })
         .collect();
     let n = msgs.len() as u64;
+    let bootstrap = broker.bootstrap.as_str();
 
     let mut phase = Phase::start(bootstrap, config, pack, "tput", None)?;
     let (first, produced, ends) = phase.produce(&msgs, None, None)?;
@@ -112,13 +131,9 @@ pub fn run(
         cpu_secs: None,
     };
 
-    let half = (e2e.rate() / 2.0).max(50.0);
-    let mut rates = vec![half];
-    // Both rates, unless they are about the same.
-    if (half / SIZED_HALF_RATE - 1.0).abs() > 0.2 {
-        rates.push(SIZED_HALF_RATE);
-        rates.sort_by(f64::total_cmp);
-    }
+    let drain = drain::run(bootstrap, broker.pid(), common, &msgs)?;
+
+    let rates = latency_rates(e2e.rate());
     let latency = rates
         .into_iter()
         .map(|rate| {
@@ -137,8 +152,21 @@ pub fn run(
         produce,
         e2e,
         outputs,
+        drain,
         latency,
     })
+}
+
+/// 25k and 50k events/s, and half the measured `throughput` unless it is within 20 % of
+/// either; slowest first.
+fn latency_rates(throughput: f64) -> Vec<f64> {
+    let half = (throughput / 2.0).max(50.0);
+    let mut rates = vec![SIZED_HALF_RATE, SIZED_RATE];
+    if rates.iter().all(|r| (half / r - 1.0).abs() > 0.2) {
+        rates.push(half);
+    }
+    rates.sort_by(f64::total_cmp);
+    rates
 }
 
 /// Sends the start of the stream at `rate` for `secs` and times each event's first tag change.
@@ -244,4 +272,17 @@ fn client(bootstrap: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", bootstrap);
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_runs_at_the_sized_rates_and_half_the_throughput_when_it_differs() {
+        assert_eq!(latency_rates(180_000.0), [25_000.0, 50_000.0, 90_000.0]);
+        // Half of 110k is within 20 % of 50k: not run again.
+        assert_eq!(latency_rates(110_000.0), [25_000.0, 50_000.0]);
+        assert_eq!(latency_rates(20_000.0), [10_000.0, 25_000.0, 50_000.0]);
+    }
 }

@@ -1,8 +1,9 @@
 //! One run of Kafka mode on fresh topics: topics, the in-process processor, the producer, the
-//! wait until everything is committed, and the drain.
+//! wait until everything is committed, and the drain. The producer and topic creation serve
+//! the drain phase too.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -40,10 +42,7 @@ impl Phase {
         name: &str,
         sends: Option<Arc<[AtomicU64]>>,
     ) -> Result<Phase, BenchError> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let unique = format!("bench-{name}-{}-{nanos:x}", std::process::id());
+        let unique = unique(name);
         let (input, output, dead) = (
             format!("{unique}-events"),
             format!("{unique}-changes"),
@@ -145,70 +144,21 @@ impl Phase {
         Ok(())
     }
 
-    /// Produces `msgs` (at `rate` per second when given, recording each send time in `sends`),
-    /// waits until the broker acknowledged them all. Returns the first send, the time everything
-    /// was acknowledged, and the records per partition.
+    /// Produces `msgs` to the input topic (see [`produce`]). Returns the first send, the time
+    /// everything was acknowledged, and the records per partition.
     pub(super) fn produce(
         &self,
         msgs: &[Msg],
         rate: Option<f64>,
         sends: Option<&[AtomicU64]>,
     ) -> Result<(Instant, Instant, BTreeMap<i32, i64>), BenchError> {
-        let ctx = Delivery::default();
-        let producer: BaseProducer<Delivery> = client(&self.bootstrap)
-            // librdkafka's default, as an upstream pipeline would run it. A shorter linger
-            // sends a batch of a few records per partition every millisecond, and a broker
-            // that lists every stored batch on each fetch (tansu 0.6) slows as they pile up.
-            .set("linger.ms", "5")
-            .set("queue.buffering.max.messages", "500000")
-            .create_with_context(ctx)?;
-        let mut counts: BTreeMap<i32, i64> = (0..INPUT_PARTITIONS).map(|p| (p, 0)).collect();
-        let first = Instant::now();
-        for (i, m) in msgs.iter().enumerate() {
-            if let Some(rate) = rate {
-                let due = first + Duration::from_secs_f64(i as f64 / rate);
-                let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
-                }
-            }
-            if let Some(sends) = sends {
-                sends[i].store(
-                    self.watch.base.elapsed().as_nanos() as u64 + 1,
-                    Ordering::SeqCst,
-                );
-            }
-            let mut record = BaseRecord::to(&self.input)
-                .payload(m.payload)
-                .partition(m.partition);
-            if let Some(key) = m.key {
-                record = record.key(key);
-            }
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        producer.poll(Duration::from_millis(10));
-                        record = r;
-                    }
-                    Err((e, _)) => return Err(e.into()),
-                }
-            }
-            *counts.entry(m.partition).or_default() += 1;
-            if i % 1024 == 0 {
-                producer.poll(Duration::ZERO);
-            }
-        }
-        producer.flush(Duration::from_secs(300))?;
-        let failed = producer.context().failed.load(Ordering::SeqCst);
-        if failed > 0 {
-            return Err(BenchError::Failed(format!(
-                "{failed} of {} records were not delivered to {}",
-                msgs.len(),
-                self.input
-            )));
-        }
-        Ok((first, Instant::now(), counts))
+        let pace = rate.map(|rate| Pace {
+            rate,
+            sends,
+            base: self.watch.base,
+        });
+        let p = produce(&self.bootstrap, &self.input, msgs, pace.as_ref())?;
+        Ok((p.first, p.acked, p.counts))
     }
 
     /// Waits until the group committed `ends` (plus the warm-up record of each partition) and
@@ -306,10 +256,120 @@ impl Drop for Phase {
     }
 }
 
-/// Counts failed deliveries.
+/// A name for one phase's topics and group that no earlier run used.
+pub(super) fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("bench-{name}-{}-{nanos:x}", std::process::id())
+}
+
+/// How [`produce`] paces its sends: `rate` records per second, each send time recorded in
+/// `sends` (ns after `base`, plus one so that 0 means "not sent") when given.
+pub(super) struct Pace<'a> {
+    pub(super) rate: f64,
+    pub(super) sends: Option<&'a [AtomicU64]>,
+    pub(super) base: Instant,
+}
+
+/// What [`produce`] sent.
+pub(super) struct Produced {
+    pub(super) first: Instant,
+    /// When the broker had acknowledged every record.
+    pub(super) acked: Instant,
+    /// Records sent per input partition.
+    pub(super) counts: BTreeMap<i32, i64>,
+    /// Per input partition, the offset after the last record the broker acknowledged: what a
+    /// group has committed once it has read everything (tansu 0.6 under-reports high watermarks).
+    pub(super) ends: BTreeMap<i32, i64>,
+}
+
+/// Produces `msgs` to `topic` (paced when `pace` is given, else as fast as the broker takes
+/// them) and waits until the broker acknowledged them all.
+///
+/// # Errors
+/// The producer cannot be created, or a record is not delivered within 5 minutes.
+pub(super) fn produce(
+    bootstrap: &str,
+    topic: &str,
+    msgs: &[Msg],
+    pace: Option<&Pace>,
+) -> Result<Produced, BenchError> {
+    let producer: BaseProducer<Delivery> = client(bootstrap)
+        // librdkafka's default, as an upstream pipeline would run it. A shorter linger
+        // sends a batch of a few records per partition every millisecond, and a broker
+        // that lists every stored batch on each fetch (tansu 0.6) slows as they pile up.
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "500000")
+        .create_with_context(Delivery::default())?;
+    let mut counts: BTreeMap<i32, i64> = (0..INPUT_PARTITIONS).map(|p| (p, 0)).collect();
+    let first = Instant::now();
+    for (i, m) in msgs.iter().enumerate() {
+        if let Some(pace) = pace {
+            let due = first + Duration::from_secs_f64(i as f64 / pace.rate);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+            if let Some(sends) = pace.sends {
+                sends[i].store(pace.base.elapsed().as_nanos() as u64 + 1, Ordering::SeqCst);
+            }
+        }
+        let mut record = BaseRecord::to(topic)
+            .payload(m.payload)
+            .partition(m.partition);
+        if let Some(key) = m.key {
+            record = record.key(key);
+        }
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    producer.poll(Duration::from_millis(10));
+                    record = r;
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+        *counts.entry(m.partition).or_default() += 1;
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(300))?;
+    let acked = Instant::now();
+    let delivery = producer.context();
+    let failed = delivery.failed.load(Ordering::SeqCst);
+    if failed > 0 {
+        return Err(BenchError::Failed(format!(
+            "{failed} of {} records were not delivered to {topic}",
+            msgs.len()
+        )));
+    }
+    let ends = counts
+        .keys()
+        .map(|p| {
+            let end = usize::try_from(*p)
+                .ok()
+                .and_then(|i| delivery.ends.get(i))
+                .map_or(0, |e| e.load(Ordering::SeqCst));
+            (*p, end)
+        })
+        .collect();
+    Ok(Produced {
+        first,
+        acked,
+        counts,
+        ends,
+    })
+}
+
+/// Counts failed deliveries and keeps, per input partition, the offset after the last
+/// acknowledged record.
 #[derive(Default)]
 struct Delivery {
     failed: AtomicU64,
+    ends: [AtomicI64; INPUT_PARTITIONS as usize],
 }
 
 impl ClientContext for Delivery {}
@@ -318,14 +378,24 @@ impl ProducerContext for Delivery {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            tracing::debug!(error = %e, "delivery failed");
-            self.failed.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok(m) => {
+                let end = usize::try_from(m.partition())
+                    .ok()
+                    .and_then(|i| self.ends.get(i));
+                if let Some(end) = end {
+                    end.fetch_max(m.offset() + 1, Ordering::SeqCst);
+                }
+            }
+            Err((e, _)) => {
+                tracing::debug!(error = %e, "delivery failed");
+                self.failed.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 }
 
-fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) -> Result<(), BenchError> {
+pub(super) fn create_topics(bootstrap: &str, topics: &[(&str, i32)]) -> Result<(), BenchError> {
     let admin: AdminClient<_> = client(bootstrap).create()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
