@@ -21,8 +21,8 @@ pub mod window;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{Body, Event, OrderStatus};
-use prefetch::prefetch;
 use crate::tags::TagSlot;
+use prefetch::prefetch;
 
 pub use ledger::{Ledger, OrderStats};
 pub use origins::Origins;

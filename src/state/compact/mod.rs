@@ -308,7 +308,9 @@ pub fn decode_into(bytes: &[u8], state: &mut UserState, m: &mut MemoryUse) {
     };
     part(&r, &mut m.fixed);
     let n = r.len();
-    state.timers.refill((0..n).map(|_| decode_timer(&mut r, base)));
+    state
+        .timers
+        .refill((0..n).map(|_| decode_timer(&mut r, base)));
     part(&r, &mut m.timers);
     state.windows.decode_into(&mut r);
     part(&r, &mut m.windows);
