@@ -23,7 +23,7 @@ pub const HOT_SHARE: usize = 64;
 pub const MIN_HOT_USERS: usize = 512;
 
 /// Structs kept for reuse between cooling and warming: one allocation less per user made hot.
-const SPARE_STRUCTS: usize = 256;
+const SPARE_STRUCTS: usize = 64;
 
 /// A user as the partition holds it.
 #[derive(Debug)]
@@ -439,7 +439,7 @@ fn spare_sized(state: &UserState) -> bool {
 
 /// Heap bytes a spare struct may keep (a few hundred window entries and a handful of
 /// everything else).
-const MAX_SPARE_HEAP: usize = 4096;
+const MAX_SPARE_HEAP: usize = 1024;
 
 /// Bytes every user costs besides its state: its slot and its dirty mark.
 const PER_USER: usize = std::mem::size_of::<Held>() + 1;
