@@ -20,8 +20,9 @@ use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::child::{cpu_secs_of, Exit, Running, MILESTONES};
-use super::phase::{create_topics, produce, unique};
-use super::{client, Msg, INPUT_PARTITIONS, OUTPUT_PARTITIONS};
+use super::phase::{produce, Topics};
+use super::watch::reader;
+use super::{client, Msg, OUTPUT_PARTITIONS};
 use crate::bench::stages::{children_cpu_secs, tagstream_run, Measured};
 use crate::bench::BenchError;
 use crate::cli::CommonArgs;
@@ -58,21 +59,12 @@ pub(super) fn run(
     common: &CommonArgs,
     msgs: &[Msg],
 ) -> Result<Drain, BenchError> {
-    let unique = unique("drain");
-    let (input, output, dead, group) = (
-        format!("{unique}-events"),
-        format!("{unique}-changes"),
-        format!("{unique}-dead"),
-        format!("{unique}-group"),
-    );
-    create_topics(
-        bootstrap,
-        &[
-            (&input, INPUT_PARTITIONS),
-            (&output, OUTPUT_PARTITIONS),
-            (&dead, 1),
-        ],
-    )?;
+    let Topics {
+        input,
+        output,
+        dead,
+        group,
+    } = Topics::create(bootstrap, "drain")?;
     let produced = produce(bootstrap, &input, msgs, None)?;
     let events = msgs.len() as u64;
     // What the deliveries reported, or what was sent where a delivery reported no offset.
@@ -227,18 +219,7 @@ struct FirstOutput {
 impl FirstOutput {
     /// Assigns the consumer before returning, so that nothing the child writes is missed.
     fn start(bootstrap: &str, topics: &[(&str, i32)]) -> Result<FirstOutput, BenchError> {
-        let consumer: BaseConsumer = client(bootstrap)
-            .set("group.id", "tagstream-bench-reader")
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", "10")
-            .create()?;
-        let mut tpl = TopicPartitionList::new();
-        for (topic, partitions) in topics {
-            for p in 0..*partitions {
-                tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-            }
-        }
-        consumer.assign(&tpl)?;
+        let consumer = reader(client(bootstrap), topics)?;
         // The topics are empty: this only gets the fetchers going before the clock starts.
         let _ = consumer.poll(Duration::from_millis(200));
         let stop = Arc::new(AtomicBool::new(false));

@@ -42,20 +42,12 @@ impl Phase {
         name: &str,
         sends: Option<Arc<[AtomicU64]>>,
     ) -> Result<Phase, BenchError> {
-        let unique = unique(name);
-        let (input, output, dead) = (
-            format!("{unique}-events"),
-            format!("{unique}-changes"),
-            format!("{unique}-dead"),
-        );
-        create_topics(
-            bootstrap,
-            &[
-                (&input, INPUT_PARTITIONS),
-                (&output, OUTPUT_PARTITIONS),
-                (&dead, 1),
-            ],
-        )?;
+        let Topics {
+            input,
+            output,
+            dead,
+            group,
+        } = Topics::create(bootstrap, name)?;
         let watch = Arc::new(Watch {
             base: Instant::now(),
             received: AtomicU64::new(0),
@@ -77,7 +69,7 @@ impl Phase {
         config.kafka.input_topics = vec![input.clone()];
         config.kafka.output_topic = output;
         config.kafka.dead_letter_topic = dead;
-        config.kafka.group_id = format!("{unique}-group");
+        config.kafka.group_id = group;
         config.clock.idle_follows_wall_clock = false;
         // The generated stream's event time is synthetic: it may lie ahead of the wall clock.
         config.clock.max_future = "off".into();
@@ -257,6 +249,36 @@ impl Drop for Phase {
 }
 
 /// A name for one phase's topics and group that no earlier run used.
+/// A run's fresh topics (input, output, dead letters) and its consumer group's name.
+pub(super) struct Topics {
+    pub input: String,
+    pub output: String,
+    pub dead: String,
+    pub group: String,
+}
+
+impl Topics {
+    /// Names the topics of run `name` uniquely and creates them.
+    pub(super) fn create(bootstrap: &str, name: &str) -> Result<Topics, BenchError> {
+        let unique = unique(name);
+        let topics = Topics {
+            input: format!("{unique}-events"),
+            output: format!("{unique}-changes"),
+            dead: format!("{unique}-dead"),
+            group: format!("{unique}-group"),
+        };
+        create_topics(
+            bootstrap,
+            &[
+                (&topics.input, INPUT_PARTITIONS),
+                (&topics.output, OUTPUT_PARTITIONS),
+                (&topics.dead, 1),
+            ],
+        )?;
+        Ok(topics)
+    }
+}
+
 pub(super) fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

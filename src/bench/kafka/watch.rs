@@ -47,23 +47,12 @@ struct EventIdOnly {
 /// (not the warm-up's) and, with `sends`, returns for the first tag change of each `lat-<i>`
 /// event its send time and its receive − send time (ns after `watch.base`).
 pub(super) fn consume(
-    mut client: ClientConfig,
+    client: ClientConfig,
     topics: &[(String, i32)],
     watch: &Watch,
     sends: Option<&[AtomicU64]>,
 ) -> Result<Vec<Sample>, KafkaError> {
-    let consumer: BaseConsumer = client
-        .set("group.id", "tagstream-bench-reader")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
-        .create()?;
-    let mut tpl = TopicPartitionList::new();
-    for (topic, partitions) in topics {
-        for p in 0..*partitions {
-            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-        }
-    }
-    consumer.assign(&tpl)?;
+    let consumer = reader(client, topics)?;
     let mut warm: HashSet<String> = HashSet::new();
     let mut seen = vec![false; sends.map_or(0, <[AtomicU64]>::len)];
     let mut latencies = Vec::new();
@@ -107,4 +96,25 @@ pub(super) fn consume(
         }
     }
     Ok(latencies)
+}
+
+/// A consumer of every partition of `topics` (name, partition count) from the beginning,
+/// outside any group's assignment, that reads new records within 10 ms.
+pub(super) fn reader(
+    mut client: ClientConfig,
+    topics: &[(impl AsRef<str>, i32)],
+) -> Result<BaseConsumer, KafkaError> {
+    let consumer: BaseConsumer = client
+        .set("group.id", "tagstream-bench-reader")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partitions) in topics {
+        for p in 0..*partitions {
+            tpl.add_partition_offset(topic.as_ref(), p, Offset::Beginning)?;
+        }
+    }
+    consumer.assign(&tpl)?;
+    Ok(consumer)
 }
