@@ -134,6 +134,13 @@ impl UserState {
         prefetch_first(&self.timers);
     }
 
+    /// The bytes this user holds on the heap (not the struct itself), spare capacity included.
+    pub fn heap_bytes(&self) -> usize {
+        let mut m = MemoryUse::default();
+        self.add_heap_bytes(&mut m);
+        m.total()
+    }
+
     /// Adds the bytes this user holds on the heap (not the struct itself) to `m`.
     pub fn add_heap_bytes(&self, m: &mut MemoryUse) {
         let var_heap: usize = self

@@ -22,7 +22,8 @@ pub const HOT_SHARE: usize = 64;
 /// See [`HOT_SHARE`].
 pub const MIN_HOT_USERS: usize = 512;
 
-/// Structs kept for reuse between cooling and warming: one allocation less per user made hot.
+/// Structs kept for reuse between cooling and warming, with their lists' allocations: a user
+/// made hot is decoded into one and allocates nothing for lists that fit.
 const SPARE_STRUCTS: usize = 64;
 
 /// A user as the partition holds it.
@@ -208,7 +209,7 @@ impl Partition {
                 if let Held::Hot(state) = std::mem::replace(held, cold) {
                     // Kept with its lists' allocations (the next user decoded into it
                     // replaces every field), unless a very active user made them large.
-                    if self.spare.len() < SPARE_STRUCTS && spare_sized(&state) {
+                    if self.spare.len() < SPARE_STRUCTS && state.heap_bytes() <= MAX_SPARE_HEAP {
                         self.spare.push(state);
                     }
                 }
@@ -354,11 +355,7 @@ impl Partition {
             .users
             .iter()
             .map(|held| match held {
-                Held::Hot(state) => {
-                    let mut own = MemoryUse::default();
-                    state.add_heap_bytes(&mut own);
-                    own.total() + std::mem::size_of::<UserState>()
-                }
+                Held::Hot(state) => state.heap_bytes() + std::mem::size_of::<UserState>(),
                 Held::Cold(bytes) => bytes.len(),
             })
             .sum();
@@ -413,11 +410,7 @@ impl Partition {
             + self
                 .spare
                 .iter()
-                .map(|s| {
-                    let mut heap = MemoryUse::default();
-                    s.add_heap_bytes(&mut heap);
-                    std::mem::size_of::<UserState>() + heap.total()
-                })
+                .map(|s| std::mem::size_of::<UserState>() + s.heap_bytes())
                 .sum::<usize>()
     }
 
@@ -430,15 +423,8 @@ impl Partition {
     }
 }
 
-/// Whether a struct going compact is worth keeping for reuse: lists of ordinary size.
-fn spare_sized(state: &UserState) -> bool {
-    let mut heap = MemoryUse::default();
-    state.add_heap_bytes(&mut heap);
-    heap.total() <= MAX_SPARE_HEAP
-}
-
-/// Heap bytes a spare struct may keep (a few hundred window entries and a handful of
-/// everything else).
+/// Heap bytes a spare struct may keep: lists of ordinary size (a user with a long window log
+/// is not worth keeping allocated).
 const MAX_SPARE_HEAP: usize = 1024;
 
 /// Bytes every user costs besides its state: its slot and its dirty mark.

@@ -61,11 +61,6 @@ impl<T: Clone> From<&[T]> for Slots<T> {
 }
 
 impl<T> Slots<T> {
-    /// Edits the list as a `Vec`.
-    pub fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<T>) -> R) -> R {
-        f(&mut self.0)
-    }
-
     pub fn push(&mut self, value: T) {
         self.0.push(value);
     }

@@ -282,9 +282,7 @@ pub fn with_timers(bytes: &[u8], timers: &[TimerSlot], out: &mut Vec<u8>) {
 
 /// The state [`encode`] wrote into `bytes`.
 pub fn decode(bytes: &[u8]) -> UserState {
-    let mut state = UserState::default();
-    decode_into(bytes, &mut state, &mut MemoryUse::default());
-    state
+    decode_measured(bytes, &mut MemoryUse::default())
 }
 
 /// [`decode`], adding the bytes each part of the state takes in the compact form to `m`

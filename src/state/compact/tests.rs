@@ -156,11 +156,7 @@ fn a_user_built_by_events_round_trips_at_every_step() {
         }
         last = round_trip(&s);
     }
-    let struct_bytes = {
-        let mut m = MemoryUse::default();
-        s.add_heap_bytes(&mut m);
-        m.total() + std::mem::size_of::<UserState>()
-    };
+    let struct_bytes = s.heap_bytes() + std::mem::size_of::<UserState>();
     assert!(
         last * 3 < struct_bytes * 2,
         "compact {last} B against {struct_bytes} B as a struct"
