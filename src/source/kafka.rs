@@ -429,8 +429,12 @@ fn try_read(
     apply: &mut impl FnMut(&[u8], Option<&[u8]>),
 ) -> KafkaResult<u64> {
     let consumer: BaseConsumer = config.create()?;
+    // Assigned at a logical offset with no leader known yet, librdkafka retries the offset
+    // query on a 500 ms timer; asking for the log start first learns the leader and the
+    // offset in one round trip.
+    let (start, _) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, Offset::Beginning)?;
+    tpl.add_partition_offset(topic, partition, Offset::Offset(start))?;
     consumer.assign(&tpl)?;
     let mut read = 0;
     let mut idle_since = Instant::now();

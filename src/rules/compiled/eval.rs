@@ -8,8 +8,14 @@ use rhai::ImmutableString;
 use super::natives::map_of;
 use super::value::{negate, within_limits, Bail, Res, V};
 use super::{switch_hash, Chain, Expr, Link, Program, Stmt, Switch};
-use crate::rules::budget::{Budget, CLOCK_EVERY};
+use crate::rules::budget::Budget;
 use crate::rules::{Ctx, Limits};
+
+/// Operations between two looks at the clock. A compiled operation is far cheaper than an
+/// interpreted one (the interpreter looks every [`crate::rules::budget::CLOCK_EVERY`]): this many
+/// take microseconds, against a budget of milliseconds, and most handler calls finish without
+/// reading the clock at all.
+const CLOCK_EVERY: u64 = 256;
 
 /// How a statement ended other than by falling through; a returned value waits in
 /// [`Machine::returned`], which keeps every step's result small.
@@ -371,12 +377,12 @@ impl<'a> Machine<'a> {
             Expr::MethodMut(slot, native, args) => {
                 self.tick_n(3)?;
                 let start = self.push_args(args, base)?;
-                let args = self.stack.split_off(start);
-                native.call_mut(
-                    &mut self.stack[base + usize::from(*slot)],
-                    args,
-                    self.limits,
-                )?
+                // The target is a slot of this frame, below the arguments.
+                let (frame, args) = self.stack.split_at_mut(start);
+                let result =
+                    native.call_mut(&mut frame[base + usize::from(*slot)], args, self.limits);
+                self.stack.truncate(start);
+                result?
             }
             Expr::Script(f, args) => {
                 self.tick_n(3)?;
@@ -427,7 +433,8 @@ impl<'a> Machine<'a> {
                 V::Str(ImmutableString::from(text))
             }
             Expr::Array(items) => {
-                let mut out = Vec::with_capacity(items.len());
+                // Room for a few pushes: scripts often build a list and then add to it.
+                let mut out = Vec::with_capacity(items.len() + 4);
                 for item in items.iter() {
                     out.push(self.expr(item, base)?);
                 }

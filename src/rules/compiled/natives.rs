@@ -240,11 +240,13 @@ impl Native {
     }
 
     /// Calls a native that changes its first argument (a variable).
-    pub fn call_mut(self, target: &mut V, args: Vec<V>, limits: &Limits) -> Res<V> {
-        match (self, target, <[V; 1]>::try_from(args)) {
+    /// `args` are taken (left as units).
+    pub fn call_mut(self, target: &mut V, args: &mut [V], limits: &Limits) -> Res<V> {
+        match (self, target, args) {
             // The data limits count everything the array holds, so each push measures it
             // again; long arrays, where that would add up, are left to the interpreter.
-            (Native::Push, V::Array(items), Ok([item])) => {
+            (Native::Push, V::Array(items), [item]) => {
+                let item = std::mem::take(item);
                 if items.len() >= PUSH_MEASURED_MAX {
                     return Err(Bail);
                 }
