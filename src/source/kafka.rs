@@ -346,6 +346,11 @@ pub fn group_consumer(
         // A fetch waits at most this long for new records; librdkafka's 500 ms would be most
         // of an event's time to its tags on a quiet topic.
         ("fetch.wait.max.ms", "10"),
+        // At most 1 MiB per fetch response (librdkafka's default is 50 MB). A broker may fill a
+        // response from one partition alone (tansu does): the consumer then hands one worker
+        // tens of thousands of records in a row while the others wait, and a backlog drains
+        // on one core. A small response interleaves the partitions, so every worker has work.
+        ("fetch.max.bytes", FETCH_MAX_BYTES),
         // Consumer lag for the metrics.
         (
             "statistics.interval.ms",
@@ -381,6 +386,9 @@ pub fn group_consumer(
         regroup: AtomicBool::new(false),
     })
 }
+
+/// The group consumer's `fetch.max.bytes` unless configured (see [`group_consumer`]).
+pub const FETCH_MAX_BYTES: &str = "1048576";
 
 /// Key of the restore marker: longer than any user id (≤ 128 bytes), so it never names a user.
 pub const MARKER_KEY: [u8; 129] = [0xff; 129];

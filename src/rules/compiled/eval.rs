@@ -422,7 +422,8 @@ impl<'a> Machine<'a> {
             }
             Expr::Block(stmts) => self.block(stmts, base)?,
             Expr::Interpolated(parts) => {
-                let mut text = String::new();
+                // Most texts fit: one allocation rather than a few growing ones.
+                let mut text = String::with_capacity(48);
                 for p in parts.iter() {
                     self.tick_n(2)?;
                     self.expr(p, base)?.write_to(&mut text)?;
