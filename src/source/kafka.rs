@@ -340,6 +340,7 @@ pub fn group_consumer(
     durable: Durable,
 ) -> KafkaResult<BaseConsumer<GroupContext>> {
     let mut config = base.clone();
+    let fetch_max = fetch_max_bytes(&config);
     for (key, value) in [
         ("auto.offset.reset", "earliest"),
         ("partition.assignment.strategy", "range"),
@@ -350,7 +351,7 @@ pub fn group_consumer(
         // response from one partition alone (tansu does): the consumer then hands one worker
         // tens of thousands of records in a row while the others wait, and a backlog drains
         // on one core. A small response interleaves the partitions, so every worker has work.
-        ("fetch.max.bytes", FETCH_MAX_BYTES),
+        ("fetch.max.bytes", fetch_max.as_str()),
         // Consumer lag for the metrics.
         (
             "statistics.interval.ms",
@@ -387,8 +388,16 @@ pub fn group_consumer(
     })
 }
 
-/// The group consumer's `fetch.max.bytes` unless configured (see [`group_consumer`]).
-pub const FETCH_MAX_BYTES: &str = "1048576";
+/// The group consumer's `fetch.max.bytes` unless configured (see [`group_consumer`]): 1 MiB,
+/// or `message.max.bytes` when that is set higher (librdkafka refuses a smaller fetch).
+fn fetch_max_bytes(config: &ClientConfig) -> String {
+    const ONE_MIB: u64 = 1 << 20;
+    let message_max = config
+        .get("message.max.bytes")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    ONE_MIB.max(message_max).to_string()
+}
 
 /// Key of the restore marker: longer than any user id (≤ 128 bytes), so it never names a user.
 pub const MARKER_KEY: [u8; 129] = [0xff; 129];
@@ -464,5 +473,20 @@ fn try_read(
             }
             None => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_is_one_mib_unless_a_message_may_be_larger() {
+        let mut config = ClientConfig::new();
+        assert_eq!(fetch_max_bytes(&config), "1048576");
+        config.set("message.max.bytes", "1000000");
+        assert_eq!(fetch_max_bytes(&config), "1048576");
+        config.set("message.max.bytes", "10485760");
+        assert_eq!(fetch_max_bytes(&config), "10485760");
     }
 }
