@@ -90,7 +90,8 @@ impl Worker {
     }
 
     pub fn run(mut self, rx: Receiver<WorkerMsg>) {
-        for msg in rx {
+        let mut next = None;
+        while let Some(msg) = next.take().or_else(|| rx.recv().ok()) {
             match msg {
                 WorkerMsg::Records(records) => {
                     let (received, n) = (Instant::now(), records.len());
@@ -107,7 +108,21 @@ impl Worker {
                         records: n,
                     });
                 }
-                WorkerMsg::Assign(p) => self.assign(p),
+                WorkerMsg::Assign(p) => {
+                    // An assignment reaches a worker as one message per partition, together:
+                    // they are restored together.
+                    let mut partitions = vec![p];
+                    while let Ok(msg) = rx.try_recv() {
+                        match msg {
+                            WorkerMsg::Assign(q) => partitions.push(q),
+                            other => {
+                                next = Some(other);
+                                break;
+                            }
+                        }
+                    }
+                    self.assign(&partitions);
+                }
                 WorkerMsg::Revoke(p, reply) => {
                     self.checkpoint(p, true);
                     if let Some(slot) = self.slots.remove(&p) {
@@ -153,56 +168,45 @@ impl Worker {
             .partitions(self.slots.iter().map(|(p, s)| (*p, &s.task.part)), wall);
     }
 
-    fn assign(&mut self, partition: i32) {
-        if self.slots.contains_key(&partition) {
-            return;
-        }
-        let started = Instant::now();
+    /// Restores `partitions` (those not held yet) from the changelog, side by side: a restore
+    /// mostly waits on the broker (the marker's acknowledgement, a new consumer's first fetch).
+    fn assign(&mut self, partitions: &[i32]) {
+        let mut new: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !self.slots.contains_key(p))
+            .collect();
+        new.sort_unstable();
+        new.dedup();
         let assigned = Instant::now();
-        let nonce = format!(
-            "{}:{}:{}",
-            std::process::id(),
-            partition,
-            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-        );
-        let marker = Record {
-            topic: self.config.changelog_topic.clone(),
-            partition: Some(partition),
-            key: Some(MARKER_KEY.to_vec()),
-            payload: nonce.into_bytes(),
-        };
-        self.state.send_and_wait(&marker);
-        let mut latest: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
-        let read = read_changelog(
-            &self.config.client,
-            &self.config.changelog_topic,
-            partition,
-            &marker.payload,
-            |key, value| match value {
-                Some(v) => {
-                    latest.insert(key.to_vec(), v.to_vec());
-                }
-                None => {
-                    latest.remove(key);
-                }
-            },
-        );
-        tracing::debug!(partition, records = read, "changelog read");
-        let now = Instant::now();
-        let task = Task::restore(partition, latest);
-        self.metrics
-            .partition_restored(partition, &task.part, started);
-        self.slots.insert(
-            partition,
-            Slot {
-                task,
-                last_input: now,
-                last_checkpoint: now,
-                since_checkpoint: 0,
-                first_seen: None,
-                assigned,
-            },
-        );
+        let (config, state) = (&self.config, &*self.state);
+        let restored: Vec<(i32, Latest)> = std::thread::scope(|scope| {
+            let reads: Vec<_> = new
+                .iter()
+                .map(|&p| scope.spawn(move || (p, read_state(config, state, p))))
+                .collect();
+            reads
+                .into_iter()
+                .map(|read| read.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for (partition, latest) in restored {
+            let now = Instant::now();
+            let task = Task::restore(partition, latest);
+            self.metrics
+                .partition_restored(partition, &task.part, assigned);
+            self.slots.insert(
+                partition,
+                Slot {
+                    task,
+                    last_input: now,
+                    last_checkpoint: now,
+                    since_checkpoint: 0,
+                    first_seen: None,
+                    assigned,
+                },
+            );
+        }
     }
 
     fn record(&mut self, record: InputRecord) {
@@ -212,7 +216,7 @@ impl Worker {
                 offset = record.offset,
                 "record for an unassigned partition"
             );
-            self.assign(record.partition);
+            self.assign(&[record.partition]);
         }
         let Some(slot) = self.slots.get_mut(&record.partition) else {
             return;
@@ -337,4 +341,42 @@ impl Worker {
             commit,
         }));
     }
+}
+
+/// The latest value of each key of a changelog partition.
+type Latest = HashMap<Vec<u8>, Vec<u8>>;
+
+/// The latest value of every key of partition `partition`'s changelog, read up to a marker
+/// written just before (so nothing produced earlier is missed).
+fn read_state(config: &WorkerConfig, state: &KafkaSink, partition: i32) -> Latest {
+    let nonce = format!(
+        "{}:{}:{}",
+        std::process::id(),
+        partition,
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let marker = Record {
+        topic: config.changelog_topic.clone(),
+        partition: Some(partition),
+        key: Some(MARKER_KEY.to_vec()),
+        payload: nonce.into_bytes(),
+    };
+    state.send_and_wait(&marker);
+    let mut latest = Latest::new();
+    let read = read_changelog(
+        &config.client,
+        &config.changelog_topic,
+        partition,
+        &marker.payload,
+        |key, value| match value {
+            Some(v) => {
+                latest.insert(key.to_vec(), v.to_vec());
+            }
+            None => {
+                latest.remove(key);
+            }
+        },
+    );
+    tracing::debug!(partition, records = read, "changelog read");
+    latest
 }
