@@ -180,32 +180,35 @@ impl Worker {
         new.dedup();
         let assigned = Instant::now();
         let (config, state) = (&self.config, &*self.state);
-        let restored: Vec<(i32, Latest)> = std::thread::scope(|scope| {
-            let reads: Vec<_> = new
-                .iter()
-                .map(|&p| scope.spawn(move || (p, read_state(config, state, p))))
-                .collect();
-            reads
-                .into_iter()
-                .map(|read| read.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        for (partition, latest) in restored {
-            let now = Instant::now();
-            let task = Task::restore(partition, latest);
-            self.metrics
-                .partition_restored(partition, &task.part, assigned);
-            self.slots.insert(
-                partition,
-                Slot {
-                    task,
-                    last_input: now,
-                    last_checkpoint: now,
-                    since_checkpoint: 0,
-                    first_seen: None,
-                    assigned,
-                },
-            );
+        // A few at a time: each read is a consumer of its own, with its threads and connection.
+        for chunk in new.chunks(PARALLEL_RESTORES) {
+            let restored: Vec<(i32, Latest)> = std::thread::scope(|scope| {
+                let reads: Vec<_> = chunk
+                    .iter()
+                    .map(|&p| scope.spawn(move || (p, read_state(config, state, p))))
+                    .collect();
+                reads
+                    .into_iter()
+                    .map(|read| read.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            });
+            for (partition, latest) in restored {
+                let now = Instant::now();
+                let task = Task::restore(partition, latest);
+                self.metrics
+                    .partition_restored(partition, &task.part, assigned);
+                self.slots.insert(
+                    partition,
+                    Slot {
+                        task,
+                        last_input: now,
+                        last_checkpoint: now,
+                        since_checkpoint: 0,
+                        first_seen: None,
+                        assigned,
+                    },
+                );
+            }
         }
     }
 
@@ -342,6 +345,9 @@ impl Worker {
         }));
     }
 }
+
+/// Changelog partitions a worker reads at once when an assignment gives it several.
+const PARALLEL_RESTORES: usize = 4;
 
 /// The latest value of each key of a changelog partition.
 type Latest = HashMap<Vec<u8>, Vec<u8>>;
