@@ -248,7 +248,6 @@ impl Drop for Phase {
     }
 }
 
-/// A name for one phase's topics and group that no earlier run used.
 /// A run's fresh topics (input, output, dead letters) and its consumer group's name.
 pub(super) struct Topics {
     pub input: String,
@@ -279,7 +278,8 @@ impl Topics {
     }
 }
 
-pub(super) fn unique(name: &str) -> String {
+/// A name for one run's topics and group that no earlier run used.
+fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
