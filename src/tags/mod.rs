@@ -6,6 +6,7 @@
 //! group removes the member held before, and both changes are emitted, removal first.
 
 pub mod catalogue;
+mod json;
 mod output;
 
 use std::sync::Arc;

@@ -79,39 +79,33 @@ pub fn format_ts(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
-#[derive(Serialize)]
-struct ChangeJson<'a> {
-    id: &'a str,
-    user_id: &'a str,
-    tag: &'a str,
-    op: Op,
-    score: Option<f64>,
-    rule: &'a str,
-    reason: &'a str,
-    event_id: Option<&'a str>,
-    ts: String,
-    expires_at: Option<String>,
-    rules_version: &'a str,
-}
-
 impl TagChange {
     /// Appends the change as one JSON object (no newline).
     pub fn write_json(&self, buf: &mut Vec<u8>) {
-        let json = ChangeJson {
-            id: &self.id,
-            user_id: &self.user_id,
-            tag: &self.tag,
-            op: self.op,
-            score: self.score.map(|s| (s * 1e4).round() / 1e4),
-            rule: &self.rule,
-            reason: &self.reason,
-            event_id: self.event_id.as_deref(),
-            ts: format_ts(self.ts),
-            expires_at: self.expires_at.map(format_ts),
-            rules_version: &self.rules_version,
-        };
-        // Serialising plain strings and numbers into a Vec cannot fail.
-        serde_json::to_writer(buf, &json).expect("tag change serialises");
+        use super::json::{write_opt_f64, write_opt_str, write_opt_ts, write_str, write_ts};
+        buf.extend_from_slice(b"{\"id\":");
+        write_str(buf, &self.id);
+        buf.extend_from_slice(b",\"user_id\":");
+        write_str(buf, &self.user_id);
+        buf.extend_from_slice(b",\"tag\":");
+        write_str(buf, &self.tag);
+        buf.extend_from_slice(b",\"op\":");
+        write_str(buf, self.op.as_str());
+        buf.extend_from_slice(b",\"score\":");
+        write_opt_f64(buf, self.score.map(|s| (s * 1e4).round() / 1e4));
+        buf.extend_from_slice(b",\"rule\":");
+        write_str(buf, &self.rule);
+        buf.extend_from_slice(b",\"reason\":");
+        write_str(buf, &self.reason);
+        buf.extend_from_slice(b",\"event_id\":");
+        write_opt_str(buf, self.event_id.as_deref());
+        buf.extend_from_slice(b",\"ts\":");
+        write_ts(buf, self.ts);
+        buf.extend_from_slice(b",\"expires_at\":");
+        write_opt_ts(buf, self.expires_at);
+        buf.extend_from_slice(b",\"rules_version\":");
+        write_str(buf, &self.rules_version);
+        buf.push(b'}');
     }
 }
 
