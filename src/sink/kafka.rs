@@ -7,17 +7,20 @@
 //! stores the input offsets for commit. So a committed offset never runs ahead of durable state,
 //! and durable state never runs ahead of delivered outputs.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer, PARTITION_UA};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-/// A record to produce, kept until acknowledged so it can be sent again.
-#[derive(Debug, Clone)]
+/// A record to produce.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub topic: Arc<str>,
     pub partition: Option<i32>,
@@ -36,7 +39,8 @@ pub struct Checkpoint {
 
 /// What an acker is handed, in processing order.
 pub enum Ack {
-    Outputs(Vec<(Record, DeliveryFuture)>),
+    /// Records handed to the producer together; acknowledged when the batch is settled.
+    Outputs(Arc<Batch>),
     Checkpoint(Checkpoint),
     /// Answered once everything before it is acknowledged and its offsets stored.
     Barrier(SyncSender<()>),
@@ -48,10 +52,99 @@ pub enum Ack {
     },
 }
 
+/// Records sent together, counted down by the producer's delivery reports: the acker waits
+/// for a batch as a whole instead of for each record. A record the broker refused is kept here
+/// (rebuilt from the report) to be sent again; the others are not kept at all once librdkafka
+/// has copied them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Handed to the producer and not yet reported.
+    outstanding: AtomicUsize,
+    /// Refused records; `done` is signalled under this lock when `outstanding` reaches zero.
+    failed: Mutex<Failed>,
+    done: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Failed {
+    records: Vec<Record>,
+    first_error: Option<String>,
+}
+
+impl Batch {
+    pub fn new() -> Arc<Batch> {
+        Arc::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failed> {
+        // Nothing panics while holding it; a poisoned lock still holds whole values.
+        self.failed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Counts a record in; before it is sent, since its report may come before `send` returns.
+    fn count_in(&self) {
+        self.outstanding.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn report(&self, result: &DeliveryResult<'_>) {
+        if let Err((e, message)) = result {
+            let mut failed = self.lock();
+            failed.first_error.get_or_insert_with(|| e.to_string());
+            failed.records.push(Record {
+                topic: message.topic().into(),
+                partition: Some(message.partition()).filter(|p| *p != PARTITION_UA),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: message.payload().unwrap_or_default().to_vec(),
+            });
+        }
+        self.count_out();
+    }
+
+    /// Counts a record out: reported, or not taken by the producer after all.
+    fn count_out(&self) {
+        if self.outstanding.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Under the lock, so a waiter between its check and its wait cannot miss it.
+            let _failed = self.lock();
+            self.done.notify_all();
+        }
+    }
+
+    /// Waits until every record sent in the batch is reported; returns the refused ones and
+    /// the first error.
+    fn wait(&self) -> (Vec<Record>, Option<String>) {
+        let mut failed = self.lock();
+        while self.outstanding.load(Ordering::Acquire) > 0 {
+            failed = self
+                .done
+                .wait(failed)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        (
+            std::mem::take(&mut failed.records),
+            failed.first_error.take(),
+        )
+    }
+}
+
+/// Routes each delivery report to the batch its record was sent in.
+pub struct Reports;
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Arc<Batch>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, batch: Arc<Batch>) {
+        batch.report(result);
+    }
+}
+
 /// The shared producer. Sending never drops a record: a full local queue blocks the caller
 /// (back-pressure), and [`Producer`] retries are unbounded (`message.timeout.ms = 0`).
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: ThreadedProducer<Reports>,
 }
 
 impl KafkaSink {
@@ -80,104 +173,84 @@ impl KafkaSink {
             }
         }
         Ok(KafkaSink {
-            producer: config.create()?,
+            producer: config.create_with_context(Reports)?,
         })
     }
 
-    /// Hands a record to librdkafka, waiting while its queue is full.
-    pub fn send(&self, record: &Record) -> DeliveryFuture {
+    /// Hands a record to librdkafka (which copies it) as part of `batch`, waiting while its
+    /// queue is full.
+    pub fn send(
+        &self,
+        batch: &Arc<Batch>,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) {
         let mut backoff = Duration::from_millis(1);
         loop {
-            let mut fr = FutureRecord::to(&record.topic).payload(&record.payload);
-            if let Some(key) = &record.key {
-                fr = fr.key(key);
+            let mut record = BaseRecord::with_opaque_to(topic, batch.clone()).payload(payload);
+            if let Some(key) = key {
+                record = record.key(key);
             }
-            if let Some(p) = record.partition {
-                fr = fr.partition(p);
+            if let Some(p) = partition {
+                record = record.partition(p);
             }
-            match self.producer.send_result(fr) {
-                Ok(future) => return future,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    self.producer.poll(Duration::from_millis(0));
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_millis(100));
-                }
-                Err((e, _)) => {
-                    tracing::error!(topic = %record.topic, error = %e, "cannot enqueue record; retrying");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
+            batch.count_in();
+            let Err((e, _)) = self.producer.send(record) else {
+                return;
+            };
+            batch.count_out();
+            if let KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) = e {
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_millis(100));
+            } else {
+                tracing::error!(%topic, error = %e, "cannot enqueue record; retrying");
+                std::thread::sleep(Duration::from_millis(500));
             }
         }
     }
 
-    /// Waits for `future`, re-sending the record until the broker acknowledges it.
-    fn deliver(&self, rt: &tokio::runtime::Runtime, record: &Record, mut future: DeliveryFuture) {
+    /// Sends `record` as part of `batch`.
+    pub fn send_record(&self, batch: &Arc<Batch>, record: &Record) {
+        self.send(
+            batch,
+            &record.topic,
+            record.partition,
+            record.key.as_deref(),
+            &record.payload,
+        );
+    }
+
+    /// Waits until the broker has acknowledged every record of `batch`, sending the ones it
+    /// refused again (with backoff, forever) until it has.
+    pub fn settle(&self, batch: &Arc<Batch>) {
+        let (mut failed, mut error) = batch.wait();
         let mut backoff = Duration::from_millis(100);
         for attempt in 1_u64.. {
-            let error = match rt.block_on(future) {
-                Ok(Ok(_)) => return,
-                Ok(Err((e, _))) => e.to_string(),
-                Err(_) => "cancelled".to_string(),
+            let Some(why) = error.take() else {
+                return;
             };
+            crate::metrics::produce_failed(failed.len());
             // Logged on attempts 1, 2, 4, 8, ...: a long outage stays visible without flooding.
-            crate::metrics::produce_failed(1);
             if attempt.is_power_of_two() {
-                tracing::warn!(topic = %record.topic, attempt, %error, "delivery failed; sending again");
+                tracing::warn!(records = failed.len(), attempt, error = %why, "delivery failed; sending again");
             }
             std::thread::sleep(backoff);
             backoff = (backoff * 2).min(Duration::from_secs(5));
-            future = self.send(record);
-        }
-    }
-
-    /// Waits for every future of `pending` in one pass, then re-sends any record that failed
-    /// until the broker acknowledges it.
-    fn deliver_all(&self, rt: &tokio::runtime::Runtime, pending: Vec<(Record, DeliveryFuture)>) {
-        let (failed, first_error) = rt.block_on(async {
-            let mut failed = Vec::new();
-            let mut first_error = None;
-            for (record, future) in pending {
-                let error = match future.await {
-                    Ok(Ok(_)) => continue,
-                    Ok(Err((e, _))) => e.to_string(),
-                    Err(_) => "cancelled".to_string(),
-                };
-                first_error.get_or_insert(error);
-                failed.push(record);
+            let again = Batch::new();
+            for record in &failed {
+                self.send_record(&again, record);
             }
-            (failed, first_error)
-        });
-        if let Some(error) = first_error {
-            crate::metrics::produce_failed(failed.len());
-            tracing::warn!(records = failed.len(), %error, "delivery failed; sending again");
-        }
-        for record in failed {
-            let future = self.send(&record);
-            self.deliver(rt, &record, future);
+            (failed, error) = again.wait();
         }
     }
 
     /// Sends one record and waits until the broker acknowledges it.
     pub fn send_and_wait(&self, record: &Record) {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a current-thread runtime builds");
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match rt.block_on(self.send(record)) {
-                Ok(Ok(_)) => return,
-                Ok(Err((e, _))) => {
-                    crate::metrics::produce_failed(1);
-                    tracing::warn!(topic = %record.topic, error = %e, "delivery failed; sending again")
-                }
-                Err(_) => {
-                    tracing::warn!(topic = %record.topic, "delivery cancelled; sending again")
-                }
-            }
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(5));
-        }
+        let batch = Batch::new();
+        self.send_record(&batch, record);
+        self.settle(&batch);
     }
 
     /// Flushes everything queued; returns whether it all left in time.
@@ -196,26 +269,17 @@ pub fn run_acker<C: ConsumerContext>(
     consumer: Arc<BaseConsumer<C>>,
     rx: Receiver<Ack>,
 ) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime builds");
     for ack in rx {
         match ack {
-            Ack::Outputs(pending) => sink.deliver_all(&rt, pending),
+            Ack::Outputs(batch) => sink.settle(&batch),
             Ack::Checkpoint(cp) => {
                 let started = std::time::Instant::now();
-                let users = cp
-                    .users
-                    .into_iter()
-                    .map(|r| {
-                        let future = state.send(&r);
-                        (r, future)
-                    })
-                    .collect();
-                state.deliver_all(&rt, users);
-                let meta = state.send(&cp.meta);
-                state.deliver(&rt, &cp.meta, meta);
+                let users = Batch::new();
+                for record in &cp.users {
+                    state.send_record(&users, record);
+                }
+                state.settle(&users);
+                state.send_and_wait(&cp.meta);
                 let mut tpl = TopicPartitionList::new();
                 for (topic, partition, offset) in &cp.commit {
                     durable.record(topic, *partition, *offset);
@@ -239,6 +303,41 @@ pub fn run_acker<C: ConsumerContext>(
             Ack::Barrier(reply) => {
                 let _ = reply.send(());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_settled_only_when_its_last_record_is_counted_out() {
+        for round in 0..200 {
+            let batch = Batch::new();
+            let n = 1 + round % 7;
+            for _ in 0..n {
+                batch.count_in();
+            }
+            let reporter = {
+                let batch = batch.clone();
+                std::thread::spawn(move || {
+                    for i in 0..n {
+                        if i % 2 == 0 {
+                            std::thread::yield_now();
+                        }
+                        batch.count_out();
+                    }
+                })
+            };
+            let (failed, error) = batch.wait();
+            assert_eq!(
+                batch.outstanding.load(Ordering::Acquire),
+                0,
+                "round {round}"
+            );
+            assert!(failed.is_empty() && error.is_none());
+            reporter.join().unwrap();
         }
     }
 }

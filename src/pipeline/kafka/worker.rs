@@ -3,18 +3,17 @@
 //! its acker in the same order.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::DeliveryFuture;
 use rdkafka::ClientConfig;
 
 use super::task::Task;
 use crate::core::Processor;
 use crate::metrics::export::Exporter;
 use crate::rules::RulePack;
-use crate::sink::kafka::{Ack, Checkpoint, KafkaSink, Record};
+use crate::sink::kafka::{Ack, Batch, Checkpoint, KafkaSink, Record};
 use crate::source::kafka::{read_changelog, InputRecord, WorkerMsg, MARKER_KEY};
 use crate::state::snapshot::META_KEY;
 use crate::tags::Output;
@@ -57,8 +56,10 @@ pub struct Worker {
     acker: SyncSender<Ack>,
     config: WorkerConfig,
     outputs: Vec<Output>,
-    /// Outputs handed to the producer whose acknowledgement the acker has yet to be asked for.
-    pending: Vec<(Record, DeliveryFuture)>,
+    /// Outputs handed to the producer whose acknowledgement the acker has yet to be asked for
+    /// (`sent` of them).
+    pending: Arc<Batch>,
+    sent: usize,
     buf: Vec<u8>,
     metrics: Exporter,
 }
@@ -84,14 +85,15 @@ impl Worker {
             acker,
             config,
             outputs: Vec::new(),
-            pending: Vec::new(),
+            pending: Batch::new(),
+            sent: 0,
             buf: Vec::new(),
         })
     }
 
     pub fn run(mut self, rx: Receiver<WorkerMsg>) {
         let mut next = None;
-        while let Some(msg) = next.take().or_else(|| rx.recv().ok()) {
+        while let Some(msg) = next.take().or_else(|| self.receive(&rx)) {
             match msg {
                 WorkerMsg::Records(records) => {
                     let (received, n) = (Instant::now(), records.len());
@@ -155,6 +157,33 @@ impl Worker {
                     self.publish();
                     let _ = self.acker.send(Ack::Barrier(reply));
                     return;
+                }
+            }
+        }
+    }
+
+    /// The next message. While some partition holds changes not yet checkpointed, waits at
+    /// most [`QUIET`]: when its input pauses that long, it is checkpointed (and its offsets
+    /// committed) at once rather than at the next interval, so an input that stops leaves no
+    /// uncommitted tail behind it for up to two seconds.
+    fn receive(&mut self, rx: &Receiver<WorkerMsg>) -> Option<WorkerMsg> {
+        loop {
+            if !self.slots.values().any(|s| s.task.changed) {
+                return rx.recv().ok();
+            }
+            match rx.recv_timeout(QUIET) {
+                Ok(msg) => return Some(msg),
+                Err(RecvTimeoutError::Disconnected) => return None,
+                Err(RecvTimeoutError::Timeout) => {
+                    let changed: Vec<i32> = self
+                        .slots
+                        .iter()
+                        .filter(|(_, s)| s.task.changed)
+                        .map(|(p, _)| *p)
+                        .collect();
+                    for p in changed {
+                        self.checkpoint(p, false);
+                    }
                 }
             }
         }
@@ -276,38 +305,31 @@ impl Worker {
         self.metrics.outputs(&self.outputs);
         for output in self.outputs.drain(..) {
             self.buf.clear();
-            let record = match output {
+            match output {
                 Output::Change(change) => {
                     change.write_json(&mut self.buf);
-                    Record {
-                        topic: self.config.output_topic.clone(),
-                        partition: None,
-                        key: Some(change.user_id.as_bytes().to_vec()),
-                        payload: self.buf.clone(),
-                    }
+                    let key = Some(change.user_id.as_bytes());
+                    let topic = &self.config.output_topic;
+                    self.sink.send(&self.pending, topic, None, key, &self.buf);
                 }
                 Output::Dead(mut dead) => {
                     dead.fit(self.config.max_payload);
                     dead.write_json(&mut self.buf);
-                    Record {
-                        topic: self.config.dead_letter_topic.clone(),
-                        partition: None,
-                        key: input_key.map(<[u8]>::to_vec),
-                        payload: self.buf.clone(),
-                    }
+                    let topic = &self.config.dead_letter_topic;
+                    self.sink
+                        .send(&self.pending, topic, None, input_key, &self.buf);
                 }
-            };
-            let future = self.sink.send(&record);
-            self.pending.push((record, future));
+            }
+            self.sent += 1;
         }
     }
 
     /// Asks the acker to wait for every output produced so far (one message per batch).
     fn ack_pending(&mut self) {
-        if !self.pending.is_empty() {
-            let _ = self
-                .acker
-                .send(Ack::Outputs(std::mem::take(&mut self.pending)));
+        if self.sent > 0 {
+            self.sent = 0;
+            let batch = std::mem::replace(&mut self.pending, Batch::new());
+            let _ = self.acker.send(Ack::Outputs(batch));
         }
     }
 
@@ -345,6 +367,9 @@ impl Worker {
         }));
     }
 }
+
+/// A pause in a worker's input after which its changed partitions are checkpointed.
+const QUIET: Duration = Duration::from_millis(200);
 
 /// Changelog partitions a worker reads at once when an assignment gives it several.
 const PARALLEL_RESTORES: usize = 4;
