@@ -111,8 +111,17 @@ fn kill_9_at_several_points_loses_nothing() {
     let Some(bootstrap) = bootstrap() else { return };
     let lines = stream(2_000, 40_000, 4);
     let topics = Topics::new(&bootstrap, 4);
-    let ends = produce_lines(&bootstrap, &topics.input, 4, &lines);
+    // A quarter of the stream before each instance, so each one has records it has not seen
+    // however fast the one before it got through (and checkpointed) what it was given.
+    let mut parts = lines.chunks(lines.len().div_ceil(4));
+    let mut ends = std::collections::BTreeMap::new();
+    let mut produce_part = |part: &[String]| {
+        for (p, n) in produce_lines(&bootstrap, &topics.input, 4, part) {
+            *ends.entry(p).or_insert(0) += n;
+        }
+    };
     for (round, after_ms) in [300_u64, 1_000, 2_000].into_iter().enumerate() {
+        produce_part(parts.next().expect("four parts"));
         let log = format!("kill9-{round}");
         let processor = topics.spawn(&log);
         wait_for_log(
@@ -123,6 +132,7 @@ fn kill_9_at_several_points_loses_nothing() {
         std::thread::sleep(Duration::from_millis(after_ms));
         processor.kill9();
     }
+    produce_part(parts.next().expect("four parts"));
     let processor = topics.spawn("kill9-final");
     wait_committed(
         &bootstrap,
