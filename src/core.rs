@@ -180,7 +180,7 @@ impl Processor {
         out: &mut Vec<Output>,
     ) {
         match decode(raw, source) {
-            Ok(event) => self.process_event(part, event, raw, source, out),
+            Ok(event) => drop(self.process_event(part, event, raw, source, out)),
             Err(e) => {
                 self.stats.decode_errors += 1;
                 let mut dead = invalid_input(&e, raw, source);
@@ -193,6 +193,8 @@ impl Processor {
     /// Applies a decoded event: fires what the clock passes first, then updates the user's
     /// aggregates and runs every rule with a handler for it, in rule-name order. An event too
     /// far ahead of the wall clock ([`Processor::future`]) is a dead letter and moves nothing.
+    /// Returns the event, for the thread that decoded it to free (see [`crate::pipeline`]'s
+    /// shards).
     pub fn process_event(
         &mut self,
         part: &mut Partition,
@@ -200,11 +202,11 @@ impl Processor {
         raw: &[u8],
         source: &Source,
         out: &mut Vec<Output>,
-    ) {
+    ) -> Event {
         if let Err(e) = self.future.check(event.ts) {
             self.stats.decode_errors += 1;
             out.push(Output::Dead(invalid_input(&e, raw, source)));
-            return;
+            return event;
         }
         self.advance(part, event.ts, out);
         let now = part.clock().unwrap_or(event.ts);
@@ -235,7 +237,8 @@ impl Processor {
                 self.stats.rule_time.push((rule as u16, nanos));
             }
         }
-        self.end(part, user, out);
+        self.end(part, user, out)
+            .expect("an event's step holds its event until the step ends")
     }
 
     /// Moves the clock to `to` (never back), firing every timer and expiry due up to it, in due
@@ -421,15 +424,17 @@ impl Processor {
         }));
     }
 
-    fn end(&mut self, part: &mut Partition, user: UserIndex, out: &mut Vec<Output>) {
+    /// Ends the step: the user goes back to the partition, its timers to the queue, its
+    /// changes to `out`. Returns the step's event, if it had one.
+    fn end(&mut self, part: &mut Partition, user: UserIndex, out: &mut Vec<Output>) -> Option<Event> {
         let mut ctx = self.rules.ctx().borrow_mut();
-        ctx.event = None;
+        let event = ctx.event.take();
         let mut state = std::mem::take(&mut ctx.user);
-        let event = match &ctx.trigger {
+        let trigger = match &ctx.trigger {
             Trigger::Event(id) => Some(&**id),
             Trigger::Timer => None,
         };
-        state.origins.settle(&mut state.tags, event);
+        state.origins.settle(&mut state.tags, trigger);
         part.put_user(user, state);
         for due in ctx.dues.drain(..) {
             part.push_due(due);
@@ -442,6 +447,7 @@ impl Processor {
                 self.stats.changes += 1;
             }
         }
+        event
     }
 }
 
