@@ -426,7 +426,12 @@ impl Processor {
 
     /// Ends the step: the user goes back to the partition, its timers to the queue, its
     /// changes to `out`. Returns the step's event, if it had one.
-    fn end(&mut self, part: &mut Partition, user: UserIndex, out: &mut Vec<Output>) -> Option<Event> {
+    fn end(
+        &mut self,
+        part: &mut Partition,
+        user: UserIndex,
+        out: &mut Vec<Output>,
+    ) -> Option<Event> {
         let mut ctx = self.rules.ctx().borrow_mut();
         let event = ctx.event.take();
         let mut state = std::mem::take(&mut ctx.user);
