@@ -34,7 +34,8 @@ const BATCH: usize = 128;
 /// Batches a shard may hold queued before the reader waits for it.
 const QUEUED_BATCHES: usize = 4;
 
-/// Emptied batches the reader keeps for refilling: enough for every batch in flight.
+/// Emptied batches the reader keeps for refilling, at most (a batch in flight per shard and
+/// queue place needs one; past this, batches are allocated).
 const FREE_BATCHES: usize = 64;
 
 /// One event for a shard, with the clock of the whole input when it was read.
@@ -72,7 +73,7 @@ struct Done {
     shard: usize,
     outputs: Vec<Output>,
     counts: Vec<u32>,
-    spent: Batch,
+    batch: Batch,
 }
 
 /// What a shard hands back when it finishes.
@@ -104,33 +105,29 @@ fn run_shard(
     for item in work {
         match item {
             Work::Events(mut batch) => {
-                let mut done = Done {
-                    shard,
-                    outputs: Vec::new(),
-                    counts: Vec::with_capacity(batch.events.len()),
-                    spent: Batch::default(),
-                };
+                let mut outputs = Vec::new();
+                let mut counts = Vec::with_capacity(batch.events.len());
                 let mut start = 0;
                 for q in batch.events.drain(..) {
-                    let before = done.outputs.len();
-                    processor.advance(&mut part, q.clock, &mut done.outputs);
+                    let before = outputs.len();
+                    processor.advance(&mut part, q.clock, &mut outputs);
                     let source = Source::File {
                         name: name.clone(),
                         line: q.line,
                     };
                     let raw = &batch.raw[start..q.end];
                     start = q.end;
-                    let event = processor.process_event(
-                        &mut part,
-                        q.event,
-                        raw,
-                        &source,
-                        &mut done.outputs,
-                    );
+                    let event =
+                        processor.process_event(&mut part, q.event, raw, &source, &mut outputs);
                     batch.spent.push(event);
-                    done.counts.push((done.outputs.len() - before) as u32);
+                    counts.push((outputs.len() - before) as u32);
                 }
-                done.spent = batch;
+                let done = Done {
+                    shard,
+                    outputs,
+                    counts,
+                    batch,
+                };
                 if results.send(done).is_err() {
                     break;
                 }
@@ -211,7 +208,7 @@ impl Merge {
         self.answers[done.shard]
             .batches
             .push_back((done.outputs.into_iter(), done.counts.into_iter()));
-        let mut batch = done.spent;
+        let mut batch = done.batch;
         batch.spent.clear();
         batch.raw.clear();
         debug_assert!(batch.events.is_empty());
