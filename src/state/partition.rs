@@ -22,10 +22,6 @@ pub const HOT_SHARE: usize = 64;
 /// See [`HOT_SHARE`].
 pub const MIN_HOT_USERS: usize = 512;
 
-/// Structs kept for reuse between cooling and warming, with their lists' allocations: a user
-/// made hot is decoded into one and allocates nothing for lists that fit.
-const SPARE_STRUCTS: usize = 64;
-
 /// A user as the partition holds it.
 #[derive(Debug)]
 enum Held {
@@ -47,8 +43,10 @@ pub struct Partition {
     hot_limit: Option<usize>,
     /// Reused to encode users going compact.
     scratch: Vec<u8>,
-    /// Structs of users gone compact, reused for users made hot (up to [`SPARE_STRUCTS`]).
-    /// Boxed on purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
+    /// Structs of users gone compact, reused for users made hot, with their lists' allocations:
+    /// a user made hot is decoded into one and allocates nothing for lists that fit. Up to as
+    /// many as one cooling frees, so the structs in use (hot and spare) never outnumber the hot
+    /// limit and the warms between two coolings allocate nothing. Boxed on purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
     #[allow(clippy::vec_box)]
     spare: Vec<Box<UserState>>,
     due: DueQueue,
@@ -209,7 +207,7 @@ impl Partition {
                 if let Held::Hot(state) = std::mem::replace(held, cold) {
                     // Kept with its lists' allocations (the next user decoded into it
                     // replaces every field), unless a very active user made them large.
-                    if self.spare.len() < SPARE_STRUCTS && state.heap_bytes() <= MAX_SPARE_HEAP {
+                    if self.spare.len() < n && state.heap_bytes() <= MAX_SPARE_HEAP {
                         self.spare.push(state);
                     }
                 }

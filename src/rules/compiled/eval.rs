@@ -362,9 +362,21 @@ impl<'a> Machine<'a> {
             Expr::Local(slot) => self.stack[base + usize::from(*slot)].clone(),
             Expr::Op(op, a, b) => {
                 self.tick()?;
-                let a = self.expr(a, base)?;
-                let b = self.expr(b, base)?;
-                op.apply(&a, &b, self.limits.string_bytes)?
+                // A local or a constant operand is read in place rather than copied. The first
+                // is read so only when the second is plain too: nothing can run in between.
+                let x = match a.is_plain() && b.is_plain() {
+                    true => None,
+                    false => Some(self.expr(a, base)?),
+                };
+                let y = match b.is_plain() {
+                    true => None,
+                    false => Some(self.expr(b, base)?),
+                };
+                self.tick_n(u64::from(x.is_none()) + u64::from(y.is_none()))?;
+                let frame = &self.stack[base..];
+                let x = x.as_ref().unwrap_or_else(|| a.plain(frame));
+                let y = y.as_ref().unwrap_or_else(|| b.plain(frame));
+                op.apply(x, y, self.limits.string_bytes)?
             }
             Expr::Chain(chain) => self.chain(chain, base)?,
             Expr::Native(native, args) => {

@@ -103,6 +103,22 @@ enum Expr {
     Or(Box<[Expr]>),
 }
 
+impl Expr {
+    /// A constant or a local: its value can be read where it is.
+    fn is_plain(&self) -> bool {
+        matches!(self, Expr::Const(_) | Expr::Local(_))
+    }
+
+    /// The value of a plain expression, `frame` being the function's slots.
+    fn plain<'a>(&'a self, frame: &'a [V]) -> &'a V {
+        match self {
+            Expr::Const(v) => v,
+            Expr::Local(slot) => &frame[usize::from(*slot)],
+            _ => unreachable!("plain() of an expression that is_plain() rejects"),
+        }
+    }
+}
+
 /// A chain of property reads, method calls and indexes on a target, `target.a.b(x)[i].c`. As
 /// in Rhai, the arguments of every call and every index in the chain are evaluated first, in
 /// order, then the target, then the links in order.
