@@ -5,6 +5,8 @@ mod support;
 
 mod cli;
 mod compiled;
+mod compiled_limits;
+mod compiled_random;
 mod diff;
 mod docker;
 mod docs;
