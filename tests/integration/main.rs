@@ -10,6 +10,8 @@ mod compiled_random;
 mod diff;
 mod docker;
 mod docs;
+mod docs_commands;
+mod docs_references;
 mod docs_support;
 mod embedded;
 mod failover;
