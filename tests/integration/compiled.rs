@@ -1,5 +1,8 @@
 //! Compiled handlers against Rhai's interpreter: the same rules over the same records must
-//! give byte-identical outputs, errors included.
+//! give byte-identical outputs, errors included. Here: the harness that runs both ways, the
+//! default pack over generated streams, and hand-written cases of the language; random
+//! expressions are in `compiled_random.rs`, the operation, data and time limits in
+//! `compiled_limits.rs`.
 
 use std::sync::Arc;
 
@@ -9,11 +12,11 @@ use tagstream::generate::{generate, GenOptions};
 use tagstream::rules::{Execution, RulePack};
 use tagstream::state::Partition;
 
-use crate::support::{chat, click, encoded, order, pack, pack_of, refund, Lcg, DAY, HOUR, T0};
+use crate::support::{chat, click, encoded, order, pack, pack_of, refund, DAY, HOUR, T0};
 
 /// Every output of a run, encoded as the sinks write it, and how many handler calls fell back
 /// to the interpreter.
-fn outputs(pack: &RulePack, execution: Execution, lines: &[u8]) -> (Vec<String>, u64) {
+pub fn outputs(pack: &RulePack, execution: Execution, lines: &[u8]) -> (Vec<String>, u64) {
     let mut processor = Processor::with_execution(pack, execution).expect("rules compile");
     let mut part = Partition::new();
     let mut out = Vec::new();
@@ -35,7 +38,7 @@ fn outputs(pack: &RulePack, execution: Execution, lines: &[u8]) -> (Vec<String>,
 /// Runs `lines` both ways and requires identical outputs; returns them and the number of
 /// compiled calls that fell back. The time budget is off: where it ends a call depends on the
 /// machine, and the two ways are compared on what they compute.
-fn agree(pack: &RulePack, lines: &[u8]) -> (Vec<String>, u64) {
+pub fn agree(pack: &RulePack, lines: &[u8]) -> (Vec<String>, u64) {
     let mut pack = pack.clone();
     pack.limits.time_budget_ms = 0;
     let (compiled, fallbacks) = outputs(&pack, Execution::Compiled, lines);
@@ -47,7 +50,7 @@ fn agree(pack: &RulePack, lines: &[u8]) -> (Vec<String>, u64) {
     (compiled, fallbacks)
 }
 
-fn compiled_rules(pack: &RulePack) -> Vec<String> {
+pub fn compiled_rules(pack: &RulePack) -> Vec<String> {
     let p = Processor::new(pack).unwrap();
     (0..p.rules().len())
         .filter(|&r| p.rules().is_compiled(r))
@@ -55,7 +58,7 @@ fn compiled_rules(pack: &RulePack) -> Vec<String> {
         .collect()
 }
 
-fn joined(lines: &[String]) -> Vec<u8> {
+pub fn joined(lines: &[String]) -> Vec<u8> {
     (lines.join("\n") + "\n").into_bytes()
 }
 
@@ -281,24 +284,6 @@ fn on_chat(event, user) {
     assert!(out[0].contains("intent/price"));
 }
 
-/// An endless loop leaves the compiled path before the operation limit; the interpreter then
-/// stops it at the limit, as before.
-#[test]
-fn an_endless_loop_is_stopped_by_the_interpreter() {
-    let endless = r#"
-fn on_chat(event, user) {
-    let i = 0;
-    while true { i += 1; }
-}
-"#;
-    let pack = pack_of(&[("endless", endless)]).unwrap();
-    assert_eq!(compiled_rules(&pack), ["endless"]);
-    let (out, fallbacks) = agree(&pack, &joined(&[chat("u1", T0, "hi")]));
-    assert_eq!(fallbacks, 1);
-    assert_eq!(out.len(), 1);
-    assert!(out[0].contains("Too many operations"), "{}", out[0]);
-}
-
 /// Rhai evaluates a chain's call arguments before its target: side effects keep that order.
 #[test]
 fn chain_arguments_are_evaluated_before_the_target() {
@@ -328,165 +313,8 @@ fn named(user, t) {
     assert!(out[0].contains("service/complaint") && out[1].contains("intent/price"));
 }
 
-/// A small deterministic generator of expressions over integers (large ones included),
-/// floats, strings, booleans and `()`, combined with every operator the compiled form knows.
-struct Exprs(Lcg);
-
-impl Exprs {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0.below(n)
-    }
-
-    fn leaf(&mut self) -> String {
-        let leaves = [
-            "n",
-            "f",
-            "s",
-            "b",
-            "()",
-            "0",
-            "1",
-            "-7",
-            "3",
-            "9223372036854775807",
-            "0.0",
-            "-0.0",
-            "2.5",
-            "0.1",
-            "1e-9",
-            "1000000.0",
-            "\"chat\"",
-            "\"\"",
-            "\"b\"",
-            "true",
-            "false",
-        ];
-        leaves[self.next(leaves.len() as u64) as usize].to_string()
-    }
-
-    fn expr(&mut self, depth: u32) -> String {
-        if depth == 0 || self.next(4) == 0 {
-            return self.leaf();
-        }
-        let ops = [
-            "+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||",
-        ];
-        match self.next(6) {
-            0 => format!("!({})", self.expr(depth - 1)),
-            1 => format!("-({})", self.expr(depth - 1)),
-            2 => format!(
-                "if {} {{ {} }} else {{ {} }}",
-                self.expr(depth - 1),
-                self.expr(depth - 1),
-                self.expr(depth - 1)
-            ),
-            _ => {
-                let op = ops[self.next(ops.len() as u64) as usize];
-                format!("({} {op} {})", self.expr(depth - 1), self.expr(depth - 1))
-            }
-        }
-    }
-}
-
-/// Random expressions, one rule per handful, both ways: every value, every error, the same.
-#[test]
-fn random_expressions_agree_with_the_interpreter() {
-    let mut gen = Exprs(Lcg(42));
-    let mut rules: Vec<(String, String)> = Vec::new();
-    while rules.len() < 60 {
-        let r = rules.len();
-        let rule = {
-            let mut body = String::new();
-            for _ in 0..2 {
-                body.push_str(&format!("    parts.push(`${{{}}}`);\n", gen.expr(2)));
-            }
-            let text = format!(
-                "fn on_event(event, user) {{\n    let n = user.events;\n    let f = n * 0.5;\n    \
-                 let s = event.type;\n    let b = n % 2 == 0;\n    let parts = [];\n{body}    \
-                 let text = \"\";\n    for p in parts {{ text += p + \";\"; }}\n    \
-                 untag(\"intent/price\");\n    tag(\"intent/price\", text);\n}}\n"
-            );
-            (format!("r{r:02}"), text)
-        };
-        // Rhai's parser rejects some constant expressions (`true + 1`): keep those it takes.
-        if pack_of(&[(&rule.0, &rule.1)]).is_ok() {
-            rules.push(rule);
-        }
-    }
-    let named: Vec<(&str, &str)> = rules
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
-        .collect();
-    let pack = pack_of(&named).unwrap();
-    assert_eq!(
-        compiled_rules(&pack).len(),
-        rules.len(),
-        "every rule is compiled"
-    );
-    let lines: Vec<String> = (0..6)
-        .flat_map(|i| {
-            let t = T0 + i * HOUR;
-            [
-                chat("u1", t, "hi"),
-                click("u1", t + 1),
-                order("u2", t + 2, &format!("o{i}"), 10.0, false),
-            ]
-        })
-        .collect();
-    let (out, fallbacks) = agree(&pack, &joined(&lines));
-    let changes = out.iter().filter(|o| o.contains("\"op\"")).count();
-    let errors = out.len() - changes;
-    // The generator is meant to mix both: values the compiled form computes, and errors (or
-    // loosely typed cases) it hands to the interpreter.
-    assert!(
-        changes > 200 && errors > 100,
-        "{changes} changes, {errors} errors"
-    );
-    assert!(fallbacks > 0);
-}
-
-/// Rhai's data limits count what arrays hold (items, string bytes), not only their length;
-/// the compiled form leaves whatever comes near them to the interpreter.
-#[test]
-fn data_limits_are_the_interpreters() {
-    let hundred = "0123456789".repeat(10);
-    let pushes = r#"
-fn on_chat(event, user) {
-    let a = [];
-    let i = 0;
-    while i < 10005 { a.push(i); i += 1; }
-    tag("intent/price", `pushed ${a.len()}`);
-}
-"#;
-    let strings = format!(
-        "fn on_click(event, user) {{\n    let a = [];\n    let i = 0;\n    \
-         while i < 700 {{ a.push(\"{hundred}\"); i += 1; }}\n    tag(\"intent/purchase\");\n}}\n"
-    );
-    let literal = format!(
-        "fn on_order(event, user) {{\n    let s = \"{hundred}\";\n    let t = s + s + s + s + s + s + s + s + s + s;\n    \
-         let u = t + t + t + t + t + t + t + t + t + t;\n    let a = [u, u, u, u, u, u, u, u];\n    \
-         tag(\"service/complaint\");\n}}\n"
-    );
-    let pack = pack_of(&[
-        ("pushes", pushes),
-        ("strings", &strings),
-        ("literal", &literal),
-    ])
-    .unwrap();
-    assert_eq!(compiled_rules(&pack).len(), 3);
-    let lines = [
-        chat("u1", T0, "hi"),
-        click("u1", T0 + 1),
-        order("u1", T0 + 2, "o1", 10.0, false),
-    ];
-    let (out, _) = agree(&pack, &joined(&lines));
-    assert_eq!(out.len(), 3, "{out:?}");
-    assert!(out[0].contains("Size of array"), "{}", out[0]);
-    assert!(out[1].contains("Length of string") && out[2].contains("Length of string"));
-}
-
 /// Each rule runs both ways over a chat and must give identical outputs; returns them.
-fn agree_on_a_chat(rule: &str) -> Vec<String> {
+pub fn agree_on_a_chat(rule: &str) -> Vec<String> {
     let pack = pack_of(&[("regression", rule)]).unwrap();
     agree(&pack, &joined(&[chat("u1", T0, "hi")])).0
 }
@@ -550,77 +378,4 @@ fn on_chat(event, user) {
     assert!(compiled_rules(&pack).is_empty());
     let out = agree_on_a_chat(rule);
     assert!(out[0].contains("Non-pure method"), "{out:?}");
-}
-
-/// Long method chains count at least the interpreter's operations: what Rhai stops for its
-/// operation count is stopped compiled too.
-#[test]
-fn method_chains_count_the_interpreters_operations() {
-    let rule = r#"
-fn on_chat(event, user) {
-    let x = 1.5;
-    let i = 0;
-    while i < 8000 {
-        x = x.floor().floor().floor().floor().floor().floor().floor().floor().floor().floor();
-        i += 1;
-    }
-    tag("intent/price", `${x}`);
-}
-"#;
-    let out = agree_on_a_chat(rule);
-    assert!(out[0].contains("Too many operations"), "{out:?}");
-}
-
-/// One operation can take long (copying a value that holds itself): the time budget ends
-/// the call as a rule error naming the budget, its changes rolled back, and the stream goes on.
-#[test]
-fn a_handler_call_is_bounded_in_time() {
-    let rule = r#"
-fn on_chat(event, user) {
-    tag("service/complaint", "before the loop");
-    let x = [42];
-    loop { x[0] = x; }
-}
-fn on_click(event, user) {
-    tag("intent/price", "clicked");
-}
-"#;
-    let mut pack = pack_of(&[("hostile", rule)]).unwrap();
-    pack.limits.time_budget_ms = 50;
-    let lines = joined(&[chat("u1", T0, "hi"), click("u1", T0 + 1)]);
-    for execution in [Execution::Compiled, Execution::Interpreted] {
-        let started = std::time::Instant::now();
-        let (out, _) = outputs(&pack, execution, &lines);
-        let took = started.elapsed();
-        assert_eq!(out.len(), 2, "{out:?}");
-        assert!(out[0].contains("time budget of 50 ms"), "{}", out[0]);
-        assert!(out[0].contains("\"rule\":\"hostile\""), "{}", out[0]);
-        assert!(
-            out[1].contains("intent/price"),
-            "the stream goes on: {}",
-            out[1]
-        );
-        // Without the budget this call runs for many seconds; with it, about 50 ms.
-        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
-    }
-}
-
-/// A compiled loop is held to the same budget.
-#[test]
-fn a_compiled_handler_is_bounded_in_time() {
-    let rule = r#"
-fn on_chat(event, user) {
-    let i = 0;
-    let s = 0;
-    while i < 100000000 { s += i % 7; i += 1; }
-    tag("intent/price", `${s}`);
-}
-"#;
-    let mut pack = pack_of(&[("slow", rule)]).unwrap();
-    assert_eq!(compiled_rules(&pack), ["slow"]);
-    pack.limits.time_budget_ms = 30;
-    pack.limits.operations = 0;
-    let (out, fallbacks) = outputs(&pack, Execution::Compiled, &joined(&[chat("u1", T0, "hi")]));
-    assert_eq!(fallbacks, 0, "the compiled call ends itself");
-    assert!(out[0].contains("time budget of 30 ms"), "{out:?}");
 }

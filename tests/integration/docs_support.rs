@@ -101,6 +101,16 @@ pub fn all_blocks() -> Vec<Block> {
     markdown_files().iter().flat_map(|p| blocks_of(p)).collect()
 }
 
+/// The `lang` block of `blocks` tagged `kind` (any, when empty) and `example=name`.
+pub fn examples_of<'a>(blocks: &'a [Block], lang: &str, kind: &str, name: &str) -> &'a Block {
+    blocks
+        .iter()
+        .find(|b| {
+            b.lang == lang && (kind.is_empty() || b.has(kind)) && b.get("example") == Some(name)
+        })
+        .unwrap_or_else(|| panic!("no ```{lang} {kind} example={name} block"))
+}
+
 /// The validators of `docs/schema/*.json` by file stem, formats checked.
 pub fn schemas() -> BTreeMap<String, jsonschema::Validator> {
     let mut out = BTreeMap::new();

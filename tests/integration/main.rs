@@ -5,9 +5,13 @@ mod support;
 
 mod cli;
 mod compiled;
+mod compiled_limits;
+mod compiled_random;
 mod diff;
 mod docker;
 mod docs;
+mod docs_commands;
+mod docs_references;
 mod docs_support;
 mod embedded;
 mod failover;

@@ -4,7 +4,8 @@
 use rhai::{Expr, FnCallExpr, Position};
 
 use super::api::{suggest, Api};
-use super::script::{list, Walker};
+use super::calls::list;
+use super::script::Walker;
 
 impl Walker<'_> {
     /// Checks one link of a `receiver.a.b(…)` chain after another; `recv` is the type of what

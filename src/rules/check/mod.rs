@@ -4,7 +4,8 @@
 //! the run together — not only the first — each with the file and line to fix:
 //!
 //! - syntax errors, and calls to functions or methods that neither the script defines nor the
-//!   engine registers with that number of arguments (with the nearest name);
+//!   engine registers with that number of arguments (with the nearest name; [`calls`],
+//!   [`members`]);
 //! - functions named like handlers (`on_…`) that are not one, handlers with the wrong parameters;
 //! - parameters a script reads that the parameter file lacks, keys of a read section that no
 //!   rule reads, values of the wrong type ([`params`]);
@@ -16,6 +17,7 @@
 //! set is swapped in only when its check has no error.
 
 mod api;
+mod calls;
 mod literals;
 mod members;
 mod params;

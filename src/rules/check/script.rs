@@ -1,14 +1,15 @@
-//! Static checks of one rule script, on the AST Rhai's parser produces: calls resolved against
-//! the script's own functions and the engine's registered API, handlers, parameter reads, and
-//! literal arguments the API would reject at run time.
+//! Static checks of one rule script, on the AST Rhai's parser produces: the walk over it, which
+//! hands each call to [`calls`](super::calls) and each chain to [`members`](super::members);
+//! handlers; parameter reads; and literal arguments the API would reject at run time
+//! ([`literals`](super::literals)).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use regex::Regex;
-use rhai::{ASTNode, Engine, Expr, FnCallExpr, Module, OptimizationLevel, Position, Stmt, AST};
+use rhai::{ASTNode, Engine, Expr, Module, OptimizationLevel, Position, Stmt, AST};
 
-use super::api::{is_identifier, suggest, Api};
+use super::api::{suggest, Api};
 use super::{fallback_parts, Diagnostic};
 use crate::decode::EventType;
 use crate::rules::set::{fn_line, new_engine, Handler};
@@ -374,106 +375,6 @@ impl Walker<'_> {
             _ => None,
         }
     }
-
-    /// A call `name(args)`: resolved, and its literal arguments checked.
-    fn call(&mut self, call: &FnCallExpr, pos: Position) {
-        let name = call.name.as_str();
-        let args = &call.args[..];
-        if call.op_token.is_some() || !is_identifier(name) {
-            self.operator(name, args);
-            return;
-        }
-        if !call.namespace.is_empty() {
-            self.error(
-                pos,
-                format!(
-                    "`{}::{name}()`: parameters are values, not functions",
-                    call.namespace
-                ),
-            );
-            return;
-        }
-        let n = args.len();
-        let known = self.script_fns.get(name).is_some_and(|a| a.contains(&n))
-            || self.api.with_arity(name, n).next().is_some()
-            || Api::is_builtin(name);
-        if !known {
-            let mut arities: Vec<usize> = self.api.arities(name).into_iter().collect();
-            arities.extend(self.script_fns.get(name).into_iter().flatten());
-            arities.sort_unstable();
-            arities.dedup();
-            let message = if arities.is_empty() {
-                let names: Vec<&str> = self
-                    .api
-                    .names()
-                    .chain(self.script_fns.keys().map(String::as_str))
-                    .collect();
-                format!("unknown function `{name}`{}", suggest(name, names))
-            } else {
-                format!("`{name}` takes {} argument(s), not {n}", list(&arities))
-            };
-            self.error(pos, message);
-            return;
-        }
-        if self.script_fns.contains_key(name) {
-            return;
-        }
-        match name {
-            "tag" | "untag" => {
-                if let Some(Expr::StringConstant(tag, p)) = args.first() {
-                    self.declared_tag(tag, *p);
-                }
-                if name == "tag" {
-                    if let Some(Expr::Map(map, _)) = args.get(1) {
-                        self.tag_options(&map.0);
-                    }
-                }
-            }
-            "untag_group" => {
-                if let Some(Expr::StringConstant(group, p)) = args.first() {
-                    self.declared_group(group, *p);
-                }
-            }
-            "duration" => self.duration_literal(args.first()),
-            "days" | "hours" | "minutes" => self.arg_needs(args.first(), Need::Number),
-            "grade_at_least" | "grade_at_most" => {
-                self.arg_needs(args.first(), Need::Number);
-                self.arg_needs(args.get(1), Need::Numbers);
-            }
-            _ => {}
-        }
-    }
-
-    /// Operators: comparisons of `event.type` with a literal, and parameters used as numbers.
-    fn operator(&mut self, op: &str, args: &[Expr]) {
-        match op {
-            "==" | "!=" => {
-                for (a, b) in [(0, 1), (1, 0)] {
-                    if let (Some(lhs), Some(Expr::StringConstant(s, p))) =
-                        (args.get(a), args.get(b))
-                    {
-                        if self.is_event_type(lhs) {
-                            self.event_type_literal(s, *p);
-                        }
-                    }
-                }
-            }
-            "<" | "<=" | ">" | ">=" | "-" | "*" | "/" | "%" => {
-                for arg in args {
-                    self.arg_needs(Some(arg), Need::Number);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn is_event_type(&self, e: &Expr) -> bool {
-        let Expr::Dot(b, ..) = e else { return false };
-        let Expr::Property(p, _) = &b.rhs else {
-            return false;
-        };
-        p.2.as_str() == "type" && self.type_of(&b.lhs).as_deref() == Some("Event")
-    }
 }
 
 /// Whether `e` is the right-hand part of an enclosing `.` (a later link of a chain).
@@ -482,20 +383,5 @@ fn is_chain_link(path: &[ASTNode], e: &Expr) -> bool {
         Some(ASTNode::Expr(Expr::Dot(b, ..))) => std::ptr::eq(&b.rhs, e),
         Some(ASTNode::Expr(Expr::Index(b, ..))) => std::ptr::eq(&b.rhs, e),
         _ => false,
-    }
-}
-
-/// `1`, `1 or 2`, `1, 2 or 3`.
-pub(super) fn list(items: &[usize]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [init @ .., last] => format!(
-            "{} or {last}",
-            init.iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }

@@ -1,0 +1,134 @@
+//! The command line's subcommands and flags, as clap parses them, and the parsers of the flag
+//! values clap has none for (dates, worker counts).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::MAX_WORKERS;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tagstream",
+    version,
+    about = "Rules-driven auto-tagging stream processor"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Process events: Kafka per the config, or a file/stdin with --input.
+    Run(RunArgs),
+    /// Check rules, catalogue, parameters, config and rule tests; every error with file:line.
+    Check(CommonArgs),
+    /// Run the rule tests in <rules>/tests/*.toml.
+    Test(TestArgs),
+    /// Replay recorded events through the base and a new rule set; report what differs.
+    Diff(crate::diff::DiffArgs),
+    /// Write a generated behaviour-event stream (JSON lines).
+    Generate(GenerateArgs),
+    /// Measure throughput and memory of each layer over a generated stream.
+    Bench(crate::bench::BenchArgs),
+    /// Users whose current tags match an expression, e.g. 'lifecycle/mature & !service/complaint'.
+    Segment(crate::query::SegmentArgs),
+    /// One user's tags and why: the rule, event and time that set each, aggregates, timers.
+    Explain(crate::query::ExplainArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommonArgs {
+    /// Engine config (default: config/tagstream.toml when present).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Rules directory (overrides rules.dir).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// Tag catalogue (overrides rules.catalogue).
+    #[arg(long, value_name = "FILE")]
+    pub catalogue: Option<PathBuf>,
+    /// Rule parameters (overrides rules.params).
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// JSON-lines input file, or - for stdin (embedded mode, no broker).
+    #[arg(long, value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+    /// Tag changes output (embedded mode), - for stdout.
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub output: PathBuf,
+    /// Dead letters output (embedded mode); stderr when absent.
+    #[arg(long, value_name = "FILE")]
+    pub dead_letter: Option<PathBuf>,
+    /// Embedded mode: threads the users are split over, 1 to 256 (default: the number of
+    /// cores). The tags are the same for any number; the order of the output lines depends on it.
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
+    pub workers: Option<usize>,
+    /// Embedded mode: restore users, clock and timers from DIR before the run and save them
+    /// back after it (created when missing). Without it (or `state.embedded`), nothing is kept.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Without it, Kafka mode
+    /// listens on http.listen; embedded mode only when http.listen is not the default.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Run only the cases whose name contains this text.
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Users in the stream (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub users: u64,
+    #[arg(long, default_value_t = 100_000)]
+    pub events: u64,
+    /// Days of event time from --start, 1 to 3650.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// The first day of event time (UTC), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", default_value = "2026-09-01", value_parser = parse_start)]
+    pub start: i64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of invalid lines, per mille (0 to 1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub invalid_per_mille: u32,
+    /// Share of late events, per mille (0 to 1000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub late_per_mille: u32,
+    /// Add the scripted persona users (every lifecycle stage and RFM segment).
+    #[arg(long)]
+    pub personas: bool,
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub output: PathBuf,
+}
+
+/// A `YYYY-MM-DD` date → epoch milliseconds of its midnight, UTC.
+fn parse_start(text: &str) -> Result<i64, String> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+        .ok_or_else(|| format!("expected a date like 2026-09-01, not {text:?}"))
+}
+
+fn parse_workers(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {MAX_WORKERS}")),
+    }
+}

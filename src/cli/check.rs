@@ -1,0 +1,103 @@
+//! `tagstream check` and `tagstream test`: every finding about the config, rules and rule
+//! tests, and the rule tests run.
+
+use std::process::ExitCode;
+
+use crate::config::{env_vars, Config};
+use crate::rules::check::{Diagnostic, Sources};
+use crate::rules::{self, RuleSet};
+
+use super::{
+    apply_paths, config_path, load, load_config, runtime_error, usage_error, CommonArgs, TestArgs,
+    EXIT_RUNTIME, EXIT_USAGE,
+};
+
+/// `tagstream check`: every finding of config, catalogue, parameters, rules and rule tests.
+pub(super) fn check(common: &CommonArgs) -> ExitCode {
+    let vars = env_vars();
+    let mut found = Vec::new();
+    let config = load_config(common, &vars).unwrap_or_else(|e| {
+        found.push(Diagnostic::from_config(
+            &e,
+            &config_path(common).0.display().to_string(),
+        ));
+        let mut config = Config::default();
+        apply_paths(common, &mut config);
+        config
+    });
+    let sources = Sources {
+        rules_dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+    };
+    let checked = rules::check::check(&sources, &vars);
+    found.extend(checked.diagnostics);
+    let (tests, problems) = crate::testing::load(&sources.rules_dir, checked.pack.as_ref());
+    found.extend(problems);
+    for d in &found {
+        eprintln!("{d}");
+    }
+    let errors = found.iter().filter(|d| d.is_error()).count();
+    let Some(pack) = checked.pack.filter(|_| errors == 0) else {
+        eprintln!(
+            "check failed: {errors} error(s), {} warning(s)",
+            found.len() - errors
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let cases: usize = tests.iter().map(|f| f.cases.len()).sum();
+    println!(
+        "ok: {} rules ({}), {} tags, {} keyword tags, {cases} test cases in {} files",
+        names.len(),
+        names.join(", "),
+        pack.catalogue.len(),
+        pack.params.keywords.specs.len(),
+        tests.len(),
+    );
+    if let Ok(set) = RuleSet::compile(&pack) {
+        for (i, rule) in pack.rules.iter().enumerate() {
+            if let Some(why) = set.interpreted_because(i) {
+                println!(
+                    "note: {} runs in the interpreter, several times slower ({why})",
+                    rule.path.display()
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules
+/// are broken.
+pub(super) fn test(args: &TestArgs) -> ExitCode {
+    let (config, pack) = match load(&args.common) {
+        Ok(loaded) => loaded,
+        Err(e) => return usage_error(e),
+    };
+    let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
+    if !problems.is_empty() {
+        for d in &problems {
+            eprintln!("{d}");
+        }
+        if problems.iter().any(Diagnostic::is_error) {
+            return ExitCode::from(EXIT_USAGE);
+        }
+    }
+    if files.is_empty() {
+        return usage_error(format!(
+            "no rule tests: write them in {}",
+            config.rules.dir.join("tests/*.toml").display()
+        ));
+    }
+    let stdout = std::io::stdout();
+    match crate::testing::run(&pack, &files, args.filter.as_deref(), &mut stdout.lock()) {
+        Ok(summary) if summary.passed + summary.failed == 0 => usage_error(format!(
+            "no case name contains {:?}",
+            args.filter.as_deref().unwrap_or_default()
+        )),
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(EXIT_RUNTIME),
+        Err(e) => runtime_error(e),
+    }
+}

@@ -1,0 +1,138 @@
+//! Compiled handlers held to the interpreter's limits: Rhai's data limits, its operation count
+//! (endless loops included), and the time budget of a handler call.
+
+use tagstream::rules::Execution;
+
+use crate::compiled::{agree, agree_on_a_chat, compiled_rules, joined, outputs};
+use crate::support::{chat, click, order, pack_of, T0};
+
+/// An endless loop leaves the compiled path before the operation limit; the interpreter then
+/// stops it at the limit, as before.
+#[test]
+fn an_endless_loop_is_stopped_by_the_interpreter() {
+    let endless = r#"
+fn on_chat(event, user) {
+    let i = 0;
+    while true { i += 1; }
+}
+"#;
+    let pack = pack_of(&[("endless", endless)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["endless"]);
+    let (out, fallbacks) = agree(&pack, &joined(&[chat("u1", T0, "hi")]));
+    assert_eq!(fallbacks, 1);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].contains("Too many operations"), "{}", out[0]);
+}
+
+/// Rhai's data limits count what arrays hold (items, string bytes), not only their length;
+/// the compiled form leaves whatever comes near them to the interpreter.
+#[test]
+fn data_limits_are_the_interpreters() {
+    let hundred = "0123456789".repeat(10);
+    let pushes = r#"
+fn on_chat(event, user) {
+    let a = [];
+    let i = 0;
+    while i < 10005 { a.push(i); i += 1; }
+    tag("intent/price", `pushed ${a.len()}`);
+}
+"#;
+    let strings = format!(
+        "fn on_click(event, user) {{\n    let a = [];\n    let i = 0;\n    \
+         while i < 700 {{ a.push(\"{hundred}\"); i += 1; }}\n    tag(\"intent/purchase\");\n}}\n"
+    );
+    let literal = format!(
+        "fn on_order(event, user) {{\n    let s = \"{hundred}\";\n    let t = s + s + s + s + s + s + s + s + s + s;\n    \
+         let u = t + t + t + t + t + t + t + t + t + t;\n    let a = [u, u, u, u, u, u, u, u];\n    \
+         tag(\"service/complaint\");\n}}\n"
+    );
+    let pack = pack_of(&[
+        ("pushes", pushes),
+        ("strings", &strings),
+        ("literal", &literal),
+    ])
+    .unwrap();
+    assert_eq!(compiled_rules(&pack).len(), 3);
+    let lines = [
+        chat("u1", T0, "hi"),
+        click("u1", T0 + 1),
+        order("u1", T0 + 2, "o1", 10.0, false),
+    ];
+    let (out, _) = agree(&pack, &joined(&lines));
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[0].contains("Size of array"), "{}", out[0]);
+    assert!(out[1].contains("Length of string") && out[2].contains("Length of string"));
+}
+
+/// Long method chains count at least the interpreter's operations: what Rhai stops for its
+/// operation count is stopped compiled too.
+#[test]
+fn method_chains_count_the_interpreters_operations() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let x = 1.5;
+    let i = 0;
+    while i < 8000 {
+        x = x.floor().floor().floor().floor().floor().floor().floor().floor().floor().floor();
+        i += 1;
+    }
+    tag("intent/price", `${x}`);
+}
+"#;
+    let out = agree_on_a_chat(rule);
+    assert!(out[0].contains("Too many operations"), "{out:?}");
+}
+
+/// One operation can take long (copying a value that holds itself): the time budget ends
+/// the call as a rule error naming the budget, its changes rolled back, and the stream goes on.
+#[test]
+fn a_handler_call_is_bounded_in_time() {
+    let rule = r#"
+fn on_chat(event, user) {
+    tag("service/complaint", "before the loop");
+    let x = [42];
+    loop { x[0] = x; }
+}
+fn on_click(event, user) {
+    tag("intent/price", "clicked");
+}
+"#;
+    let mut pack = pack_of(&[("hostile", rule)]).unwrap();
+    pack.limits.time_budget_ms = 50;
+    let lines = joined(&[chat("u1", T0, "hi"), click("u1", T0 + 1)]);
+    for execution in [Execution::Compiled, Execution::Interpreted] {
+        let started = std::time::Instant::now();
+        let (out, _) = outputs(&pack, execution, &lines);
+        let took = started.elapsed();
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(out[0].contains("time budget of 50 ms"), "{}", out[0]);
+        assert!(out[0].contains("\"rule\":\"hostile\""), "{}", out[0]);
+        assert!(
+            out[1].contains("intent/price"),
+            "the stream goes on: {}",
+            out[1]
+        );
+        // Without the budget this call runs for many seconds; with it, about 50 ms.
+        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    }
+}
+
+/// A compiled loop is held to the same budget.
+#[test]
+fn a_compiled_handler_is_bounded_in_time() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let i = 0;
+    let s = 0;
+    while i < 100000000 { s += i % 7; i += 1; }
+    tag("intent/price", `${s}`);
+}
+"#;
+    let mut pack = pack_of(&[("slow", rule)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["slow"]);
+    pack.limits.time_budget_ms = 30;
+    pack.limits.operations = 0;
+    let (out, fallbacks) = outputs(&pack, Execution::Compiled, &joined(&[chat("u1", T0, "hi")]));
+    assert_eq!(fallbacks, 0, "the compiled call ends itself");
+    assert!(out[0].contains("time budget of 30 ms"), "{out:?}");
+}

@@ -1,0 +1,264 @@
+//! The expressions of a generated rule: values of the kind asked for (now and then of another),
+//! built from operators, indexes, method chains, conditionals, blocks, script-function calls and
+//! the rule API's reads, down to literals and variables in scope.
+
+use super::{text, Gen, Kind, Node, Scope, Var, KINDS};
+
+impl Gen {
+    /// A value `emit` can write into a reason: not an array.
+    pub(super) fn scalar(&mut self, scope: &Scope, depth: u32) -> Node {
+        let kind = *self.pick(&[Kind::Int, Kind::Float, Kind::Str, Kind::Bool]);
+        self.expr_of(scope, kind, depth)
+    }
+
+    pub(super) fn any_expr(&mut self, scope: &Scope, depth: u32) -> Node {
+        let kind = *self.pick(&KINDS);
+        self.expr_of(scope, kind, depth)
+    }
+
+    /// An expression that usually gives a value of `kind`; now and then any kind at all.
+    pub(super) fn expr_of(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
+        // Conditions stay boolean: Rhai rejects a condition that is a literal of another type.
+        if kind != Kind::Bool && self.chance(3) {
+            let other = *self.pick(&KINDS);
+            return Node::Expr(Box::new(self.typed(scope, other, depth)));
+        }
+        Node::Expr(Box::new(self.typed(scope, kind, depth)))
+    }
+
+    fn var_of(&mut self, scope: &Scope, kind: Kind) -> Option<String> {
+        let names: Vec<&Var> = scope.vars.iter().filter(|v| v.kind == kind).collect();
+        (!names.is_empty()).then(|| self.pick(&names).name.clone())
+    }
+
+    fn typed(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
+        if depth == 0 || self.chance(30) {
+            return self.leaf(scope, kind);
+        }
+        let d = depth - 1;
+        if scope.fns.iter().any(|f| !f.1.is_empty()) && self.chance(8) {
+            let calls: Vec<&(String, Vec<Kind>)> =
+                scope.fns.iter().filter(|f| !f.1.is_empty()).collect();
+            let (name, kinds) = (*self.pick(&calls)).clone();
+            let mut parts = vec![text(format!("{name}(user"))];
+            for kind in kinds {
+                parts.push(text(", "));
+                parts.push(self.expr_of(scope, kind, d));
+            }
+            parts.push(text(")"));
+            return Node::Seq(parts);
+        }
+        if scope.fns.iter().any(|f| f.0 == "deep") && self.chance(5) {
+            return text(format!("deep({})", 10 + self.below(30)));
+        }
+        match kind {
+            Kind::Int => match self.below(12) {
+                0..=3 => {
+                    let op = *self.pick(&["+", "-", "*", "/", "%"]);
+                    self.binary(scope, Kind::Int, op, d)
+                }
+                4 => {
+                    let inner = self.expr_of(scope, Kind::Int, d);
+                    Node::Seq(vec![text("-("), inner, text(")")])
+                }
+                5 => {
+                    let arr = self.expr_of(scope, Kind::Ints, d);
+                    let index = if self.chance(25) {
+                        self.expr_of(scope, Kind::Int, d)
+                    } else {
+                        text(*self.pick(&["0", "1", "-1"]))
+                    };
+                    Node::Seq(vec![text("("), arr, text(")["), index, text("]")])
+                }
+                6 => {
+                    // An index, then a method or a further index on the item.
+                    let arr = self
+                        .var_of(scope, Kind::Nested)
+                        .unwrap_or("[[1, 2], [3]]".into());
+                    let i = self.below(2);
+                    let tail = *self.pick(&[
+                        "[0]",
+                        "[0]",
+                        "[-1]",
+                        "[0].hours()",
+                        "[1].minutes() / 1000",
+                        "[0].days() % 1000",
+                        ".len()",
+                    ]);
+                    text(format!("{arr}[{i}]{tail}"))
+                }
+                7 => {
+                    let value = self.expr_of(scope, Kind::Float, d);
+                    Node::Seq(vec![text("("), value, text(").floor().to_int()")])
+                }
+                8 => {
+                    let s = self.expr_of(scope, Kind::Str, d);
+                    Node::Seq(vec![text("("), s, text(").len()")])
+                }
+                9 => {
+                    let cond = self.expr_of(scope, Kind::Bool, d);
+                    let a = self.expr_of(scope, Kind::Int, d);
+                    let b = self.expr_of(scope, Kind::Int, d);
+                    Node::Seq(vec![
+                        text("if "),
+                        cond,
+                        text(" { "),
+                        a,
+                        text(" } else { "),
+                        b,
+                        text(" }"),
+                    ])
+                }
+                10 => self.switch(scope, false),
+                _ => {
+                    let inner = self.expr_of(scope, Kind::Int, d);
+                    let name = self.fresh("t");
+                    Node::Seq(vec![
+                        text(format!("{{ let {name} = ")),
+                        inner,
+                        text(format!("; {name} * 2 + 1 }}")),
+                    ])
+                }
+            },
+            Kind::Float => match self.below(4) {
+                0 | 1 => {
+                    let op = *self.pick(&["+", "-", "*", "/"]);
+                    self.binary(scope, Kind::Float, op, d)
+                }
+                2 => {
+                    let value = self.expr_of(scope, Kind::Int, d);
+                    Node::Seq(vec![text("("), value, text(").to_float() / 3")])
+                }
+                _ => {
+                    let value = self.expr_of(scope, Kind::Float, d);
+                    let method = *self.pick(&[".floor()", ".ceiling()", ".round()"]);
+                    Node::Seq(vec![
+                        text("round_to("),
+                        value,
+                        text(format!("{method}, 2)")),
+                    ])
+                }
+            },
+            Kind::Str => match self.below(3) {
+                0 => self.binary(scope, Kind::Str, "+", d),
+                1 => {
+                    let value = self.any_expr(scope, d);
+                    Node::Seq(vec![text("`<${"), value, text("}>`")])
+                }
+                _ => self.leaf(scope, Kind::Str),
+            },
+            Kind::Bool => match self.below(5) {
+                0 | 1 => {
+                    let kind = *self.pick(&[Kind::Int, Kind::Float, Kind::Str]);
+                    let op = *self.pick(&["==", "!=", "<", "<=", ">", ">="]);
+                    self.binary(scope, kind, op, d)
+                }
+                2 => {
+                    let op = *self.pick(&["&&", "||"]);
+                    self.binary(scope, Kind::Bool, op, d)
+                }
+                3 => {
+                    let inner = self.expr_of(scope, Kind::Bool, d);
+                    Node::Seq(vec![text("!("), inner, text(")")])
+                }
+                _ => text(*self.pick(&[
+                    "user.has(\"intent/purchase\")",
+                    "user.has(\"activity/high\")",
+                    "user.get(\"k0\") == ()",
+                ])),
+            },
+            Kind::Ints => match self.below(3) {
+                0 => {
+                    let a = self.expr_of(scope, Kind::Int, d);
+                    let b = self.expr_of(scope, Kind::Int, d);
+                    Node::Seq(vec![text("["), a, text(", "), b, text("]")])
+                }
+                _ => self.leaf(scope, Kind::Ints),
+            },
+            Kind::Nested => {
+                let a = self.expr_of(scope, Kind::Ints, d);
+                Node::Seq(vec![text("["), a, text(", [7, 30]]")])
+            }
+        }
+    }
+
+    fn binary(&mut self, scope: &Scope, kind: Kind, op: &str, depth: u32) -> Node {
+        let a = self.expr_of(scope, kind, depth);
+        // Mostly a divisor that is not zero; now and then anything.
+        let b = if matches!(op, "/" | "%") && self.chance(80) {
+            text(*self.pick(&["3", "7", "-2", "2.5"]))
+        } else {
+            self.expr_of(scope, kind, depth)
+        };
+        Node::Seq(vec![text("("), a, text(format!(" {op} ")), b, text(")")])
+    }
+
+    fn leaf(&mut self, scope: &Scope, kind: Kind) -> Node {
+        if self.chance(55) {
+            if let Some(name) = self.var_of(scope, kind) {
+                return text(name);
+            }
+        }
+        let event = scope.event;
+        let options: Vec<&str> = match kind {
+            Kind::Int => {
+                let mut v = vec![
+                    "0",
+                    "1",
+                    "2",
+                    "-3",
+                    "7",
+                    "1000",
+                    "9223372036854775807",
+                    "user.events",
+                    "user.count(\"chat\", days(7))",
+                    "user.count(\"click\", days(14), days(7))",
+                    "user.paid_orders().count",
+                    "user.paid_orders(days(365)).count",
+                    "user.since_last()",
+                    "now() % 100000",
+                    "user.record_hit(\"h\", days(7))",
+                    "grade_at_least(user.events, [10, 5, 3, 2])",
+                ];
+                if event {
+                    v.extend(["event.ts % 1000", "event.ts"]);
+                }
+                v
+            }
+            Kind::Float => vec![
+                "0.0",
+                "0.5",
+                "-1.25",
+                "1e10",
+                "0.1",
+                "user.decayed(\"s\", days(7))",
+                "as_days(user.age())",
+                "user.paid_orders().amount",
+            ],
+            Kind::Str => {
+                let mut v = vec![
+                    "\"\"",
+                    "\"a\"",
+                    "\"chat\"",
+                    "\"多少钱\"",
+                    "user.id",
+                    "user.tag_in(\"activity\")",
+                ];
+                if event {
+                    v.extend(["event.type", "event.type + \"!\""]);
+                }
+                v
+            }
+            Kind::Bool => vec!["true", "false"],
+            Kind::Ints => {
+                if self.chance(10) {
+                    vec!["[]", "[0]", "user.tags"]
+                } else {
+                    vec!["[1, 2, 3]", "[-1, 5]", "[4, 0, 9]"]
+                }
+            }
+            Kind::Nested => vec!["[[1, 2], [3]]", "[[5]]"],
+        };
+        text(*self.pick(&options))
+    }
+}
