@@ -58,6 +58,7 @@ pub struct Metrics {
     pub processing_latency: Histogram,
     pub consumer_lag: IntGaugeVec,
     pub rebalances: IntCounter,
+    pub regroups: IntCounter,
     pub commits: IntCounterVec,
     pub produce_errors: IntCounter,
     pub checkpoints: IntCounter,
@@ -214,6 +215,11 @@ impl Metrics {
                 "tagstream_kafka_rebalances_total",
                 "Partition assignments received from the group.",
             ),
+            regroups: counter(
+                &r,
+                "tagstream_kafka_regroups_total",
+                "Times this instance left the group and joined again because the coordinator left partitions without an owner.",
+            ),
             commits: counter_vec(
                 &r,
                 "tagstream_kafka_commits_total",
@@ -342,6 +348,12 @@ pub fn partitions_assigned(partitions: &BTreeSet<i32>) {
     let m = global();
     m.rebalances.inc();
     m.health.assigned(partitions);
+}
+
+/// This instance leaves the group to join again: the coordinator left partitions without an
+/// owner (see [`crate::source::regroup`]).
+pub fn regrouping() {
+    global().regroups.inc();
 }
 
 /// The group takes `partitions` away: not ready until the next assignment is restored.

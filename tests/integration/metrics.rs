@@ -204,6 +204,10 @@ fn kafka_metrics_agree_with_what_the_broker_holds() {
         .collect();
     assert_eq!(sum(&s, "tagstream_users", &[]), users.len() as u64);
     assert!(sum(&s, "tagstream_kafka_rebalances_total", &[]) >= 1);
+    // A lone member holds every partition: the regroup watch never acts, and says so from the start.
+    assert!(s
+        .iter()
+        .any(|(n, _, v)| n == "tagstream_kafka_regroups_total" && *v == 0.0));
     assert!(sum(&s, "tagstream_checkpoints_total", &[]) > 0);
     assert!(sum(&s, "tagstream_kafka_commits_total", &[("result", "ok")]) > 0);
     assert_eq!(

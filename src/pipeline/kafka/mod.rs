@@ -369,6 +369,7 @@ fn poll_loop(
         crate::metrics::loop_beat();
         if consumer.context().regroup.swap(false, Ordering::SeqCst) {
             // Leave and join again (see [`regroup`]); the revoke hook checkpoints and commits.
+            crate::metrics::regrouping();
             consumer.unsubscribe();
             drain(
                 consumer,
