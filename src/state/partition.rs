@@ -45,8 +45,9 @@ pub struct Partition {
     scratch: Vec<u8>,
     /// Structs of users gone compact, reused for users made hot, with their lists' allocations:
     /// a user made hot is decoded into one and allocates nothing for lists that fit. Up to as
-    /// many as one cooling frees, so the structs in use (hot and spare) never outnumber the hot
-    /// limit and the warms between two coolings allocate nothing. Boxed on purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
+    /// many as one cooling makes compact, so the warms between two coolings allocate nothing,
+    /// while the structs held (hot and spare) stay within the hot limit as before. Boxed on
+    /// purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
     #[allow(clippy::vec_box)]
     spare: Vec<Box<UserState>>,
     due: DueQueue,

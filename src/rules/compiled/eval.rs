@@ -364,13 +364,15 @@ impl<'a> Machine<'a> {
                 self.tick()?;
                 // A local or a constant operand is read in place rather than copied. The first
                 // is read so only when the second is plain too: nothing can run in between.
-                let x = match a.is_plain() && b.is_plain() {
-                    true => None,
-                    false => Some(self.expr(a, base)?),
+                let x = if a.is_plain() && b.is_plain() {
+                    None
+                } else {
+                    Some(self.expr(a, base)?)
                 };
-                let y = match b.is_plain() {
-                    true => None,
-                    false => Some(self.expr(b, base)?),
+                let y = if b.is_plain() {
+                    None
+                } else {
+                    Some(self.expr(b, base)?)
                 };
                 self.tick_n(u64::from(x.is_none()) + u64::from(y.is_none()))?;
                 let frame = &self.stack[base..];
