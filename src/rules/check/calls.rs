@@ -9,6 +9,14 @@ use super::api::{is_identifier, suggest, Api};
 use super::script::{Need, Walker};
 
 impl Walker<'_> {
+    /// Every name a call may use, the API's and the script's own: what an unknown function or
+    /// method is compared with for a suggestion.
+    pub(super) fn callable_names(&self) -> impl Iterator<Item = &str> {
+        self.api
+            .names()
+            .chain(self.script_fns.keys().map(String::as_str))
+    }
+
     /// A call `name(args)`: resolved, and its literal arguments checked.
     pub(super) fn call(&mut self, call: &FnCallExpr, pos: Position) {
         let name = call.name.as_str();
@@ -37,12 +45,10 @@ impl Walker<'_> {
             arities.sort_unstable();
             arities.dedup();
             let message = if arities.is_empty() {
-                let names: Vec<&str> = self
-                    .api
-                    .names()
-                    .chain(self.script_fns.keys().map(String::as_str))
-                    .collect();
-                format!("unknown function `{name}`{}", suggest(name, names))
+                format!(
+                    "unknown function `{name}`{}",
+                    suggest(name, self.callable_names())
+                )
             } else {
                 format!("`{name}` takes {} argument(s), not {n}", list(&arities))
             };

@@ -97,12 +97,10 @@ impl Walker<'_> {
                         .find_map(|s| s.returns.clone());
                 }
                 let message = if self.api.arities(name).is_empty() {
-                    let names: Vec<&str> = self
-                        .api
-                        .names()
-                        .chain(self.script_fns.keys().map(String::as_str))
-                        .collect();
-                    format!("unknown method `{name}`{}", suggest(name, names))
+                    format!(
+                        "unknown method `{name}`{}",
+                        suggest(name, self.callable_names())
+                    )
                 } else {
                     let arities: Vec<usize> = self
                         .api
