@@ -79,6 +79,8 @@ pub struct Processor {
     pub future: FutureLimit,
     /// Timer firings per (user, rule) in the current clock move.
     wakes: HashMap<(UserIndex, u16), u32>,
+    /// Scratch space for [`Origins::settle`](crate::state::Origins::settle).
+    origins: Vec<u8>,
 }
 
 impl Processor {
@@ -107,6 +109,7 @@ impl Processor {
             time_every: 0,
             future: FutureLimit::default(),
             wakes: HashMap::new(),
+            origins: Vec::new(),
         })
     }
 
@@ -219,7 +222,7 @@ impl Processor {
         let mut state = part.take_user(user);
         state.observe(&event, now);
         let handlers = [Handler::for_type(event.event_type()), Handler::Event];
-        let trigger = Trigger::Event(Arc::from(event.event_id.as_str()));
+        let trigger = Trigger::Event(event.event_id.clone());
         self.begin(part, user, state, now, trigger, Some(event));
         for rule in 0..self.rules.len() {
             if !handlers.iter().any(|h| self.rules.has(rule, *h)) {
@@ -439,7 +442,9 @@ impl Processor {
             Trigger::Event(id) => Some(&**id),
             Trigger::Timer => None,
         };
-        state.origins.settle(&mut state.tags, trigger);
+        state
+            .origins
+            .settle(&mut state.tags, trigger, &mut self.origins);
         part.put_user(user, state);
         for due in ctx.dues.drain(..) {
             part.push_due(due);

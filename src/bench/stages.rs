@@ -112,11 +112,11 @@ pub fn floor(stream: &Stream) -> Measured {
         buf.clear();
         match decode(raw, &source) {
             Ok(event) => {
-                let event_id: Arc<str> = event.event_id.as_str().into();
+                let event_id = event.event_id.clone();
                 let trigger = Trigger::Event(event_id.clone());
                 let change = TagChange {
                     id: change_id(&trigger, &event.user_id, &tag, Op::Add, event.ts, 0),
-                    user_id: event.user_id.as_str().into(),
+                    user_id: event.user_id.clone(),
                     tag: tag.clone(),
                     op: Op::Add,
                     score: Some(0.5),

@@ -116,7 +116,7 @@ impl Stream {
             .map(|l| {
                 decode(self.line(l), &self.source(l))
                     .ok()
-                    .map(|e| e.user_id.into_boxed_str())
+                    .map(|e| Box::<str>::from(&*e.user_id))
             })
             .collect()
     }

@@ -76,11 +76,13 @@ pub enum Body {
 /// A valid behaviour event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    pub user_id: String,
+    /// Shared with the tag changes the event makes.
+    pub user_id: Arc<str>,
     /// Event time, epoch milliseconds (UTC).
     pub ts: i64,
     /// As given, or derived from the event's [`Source`] when the input has none.
-    pub event_id: String,
+    /// Shared with the tag changes the event makes.
+    pub event_id: Arc<str>,
     pub body: Body,
     /// Fields outside the envelope and the type's known fields, readable from rules as
     /// `event.fields`. `None` when there are none (the common case costs no allocation).

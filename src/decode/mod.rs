@@ -16,6 +16,7 @@ pub use future::FutureLimit;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{Deserialize, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -391,8 +392,8 @@ impl<'de> RawEvent<'de> {
                 .ok_or(DecodeError::MissingField("ts"))?,
         )?;
         let event_id = match self.optional_str(Known::EventId)? {
-            Some(id) => id.into_owned(),
-            None => source.to_string(),
+            Some(id) => Arc::from(&*id),
+            None => Arc::from(source.to_string()),
         };
         let body = match event_type {
             EventType::Chat => Body::Chat {
@@ -417,7 +418,7 @@ impl<'de> RawEvent<'de> {
             }
         }
         Ok(Event {
-            user_id: user_id.into_owned(),
+            user_id: Arc::from(&*user_id),
             ts,
             event_id,
             body,

@@ -393,7 +393,7 @@ fn epoch_ms_integer() {
 #[test]
 fn event_id_given() {
     let e = ok(&msg("chat", r#","text":"hi","event_id":"c-7""#));
-    assert_eq!(e.event_id, "c-7");
+    assert_eq!(&*e.event_id, "c-7");
 }
 
 #[test]
@@ -406,7 +406,7 @@ fn event_id_derived_from_kafka_source() {
         offset,
     };
     let e = decode(msg("chat", r#","text":"hi""#).as_bytes(), &source).unwrap();
-    assert_eq!(e.event_id, "events/3/42");
+    assert_eq!(&*e.event_id, "events/3/42");
 }
 
 #[test]
@@ -432,7 +432,7 @@ fn chinese_text_with_unicode_escapes() {
     ));
     assert!(matches!(e.body, Body::Chat { text, .. } if text == "你好，要退款"));
     let e = ok(r#"{"type":"chat","user_id":"\u7528\u6237","ts":1700000000000,"text":"你好"}"#);
-    assert_eq!(e.user_id, "用户");
+    assert_eq!(&*e.user_id, "用户");
     assert!(matches!(e.body, Body::Chat { text, .. } if text == "你好"));
 }
 

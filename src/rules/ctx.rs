@@ -36,7 +36,8 @@ pub struct Ctx {
     pub rule: u16,
     pub user: UserState,
     pub user_id: String,
-    /// `user_id` shared with the outputs of the step; made on the first output.
+    /// `user_id` shared with the outputs of the step; made (or taken from the event) on the
+    /// first output.
     shared_user_id: Option<Arc<str>>,
     pub user_index: UserIndex,
     pub event: Option<Event>,
@@ -55,6 +56,10 @@ pub struct Ctx {
     /// clones instead of allocating a string per call.
     pub tag_names: Vec<ImmutableString>,
     pub type_names: [ImmutableString; 3],
+    /// The empty script string (a user holding no tag of a group), made once.
+    pub empty: ImmutableString,
+    /// Allocations compiled handlers keep from one call to the next.
+    pub spares: super::compiled::Spares,
 }
 
 /// What a rule can change, saved before it runs.
@@ -122,6 +127,8 @@ impl Ctx {
                 .map(|i| ImmutableString::from(catalogue.name(i as TagId).as_ref()))
                 .collect(),
             type_names: EventType::ALL.map(|t| ImmutableString::from(t.as_str())),
+            empty: ImmutableString::new(),
+            spares: super::compiled::Spares::default(),
             catalogue,
         }
     }
@@ -171,9 +178,13 @@ impl Ctx {
     }
 
     fn emitter(&mut self) -> Emitter<'_> {
+        // An event's step shares the event's copy of the id.
         let user_id = self
             .shared_user_id
-            .get_or_insert_with(|| Arc::from(self.user_id.as_str()));
+            .get_or_insert_with(|| match &self.event {
+                Some(event) => event.user_id.clone(),
+                None => Arc::from(self.user_id.as_str()),
+            });
         Emitter {
             catalogue: &self.catalogue,
             rule_names: &self.rule_names,

@@ -24,15 +24,7 @@ pub struct Origins(Slots<u8>);
 impl Origins {
     /// The ids, numbered from 1.
     fn ids(&self) -> impl Iterator<Item = &str> {
-        let mut rest: &[u8] = &self.0;
-        std::iter::from_fn(move || {
-            let (len, tail) = rest.split_first_chunk::<2>()?;
-            let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
-            let (id, tail) = tail.split_at(len);
-            rest = tail;
-            // Only whole `str`s are ever written; a corrupt list reads as empty ids.
-            Some(std::str::from_utf8(id).unwrap_or(""))
-        })
+        ids_in(&self.0)
     }
 
     /// The event id behind a tag's `origin`, `None` for timers.
@@ -63,42 +55,59 @@ impl Origins {
     }
 
     /// Ends a step: tags set by the step's event (`event`) get its number, and ids no held tag
-    /// names any more are dropped (renumbering the tags).
-    pub fn settle(&mut self, tags: &mut [TagSlot], event: Option<&str>) {
+    /// names any more are dropped (renumbering the tags). The list keeps its allocation unless it
+    /// empties; `scratch` is a buffer the caller keeps between calls.
+    pub fn settle(&mut self, tags: &mut [TagSlot], event: Option<&str>, scratch: &mut Vec<u8>) {
         let pending = tags.iter().any(|t| t.origin == THIS_EVENT);
         let all_named =
             (1..=self.ids().count()).all(|n| tags.iter().any(|t| usize::from(t.origin) == n));
         if !pending && all_named {
             return;
         }
-        let old: Vec<&str> = self.ids().collect();
         let event = event.map(cut);
-        let mut kept: Vec<&str> = Vec::new();
+        scratch.clear();
+        let mut kept = 0_u16;
         for tag in tags.iter_mut() {
             let id = match tag.origin {
                 NO_EVENT => None,
                 THIS_EVENT => event,
-                n => old.get(usize::from(n) - 1).copied(),
+                n => self.ids().nth(usize::from(n) - 1),
             };
             // At most one id per held tag, and the catalogue caps tags per user far below 2^16.
-            tag.origin = match id {
-                None => NO_EVENT,
-                Some(id) => match kept.iter().position(|k| *k == id) {
-                    Some(i) => (i + 1) as u16,
-                    None => {
-                        kept.push(id);
-                        kept.len() as u16
-                    }
-                },
+            let Some(id) = id else {
+                tag.origin = NO_EVENT;
+                continue;
+            };
+            let known = ids_in(scratch).position(|k| k == id);
+            tag.origin = match known {
+                Some(i) => (i + 1) as u16,
+                None => {
+                    scratch.extend_from_slice(&(id.len() as u16).to_le_bytes());
+                    scratch.extend_from_slice(id.as_bytes());
+                    kept += 1;
+                    kept
+                }
             };
         }
-        let mut bytes = Vec::with_capacity(kept.iter().map(|k| k.len() + 2).sum());
-        for id in &kept {
-            bytes.extend_from_slice(&(id.len() as u16).to_le_bytes());
-            bytes.extend_from_slice(id.as_bytes());
+        if scratch.is_empty() {
+            self.0 = Slots::default();
+        } else {
+            self.0.copy_from(scratch);
         }
-        self.0 = Slots::from(bytes);
     }
+}
+
+/// The ids of an encoded list, in order.
+fn ids_in(bytes: &[u8]) -> impl Iterator<Item = &str> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let (len, tail) = rest.split_first_chunk::<2>()?;
+        let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
+        let (id, tail) = tail.split_at(len);
+        rest = tail;
+        // Only whole `str`s are ever written; a corrupt list reads as empty ids.
+        Some(std::str::from_utf8(id).unwrap_or(""))
+    })
 }
 
 /// `id` cut to at most [`MAX_ID`] bytes, at a character boundary.
@@ -133,19 +142,19 @@ mod tests {
     fn ids_are_shared_numbered_and_dropped_with_their_tags() {
         let mut origins = Origins::default();
         let mut tags = vec![slot(1, THIS_EVENT), slot(2, NO_EVENT), slot(3, THIS_EVENT)];
-        origins.settle(&mut tags, Some("o-1"));
+        origins.settle(&mut tags, Some("o-1"), &mut Vec::new());
         assert_eq!([tags[0].origin, tags[1].origin, tags[2].origin], [1, 0, 1]);
         assert_eq!(origins.get(1), Some("o-1"));
         tags.push(slot(4, THIS_EVENT));
-        origins.settle(&mut tags, Some("c-2"));
+        origins.settle(&mut tags, Some("c-2"), &mut Vec::new());
         assert_eq!(origins.get(tags[3].origin), Some("c-2"));
         tags.retain(|t| t.tag == 4 || t.tag == 2);
-        origins.settle(&mut tags, None);
+        origins.settle(&mut tags, None, &mut Vec::new());
         assert_eq!(tags[1].origin, 1);
         assert_eq!(origins.get(1), Some("c-2"));
-        assert_eq!(origins.heap_bytes(), 2 + 3);
+        assert_eq!(origins.as_bytes().len(), 2 + 3);
         tags.clear();
-        origins.settle(&mut tags, None);
+        origins.settle(&mut tags, None, &mut Vec::new());
         assert_eq!(origins.heap_bytes(), 0);
     }
 
@@ -154,7 +163,7 @@ mod tests {
         let mut origins = Origins::default();
         let mut tags = vec![slot(1, THIS_EVENT)];
         let long = "é".repeat(MAX_ID);
-        origins.settle(&mut tags, Some(&long));
+        origins.settle(&mut tags, Some(&long), &mut Vec::new());
         let kept = origins.get(1).unwrap();
         assert!(kept.len() <= MAX_ID && long.starts_with(kept));
     }

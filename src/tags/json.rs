@@ -93,7 +93,7 @@ mod tests {
 
     use serde::Serialize;
 
-    use crate::tags::{Op, TagChange};
+    use crate::tags::{ChangeId, Op, TagChange};
 
     /// The encoding as `serde_json` writes it: the reference the fast path must match.
     #[derive(Serialize)]
@@ -112,8 +112,9 @@ mod tests {
     }
 
     fn reference(c: &TagChange) -> Vec<u8> {
+        let id = c.id.to_string();
         let json = Reference {
-            id: &c.id,
+            id: &id,
             user_id: &c.user_id,
             tag: &c.tag,
             op: c.op,
@@ -196,7 +197,7 @@ mod tests {
         for case in 0..20_000 {
             let text = |rng: &mut Rng| rng.pick(TEXTS);
             let change = TagChange {
-                id: text(&mut rng).to_string(),
+                id: ChangeId(rng.next()),
                 user_id: Arc::from(text(&mut rng)),
                 tag: Arc::from(text(&mut rng)),
                 op: if rng.next() % 2 == 0 {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::state::Slots;
 
 pub use catalogue::{Catalogue, TagId};
-pub use output::{change_id, format_ts, DeadLetter, Op, Output, TagChange};
+pub use output::{change_id, format_ts, ChangeId, DeadLetter, Op, Output, TagChange};
 
 /// `expires` value of a tag that never expires.
 pub const NEVER: i64 = i64::MAX;

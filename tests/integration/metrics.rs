@@ -200,7 +200,7 @@ fn kafka_metrics_agree_with_what_the_broker_holds() {
         .filter_map(|l| {
             tagstream::decode::decode(l.as_bytes(), &tagstream::decode::Source::Timer).ok()
         })
-        .map(|e| e.user_id)
+        .map(|e| e.user_id.to_string())
         .collect();
     assert_eq!(sum(&s, "tagstream_users", &[]), users.len() as u64);
     assert!(sum(&s, "tagstream_kafka_rebalances_total", &[]) >= 1);

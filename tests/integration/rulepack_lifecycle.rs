@@ -354,7 +354,7 @@ fn randomized_stream_keeps_exclusive_groups_single_and_ids_unique() {
     // The fold panics if a change adds a held tag, removes an absent one, or an exclusive
     // group ever holds two members.
     let tags = fold(&r.changes);
-    let ids: HashSet<&str> = r.changes.iter().map(|c| c.id.as_str()).collect();
+    let ids: HashSet<_> = r.changes.iter().map(|c| c.id).collect();
     assert_eq!(ids.len(), r.changes.len(), "output ids are unique");
 
     for user in &seen {

@@ -117,7 +117,7 @@ impl Task {
             if let Ok(event) = decode(payload, &source) {
                 let holds = self
                     .ahead
-                    .get(&event.user_id)
+                    .get(&*event.user_id)
                     .and_then(|a| a.get(&**topic))
                     .is_some_and(|o| offset <= *o);
                 if holds {

@@ -98,7 +98,7 @@ pub(in crate::rules) fn tag_with_options(ctx: &mut Ctx, name: &str, opts: &Map) 
 pub(in crate::rules) fn tag_in(ctx: &Ctx, group: &str) -> Result<ImmutableString, String> {
     Ok(ctx
         .tag_in(group)?
-        .map_or_else(ImmutableString::new, |t| ctx.tag_names[t as usize].clone()))
+        .map_or_else(|| ctx.empty.clone(), |t| ctx.tag_names[t as usize].clone()))
 }
 
 /// `user.first_seen(kind)` (`first`) or `user.last_seen(kind)`; none for a type never seen.

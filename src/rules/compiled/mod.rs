@@ -19,6 +19,7 @@
 mod eval;
 mod lower;
 mod natives;
+mod spares;
 mod value;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use super::set::Handler;
 use super::{Ctx, Limits};
 pub use lower::Unsupported;
 use natives::{Getter, Native};
+pub use spares::Spares;
 pub use value::{Bail, V as Value};
 use value::{BinOp, V};
 

@@ -309,9 +309,12 @@ impl Native {
                 let number = |d: &Dynamic| api::number(d).map_err(|_| Bail);
                 api::grade(x, &thresholds, number, self == N::GradeAtLeast).map(V::Int)
             }
-            (N::KeywordHits, [V::Event]) => Ok(V::Array(Rc::new(
-                api::keyword_hits(ctx).map(|h| V::Hit(Rc::new(h))).collect(),
-            ))),
+            (N::KeywordHits, [V::Event]) => {
+                let mut hits = ctx.spares.array(0);
+                let items = Rc::get_mut(&mut hits).expect("a spare array is unshared");
+                items.extend(api::keyword_hits(ctx).map(|h| V::Hit(Rc::new(h))));
+                Ok(V::Array(hits))
+            }
             (_, [V::User, rest @ ..]) => self.user(ctx, rest),
             (_, [x]) => self.builtin(x),
             _ => Err(Bail),
@@ -337,9 +340,13 @@ impl Native {
             (N::CountBelowAt, [V::Str(kind), w, V::Int(n)]) => {
                 ok_int(api::count_below_at(ctx, kind, duration(w)?, *n))
             }
-            (N::PaidOrders, []) => Ok(V::Orders(Rc::new(api::paid_orders_all_time(ctx)))),
+            (N::PaidOrders, []) => {
+                let stats = api::paid_orders_all_time(ctx);
+                Ok(V::Orders(ctx.spares.orders(stats)))
+            }
             (N::PaidOrdersWithin, [w]) => {
-                Ok(V::Orders(Rc::new(api::paid_orders(ctx, duration(w)?))))
+                let stats = api::paid_orders(ctx, duration(w)?);
+                Ok(V::Orders(ctx.spares.orders(stats)))
             }
             (N::Has, [V::Str(name)]) => {
                 let tag = ctx.tag_id(name).map_err(|_| Bail)?;
@@ -356,14 +363,13 @@ impl Native {
                 Ok(V::Unit)
             }
             (N::WakeAtEarliest, [V::Array(times)]) => {
-                let mut at = Vec::with_capacity(times.len());
-                for t in times.iter() {
-                    match t {
-                        V::Unit => {}
-                        V::Int(t) => at.push(*t),
-                        _ => return Err(Bail),
-                    }
+                if !times.iter().all(|t| matches!(t, V::Unit | V::Int(_))) {
+                    return Err(Bail);
                 }
+                let at = times.iter().filter_map(|t| match t {
+                    V::Int(t) => Some(*t),
+                    _ => None,
+                });
                 api::wake_at_earliest(ctx, at).map_err(|_| Bail)?;
                 Ok(V::Unit)
             }

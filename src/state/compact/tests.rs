@@ -51,7 +51,7 @@ fn event(kind: usize, ts: i64, n: u64) -> Event {
     Event {
         user_id: "u".into(),
         ts,
-        event_id: format!("e-{n}"),
+        event_id: format!("e-{n}").into(),
         body,
         fields: None,
     }
@@ -109,7 +109,7 @@ fn empty_and_extreme_states_round_trip() {
         s.vars.push((key, v));
     }
     let mut tags = s.tags.to_vec();
-    s.origins.settle(&mut tags, Some("c-1"));
+    s.origins.settle(&mut tags, Some("c-1"), &mut Vec::new());
     round_trip(&s);
 
     let mut bytes = Vec::new();
