@@ -36,7 +36,8 @@ struct Exported {
 pub struct Exporter {
     m: &'static Metrics,
     done: Exported,
-    tags: HashMap<Arc<str>, TagCounters>,
+    /// Looked up on every change written: aHash rather than SipHash.
+    tags: HashMap<Arc<str>, TagCounters, ahash::RandomState>,
     /// Catalogue names by tag id, to count what restored users hold.
     tag_names: Vec<Arc<str>>,
     dead: HashMap<&'static str, IntCounter>,
@@ -56,7 +57,7 @@ impl Exporter {
         Exporter {
             m,
             done: Exported::default(),
-            tags: HashMap::new(),
+            tags: HashMap::default(),
             tag_names,
             dead: HashMap::new(),
             rule_names: None,
@@ -77,16 +78,19 @@ impl Exporter {
     }
 
     fn tag(&mut self, name: &Arc<str>) -> &mut TagCounters {
-        let m = self.m;
-        self.tags
-            .entry(name.clone())
-            .or_insert_with(|| TagCounters {
+        // The name is cloned (a reference count shared with the shards) only the first time.
+        if !self.tags.contains_key(name) {
+            let m = self.m;
+            let counters = TagCounters {
                 add: m.tag_changes.with_label_values(&[name, Op::Add.as_str()]),
                 remove: m
                     .tag_changes
                     .with_label_values(&[name, Op::Remove.as_str()]),
                 held: m.tags_held.with_label_values(&[name]),
-            })
+            };
+            self.tags.insert(name.clone(), counters);
+        }
+        self.tags.get_mut(name).expect("inserted above")
     }
 
     /// `n` input records reached the processor.

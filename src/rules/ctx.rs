@@ -50,7 +50,8 @@ pub struct Ctx {
     /// What the current rule found when it began, and what its current handler found.
     saved: Saved,
     handler_saved: Saved,
-    var_keys: Vec<HashMap<Box<str>, VarKey>>,
+    /// Looked up on every variable a rule reads or writes: aHash rather than SipHash.
+    var_keys: Vec<HashMap<Box<str>, VarKey, ahash::RandomState>>,
     regexes: HashMap<String, Regex>,
     /// Tag names and event type names as script strings, made once: getters hand out cheap
     /// clones instead of allocating a string per call.
@@ -121,7 +122,7 @@ impl Ctx {
             seq: 0,
             saved: Saved::default(),
             handler_saved: Saved::default(),
-            var_keys: vec![HashMap::new(); rules],
+            var_keys: vec![HashMap::default(); rules],
             regexes: HashMap::new(),
             tag_names: (0..catalogue.len())
                 .map(|i| ImmutableString::from(catalogue.name(i as TagId).as_ref()))

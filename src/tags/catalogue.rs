@@ -71,7 +71,8 @@ pub struct Group {
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     tags: Vec<TagInfo>,
-    by_name: HashMap<Arc<str>, TagId>,
+    /// Looked up on every tag a rule sets: aHash rather than SipHash.
+    by_name: HashMap<Arc<str>, TagId, ahash::RandomState>,
     groups: Vec<Group>,
     pub max_tags_per_user: usize,
     /// Width of a score band: re-adding a present tag emits only when its score changes band.
@@ -106,7 +107,7 @@ impl Catalogue {
         }
         let mut catalogue = Catalogue {
             tags: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             groups: Vec::new(),
             max_tags_per_user: file.max_tags_per_user,
             score_band: file.score_band,

@@ -188,15 +188,15 @@ impl<'a> Machine<'a> {
     fn stmt(&mut self, stmt: &Stmt, base: usize) -> Step<V> {
         self.tick()?;
         match stmt {
-            Stmt::Expr(e) => self.expr(e, base),
+            Stmt::Expr(e) => self.eval(e, base),
             Stmt::Let(slot, e) => {
-                let v = self.expr(e, base)?;
+                let v = self.eval(e, base)?;
                 self.stack[base + usize::from(*slot)] = v;
                 Ok(V::Unit)
             }
             Stmt::Assign(slot, op, e) => {
                 self.tick()?;
-                let v = self.expr(e, base)?;
+                let v = self.eval(e, base)?;
                 let at = base + usize::from(*slot);
                 self.stack[at] = match op {
                     None => v,
@@ -205,7 +205,7 @@ impl<'a> Machine<'a> {
                 Ok(V::Unit)
             }
             Stmt::If(cond, then, otherwise) => {
-                if self.expr(cond, base)?.as_bool()? {
+                if self.eval(cond, base)?.as_bool()? {
                     self.block(then, base)
                 } else {
                     self.block(otherwise, base)
@@ -213,7 +213,7 @@ impl<'a> Machine<'a> {
             }
             Stmt::Switch(s) => self.switch(s, base),
             Stmt::While(cond, body) => {
-                while self.expr(cond, base)?.as_bool()? {
+                while self.eval(cond, base)?.as_bool()? {
                     if self.iteration(body, base)? {
                         break;
                     }
@@ -229,14 +229,14 @@ impl<'a> Machine<'a> {
                         Pass::Continue => continue,
                         Pass::End => {}
                     }
-                    if self.expr(cond, base)?.as_bool()? == *until {
+                    if self.eval(cond, base)?.as_bool()? == *until {
                         break;
                     }
                 }
                 Ok(V::Unit)
             }
             Stmt::For(var, counter, iter, body) => {
-                let V::Array(items) = self.expr(iter, base)? else {
+                let V::Array(items) = self.eval(iter, base)? else {
                     return Err(Flow::Bail);
                 };
                 for (i, item) in items.iter().enumerate() {
@@ -254,7 +254,7 @@ impl<'a> Machine<'a> {
             Stmt::Break => Err(Flow::Break),
             Stmt::Continue => Err(Flow::Continue),
             Stmt::Return(e) => {
-                self.returned = self.expr(e, base)?;
+                self.returned = self.eval(e, base)?;
                 Err(Flow::Return)
             }
             Stmt::Block(b) => self.block(b, base),
@@ -279,7 +279,7 @@ impl<'a> Machine<'a> {
 
     fn switch(&mut self, s: &Switch, base: usize) -> Step<V> {
         self.tick()?;
-        let value = self.expr(&s.value, base)?;
+        let value = self.eval(&s.value, base)?;
         let dynamic = match &value {
             V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::Str(_) => value.to_dynamic()?,
             _ => return Err(Flow::Bail),
@@ -298,7 +298,7 @@ impl<'a> Machine<'a> {
             chosen = self.first_arm(s, arms.into_iter(), base)?;
         }
         match chosen.or(s.default) {
-            Some(i) => self.expr(&s.arms[i].1, base),
+            Some(i) => self.eval(&s.arms[i].1, base),
             None => Ok(V::Unit),
         }
     }
@@ -312,7 +312,7 @@ impl<'a> Machine<'a> {
         for i in arms {
             let pass = match &s.arms[i].0 {
                 None => true,
-                Some(guard) => self.expr(guard, base)?.as_bool()?,
+                Some(guard) => self.eval(guard, base)?.as_bool()?,
             };
             if pass {
                 return Ok(Some(i));
@@ -333,7 +333,7 @@ impl<'a> Machine<'a> {
                     self.push_args(args, base)?;
                 }
                 Link::Index(index) => {
-                    let v = self.expr(index, base)?;
+                    let v = self.eval(index, base)?;
                     self.stack.push(v);
                 }
                 Link::Get(_) => {}
@@ -346,7 +346,7 @@ impl<'a> Machine<'a> {
                 let value = self.measured(value)?;
                 (value, rest)
             }
-            (target, links) => (self.expr(target, base)?, links),
+            (target, links) => (self.eval(target, base)?, links),
         };
         let mut at = start;
         for link in links {
@@ -374,10 +374,27 @@ impl<'a> Machine<'a> {
     fn push_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
         let start = self.stack.len();
         for a in args {
-            let v = self.expr(a, base)?;
+            let v = self.eval(a, base)?;
             self.stack.push(v);
         }
         Ok(start)
+    }
+
+    /// An expression's value. A constant or a local, the most common operands, is read here
+    /// without a call to [`Machine::expr`] and its large frame.
+    #[inline(always)]
+    fn eval(&mut self, expr: &Expr, base: usize) -> Step<V> {
+        match expr {
+            Expr::Const(v) => {
+                self.tick()?;
+                Ok(v.clone())
+            }
+            Expr::Local(slot) => {
+                self.tick()?;
+                Ok(self.stack[base + usize::from(*slot)].clone())
+            }
+            _ => self.expr(expr, base),
+        }
     }
 
     fn expr(&mut self, expr: &Expr, base: usize) -> Step<V> {
@@ -392,12 +409,12 @@ impl<'a> Machine<'a> {
                 let x = if a.is_plain() && b.is_plain() {
                     None
                 } else {
-                    Some(self.expr(a, base)?)
+                    Some(self.eval(a, base)?)
                 };
                 let y = if b.is_plain() {
                     None
                 } else {
-                    Some(self.expr(b, base)?)
+                    Some(self.eval(b, base)?)
                 };
                 self.tick_n(u64::from(x.is_none()) + u64::from(y.is_none()))?;
                 let frame = &self.stack[base..];
@@ -430,7 +447,7 @@ impl<'a> Machine<'a> {
             }
             Expr::And(items) => {
                 for item in items.iter() {
-                    if !self.expr(item, base)?.as_bool()? {
+                    if !self.eval(item, base)?.as_bool()? {
                         return Ok(V::Bool(false));
                     }
                 }
@@ -438,7 +455,7 @@ impl<'a> Machine<'a> {
             }
             Expr::Or(items) => {
                 for item in items.iter() {
-                    if self.expr(item, base)?.as_bool()? {
+                    if self.eval(item, base)?.as_bool()? {
                         return Ok(V::Bool(true));
                     }
                 }
@@ -446,15 +463,15 @@ impl<'a> Machine<'a> {
             }
             Expr::Not(e) => {
                 self.tick()?;
-                V::Bool(!self.expr(e, base)?.as_bool()?)
+                V::Bool(!self.eval(e, base)?.as_bool()?)
             }
             Expr::Neg(e) => {
                 self.tick()?;
-                negate(&self.expr(e, base)?)?
+                negate(&self.eval(e, base)?)?
             }
             Expr::Plus(e) => {
                 self.tick()?;
-                match self.expr(e, base)? {
+                match self.eval(e, base)? {
                     v @ (V::Int(_) | V::Float(_)) => v,
                     _ => return Err(Flow::Bail),
                 }
@@ -465,7 +482,7 @@ impl<'a> Machine<'a> {
                 let mut text = String::with_capacity(48);
                 for p in parts.iter() {
                     self.tick_n(2)?;
-                    self.expr(p, base)?.write_to(&mut text)?;
+                    self.eval(p, base)?.write_to(&mut text)?;
                 }
                 if self.limits.string_bytes > 0 && text.len() > self.limits.string_bytes {
                     return Err(Flow::Bail);
@@ -476,7 +493,7 @@ impl<'a> Machine<'a> {
                 // Room for a few pushes: scripts often build a list and then add to it.
                 let mut array = self.ctx.spares.array(items.len() + 4);
                 for item in items.iter() {
-                    let v = self.expr(item, base)?;
+                    let v = self.eval(item, base)?;
                     Rc::get_mut(&mut array)
                         .expect("a new array is unshared")
                         .push(v);
@@ -489,7 +506,7 @@ impl<'a> Machine<'a> {
                 let mut out = Vec::with_capacity(fields.len());
                 let mut sizes = (0, fields.len(), 0);
                 for (k, e) in fields.iter() {
-                    let v = self.expr(e, base)?;
+                    let v = self.eval(e, base)?;
                     let (a, m, s) = v.data_sizes()?;
                     sizes = (sizes.0 + a, sizes.1 + m, sizes.2 + s);
                     out.push((k.clone(), v));

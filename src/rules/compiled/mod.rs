@@ -79,7 +79,7 @@ enum Stmt {
 struct Switch {
     value: Expr,
     arms: Box<[(Option<Expr>, Expr)]>,
-    cases: HashMap<u64, Vec<usize>>,
+    cases: HashMap<u64, Vec<usize>, ahash::RandomState>,
     ranges: Vec<RangeCase>,
     default: Option<usize>,
 }
