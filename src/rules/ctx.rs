@@ -67,7 +67,13 @@ pub struct Ctx {
 #[derive(Default)]
 struct Saved {
     tags: Vec<TagSlot>,
+    /// The variables as they were at [`Saved::take`], copied only before the first change
+    /// after it (most handler calls change none, and a list of hits costs an allocation to
+    /// copy): see `kept_vars`.
     vars: Vec<(VarKey, Var)>,
+    kept_vars: bool,
+    /// Taken for the rule running now (a handler's save ends with its rule).
+    live: bool,
     timers: Vec<TimerSlot>,
     out: usize,
     dues: usize,
@@ -78,8 +84,8 @@ impl Saved {
     fn take(&mut self, user: &UserState, out: usize, dues: usize, seq: u32) {
         self.tags.clear();
         self.tags.extend_from_slice(&user.tags);
-        self.vars.clear();
-        self.vars.extend_from_slice(&user.vars);
+        self.kept_vars = false;
+        self.live = true;
         self.timers.clear();
         self.timers.extend_from_slice(&user.timers);
         self.out = out;
@@ -95,11 +101,25 @@ impl Saved {
         seq: &mut u32,
     ) {
         user.tags.copy_from(&self.tags);
-        user.vars.copy_from(&self.vars);
+        if self.kept_vars {
+            user.vars.copy_from(&self.vars);
+        }
         user.timers.copy_from(&self.timers);
         out.truncate(self.out);
         dues.truncate(self.dues);
         *seq = self.seq;
+    }
+}
+
+impl Saved {
+    /// Keeps the variables as they are, if this save is live and has not kept them yet: called
+    /// before every change to them.
+    fn before_var_change(&mut self, vars: &[(VarKey, Var)]) {
+        if self.live && !self.kept_vars {
+            self.vars.clear();
+            self.vars.extend_from_slice(vars);
+            self.kept_vars = true;
+        }
     }
 }
 
@@ -156,6 +176,7 @@ impl Ctx {
     /// Saves what rule `rule` may change.
     pub fn begin_rule(&mut self, rule: u16) {
         self.rule = rule;
+        self.handler_saved.live = false;
         self.saved
             .take(&self.user, self.out.len(), self.dues.len(), self.seq);
     }
@@ -341,8 +362,22 @@ impl Ctx {
                 MAX_VARS_PER_USER + 1
             ));
         }
+        self.before_var_change();
         self.user.set_var(key, var);
         Ok(())
+    }
+
+    /// Removes a variable of the current user.
+    pub fn remove_var(&mut self, key: VarKey) {
+        self.before_var_change();
+        self.user.remove_var(key);
+    }
+
+    /// Every change to the user's variables comes through here first, so the saves taken for
+    /// a rollback copy them only when they are about to change.
+    fn before_var_change(&mut self) {
+        self.saved.before_var_change(&self.user.vars);
+        self.handler_saved.before_var_change(&self.user.vars);
     }
 
     /// Arms the current rule's timer for this user (one per rule; re-arming moves it). From an

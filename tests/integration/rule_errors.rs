@@ -253,6 +253,45 @@ fn on_chat(event, user) {
 }
 
 #[test]
+fn a_handler_that_fails_after_another_ran_undoes_both() {
+    // `on_chat` runs first and sets a variable (and a tag), then `on_event` counts and
+    // overflows: the compiled form stops, the interpreter runs `on_event` again from what
+    // `on_chat` left, fails, and the whole rule's changes for that event are undone, both
+    // handlers' variables and the tag included.
+    let script = r#"
+fn on_chat(event, user) {
+    user.set("seen", event.text);
+    if user.get("n") == 1 { tag("intent/price", `count ${user.get("n")} at ${user.get("seen")}`); }
+}
+
+fn on_event(event, user) {
+    let n = user.get("n");
+    if n == () { n = 0; }
+    user.set("n", n + 1);
+    let big = 9223372036854775807;
+    if event.text == "overflow" { big += 1; }
+}
+"#;
+    let pack = pack_of_ok(&[("counter", script)]);
+    let r = run_lines(
+        &pack,
+        &[
+            chat("u", T0, "first"),
+            chat("u", T0 + 1, "overflow"),
+            chat("u", T0 + 2, "third"),
+        ],
+    );
+    assert_eq!(r.dead.len(), 1, "{:?}", r.dead);
+    assert_eq!(r.dead[0].source, "test.jsonl:2");
+    let adds: Vec<&str> = r.changes.iter().map(|c| c.reason.as_str()).collect();
+    assert_eq!(
+        adds,
+        ["count 1 at third"],
+        "the failed event's tag is undone"
+    );
+}
+
+#[test]
 fn a_failing_timer_is_a_dead_letter_named_after_the_rule() {
     let script =
         "fn on_chat(event, user) {\n    tag(\"intent/price\");\n    user.wake_in(\"1h\");\n}\n\

@@ -370,7 +370,7 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
     engine.register_fn("unset", move |_: &mut UserRef, name: &str| -> Res<()> {
         let mut ctx = c.borrow_mut();
         let key = ctx.var_key(name).or_else(fail)?;
-        ctx.user.remove_var(key);
+        ctx.remove_var(key);
         Ok(())
     });
     measures::register_decay(engine, ctx);

@@ -414,7 +414,7 @@ impl Native {
             }
             (N::Unset, [V::Str(name)]) => {
                 let key = ctx.var_key(name).map_err(|_| Bail)?;
-                ctx.user.remove_var(key);
+                ctx.remove_var(key);
                 Ok(V::Unit)
             }
             (N::FirstSeenOf | N::LastSeenOf, [V::Str(kind)]) => {
