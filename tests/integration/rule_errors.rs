@@ -219,6 +219,20 @@ fn on_tick(user, now) {
     );
 }
 
+/// Runs three chats of user `u`, a millisecond apart, through a pack of the one rule `script`,
+/// and requires the second, only, to be a rule error.
+fn second_of_three_chats_fails(script: &str, texts: [&str; 3]) -> Run {
+    let pack = pack_of_ok(&[("counter", script)]);
+    let lines: Vec<String> = (0..)
+        .zip(texts)
+        .map(|(i, text)| chat("u", T0 + i, text))
+        .collect();
+    let r = run_lines(&pack, &lines);
+    assert_eq!(r.dead.len(), 1, "{:?}", r.dead);
+    assert_eq!(r.dead[0].source, "test.jsonl:2");
+    r
+}
+
 #[test]
 fn a_failing_rule_leaves_its_variables_as_they_were() {
     // Counts chats in a variable and tags at exactly 2; a failing chat's increment is undone.
@@ -231,17 +245,7 @@ fn on_chat(event, user) {
     if n + 1 == 2 { tag("intent/price", `chat ${n + 1}`); }
 }
 "#;
-    let pack = pack_of_ok(&[("counter", script)]);
-    let r = run_lines(
-        &pack,
-        &[
-            chat("u", T0, "ok"),
-            chat("u", T0 + 1, "fail"),
-            chat("u", T0 + 2, "ok"),
-        ],
-    );
-    assert_eq!(r.dead.len(), 1, "{:?}", r.dead);
-    assert_eq!(r.dead[0].source, "test.jsonl:2");
+    let r = second_of_three_chats_fails(script, ["ok", "fail", "ok"]);
     let add = r
         .last_add("u", "intent/price")
         .expect("tagged at the second counted chat");
@@ -272,17 +276,7 @@ fn on_event(event, user) {
     if event.text == "overflow" { big += 1; }
 }
 "#;
-    let pack = pack_of_ok(&[("counter", script)]);
-    let r = run_lines(
-        &pack,
-        &[
-            chat("u", T0, "first"),
-            chat("u", T0 + 1, "overflow"),
-            chat("u", T0 + 2, "third"),
-        ],
-    );
-    assert_eq!(r.dead.len(), 1, "{:?}", r.dead);
-    assert_eq!(r.dead[0].source, "test.jsonl:2");
+    let r = second_of_three_chats_fails(script, ["first", "overflow", "third"]);
     let adds: Vec<&str> = r.changes.iter().map(|c| c.reason.as_str()).collect();
     assert_eq!(
         adds,
