@@ -109,9 +109,7 @@ impl Saved {
         dues.truncate(self.dues);
         *seq = self.seq;
     }
-}
 
-impl Saved {
     /// Keeps the variables as they are, if this save is live and has not kept them yet: called
     /// before every change to them.
     fn before_var_change(&mut self, vars: &[(VarKey, Var)]) {

@@ -7,9 +7,11 @@ use rhai::ImmutableString;
 
 use super::natives::map_of;
 use super::value::{negate, within_limits, Bail, Res, V};
-use super::{switch_hash, Chain, Expr, Link, Program, Stmt, Switch};
+use super::{Expr, Program, Stmt};
 use crate::rules::budget::Budget;
 use crate::rules::{Ctx, Limits};
+
+mod lookup;
 
 /// Operations between two looks at the clock. A compiled operation is far cheaper than an
 /// interpreted one (the interpreter looks every [`crate::rules::budget::CLOCK_EVERY`]): this many
@@ -277,99 +279,6 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn switch(&mut self, s: &Switch, base: usize) -> Step<V> {
-        self.tick()?;
-        let value = self.eval(&s.value, base)?;
-        let dynamic = match &value {
-            V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::Str(_) => value.to_dynamic()?,
-            _ => return Err(Flow::Bail),
-        };
-        let mut chosen = None;
-        if let Some(arms) = s.cases.get(&switch_hash(&dynamic)) {
-            chosen = self.first_arm(s, arms.iter().copied(), base)?;
-        }
-        if chosen.is_none() && !s.ranges.is_empty() {
-            let arms: Vec<usize> = s
-                .ranges
-                .iter()
-                .filter(|r| r.contains(&dynamic))
-                .map(|r| r.index())
-                .collect();
-            chosen = self.first_arm(s, arms.into_iter(), base)?;
-        }
-        match chosen.or(s.default) {
-            Some(i) => self.eval(&s.arms[i].1, base),
-            None => Ok(V::Unit),
-        }
-    }
-
-    fn first_arm(
-        &mut self,
-        s: &Switch,
-        arms: impl Iterator<Item = usize>,
-        base: usize,
-    ) -> Step<Option<usize>> {
-        for i in arms {
-            let pass = match &s.arms[i].0 {
-                None => true,
-                Some(guard) => self.eval(guard, base)?.as_bool()?,
-            };
-            if pass {
-                return Ok(Some(i));
-            }
-        }
-        Ok(None)
-    }
-
-    fn chain(&mut self, chain: &Chain, base: usize) -> Step<V> {
-        // Rhai counts the chain, and each link as it collects its arguments and applies it.
-        self.tick_n(2 + 2 * chain.links.len() as u64)?;
-        let start = self.stack.len();
-        for link in chain.links.iter() {
-            match link {
-                // The receiver's place, filled when the call is made.
-                Link::Call(_, args) => {
-                    self.stack.push(V::Unit);
-                    self.push_args(args, base)?;
-                }
-                Link::Index(index) => {
-                    let v = self.eval(index, base)?;
-                    self.stack.push(v);
-                }
-                Link::Get(_) => {}
-            }
-        }
-        let (mut value, links) = match (&chain.target, &chain.links[..]) {
-            // Read a variable's property in place: a getter needs no copy of its target.
-            (Expr::Local(slot), [Link::Get(getter), rest @ ..]) => {
-                let value = getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?;
-                let value = self.measured(value)?;
-                (value, rest)
-            }
-            (target, links) => (self.eval(target, base)?, links),
-        };
-        let mut at = start;
-        for link in links {
-            value = match link {
-                Link::Get(getter) => self.measured(getter.get(&value, self.ctx)?)?,
-                Link::Call(native, args) => {
-                    let end = at + 1 + args.len();
-                    self.stack[at] = value;
-                    let result = native.call(self.ctx, &self.stack[at..end]);
-                    at = end;
-                    self.measured(result?)?
-                }
-                Link::Index(_) => {
-                    let item = index_of(&value, &self.stack[at])?;
-                    at += 1;
-                    item
-                }
-            };
-        }
-        self.stack.truncate(start);
-        Ok(value)
-    }
-
     /// Evaluates `args` onto the stack; returns where they start.
     fn push_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
         let start = self.stack.len();
@@ -384,24 +293,24 @@ impl<'a> Machine<'a> {
     /// without a call to [`Machine::expr`] and its large frame.
     #[inline(always)]
     fn eval(&mut self, expr: &Expr, base: usize) -> Step<V> {
-        match expr {
-            Expr::Const(v) => {
-                self.tick()?;
-                Ok(v.clone())
-            }
-            Expr::Local(slot) => {
-                self.tick()?;
-                Ok(self.stack[base + usize::from(*slot)].clone())
-            }
-            _ => self.expr(expr, base),
-        }
+        // As `Expr::plain`, matched here so the common case takes one branch.
+        let value = match expr {
+            Expr::Const(v) => v,
+            Expr::Local(slot) => &self.stack[base + usize::from(*slot)],
+            _ => return self.expr(expr, base),
+        };
+        let value = value.clone();
+        self.tick()?;
+        Ok(value)
     }
 
+    /// A compound expression's value ([`Machine::eval`] reads the plain ones).
     fn expr(&mut self, expr: &Expr, base: usize) -> Step<V> {
         self.tick()?;
         Ok(match expr {
-            Expr::Const(v) => v.clone(),
-            Expr::Local(slot) => self.stack[base + usize::from(*slot)].clone(),
+            Expr::Const(_) | Expr::Local(_) => {
+                unreachable!("Machine::eval reads plain expressions")
+            }
             Expr::Op(op, a, b) => {
                 self.tick()?;
                 // A local or a constant operand is read in place rather than copied. The first
@@ -516,17 +425,4 @@ impl<'a> Machine<'a> {
             }
         })
     }
-}
-
-/// `array[i]`; a negative index counts from the end, as in Rhai.
-fn index_of(target: &V, index: &V) -> Res<V> {
-    let (V::Array(items), V::Int(i)) = (target, index) else {
-        return Err(Bail);
-    };
-    let len = items.len() as i64;
-    let at = if *i < 0 { len + i } else { *i };
-    if at < 0 || at >= len {
-        return Err(Bail);
-    }
-    Ok(items[at as usize].clone())
 }
