@@ -22,8 +22,8 @@ const MAX_ID: usize = 1024;
 pub struct Origins(Slots<u8>);
 
 impl Origins {
-    /// The ids, numbered from 1.
-    fn ids(&self) -> impl Iterator<Item = &str> {
+    /// The ids, numbered from 1, as the bytes of their text.
+    fn ids(&self) -> impl Iterator<Item = &[u8]> {
         ids_in(&self.0)
     }
 
@@ -32,7 +32,9 @@ impl Origins {
         if origin == NO_EVENT || origin == THIS_EVENT {
             return None;
         }
-        self.ids().nth(usize::from(origin) - 1)
+        let id = self.ids().nth(usize::from(origin) - 1)?;
+        // Only whole `str`s are ever written; a corrupt list reads as empty ids.
+        Some(std::str::from_utf8(id).unwrap_or(""))
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -64,7 +66,7 @@ impl Origins {
         if !pending && all_named {
             return;
         }
-        let event = event.map(cut);
+        let event = event.map(|e| cut(e).as_bytes());
         scratch.clear();
         let mut kept = 0_u16;
         for tag in tags.iter_mut() {
@@ -83,7 +85,7 @@ impl Origins {
                 Some(i) => (i + 1) as u16,
                 None => {
                     scratch.extend_from_slice(&(id.len() as u16).to_le_bytes());
-                    scratch.extend_from_slice(id.as_bytes());
+                    scratch.extend_from_slice(id);
                     kept += 1;
                     kept
                 }
@@ -97,16 +99,16 @@ impl Origins {
     }
 }
 
-/// The ids of an encoded list, in order.
-fn ids_in(bytes: &[u8]) -> impl Iterator<Item = &str> {
+/// The ids of an encoded list, in order: compared and copied as bytes, so a step checks no
+/// text for UTF-8 ([`Origins::get`] does, once).
+fn ids_in(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = bytes;
     std::iter::from_fn(move || {
         let (len, tail) = rest.split_first_chunk::<2>()?;
         let len = usize::from(u16::from_le_bytes(*len)).min(tail.len());
         let (id, tail) = tail.split_at(len);
         rest = tail;
-        // Only whole `str`s are ever written; a corrupt list reads as empty ids.
-        Some(std::str::from_utf8(id).unwrap_or(""))
+        Some(id)
     })
 }
 

@@ -6,7 +6,8 @@ use std::rc::Rc;
 use rhai::ImmutableString;
 
 use super::natives::map_of;
-use super::value::{negate, within_limits, Bail, Res, V};
+use super::natives::Native;
+use super::value::{negate, within_limits, Bail, BinOp, Res, V};
 use super::{Expr, Program, Stmt};
 use crate::rules::budget::Budget;
 use crate::rules::{Ctx, Limits};
@@ -180,11 +181,50 @@ impl<'a> Machine<'a> {
 
     /// A block's value is its last statement's, as in Rhai.
     fn block(&mut self, stmts: &[Stmt], base: usize) -> Step<V> {
-        let mut last = V::Unit;
+        let Some((last, before)) = stmts.split_last() else {
+            return Ok(V::Unit);
+        };
+        self.run(before, base)?;
+        self.stmt(last, base)
+    }
+
+    /// Runs statements whose values nothing reads.
+    fn run(&mut self, stmts: &[Stmt], base: usize) -> Step<()> {
         for s in stmts {
-            last = self.stmt(s, base)?;
+            self.exec(s, base)?;
         }
-        Ok(last)
+        Ok(())
+    }
+
+    /// A statement whose value nothing reads: the common ones skip making one, counting the
+    /// operations [`Machine::stmt`] counts.
+    fn exec(&mut self, stmt: &Stmt, base: usize) -> Step<()> {
+        match stmt {
+            Stmt::Expr(e) => {
+                self.tick()?;
+                self.eval(e, base)?;
+                Ok(())
+            }
+            Stmt::If(cond, then, otherwise) => {
+                self.tick()?;
+                if self.eval(cond, base)?.as_bool()? {
+                    self.run(then, base)
+                } else {
+                    self.run(otherwise, base)
+                }
+            }
+            Stmt::Block(b) => {
+                self.tick()?;
+                self.run(b, base)
+            }
+            Stmt::Let(slot, e) => {
+                self.tick()?;
+                let v = self.eval(e, base)?;
+                self.stack[base + usize::from(*slot)] = v;
+                Ok(())
+            }
+            _ => self.stmt(stmt, base).map(drop),
+        }
     }
 
     fn stmt(&mut self, stmt: &Stmt, base: usize) -> Step<V> {
@@ -271,8 +311,8 @@ impl<'a> Machine<'a> {
     /// One pass of a loop body, and how it ended.
     fn pass(&mut self, body: &[Stmt], base: usize) -> Step<Pass> {
         self.tick()?;
-        match self.block(body, base) {
-            Ok(_) => Ok(Pass::End),
+        match self.run(body, base) {
+            Ok(()) => Ok(Pass::End),
             Err(Flow::Continue) => Ok(Pass::Continue),
             Err(Flow::Break) => Ok(Pass::Break),
             Err(other) => Err(other),
@@ -305,124 +345,155 @@ impl<'a> Machine<'a> {
     }
 
     /// A compound expression's value ([`Machine::eval`] reads the plain ones).
+    ///
+    /// Only the dispatch is here: each kind of node has a function of its own, so this one
+    /// (entered for every compound node) keeps a small frame instead of the largest of them all.
     fn expr(&mut self, expr: &Expr, base: usize) -> Step<V> {
         self.tick()?;
-        Ok(match expr {
+        match expr {
             Expr::Const(_) | Expr::Local(_) => {
                 unreachable!("Machine::eval reads plain expressions")
             }
-            Expr::Op(op, a, b) => {
-                self.tick()?;
-                // A local or a constant operand is read in place rather than copied. The first
-                // is read so only when the second is plain too: nothing can run in between.
-                let x = if a.is_plain() && b.is_plain() {
-                    None
-                } else {
-                    Some(self.eval(a, base)?)
-                };
-                let y = if b.is_plain() {
-                    None
-                } else {
-                    Some(self.eval(b, base)?)
-                };
-                self.tick_n(u64::from(x.is_none()) + u64::from(y.is_none()))?;
-                let frame = &self.stack[base..];
-                let x = x.as_ref().unwrap_or_else(|| a.plain(frame));
-                let y = y.as_ref().unwrap_or_else(|| b.plain(frame));
-                op.apply(x, y, self.limits.string_bytes)?
-            }
-            Expr::Chain(chain) => self.chain(chain, base)?,
-            Expr::Native(native, args) => {
-                self.tick_n(2)?;
-                let start = self.push_args(args, base)?;
-                let result = native.call(self.ctx, &self.stack[start..]);
-                self.stack.truncate(start);
-                self.measured(result?)?
-            }
-            Expr::MethodMut(slot, native, args) => {
-                self.tick_n(3)?;
-                let start = self.push_args(args, base)?;
-                // The target is a slot of this frame, below the arguments.
-                let (frame, args) = self.stack.split_at_mut(start);
-                let result =
-                    native.call_mut(&mut frame[base + usize::from(*slot)], args, self.limits);
-                self.stack.truncate(start);
-                result?
-            }
-            Expr::Script(f, args) => {
-                self.tick_n(3)?;
-                let start = self.push_args(args, base)?;
-                self.enter(*f, start)?
-            }
-            Expr::And(items) => {
-                for item in items.iter() {
-                    if !self.eval(item, base)?.as_bool()? {
-                        return Ok(V::Bool(false));
-                    }
-                }
-                V::Bool(true)
-            }
-            Expr::Or(items) => {
-                for item in items.iter() {
-                    if self.eval(item, base)?.as_bool()? {
-                        return Ok(V::Bool(true));
-                    }
-                }
-                V::Bool(false)
-            }
+            Expr::Op(op, a, b) => self.op(*op, a, b, base),
+            Expr::Chain(chain) => self.chain(chain, base),
+            Expr::Native(native, args) => self.native(native, args, base),
+            Expr::MethodMut(slot, native, args) => self.method_mut(*slot, native, args, base),
+            Expr::Script(f, args) => self.script(*f, args, base),
+            Expr::And(items) => self.all(items, base),
+            Expr::Or(items) => self.any(items, base),
             Expr::Not(e) => {
                 self.tick()?;
-                V::Bool(!self.eval(e, base)?.as_bool()?)
+                Ok(V::Bool(!self.eval(e, base)?.as_bool()?))
             }
             Expr::Neg(e) => {
                 self.tick()?;
-                negate(&self.eval(e, base)?)?
+                Ok(negate(&self.eval(e, base)?)?)
             }
             Expr::Plus(e) => {
                 self.tick()?;
                 match self.eval(e, base)? {
-                    v @ (V::Int(_) | V::Float(_)) => v,
-                    _ => return Err(Flow::Bail),
+                    v @ (V::Int(_) | V::Float(_)) => Ok(v),
+                    _ => Err(Flow::Bail),
                 }
             }
-            Expr::Block(stmts) => self.block(stmts, base)?,
-            Expr::Interpolated(parts) => {
-                // Most texts fit: one allocation rather than a few growing ones.
-                let mut text = String::with_capacity(48);
-                for p in parts.iter() {
-                    self.tick_n(2)?;
-                    self.eval(p, base)?.write_to(&mut text)?;
-                }
-                if self.limits.string_bytes > 0 && text.len() > self.limits.string_bytes {
-                    return Err(Flow::Bail);
-                }
-                V::Str(ImmutableString::from(text))
+            Expr::Block(stmts) => self.block(stmts, base),
+            Expr::Interpolated(parts) => self.interpolated(parts, base),
+            Expr::Array(items) => self.array(items, base),
+            Expr::Map(fields) => self.map(fields, base),
+        }
+    }
+
+    #[inline(never)]
+    fn op(&mut self, op: BinOp, a: &Expr, b: &Expr, base: usize) -> Step<V> {
+        // A local or a constant operand is read in place rather than copied. The first is read
+        // so only when the second is plain too: nothing can run in between.
+        if a.is_plain() && b.is_plain() {
+            // The node and both operands, counted at once.
+            self.tick_n(3)?;
+            let frame = &self.stack[base..];
+            return Ok(op.apply(a.plain(frame), b.plain(frame), self.limits.string_bytes)?);
+        }
+        self.tick()?;
+        let x = self.eval(a, base)?;
+        let y = if b.is_plain() {
+            self.tick()?;
+            None
+        } else {
+            Some(self.eval(b, base)?)
+        };
+        let y = y.as_ref().unwrap_or_else(|| b.plain(&self.stack[base..]));
+        Ok(op.apply(&x, y, self.limits.string_bytes)?)
+    }
+
+    #[inline(never)]
+    fn native(&mut self, native: &Native, args: &[Expr], base: usize) -> Step<V> {
+        self.tick_n(2)?;
+        let start = self.push_args(args, base)?;
+        let result = native.call(self.ctx, &self.stack[start..]);
+        self.stack.truncate(start);
+        Ok(self.measured(result?)?)
+    }
+
+    #[inline(never)]
+    fn method_mut(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
+        self.tick_n(3)?;
+        let start = self.push_args(args, base)?;
+        // The target is a slot of this frame, below the arguments.
+        let (frame, args) = self.stack.split_at_mut(start);
+        let result = native.call_mut(&mut frame[base + usize::from(slot)], args, self.limits);
+        self.stack.truncate(start);
+        Ok(result?)
+    }
+
+    #[inline(never)]
+    fn script(&mut self, f: u16, args: &[Expr], base: usize) -> Step<V> {
+        self.tick_n(3)?;
+        let start = self.push_args(args, base)?;
+        Ok(self.enter(f, start)?)
+    }
+
+    /// `a && b && ..`: false at the first false item.
+    #[inline(never)]
+    fn all(&mut self, items: &[Expr], base: usize) -> Step<V> {
+        for item in items {
+            if !self.eval(item, base)?.as_bool()? {
+                return Ok(V::Bool(false));
             }
-            Expr::Array(items) => {
-                // Room for a few pushes: scripts often build a list and then add to it.
-                let mut array = self.ctx.spares.array(items.len() + 4);
-                for item in items.iter() {
-                    let v = self.eval(item, base)?;
-                    Rc::get_mut(&mut array)
-                        .expect("a new array is unshared")
-                        .push(v);
-                }
-                let array = V::Array(array);
-                within_limits(self.limits, array.data_sizes()?)?;
-                array
+        }
+        Ok(V::Bool(true))
+    }
+
+    /// `a || b || ..`: true at the first true item.
+    #[inline(never)]
+    fn any(&mut self, items: &[Expr], base: usize) -> Step<V> {
+        for item in items {
+            if self.eval(item, base)?.as_bool()? {
+                return Ok(V::Bool(true));
             }
-            Expr::Map(fields) => {
-                let mut out = Vec::with_capacity(fields.len());
-                let mut sizes = (0, fields.len(), 0);
-                for (k, e) in fields.iter() {
-                    let v = self.eval(e, base)?;
-                    let (a, m, s) = v.data_sizes()?;
-                    sizes = (sizes.0 + a, sizes.1 + m, sizes.2 + s);
-                    out.push((k.clone(), v));
-                }
-                within_limits(self.limits, sizes)?;
-                V::Map(Rc::new(map_of(out)?))
-            }
-        })
+        }
+        Ok(V::Bool(false))
+    }
+
+    #[inline(never)]
+    fn interpolated(&mut self, parts: &[Expr], base: usize) -> Step<V> {
+        // Most texts fit: one allocation rather than a few growing ones.
+        let mut text = String::with_capacity(48);
+        for p in parts {
+            self.tick_n(2)?;
+            self.eval(p, base)?.write_to(&mut text)?;
+        }
+        if self.limits.string_bytes > 0 && text.len() > self.limits.string_bytes {
+            return Err(Flow::Bail);
+        }
+        Ok(V::Str(ImmutableString::from(text)))
+    }
+
+    #[inline(never)]
+    fn array(&mut self, items: &[Expr], base: usize) -> Step<V> {
+        // Room for a few pushes: scripts often build a list and then add to it.
+        let mut array = self.ctx.spares.array(items.len() + 4);
+        for item in items {
+            let v = self.eval(item, base)?;
+            Rc::get_mut(&mut array)
+                .expect("a new array is unshared")
+                .push(v);
+        }
+        let array = V::Array(array);
+        within_limits(self.limits, array.data_sizes()?)?;
+        Ok(array)
+    }
+
+    #[inline(never)]
+    fn map(&mut self, fields: &[(ImmutableString, Expr)], base: usize) -> Step<V> {
+        let mut out = Vec::with_capacity(fields.len());
+        let mut sizes = (0, fields.len(), 0);
+        for (k, e) in fields {
+            let v = self.eval(e, base)?;
+            let (a, m, s) = v.data_sizes()?;
+            sizes = (sizes.0 + a, sizes.1 + m, sizes.2 + s);
+            out.push((k.clone(), v));
+        }
+        within_limits(self.limits, sizes)?;
+        Ok(V::Map(Rc::new(map_of(out)?)))
     }
 }
