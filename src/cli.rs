@@ -31,14 +31,91 @@ pub const MAX_WORKERS: usize = 256;
 pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
     let vars = env_vars();
     let config = load_config(common, &vars)?;
-    let mut pack = RulePack::load(
+    let loaded = match missing_params(&config) {
+        Some(e) => Err(RulesError::Config(e)),
+        None => RulePack::load(
+            &config.rules.dir,
+            &config.rules.catalogue,
+            &config.rules.params,
+            &vars,
+        ),
+    };
+    let mut pack = loaded.map_err(|e| match missing_paths_hint(&config) {
+        Some(hint) => {
+            RulesError::Config(crate::config::ConfigError::Invalid(format!("{e}\n{hint}")))
+        }
+        None => e,
+    })?;
+    pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
+    Ok((config, pack))
+}
+
+/// A parameters file that was named (flag, config or environment) but does not exist. Only
+/// the default path may be absent, for a rule set without parameters; a named one that is
+/// missing is a typo, which would otherwise surface as rules reading sections that are not
+/// there.
+fn missing_params(config: &Config) -> Option<crate::config::ConfigError> {
+    let path = &config.rules.params;
+    let default = crate::config::RulesConfig::default().params;
+    if *path == default {
+        return None;
+    }
+    let source = std::fs::metadata(path).err()?;
+    Some(crate::config::ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Why rules paths that do not exist may be missing, for the line after the error: a near
+/// name in the same folder (a typo), or, when the folder is missing too and the path is
+/// relative, the working directory (tagstream started from another directory).
+fn missing_paths_hint(config: &Config) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut elsewhere = Vec::new();
+    for path in [
         &config.rules.dir,
         &config.rules.catalogue,
         &config.rules.params,
-        &vars,
-    )?;
-    pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
-    Ok((config, pack))
+    ] {
+        if path.exists() {
+            continue;
+        }
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let folder = parent.unwrap_or(std::path::Path::new("."));
+        let mut near = None;
+        if folder.is_dir() {
+            let names: Vec<String> = std::fs::read_dir(folder)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            near = crate::rules::check::nearest(name, names.iter().map(String::as_str))
+                .map(|n| parent.map_or_else(|| n.into(), |p| p.join(n)));
+        }
+        match near {
+            Some(near) => lines.push(format!(
+                "hint: {} does not exist; did you mean {}?",
+                path.display(),
+                near.display()
+            )),
+            None if path.is_relative() => elsewhere.push(path.display().to_string()),
+            None => {}
+        }
+    }
+    if !elsewhere.is_empty() {
+        let cwd = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
+        let verb = if elsewhere.len() == 1 { "is" } else { "are" };
+        lines.push(format!(
+            "hint: {} {verb} relative to the working directory ({cwd}); run tagstream from the \
+             directory that holds config/ and rules/, or give the paths with --rules, \
+             --catalogue and --params (or rules.dir, rules.catalogue and rules.params in --config)",
+            elsewhere.join(", ")
+        ));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// The engine config with the CLI's path overrides applied.

@@ -31,7 +31,21 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
         params: config.rules.params.clone(),
     };
     let checked = rules::check::check(&sources, &vars);
-    found.extend(checked.diagnostics);
+    match super::missing_params(&config) {
+        Some(e) => {
+            let shown = sources.params.display().to_string();
+            found.push(Diagnostic::from_config(&e, &shown));
+            // Every parameter the rules read is missing then: one finding says it all.
+            let consequence = format!("{shown} has no [");
+            found.extend(
+                checked
+                    .diagnostics
+                    .into_iter()
+                    .filter(|d| !d.message.contains(&consequence)),
+            );
+        }
+        None => found.extend(checked.diagnostics),
+    }
     let (tests, problems) = crate::testing::load(&sources.rules_dir, checked.pack.as_ref());
     found.extend(problems);
     for d in &found {
@@ -39,6 +53,9 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
     }
     let errors = found.iter().filter(|d| d.is_error()).count();
     let Some(pack) = checked.pack.filter(|_| errors == 0) else {
+        if let Some(hint) = super::missing_paths_hint(&config) {
+            eprintln!("{hint}");
+        }
         eprintln!(
             "check failed: {errors} error(s), {} warning(s)",
             found.len() - errors

@@ -38,6 +38,62 @@ fn check_passes_on_the_shipped_pack() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("4 rules"));
 }
 
+/// A mistyped path fails with exit 2 and names the file meant; a run started from another
+/// directory is told where the paths were looked up.
+#[test]
+fn missing_rules_paths_say_what_was_meant() {
+    for (command, flag, typo, meant) in [
+        (
+            "check",
+            "--params",
+            "config/param.toml",
+            "config/params.toml",
+        ),
+        ("run", "--params", "config/param.toml", "config/params.toml"),
+        (
+            "check",
+            "--catalogue",
+            "config/tagz.toml",
+            "config/tags.toml",
+        ),
+        ("test", "--rules", "rule", "rules"),
+    ] {
+        let out = tagstream()
+            .args([command, flag, typo])
+            .args(if command == "run" {
+                &["--input", "-"][..]
+            } else {
+                &[]
+            })
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command} {flag} {typo}: {err}");
+        assert!(
+            err.contains(&format!("{typo} does not exist; did you mean {meant}?")),
+            "{command} {flag} {typo}: {err}"
+        );
+        // The missing parameters are one finding, not one per parameter a rule reads.
+        assert!(!err.contains("has no ["), "{command} {flag} {typo}: {err}");
+    }
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = tagstream()
+        .current_dir(elsewhere.path())
+        .arg("check")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "rules, config/tags.toml, config/params.toml are relative to the working directory"
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn check_names_rules_that_run_interpreted() {
     let out = check_rules(&[
