@@ -190,9 +190,15 @@ impl Parser<'_> {
                     )))
                 }
                 None => {
+                    let names: Vec<&str> = (0..self.catalogue.len() as TagId)
+                        .map(|id| &**self.catalogue.name(id))
+                        .collect();
+                    let hint = crate::rules::check::nearest(&name, names)
+                        .map(|n| format!("; did you mean {n:?}?"))
+                        .unwrap_or_default();
                     return Err(undeclared(format!(
-                        "tag {name:?} is not declared in the tag catalogue"
-                    )))
+                        "tag {name:?} is not declared in the tag catalogue{hint}"
+                    )));
                 }
             },
         };
@@ -275,6 +281,8 @@ tags = ["complaint"]
         let e = err("lifecycle/mature & valu/high");
         assert_eq!(e.position, 20);
         assert!(e.message.contains("\"valu/high\" is not declared"), "{e}");
+        assert!(e.message.ends_with("did you mean \"value/high\"?"), "{e}");
+        assert!(!err("zzz/qqq").message.contains("did you mean"));
         assert_eq!(err("(vip | value/high").position, 1);
         assert_eq!(err("vip)").position, 4);
         assert_eq!(err("vip &").position, 6);

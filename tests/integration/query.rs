@@ -233,7 +233,7 @@ fn bad_expressions_are_usage_errors_with_the_position() {
         (
             "lifecycle/mature & valu/high",
             20,
-            "\"valu/high\" is not declared",
+            "\"valu/high\" is not declared in the tag catalogue; did you mean \"value/high\"?",
         ),
         ("(rfm/* | value/high", 1, "never closed"),
         ("rfm/* &", 8, "expression ends"),
