@@ -67,17 +67,32 @@ fn missing_params(config: &Config) -> Option<crate::config::ConfigError> {
     })
 }
 
-/// Why rules paths that do not exist may be missing, for the line after the error: a near
-/// name in the same folder (a typo), or, when the folder is missing too and the path is
-/// relative, the working directory (tagstream started from another directory).
+/// [`paths_hint`] for the rules paths of `config`.
 fn missing_paths_hint(config: &Config) -> Option<String> {
-    let mut lines = Vec::new();
-    let mut elsewhere = Vec::new();
-    for path in [
+    paths_hint([
         &config.rules.dir,
         &config.rules.catalogue,
         &config.rules.params,
-    ] {
+    ])
+}
+
+/// `e` with [`paths_hint`]'s line after it, when there is one.
+pub(crate) fn with_paths_hint(e: RulesError, paths: [&std::path::Path; 3]) -> RulesError {
+    match paths_hint(paths) {
+        Some(hint) => {
+            RulesError::Config(crate::config::ConfigError::Invalid(format!("{e}\n{hint}")))
+        }
+        None => e,
+    }
+}
+
+/// Why rules paths that do not exist may be missing, for the line after the error: a near
+/// name in the same folder (a typo), or, when the folder is missing too and the path is
+/// relative, the working directory (tagstream started from another directory).
+fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
+    let mut lines = Vec::new();
+    let mut elsewhere = Vec::new();
+    for path in paths {
         if path.exists() {
             continue;
         }
@@ -110,8 +125,8 @@ fn missing_paths_hint(config: &Config) -> Option<String> {
         let verb = if elsewhere.len() == 1 { "is" } else { "are" };
         lines.push(format!(
             "hint: {} {verb} relative to the working directory ({cwd}); run tagstream from the \
-             directory that holds config/ and rules/, or give the paths with --rules, \
-             --catalogue and --params (or rules.dir, rules.catalogue and rules.params in --config)",
+             directory that holds config/ and rules/, or give the paths (the command's \
+             --help names its flags; rules.dir, rules.catalogue and rules.params in --config)",
             elsewhere.join(", ")
         ));
     }

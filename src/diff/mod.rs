@@ -95,19 +95,18 @@ fn load_side(
     vars: &[(String, String)],
 ) -> Result<RulePack, DiffError> {
     // A missing parameters file means "no parameters" to the loader; here it is a typo.
-    if !params.exists() {
-        let source = io::Error::new(io::ErrorKind::NotFound, "no such file");
-        return Err(DiffError::Rules {
-            side,
-            source: crate::config::ConfigError::Io {
-                path: params.display().to_string(),
-                source,
-            }
-            .into(),
-        });
-    }
-    RulePack::load(rules, catalogue, params, vars)
-        .map_err(|source| DiffError::Rules { side, source })
+    let loaded = match std::fs::metadata(params) {
+        Err(source) => Err(crate::config::ConfigError::Io {
+            path: params.display().to_string(),
+            source,
+        }
+        .into()),
+        Ok(_) => RulePack::load(rules, catalogue, params, vars),
+    };
+    loaded.map_err(|e| DiffError::Rules {
+        side,
+        source: crate::cli::with_paths_hint(e, [rules, catalogue, params]),
+    })
 }
 
 /// Loads both rule sets and replays the input through them.

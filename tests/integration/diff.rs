@@ -362,7 +362,7 @@ fn samples_of_a_lost_exclusive_member_show_what_replaced_it() {
 
 #[test]
 fn bad_arguments_exit_2_with_a_clear_message() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
         (&["diff", "--input", "examples/sample.jsonl"], "--rules"),
         (&["diff", "--rules", "rules"], "--input"),
         (
@@ -394,6 +394,18 @@ fn bad_arguments_exit_2_with_a_clear_message() {
                 "examples/sample.jsonl",
             ],
             "base rules: missing.toml",
+        ),
+        (
+            &[
+                "diff",
+                "--rules",
+                "rules",
+                "--params",
+                "config/parms.toml",
+                "--input",
+                "examples/sample.jsonl",
+            ],
+            "config/parms.toml does not exist; did you mean config/params.toml?",
         ),
         (
             &[
