@@ -40,12 +40,12 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
             &vars,
         ),
     };
-    let mut pack = loaded.map_err(|e| match missing_paths_hint(&config) {
-        Some(hint) => {
-            RulesError::Config(crate::config::ConfigError::Invalid(format!("{e}\n{hint}")))
-        }
-        None => e,
-    })?;
+    let paths = [
+        config.rules.dir.as_path(),
+        &config.rules.catalogue,
+        &config.rules.params,
+    ];
+    let mut pack = loaded.map_err(|e| with_paths_hint(e, paths))?;
     pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
     Ok((config, pack))
 }
