@@ -40,12 +40,7 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
             &vars,
         ),
     };
-    let paths = [
-        config.rules.dir.as_path(),
-        &config.rules.catalogue,
-        &config.rules.params,
-    ];
-    let mut pack = loaded.map_err(|e| with_paths_hint(e, paths))?;
+    let mut pack = loaded.map_err(|e| with_paths_hint(e, rules_paths(&config)))?;
     pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
     Ok((config, pack))
 }
@@ -56,10 +51,14 @@ pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
 /// there.
 fn missing_params(config: &Config) -> Option<crate::config::ConfigError> {
     let path = &config.rules.params;
-    let default = crate::config::RulesConfig::default().params;
-    if *path == default {
+    if *path == crate::config::RulesConfig::default().params {
         return None;
     }
+    unreadable(path)
+}
+
+/// Why `path` cannot be read, if it cannot.
+pub(crate) fn unreadable(path: &std::path::Path) -> Option<crate::config::ConfigError> {
     let source = std::fs::metadata(path).err()?;
     Some(crate::config::ConfigError::Io {
         path: path.display().to_string(),
@@ -67,13 +66,18 @@ fn missing_params(config: &Config) -> Option<crate::config::ConfigError> {
     })
 }
 
-/// [`paths_hint`] for the rules paths of `config`.
-fn missing_paths_hint(config: &Config) -> Option<String> {
-    paths_hint([
+/// The rules directory, catalogue and parameters of `config`.
+fn rules_paths(config: &Config) -> [&std::path::Path; 3] {
+    [
         &config.rules.dir,
         &config.rules.catalogue,
         &config.rules.params,
-    ])
+    ]
+}
+
+/// [`paths_hint`] for the rules paths of `config`.
+fn missing_paths_hint(config: &Config) -> Option<String> {
+    paths_hint(rules_paths(config))
 }
 
 /// `e` with [`paths_hint`]'s line after it, when there is one.

@@ -95,13 +95,9 @@ fn load_side(
     vars: &[(String, String)],
 ) -> Result<RulePack, DiffError> {
     // A missing parameters file means "no parameters" to the loader; here it is a typo.
-    let loaded = match std::fs::metadata(params) {
-        Err(source) => Err(crate::config::ConfigError::Io {
-            path: params.display().to_string(),
-            source,
-        }
-        .into()),
-        Ok(_) => RulePack::load(rules, catalogue, params, vars),
+    let loaded = match crate::cli::unreadable(params) {
+        Some(e) => Err(e.into()),
+        None => RulePack::load(rules, catalogue, params, vars),
     };
     loaded.map_err(|e| DiffError::Rules {
         side,

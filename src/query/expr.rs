@@ -190,10 +190,7 @@ impl Parser<'_> {
                     )))
                 }
                 None => {
-                    let names: Vec<&str> = (0..self.catalogue.len() as TagId)
-                        .map(|id| &**self.catalogue.name(id))
-                        .collect();
-                    let hint = crate::rules::check::nearest(&name, names)
+                    let hint = crate::rules::check::nearest(&name, self.catalogue.names())
                         .map(|n| format!("; did you mean {n:?}?"))
                         .unwrap_or_default();
                     return Err(undeclared(format!(

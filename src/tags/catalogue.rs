@@ -182,6 +182,11 @@ impl Catalogue {
         &self.tags[id as usize].name
     }
 
+    /// Every tag's name, in id order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tags.iter().map(|t| &*t.name)
+    }
+
     pub fn group(&self, index: usize) -> &Group {
         &self.groups[index]
     }

@@ -62,16 +62,13 @@ pub fn load(rules_dir: &Path, pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Di
 
 /// Names in a test file that the rule set does not know.
 fn validate(file: &TestFile, pack: &RulePack, out: &mut Vec<Diagnostic>) {
-    let tag_names: Vec<String> = (0..pack.catalogue.len())
-        .map(|i| pack.catalogue.name(i as u16).to_string())
-        .collect();
     let rule_names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
     let mut error = |line: usize, message: String| {
         out.push(Diagnostic::error(&file.path, Some(line), message));
     };
     let tag = |line: usize, name: &str, error: &mut dyn FnMut(usize, String)| {
         if pack.catalogue.id(name).is_none() {
-            let hint = nearest(name, tag_names.iter().map(String::as_str))
+            let hint = nearest(name, pack.catalogue.names())
                 .map(|n| format!("; did you mean `{n}`?"))
                 .unwrap_or_default();
             error(

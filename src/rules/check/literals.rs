@@ -174,10 +174,7 @@ impl Walker<'_> {
         if catalogue.id(tag).is_some() {
             return true;
         }
-        let names: Vec<&str> = (0..catalogue.len())
-            .map(|i| &**catalogue.name(i as u16))
-            .collect();
-        let hint = suggest(tag, names);
+        let hint = suggest(tag, catalogue.names());
         self.error(
             pos,
             format!("tag {tag:?} is not declared in the tag catalogue{hint}"),

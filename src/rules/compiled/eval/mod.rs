@@ -395,14 +395,13 @@ impl<'a> Machine<'a> {
         }
         self.tick()?;
         let x = self.eval(a, base)?;
-        let y = if b.is_plain() {
+        if b.is_plain() {
             self.tick()?;
-            None
-        } else {
-            Some(self.eval(b, base)?)
-        };
-        let y = y.as_ref().unwrap_or_else(|| b.plain(&self.stack[base..]));
-        Ok(op.apply(&x, y, self.limits.string_bytes)?)
+            let y = b.plain(&self.stack[base..]);
+            return Ok(op.apply(&x, y, self.limits.string_bytes)?);
+        }
+        let y = self.eval(b, base)?;
+        Ok(op.apply(&x, &y, self.limits.string_bytes)?)
     }
 
     #[inline(never)]
