@@ -53,8 +53,41 @@ pub struct InputRecord {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
+    /// The key's bytes, then the payload's: one allocation per record.
+    bytes: Vec<u8>,
+    /// The key's length; `None` for a record without a key.
+    key_len: Option<usize>,
+}
+
+impl InputRecord {
+    pub fn new(
+        topic: Arc<str>,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> InputRecord {
+        let key_len = key.map(<[u8]>::len);
+        let key = key.unwrap_or_default();
+        let mut bytes = Vec::with_capacity(key.len() + payload.len());
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(payload);
+        InputRecord {
+            topic,
+            partition,
+            offset,
+            bytes,
+            key_len,
+        }
+    }
+
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key_len.map(|n| &self.bytes[..n])
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.key_len.unwrap_or(0)..]
+    }
 }
 
 /// Records are handed over in batches of at most this many per worker.
@@ -479,6 +512,19 @@ fn try_read(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_keeps_its_key_and_payload_apart_in_one_buffer() {
+        let topic: Arc<str> = "events".into();
+        for key in [Some(&b"user-1"[..]), Some(&b""[..]), None] {
+            let r = InputRecord::new(topic.clone(), 3, 42, key, br#"{"type":"chat"}"#);
+            assert_eq!(r.key(), key);
+            assert_eq!(r.payload(), br#"{"type":"chat"}"#);
+            assert_eq!((r.partition, r.offset), (3, 42));
+        }
+        let empty = InputRecord::new(topic, 0, 0, Some(b"k"), b"");
+        assert_eq!((empty.key(), empty.payload()), (Some(&b"k"[..]), &b""[..]));
+    }
 
     #[test]
     fn a_fetch_is_one_mib_unless_a_message_may_be_larger() {

@@ -228,14 +228,14 @@ impl MemoryUse {
 
 /// Serialises variables by name, since keys are only meaningful inside one process.
 mod named_vars {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
-    use super::vars::{intern, name_of};
+    use super::vars::{intern, with_names};
     use super::{Slots, Var, VarKey};
 
+    /// A sequence of `(name, value)` pairs, the names read in place.
     pub fn serialize<S: Serializer>(vars: &[(VarKey, Var)], s: S) -> Result<S::Ok, S::Error> {
-        let named: Vec<(Box<str>, &Var)> = vars.iter().map(|(k, v)| (name_of(*k), v)).collect();
-        named.serialize(s)
+        with_names(|names| s.collect_seq(vars.iter().map(|(k, v)| (&*names[usize::from(*k)], v))))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Slots<(VarKey, Var)>, D::Error> {

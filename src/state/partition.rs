@@ -120,6 +120,23 @@ impl Partition {
         }
     }
 
+    /// Calls `f` with a user's state as [`Partition::user`] gives it, a compact user decoded
+    /// into `scratch` (whose allocations are reused) rather than into a new state.
+    pub fn with_user<R>(
+        &self,
+        user: UserIndex,
+        scratch: &mut UserState,
+        f: impl FnOnce(&UserState) -> R,
+    ) -> R {
+        match &self.users[user as usize] {
+            Held::Hot(state) => f(state),
+            Held::Cold(bytes) => {
+                compact::decode_into(bytes, scratch, &mut MemoryUse::default());
+                f(scratch)
+            }
+        }
+    }
+
     /// A user's state, making the user hot first (the next step for it finds it decoded).
     pub fn user_at_hand(&mut self, user: UserIndex) -> &UserState {
         self.warm(user)
@@ -480,5 +497,42 @@ impl UserIds {
         self.text.capacity()
             + self.ends.capacity() * std::mem::size_of::<u32>()
             + self.table.capacity() * (std::mem::size_of::<UserIndex>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::snapshot::encode_state;
+
+    fn user_with(events: u32, hits: usize) -> UserState {
+        let mut state = UserState {
+            first_by_type: [1, 2, 3],
+            last_by_type: [4, 5, 6],
+            events,
+            ..UserState::default()
+        };
+        let key = crate::state::vars::intern("partition.test.hits").unwrap();
+        let hits: Vec<i64> = (0..hits as i64).collect();
+        state.vars.push((key, crate::state::Var::Hits(hits.into())));
+        state
+    }
+
+    #[test]
+    fn with_user_reads_hot_and_compact_users_as_user_does() {
+        let mut part = Partition::with_hot_limit(1);
+        let (big, small) = (part.find_or_add("big"), part.find_or_add("small"));
+        part.put_user(big, user_with(9, 40));
+        part.put_user(small, user_with(2, 3));
+        let hot = part.find_or_add("hot");
+        part.put_user(hot, user_with(1, 1));
+        assert_eq!(part.compact_users(), 2, "big and small went compact");
+        // The scratch first holds the larger user, then is reused for the smaller one: nothing
+        // of the first may show through.
+        let mut scratch = UserState::default();
+        for u in [big, small, hot, big, small] {
+            let seen = part.with_user(u, &mut scratch, encode_state);
+            assert_eq!(seen, encode_state(&part.user(u)), "user {u}");
+        }
     }
 }

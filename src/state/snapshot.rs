@@ -45,10 +45,17 @@ pub enum SnapshotError {
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut bytes = vec![FORMAT];
-    // Serialising plain structs of numbers, strings and vectors into a Vec cannot fail.
-    bytes.extend(postcard::to_stdvec(value).expect("state serialises"));
+    let mut bytes = Vec::new();
+    encode_into(value, &mut bytes);
     bytes
+}
+
+/// Replaces `out` with the record of `value`, the version byte first, keeping its allocation.
+fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(FORMAT);
+    // Serialising plain structs of numbers, strings and vectors into a Vec cannot fail.
+    *out = postcard::to_extend(value, std::mem::take(out)).expect("state serialises");
 }
 
 fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, SnapshotError> {
@@ -144,6 +151,12 @@ pub fn encode_state(state: &UserState) -> Vec<u8> {
     encode(state)
 }
 
+/// As [`encode_state`], into `out` (replaced, its allocation kept), for a save that writes one
+/// user after another.
+pub fn encode_state_into(state: &UserState, out: &mut Vec<u8>) {
+    encode_into(state, out);
+}
+
 /// # Errors
 /// Unknown format or corrupt bytes.
 pub fn decode_state(bytes: &[u8]) -> Result<UserState, SnapshotError> {
@@ -167,12 +180,20 @@ impl Meta {
 
 impl UserRecord {
     pub fn encode(applied: &Applied, state: &UserState) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        UserRecord::encode_into(applied, state, &mut bytes);
+        bytes
+    }
+
+    /// As [`UserRecord::encode`], into `out` (replaced, its allocation kept): a checkpoint
+    /// encodes its users one after another into one buffer.
+    pub fn encode_into(applied: &Applied, state: &UserState, out: &mut Vec<u8>) {
         #[derive(Serialize)]
         struct Borrowed<'a> {
             applied: &'a Applied,
             state: &'a UserState,
         }
-        encode(&Borrowed { applied, state })
+        encode_into(&Borrowed { applied, state }, out);
     }
 
     /// # Errors
@@ -189,7 +210,7 @@ impl UserRecord {
 mod tests {
     use super::*;
     use crate::state::vars::intern;
-    use crate::state::Var;
+    use crate::state::{Var, VarKey};
 
     #[test]
     fn user_records_round_trip_with_variables_by_name() {
@@ -212,6 +233,59 @@ mod tests {
         let back = UserRecord::decode(&bytes).unwrap();
         assert_eq!(back.state, state);
         assert_eq!(back.applied, applied);
+    }
+
+    /// Variables are written as a sequence of `(name, value)` pairs: the bytes of a list of
+    /// owned names, as records have always been written.
+    #[test]
+    fn variables_are_written_by_name_as_before() {
+        let mut state = UserState::default();
+        let vars = [
+            ("activity.score", Var::Decay { value: 2.5, at: 9 }),
+            ("keywords.intent/purchase", Var::Hits(vec![1, 2].into())),
+            ("snapshot.test.名前", Var::Str("值".into())),
+        ];
+        for (name, value) in &vars {
+            state.set_var(intern(name).unwrap(), value.clone());
+        }
+        #[derive(Serialize)]
+        struct Vars(#[serde(with = "crate::state::named_vars")] crate::state::Slots<(VarKey, Var)>);
+        let named: Vec<(Box<str>, &Var)> = state
+            .vars
+            .iter()
+            .map(|(k, v)| (crate::state::vars::name_of(*k), v))
+            .collect();
+        assert_eq!(
+            postcard::to_stdvec(&Vars(state.vars.clone())).unwrap(),
+            postcard::to_stdvec(&named).unwrap()
+        );
+        assert_eq!(decode_state(&encode_state(&state)).unwrap(), state);
+    }
+
+    #[test]
+    fn a_reused_buffer_holds_exactly_the_last_record() {
+        let applied: Applied = [("events".to_string(), 7)].into();
+        let mut big = UserState {
+            events: 3,
+            ..UserState::default()
+        };
+        // Over a kilobyte, then nothing: a longer record before must not show through.
+        let hits: Vec<i64> = (0..600).collect();
+        big.set_var(
+            intern("snapshot.test.hits").unwrap(),
+            Var::Hits(hits.into()),
+        );
+        let small = UserState::default();
+        let mut buf = Vec::new();
+        for state in [&small, &big, &small, &big] {
+            UserRecord::encode_into(&applied, state, &mut buf);
+            assert_eq!(buf, UserRecord::encode(&applied, state));
+            assert_eq!(UserRecord::decode(&buf).unwrap().state, *state);
+            let mut alone = Vec::new();
+            encode_state_into(state, &mut alone);
+            assert_eq!(alone, encode_state(state));
+        }
+        assert!(UserRecord::encode(&applied, &big).len() > 1024);
     }
 
     #[test]

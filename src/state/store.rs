@@ -112,9 +112,9 @@ pub fn save<'a>(
         writer: env!("CARGO_PKG_VERSION").to_string(),
     };
     write_header(&mut out, &header).map_err(io_err(&temp))?;
-    let mut written = 0_u64;
+    let (mut written, mut record) = (0_u64, Vec::new());
     for (id, state) in users {
-        let record = snapshot::encode_state(&state);
+        snapshot::encode_state_into(&state, &mut record);
         write_field(&mut out, id.as_bytes()).map_err(io_err(&temp))?;
         write_field(&mut out, &record).map_err(io_err(&temp))?;
         written += 1;

@@ -74,6 +74,13 @@ pub fn intern(name: &str) -> Result<VarKey, TooManyNames> {
     Ok(key)
 }
 
+/// Calls `f` with every interned name, by key (the names of many keys at one look, as a
+/// user's variables are serialised).
+pub fn with_names<R>(f: impl FnOnce(&[Box<str>]) -> R) -> R {
+    let read = interner().read().unwrap_or_else(|e| e.into_inner());
+    f(&read.names)
+}
+
 /// The name of an interned key.
 pub fn name_of(key: VarKey) -> Box<str> {
     let read = interner().read().unwrap_or_else(|e| e.into_inner());

@@ -57,6 +57,7 @@ fn missing_rules_paths_say_what_was_meant() {
             "config/tags.toml",
         ),
         ("test", "--rules", "rule", "rules"),
+        ("check", "--rules", "rulez", "rules"),
     ] {
         let out = tagstream()
             .args([command, flag, typo])
@@ -74,8 +75,10 @@ fn missing_rules_paths_say_what_was_meant() {
             err.contains(&format!("{typo} does not exist; did you mean {meant}?")),
             "{command} {flag} {typo}: {err}"
         );
-        // The missing parameters are one finding, not one per parameter a rule reads.
+        // The missing parameters are one finding, not one per parameter a rule reads; missing
+        // rules do not make every parameter section "unread".
         assert!(!err.contains("has no ["), "{command} {flag} {typo}: {err}");
+        assert!(!err.contains("no rule "), "{command} {flag} {typo}: {err}");
     }
 
     let elsewhere = tempfile::tempdir().unwrap();

@@ -29,13 +29,13 @@ impl Intake {
                 t
             }
         };
-        router.push(InputRecord {
+        router.push(InputRecord::new(
             topic,
-            partition: msg.partition(),
-            offset: msg.offset(),
-            key: msg.key().map(<[u8]>::to_vec),
-            payload: msg.payload().unwrap_or_default().to_vec(),
-        });
+            msg.partition(),
+            msg.offset(),
+            msg.key(),
+            msg.payload().unwrap_or_default(),
+        ));
     }
 }
 

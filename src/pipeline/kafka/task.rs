@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::core::Processor;
 use crate::decode::{decode, Source};
 use crate::state::snapshot::{Applied, Meta, UserRecord, META_KEY};
-use crate::state::Partition;
+use crate::state::{Partition, UserState};
 use crate::tags::Output;
 
 /// A changelog record: key and value bytes.
@@ -107,7 +107,13 @@ impl Task {
             return false;
         }
         self.changed = true;
-        self.applied.insert(topic.to_string(), offset);
+        // The topic's name is allocated once, on its first record, not on every record.
+        match self.applied.get_mut(&**topic) {
+            Some(applied) => *applied = offset,
+            None => {
+                self.applied.insert(topic.to_string(), offset);
+            }
+        }
         let source = Source::Kafka {
             topic: topic.clone(),
             partition: self.partition,
@@ -149,15 +155,19 @@ impl Task {
     /// Serialises what changed since the last checkpoint: `(user id, record)` pairs and the meta.
     pub fn checkpoint(&mut self) -> (Vec<KeyValue>, Vec<u8>) {
         self.changed = false;
+        // Most users changed since the last checkpoint have gone compact meanwhile: each is
+        // decoded into one reused state and encoded into one reused buffer, so a record costs
+        // its two exact-size allocations (key and value) and nothing else.
+        let (mut scratch, mut buf) = (UserState::default(), Vec::new());
         let users = self
             .part
             .take_dirty()
             .into_iter()
             .map(|u| {
-                (
-                    self.part.id(u).as_bytes().to_vec(),
-                    UserRecord::encode(&self.applied, &self.part.user(u)),
-                )
+                self.part.with_user(u, &mut scratch, |state| {
+                    UserRecord::encode_into(&self.applied, state, &mut buf);
+                });
+                (self.part.id(u).as_bytes().to_vec(), buf.as_slice().to_vec())
             })
             .collect();
         let meta = Meta {

@@ -100,8 +100,10 @@ impl Worker {
                     self.metrics.records(n);
                     self.processor
                         .set_wall_clock(chrono::Utc::now().timestamp_millis());
+                    // One look at the clock per batch: its records are handled within
+                    // milliseconds, and the times below are compared with seconds.
                     for record in records {
-                        self.record(record);
+                        self.record(record, received);
                     }
                     self.ack_pending();
                     self.publish();
@@ -241,7 +243,8 @@ impl Worker {
         }
     }
 
-    fn record(&mut self, record: InputRecord) {
+    /// Applies one record; `now` is when its batch arrived.
+    fn record(&mut self, record: InputRecord, now: Instant) {
         if !self.slots.contains_key(&record.partition) {
             tracing::info!(
                 partition = record.partition,
@@ -257,7 +260,7 @@ impl Worker {
             &mut self.processor,
             &record.topic,
             record.offset,
-            &record.payload,
+            record.payload(),
             &mut self.outputs,
         );
         if applied && slot.first_seen.is_none() {
@@ -271,12 +274,13 @@ impl Worker {
             );
             slot.first_seen = Some(record.offset);
         }
-        slot.last_input = Instant::now();
+        slot.last_input = now;
         slot.since_checkpoint += 1;
-        self.flush_outputs(record.key.as_deref());
+        self.flush_outputs(record.key());
         let slot = &self.slots[&record.partition];
         if slot.since_checkpoint >= self.config.checkpoint_records
-            || slot.last_checkpoint.elapsed() >= self.config.checkpoint_interval
+            || now.saturating_duration_since(slot.last_checkpoint)
+                >= self.config.checkpoint_interval
         {
             self.checkpoint(record.partition, false);
         }

@@ -151,8 +151,9 @@ pub fn check(
         }
     }
 
-    // Keys and sections nobody reads.
-    let every_rule_parsed = facts.iter().all(|f| f.parsed);
+    // Keys and sections nobody reads. Without a rule read (a missing rules directory, which is
+    // an error of its own) every section would look unread: nothing is said about them then.
+    let every_rule_parsed = !facts.is_empty() && facts.iter().all(|f| f.parsed);
     for (section, values) in &params.sections {
         let Some(keys_read) = read.get(section.as_str()) else {
             if every_rule_parsed {
