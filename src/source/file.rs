@@ -52,7 +52,7 @@ impl<R: BufRead> LineReader<R> {
                     break;
                 }
                 saw_any = true;
-                let (chunk, used, done) = match available.iter().position(|b| *b == b'\n') {
+                let (chunk, used, done) = match memchr::memchr(b'\n', available) {
                     Some(i) => (&available[..i], i + 1, true),
                     None => (available, available.len(), false),
                 };
