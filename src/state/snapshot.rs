@@ -276,12 +276,11 @@ mod tests {
             Var::Hits(hits.into()),
         );
         let small = UserState::default();
-        let mut buf = Vec::new();
+        let (mut buf, mut alone) = (Vec::new(), Vec::new());
         for state in [&small, &big, &small, &big] {
             UserRecord::encode_into(&applied, state, &mut buf);
             assert_eq!(buf, UserRecord::encode(&applied, state));
             assert_eq!(UserRecord::decode(&buf).unwrap().state, *state);
-            let mut alone = Vec::new();
             encode_state_into(state, &mut alone);
             assert_eq!(alone, encode_state(state));
         }
