@@ -15,6 +15,7 @@ pub mod slots;
 pub mod snapshot;
 pub mod store;
 pub mod timers;
+mod user_ids;
 pub mod vars;
 pub mod window;
 

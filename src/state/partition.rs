@@ -2,16 +2,14 @@
 
 use std::borrow::Cow;
 
-use hashbrown::HashTable;
-
 use super::compact;
 use super::prefetch::prefetch;
 use super::timers::{Due, DueKind, DueQueue, Popped, QUEUE_ENTRY_BYTES};
+use super::user_ids::UserIds;
 use super::{MemoryUse, UserState};
 use crate::tags::NEVER;
 
-/// Index of a user inside its partition (assigned in first-seen order).
-pub type UserIndex = u32;
+pub use super::user_ids::UserIndex;
 
 /// A partition keeps as structs at most one user in [`HOT_SHARE`], and at least
 /// [`MIN_HOT_USERS`]; past that, the half touched longest ago go compact. Enough for the few
@@ -445,60 +443,6 @@ const MAX_SPARE_HEAP: usize = 1024;
 
 /// Bytes every user costs besides its state: its slot and its dirty mark.
 const PER_USER: usize = std::mem::size_of::<Held>() + 1;
-
-/// User ids of a partition: one text arena, and a hash table of user indexes keyed by the id
-/// they point at. About 10 bytes per user besides the id itself, where a map of owned strings
-/// would cost several times that.
-#[derive(Debug, Default)]
-struct UserIds {
-    text: String,
-    /// End of each id in `text`; an id starts where the previous one ends.
-    ends: Vec<u32>,
-    table: HashTable<UserIndex>,
-    /// Keyed per process (ids come from input), and several times faster than SipHash on short ids.
-    hasher: ahash::RandomState,
-}
-
-/// Id number `user` of an arena.
-fn id_in<'a>(text: &'a str, ends: &[u32], user: UserIndex) -> &'a str {
-    let i = user as usize;
-    let start = if i == 0 { 0 } else { ends[i - 1] as usize };
-    &text[start..ends[i] as usize]
-}
-
-impl UserIds {
-    /// Bytes per id besides its text: its end offset and its hash-table slot.
-    const PER_ID: usize = std::mem::size_of::<u32>() + std::mem::size_of::<UserIndex>() + 1;
-
-    fn get(&self, user: UserIndex) -> &str {
-        id_in(&self.text, &self.ends, user)
-    }
-
-    fn find(&self, id: &str) -> Option<UserIndex> {
-        let hash = self.hasher.hash_one(id);
-        self.table.find(hash, |u| self.get(*u) == id).copied()
-    }
-
-    /// Adds an id known to be absent.
-    fn add(&mut self, id: &str) -> UserIndex {
-        let user =
-            UserIndex::try_from(self.ends.len()).expect("fewer than 2^32 users per partition");
-        self.text.push_str(id);
-        self.ends
-            .push(u32::try_from(self.text.len()).expect("under 4 GiB of user ids per partition"));
-        let hash = self.hasher.hash_one(id);
-        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
-        let rehash = |u: &UserIndex| hasher.hash_one(id_in(text, ends, *u));
-        self.table.insert_unique(hash, user, rehash);
-        user
-    }
-
-    fn memory_bytes(&self) -> usize {
-        self.text.capacity()
-            + self.ends.capacity() * std::mem::size_of::<u32>()
-            + self.table.capacity() * (std::mem::size_of::<UserIndex>() + 1)
-    }
-}
 
 #[cfg(test)]
 mod tests {
