@@ -30,9 +30,10 @@ use clap::Args;
 
 use crate::cli::{CommonArgs, EXIT_RUNTIME, EXIT_USAGE};
 use crate::generate::GenOptions;
+use crate::metrics::status_kb;
 use crate::rules::{Execution, RulesError};
 use report::{item, mb, row, thousands};
-use stages::{status_kb, CoreRun};
+use stages::CoreRun;
 use stream::Stream;
 
 #[derive(Debug, Args, Clone)]

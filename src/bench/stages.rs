@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::cli::CommonArgs;
 use crate::core::Processor;
 use crate::decode::decode;
+use crate::metrics::status_kb;
 use crate::rules::{Execution, RulePack};
 use crate::state::{MemoryUse, Partition};
 use crate::tags::{change_id, DeadLetter, Op, Output, TagChange, Trigger};
@@ -319,9 +320,10 @@ pub fn tagstream_run(common: &CommonArgs) -> Result<(Command, std::path::PathBuf
 /// File mode end to end: `tagstream run --input FILE --output /dev/null --dead-letter
 /// /dev/null` as a child process of this binary, with the same config and rules flags and
 /// `--workers` when given (else the default). Returns the stage, with the child's CPU time
-/// (user + system, all its threads), and the child's peak RSS in bytes (VmHWM, sampled every
-/// 10 ms while it runs: the last few milliseconds before exit are not seen, state only grows, so
-/// the error is small).
+/// (user + system, all its threads), and the child's peak RSS in bytes: the one it reports in
+/// its closing summary (read from `VmHWM` after its last output is written), or, from a child
+/// that reports none, the highest `VmHWM` sampled every 10 ms while it runs (which misses a
+/// peak reached in the last moments, as in a short run).
 ///
 /// # Errors
 /// The binary cannot be started or the run fails (its stderr is quoted).
@@ -335,7 +337,9 @@ pub fn file_mode(
     cmd.arg("--input")
         .arg(input)
         .args(["--output", "/dev/null", "--dead-letter", "/dev/null"])
-        .env("TAGSTREAM_LOG", "warn")
+        // Warnings, and the closing summary, which reports the child's own peak.
+        .env("TAGSTREAM_LOG", SUMMARY_LOG)
+        .env("TAGSTREAM_LOG_FORMAT", "text")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -355,8 +359,12 @@ pub fn file_mode(
     let drain = std::thread::spawn(move || {
         let mut text = Vec::new();
         let _ = stderr.read_to_end(&mut text);
+        let reported = reported_peak(&String::from_utf8_lossy(&text));
         let tail = text.len().saturating_sub(4096);
-        String::from_utf8_lossy(&text[tail..]).into_owned()
+        (
+            String::from_utf8_lossy(&text[tail..]).into_owned(),
+            reported,
+        )
     });
     let pid = child.id().to_string();
     let mut peak_kb = None;
@@ -377,7 +385,7 @@ pub fn file_mode(
     };
     let secs = started.elapsed().as_secs_f64();
     let cpu_secs = children_cpu_secs() - cpu_before;
-    let stderr = drain.join().unwrap_or_default();
+    let (stderr, reported) = drain.join().unwrap_or_default();
     if !status.success() {
         return Err(BenchError::Failed(format!(
             "tagstream run (file mode) exited with {status}:\n{stderr}"
@@ -394,15 +402,37 @@ pub fn file_mode(
             secs,
             cpu_secs: Some(cpu_secs),
         },
-        peak_kb.map(|kb| kb * 1024),
+        // The child's own reading is exact; the sampled one may miss the last moments.
+        reported.max(peak_kb.map(|kb| kb * 1024)),
     ))
 }
 
-/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`); `None` off Linux or once the
-/// process is gone.
-pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+/// What a file-mode child logs: warnings, and the closing summary with its peak RSS.
+const SUMMARY_LOG: &str = "warn,tagstream::metrics::export=info";
+
+/// The `peak_rss_bytes` of a child's closing summary (`input processed`), if it logged one.
+fn reported_peak(log: &str) -> Option<u64> {
+    log.lines()
+        .filter(|l| l.contains("input processed"))
+        .find_map(|l| {
+            let rest = &l[l.find(" peak_rss_bytes=")? + " peak_rss_bytes=".len()..];
+            let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+            digits.parse().ok().filter(|b| *b > 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peak_is_read_from_the_closing_summary_only() {
+        let log = "2026-12-03T22:35:41Z  WARN tagstream::metrics::log: dead letters written peak_rss_bytes=7\n\
+                   2026-12-03T22:35:41Z  INFO tagstream::metrics::export: input processed lines=4300 users=75 saved_users=0 peak_rss_bytes=19841024\n\
+                   2026-12-03T22:35:41Z  INFO tagstream::metrics::export: tag total tag=activity/low added=1 removed=0 holders=1\n";
+        assert_eq!(reported_peak(log), Some(19_841_024));
+        let unknown = "INFO tagstream::metrics::export: input processed lines=1 peak_rss_bytes=0\n";
+        assert_eq!(reported_peak(unknown), None, "0 means not known");
+        assert_eq!(reported_peak("WARN something else\n"), None);
+    }
 }

@@ -338,6 +338,8 @@ pub fn log_end_summary(m: &Metrics, input: &InputCounts, stats: &Stats) {
         expiries = stats.expiries,
         restored_users = input.restored_users,
         saved_users = input.saved_users,
+        // What a deployment provisions for memory (0: not known on this system).
+        peak_rss_bytes = super::peak_rss_bytes().unwrap_or(0),
         "input processed"
     );
     let held = by_label(m, "tagstream_tags_held", "tag");

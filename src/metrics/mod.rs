@@ -398,3 +398,18 @@ pub fn draining() {
 
 #[cfg(test)]
 mod tests;
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`); `None` off Linux or once the
+/// process is gone.
+pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// This process's peak resident set in bytes (`VmHWM`: the high-water mark of its memory,
+/// the figure `/usr/bin/time` prints as maximum resident set size); `None` off Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    status_kb("self", "VmHWM").map(|kb| kb * 1024)
+}
