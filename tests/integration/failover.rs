@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::kafka::{assert_same_tags, file_mode_tags, stream};
 use crate::kafka_support::*;
-use crate::support::{run, Lcg};
+use crate::support::{free_addr, http_get, run, Lcg};
 
 const PARTITIONS: i32 = 4;
 const KILLS: usize = 10;
@@ -18,9 +18,37 @@ const KILLS: usize = 10;
 const FAILOVER_LIMIT: Duration = Duration::from_secs(25);
 
 /// The session settings under test are the shipped ones: config/tagstream.toml, read by the
-/// child from the repository; nothing here overrides them.
-fn spawn(topics: &Topics, log: &str) -> Processor {
-    topics.spawn_shipped(log)
+/// child from the repository; nothing here overrides them. Each member serves `/metrics` on
+/// an address of its own, returned with it.
+fn spawn(topics: &Topics, log: &str) -> (Processor, String) {
+    let addr = free_addr();
+    let member = topics.spawn_shipped_with(log, &[("TAGSTREAM_HTTP__LISTEN", &addr)]);
+    (member, addr)
+}
+
+/// What a member logs each time it leaves the group to re-form it.
+const REGROUP: &str =
+    "the group coordinator left partitions without an owner; leaving the group and joining again";
+
+/// `tagstream_kafka_regroups_total` of the member serving `addr`, once it equals the number of
+/// re-forms its log reports (the poll loop counts a request a moment after the watch logs it),
+/// or the last reading after 10 s.
+fn regroups_counted(addr: &str, log: &str) -> (u64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logged = log_events(log, 0, REGROUP).len() as u64;
+        let counted = http_get(addr, "/metrics").and_then(|(_, text)| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("tagstream_kafka_regroups_total "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|v| v as u64)
+        });
+        match counted {
+            Some(c) if c == logged || Instant::now() >= deadline => return (c, logged),
+            None if Instant::now() >= deadline => return (u64::MAX, logged),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }
 
 fn log_path(log: &str) -> PathBuf {
@@ -127,7 +155,7 @@ fn a_killed_member_s_partitions_move_to_the_survivor_and_no_event_is_lost() {
         let from = log_len(&logs[survivor]);
         let orphans = last_assignment(&logs[victim]);
         let killed_at = (Instant::now(), SystemTime::now());
-        members[victim].take().unwrap().kill9();
+        members[victim].take().unwrap().0.kill9();
         while last_assignment(&logs[survivor]).len() < PARTITIONS as usize
             || log_events(&logs[survivor], from, "partitions assigned").is_empty()
         {
@@ -180,7 +208,17 @@ fn a_killed_member_s_partitions_move_to_the_survivor_and_no_event_is_lost() {
         &ends,
         Duration::from_secs(120),
     );
-    for member in members.into_iter().flatten() {
+    // Each re-form of the group a member logs is counted in its metrics, exactly once.
+    for (member, log) in members.iter().zip(&logs) {
+        let (_, addr) = member.as_ref().expect("every member runs at the end");
+        let (counted, logged) = regroups_counted(addr, log);
+        eprintln!("{log}: {logged} re-forms of the group logged, {counted} counted");
+        assert_eq!(
+            counted, logged,
+            "{log}: tagstream_kafka_regroups_total against its log"
+        );
+    }
+    for (member, _) in members.into_iter().flatten() {
         member.stop();
     }
     eprintln!(

@@ -284,8 +284,15 @@ impl Topics {
     /// Spawns with the group session settings of config/tagstream.toml as shipped, logging
     /// JSON lines.
     pub fn spawn_shipped(&self, log: &str) -> Processor {
+        self.spawn_shipped_with(log, &[])
+    }
+
+    /// [`Topics::spawn_shipped`] with extra environment (an HTTP listener, say).
+    pub fn spawn_shipped_with(&self, log: &str, env: &[(&str, &str)]) -> Processor {
         let mut command = self.command(log);
-        command.env("TAGSTREAM_LOG_FORMAT", "json");
+        command
+            .env("TAGSTREAM_LOG_FORMAT", "json")
+            .envs(env.iter().copied());
         Processor {
             child: command.spawn().unwrap(),
         }
