@@ -396,9 +396,6 @@ pub fn draining() {
     m.bad_input.flush();
 }
 
-#[cfg(test)]
-mod tests;
-
 /// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`); `None` off Linux or once the
 /// process is gone.
 pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
@@ -413,3 +410,6 @@ pub fn status_kb(pid: &str, key: &str) -> Option<u64> {
 pub fn peak_rss_bytes() -> Option<u64> {
     status_kb("self", "VmHWM").map(|kb| kb * 1024)
 }
+
+#[cfg(test)]
+mod tests;
