@@ -30,7 +30,6 @@ use clap::Args;
 
 use crate::cli::{CommonArgs, EXIT_RUNTIME, EXIT_USAGE};
 use crate::generate::GenOptions;
-use crate::metrics::status_kb;
 use crate::rules::{Execution, RulesError};
 use report::{item, mb, row, thousands};
 use stages::CoreRun;
@@ -338,10 +337,10 @@ fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small
         ),
         None => item("RSS growth per user, core only", "n/a (no /proc)"),
     }
-    if let Some(kb) = status_kb("self", "VmHWM") {
+    if let Some(bytes) = crate::metrics::peak_rss_bytes() {
         item(
             "peak RSS, this bench process",
-            &format!("{} (holds the stream in memory)", mb(kb * 1024)),
+            &format!("{} (holds the stream in memory)", mb(bytes)),
         );
     }
 }

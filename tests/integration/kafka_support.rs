@@ -282,13 +282,8 @@ impl Topics {
     }
 
     /// Spawns with the group session settings of config/tagstream.toml as shipped, logging
-    /// JSON lines.
-    pub fn spawn_shipped(&self, log: &str) -> Processor {
-        self.spawn_shipped_with(log, &[])
-    }
-
-    /// [`Topics::spawn_shipped`] with extra environment (an HTTP listener, say).
-    pub fn spawn_shipped_with(&self, log: &str, env: &[(&str, &str)]) -> Processor {
+    /// JSON lines, with extra environment that leaves those settings alone (an HTTP listener).
+    pub fn spawn_shipped(&self, log: &str, env: &[(&str, &str)]) -> Processor {
         let mut command = self.command(log);
         command
             .env("TAGSTREAM_LOG_FORMAT", "json")

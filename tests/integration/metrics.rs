@@ -9,43 +9,6 @@ use std::time::{Duration, Instant};
 use crate::kafka_support::*;
 use crate::support::*;
 
-/// Samples of a text exposition: `(name, labels, value)`.
-fn samples(text: &str) -> Vec<(String, BTreeMap<String, String>, f64)> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|line| {
-            let (series, value) = line.rsplit_once(' ').unwrap();
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => (
-                    name.to_string(),
-                    rest.trim_end_matches('}')
-                        .split("\",")
-                        .filter(|kv| !kv.is_empty())
-                        .map(|kv| {
-                            let (k, v) = kv.split_once("=\"").unwrap();
-                            (k.to_string(), v.trim_end_matches('"').to_string())
-                        })
-                        .collect(),
-                ),
-                None => (series.to_string(), BTreeMap::new()),
-            };
-            (name, labels, value.parse().unwrap())
-        })
-        .collect()
-}
-
-fn sum(s: &[(String, BTreeMap<String, String>, f64)], name: &str, filter: &[(&str, &str)]) -> u64 {
-    s.iter()
-        .filter(|(n, l, _)| {
-            n == name
-                && filter
-                    .iter()
-                    .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|(_, _, v)| *v)
-        .sum::<f64>() as u64
-}
-
 /// `promtool check metrics` on `text`, when promtool is installed (scripts/test.sh installs it
 /// where the machine allows).
 fn promtool_check(text: &str) {
