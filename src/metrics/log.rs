@@ -8,6 +8,10 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 /// One bad-input summary line at most this often.
@@ -79,11 +83,53 @@ pub fn init_from_env() -> Result<(), LogError> {
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
     if json {
-        builder.json().init();
+        builder.json().finish().with(StopNoise).init();
     } else {
-        builder.init();
+        builder.finish().with(StopNoise).init();
     }
     Ok(())
+}
+
+/// Keeps out the one error every clean stop of Kafka mode would otherwise log. Kafka mode
+/// closes its group consumer itself (the revoke hook checkpoints every partition) and waits
+/// until it is closed; dropping the consumer afterwards asks librdkafka to close it again, which
+/// answers `BrokerDestroy`, and rdkafka logs that as an error. Nothing failed, and an operator
+/// who alerts on errors must not be paged by every deploy. Any other error passes.
+struct StopNoise;
+
+/// The message rdkafka logs when a consumer dropped after its close is closed again.
+const SECOND_CLOSE: &str = "Failed to close consumer queue on drop";
+
+impl<S: Subscriber> Layer<S> for StopNoise {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        if *event.metadata().level() != Level::ERROR {
+            return true;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        !is_second_close(&message.0)
+    }
+}
+
+fn is_second_close(message: &str) -> bool {
+    message.starts_with(SECOND_CLOSE) && message.contains("BrokerDestroy")
+}
+
+/// An event's `message` field, as text.
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 = value.to_string();
+        }
+    }
 }
 
 /// Dead letters since the last summary line, by reason and by failing rule.
@@ -166,6 +212,41 @@ fn emit(p: &mut Pending) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_second_close_of_a_closed_consumer_is_kept_out() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish()
+            .with(StopNoise);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!("Failed to close consumer queue on drop: Consumer queue close error: BrokerDestroy (Local: Broker handle destroyed for termination)");
+            tracing::error!("Failed to close consumer queue on drop: Consumer queue close error: TimedOut (Local: Timed out)");
+            tracing::error!("cannot create changelog topic t: BrokerDestroy");
+            tracing::info!("Failed to close consumer queue on drop: BrokerDestroy (not an error)");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains("BrokerDestroy (Local"), "{text}");
+        assert!(text.contains("TimedOut"), "{text}");
+        assert!(text.contains("cannot create changelog topic"), "{text}");
+        assert!(text.contains("(not an error)"), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
 
     #[test]
     fn log_filters_that_do_not_parse_are_errors() {

@@ -3,7 +3,6 @@
 //! partitions over within about 15 s; the final tags must equal an uninterrupted run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -44,10 +43,6 @@ fn regroups_counted(addr: &str, log: &str) -> (Option<u64>, u64) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn log_path(log: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("{log}.log"))
 }
 
 fn log_len(log: &str) -> usize {

@@ -264,7 +264,7 @@ fn survives_broker_disruption(bootstrap: &str, log: &str, disrupt: impl FnOnce()
         &ends,
         Duration::from_secs(240),
     );
-    processor.stop();
+    processor.stop_after_outage();
     assert_same_tags(
         &fold_outputs(&read_topic(bootstrap, &topics.output)),
         &file_mode_tags(&lines),

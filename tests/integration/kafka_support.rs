@@ -236,6 +236,8 @@ pub fn fold_outputs(lines: &[String]) -> BTreeMap<String, BTreeSet<String>> {
 /// A `tagstream run` child process in Kafka mode.
 pub struct Processor {
     pub child: Child,
+    /// Where its stderr goes.
+    pub log: PathBuf,
 }
 
 pub struct Topics {
@@ -278,6 +280,7 @@ impl Topics {
             .envs(env.iter().copied());
         Processor {
             child: command.spawn().unwrap(),
+            log: log_path(log),
         }
     }
 
@@ -290,13 +293,13 @@ impl Topics {
             .envs(env.iter().copied());
         Processor {
             child: command.spawn().unwrap(),
+            log: log_path(log),
         }
     }
 
     /// The release binary in Kafka mode on these topics, logging to `<tmp>/<log>.log`.
     fn command(&self, log: &str) -> Command {
-        let log_path: PathBuf = std::env::temp_dir().join(format!("{log}.log"));
-        let log_file = std::fs::File::create(&log_path).unwrap();
+        let log_file = std::fs::File::create(log_path(log)).unwrap();
         // Another build can be measured against this one (see resume::measure_assignment_cost).
         let bin = std::env::var("TAGSTREAM_TEST_BIN")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tagstream").to_string());
@@ -320,15 +323,40 @@ impl Topics {
     }
 }
 
+/// The file a spawned processor named `log` writes its stderr to.
+pub fn log_path(log: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{log}.log"))
+}
+
 impl Processor {
-    /// SIGTERM, then wait for a clean exit.
-    pub fn stop(mut self) {
+    /// SIGTERM, then wait for a clean exit that logs no error.
+    pub fn stop(self) {
+        self.stop_checking(true);
+    }
+
+    /// SIGTERM, then wait for a clean exit; errors may be logged while it stops (librdkafka
+    /// reports a broker outage of moments before when the stopping poll loop serves its queue).
+    pub fn stop_after_outage(self) {
+        self.stop_checking(false);
+    }
+
+    fn stop_checking(mut self, no_errors: bool) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 assert!(status.success(), "processor exited with {status}");
+                if no_errors {
+                    // A clean stop logs no error: an operator alerting on errors is not paged.
+                    let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                    let stopping = log.find("draining: leaving the group").unwrap_or(log.len());
+                    let errors: Vec<&str> = log[stopping..]
+                        .lines()
+                        .filter(|l| l.contains("ERROR"))
+                        .collect();
+                    assert!(errors.is_empty(), "errors while stopping: {errors:#?}");
+                }
                 return;
             }
             assert!(
