@@ -334,8 +334,8 @@ impl Processor {
         self.stop_checking(true);
     }
 
-    /// SIGTERM, then wait for a clean exit; errors may be logged while it stops (librdkafka
-    /// reports a broker outage of moments before when the stopping poll loop serves its queue).
+    /// SIGTERM, then wait for a clean exit, without the check on errors: after a broker outage,
+    /// librdkafka may still log connection failures while the processor stops.
     pub fn stop_after_outage(self) {
         self.stop_checking(false);
     }

@@ -337,7 +337,7 @@ pub(super) fn produce(
                 // Sends go out in ticks of at least PACE_TICK: every record due by then in
                 // one burst, each timed when it is sent. Sleeping until each record's own due
                 // time (20 µs apart at 50k events/s) woke this thread tens of thousands of
-                // times a second and took most of a core from the two the measure shares.
+                // times a second, each wake-up free to preempt the processor under measure.
                 std::thread::sleep((due - now).max(PACE_TICK));
             }
             if let Some(sends) = pace.sends {
