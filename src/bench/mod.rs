@@ -213,6 +213,14 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         )?;
         drop(broker);
         report::kafka(&k, f);
+        println!();
+        println!(
+            "record at its worker → outputs acked: Kafka mode's own histogram \
+             (tagstream_processing_latency_seconds) over that run, from a record reaching its \
+             worker (its queue, the rules, the producer's linger) to the broker acknowledging \
+             its outputs; each percentile as the upper bound of the bucket it falls in. The rest \
+             of event-to-tag latency is the upstream producer's linger and the two fetches."
+        );
     }
 
     println!();

@@ -384,6 +384,20 @@ pub fn outputs_acknowledged(received: Instant, records: usize) {
     local.flush();
 }
 
+/// `tagstream_processing_latency_seconds` so far: each bucket's upper bound in seconds with
+/// its cumulative count, and the count of all observations (the `+Inf` bucket).
+pub fn processing_latency_buckets() -> (Vec<(f64, u64)>, u64) {
+    use prometheus::core::Metric;
+    let metric = global().processing_latency.metric();
+    let histogram = metric.get_histogram();
+    let buckets = histogram
+        .get_bucket()
+        .iter()
+        .map(|b| (b.upper_bound(), b.cumulative_count()))
+        .collect();
+    (buckets, histogram.get_sample_count())
+}
+
 /// The processing loop went round: `/livez` stays 200.
 pub fn loop_beat() {
     global().health.beat();

@@ -76,6 +76,19 @@ pub struct Latency {
     pub p99: Duration,
     /// The highest p99 of any one second of sends: shows whether latency drifts upwards.
     pub worst_second_p99: Duration,
+    /// The processor's span, from its `tagstream_processing_latency_seconds` histogram over
+    /// this run: a record reaching its worker → its outputs acknowledged by the broker.
+    /// Upper bounds of the buckets holding the 50th and 99th percentile of input records
+    /// (`None`: beyond the last bucket).
+    pub inside: Inside,
+}
+
+/// Percentiles read off a histogram's buckets: the upper bound of the bucket each falls in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Inside {
+    pub records: u64,
+    pub p50: Option<Duration>,
+    pub p99: Option<Duration>,
 }
 
 /// One record to produce.
@@ -205,10 +218,12 @@ fn latency_at(
         .collect();
     let sends: Arc<[AtomicU64]> = (0..lat_msgs.len()).map(|_| AtomicU64::new(0)).collect();
     let label = format!("latency-{}", rate.round());
+    let before = crate::metrics::processing_latency_buckets();
     let mut phase = Phase::start(bootstrap, config, pack, &label, Some(sends.clone()))?;
     let (first, produced, ends) = phase.produce(&lat_msgs, Some(rate), Some(&sends))?;
     phase.wait_done(&ends, produced, lat_msgs.len() as u64)?;
     let samples = phase.stop()?;
+    let inside = inside(&before, &crate::metrics::processing_latency_buckets());
     let mut all: Vec<u64> = samples.iter().map(|s| s.latency).collect();
     all.sort_unstable();
     Ok(Latency {
@@ -219,7 +234,28 @@ fn latency_at(
         p50: percentile(&all, 0.50),
         p99: percentile(&all, 0.99),
         worst_second_p99: worst_second_p99(&samples),
+        inside,
     })
+}
+
+/// The percentiles of what a cumulative histogram (bucket bounds with cumulative counts, and
+/// the count of all) gained between `before` and `after`.
+fn inside(before: &(Vec<(f64, u64)>, u64), after: &(Vec<(f64, u64)>, u64)) -> Inside {
+    let records = after.1.saturating_sub(before.1);
+    let bound = |q: f64| {
+        let wanted = (records as f64 * q).ceil() as u64;
+        after
+            .0
+            .iter()
+            .zip(before.0.iter().map(|b| b.1).chain(std::iter::repeat(0)))
+            .find(|((_, cum), was)| cum.saturating_sub(*was) >= wanted.max(1))
+            .map(|((bound, _), _)| Duration::from_secs_f64(*bound))
+    };
+    Inside {
+        records,
+        p50: bound(0.50),
+        p99: bound(0.99),
+    }
 }
 
 /// The `p` quantile (nearest rank) of latencies in ns, sorted.
@@ -277,6 +313,24 @@ fn client(bootstrap: &str) -> ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_come_from_what_the_histogram_gained() {
+        let ms = Duration::from_millis;
+        let before = (vec![(0.01, 100), (0.05, 100), (0.1, 100)], 100);
+        // 1,000 more: 900 within 10 ms, 95 more within 50 ms, 4 within 100 ms, 1 beyond.
+        let after = (vec![(0.01, 1000), (0.05, 1095), (0.1, 1099)], 1100);
+        let got = inside(&before, &after);
+        assert_eq!(got.records, 1000);
+        assert_eq!(got.p50, Some(ms(10)));
+        assert_eq!(got.p99, Some(ms(50)));
+        // 20 beyond the last bucket: the 99th percentile is past it.
+        let after = (vec![(0.01, 1000), (0.05, 1050), (0.1, 1080)], 1100);
+        assert_eq!(inside(&before, &after).p99, None);
+        // Nothing observed in between.
+        let idle = inside(&before, &before);
+        assert_eq!((idle.records, idle.p50, idle.p99), (0, None, None));
+    }
 
     #[test]
     fn latency_runs_at_the_sized_rates_and_half_the_throughput_when_it_differs() {
