@@ -180,11 +180,19 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
         item("p99", &ms(l.p99));
         item("p99 of the worst second", &ms(l.worst_second_p99));
         let bound = |d: Option<Duration>| {
-            d.map_or_else(|| "> 60 s".to_string(), |d| format!("≤ {}", ms(d)))
+            d.map_or_else(
+                || "past the last bucket".to_string(),
+                |d| format!("≤ {}", ms(d)),
+            )
         };
         item(
             "record at its worker → outputs acked, p50/p99",
-            &format!("{} / {}", bound(l.inside.p50), bound(l.inside.p99)),
+            &format!(
+                "{} / {} ({} records)",
+                bound(l.inside.p50),
+                bound(l.inside.p99),
+                thousands(l.inside.records)
+            ),
         );
         if l.rate == SIZED_RATE {
             item(

@@ -239,7 +239,7 @@ fn latency_at(
 }
 
 /// The percentiles of what a cumulative histogram (bucket bounds with cumulative counts, and
-/// the count of all) gained between `before` and `after`.
+/// the count of all) gained between `before` and `after`, two readings of the same histogram.
 fn inside(before: &(Vec<(f64, u64)>, u64), after: &(Vec<(f64, u64)>, u64)) -> Inside {
     let records = after.1.saturating_sub(before.1);
     let bound = |q: f64| {
@@ -247,8 +247,8 @@ fn inside(before: &(Vec<(f64, u64)>, u64), after: &(Vec<(f64, u64)>, u64)) -> In
         after
             .0
             .iter()
-            .zip(before.0.iter().map(|b| b.1).chain(std::iter::repeat(0)))
-            .find(|((_, cum), was)| cum.saturating_sub(*was) >= wanted.max(1))
+            .zip(&before.0)
+            .find(|((_, cum), (_, was))| cum.saturating_sub(*was) >= wanted.max(1))
             .map(|((bound, _), _)| Duration::from_secs_f64(*bound))
     };
     Inside {
