@@ -63,9 +63,9 @@ impl Walker<'_> {
     /// Records a tag literal as one the rule adds, unless it is only read or removed there
     /// (`user.has(…)`, `== …`, `untag(…)`): tags are often chosen in a branch and added later.
     pub(super) fn maybe_written(&mut self, path: &[ASTNode], s: &str, pos: Position) {
-        if self.catalogue.is_none_or(|c| c.id(s).is_none()) {
+        let Some(catalogue) = self.catalogue else {
             return;
-        }
+        };
         let parent = match path.len().checked_sub(2).map(|i| &path[i]) {
             Some(ASTNode::Expr(Expr::FnCall(call, _) | Expr::MethodCall(call, _))) => {
                 Some(call.name.as_str())
@@ -73,6 +73,13 @@ impl Walker<'_> {
             Some(ASTNode::Stmt(Stmt::FnCall(call, _))) => Some(call.name.as_str()),
             _ => None,
         };
+        if catalogue.id(s).is_none() {
+            // `tag`, `untag` and `has` report their own literal.
+            if !matches!(parent, Some("tag" | "untag" | "has")) {
+                self.undeclared_tag_shaped(s, pos);
+            }
+            return;
+        }
         if matches!(
             parent,
             Some("==" | "!=" | "has" | "untag" | "untag_group" | "tag_in")
@@ -82,6 +89,35 @@ impl Walker<'_> {
         self.facts
             .tags_added
             .push((s.to_string(), pos.line().unwrap_or(1)));
+    }
+
+    /// A literal shaped like a tag of a declared group (`"activity/hihg"`) that the catalogue
+    /// does not declare: a typo in a tag chosen in one place and added or compared in another,
+    /// which would otherwise show only at run time (a rule error, or a comparison that is
+    /// never true).
+    fn undeclared_tag_shaped(&mut self, s: &str, pos: Position) {
+        let Some(catalogue) = self.catalogue else {
+            return;
+        };
+        let Some((group, name)) = s.split_once('/') else {
+            return;
+        };
+        let word = |part: &str| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !word(group) || !word(name) || catalogue.group_by_name(group).is_none() {
+            return;
+        }
+        let hint = suggest(s, catalogue.names());
+        self.error(
+            pos,
+            format!(
+                "{s:?} is not declared in the tag catalogue, though `{group}` is one of its groups{hint}"
+            ),
+        );
     }
 
     /// Literal arguments of `user.…` methods: event types, durations, tags, groups.

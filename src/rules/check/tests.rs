@@ -326,3 +326,41 @@ fn diagnostics_read_as_file_line_message() {
     let w = Diagnostic::warning(Path::new("p.toml").display().to_string(), None, "hm");
     assert_eq!(w.to_string(), "p.toml: warning: hm");
 }
+
+#[test]
+fn a_misspelt_tag_kept_in_a_variable_is_an_error_with_the_nearest_tag() {
+    let f = Fixture::new(
+        &[(
+            "level.rhai",
+            r#"fn on_chat(event, user) {
+    let level = if user.events > 3 { "activity/hihg" } else { "activity/low" };
+    if user.tag_in("activity") != "activity/meduim" {
+        tag(level, "a/b is not a tag, nor is path/to/x");
+    }
+    tag("activity/hgih");
+}
+"#,
+        )],
+        |p| p,
+    );
+    let checked = f.check(&[]);
+    let rule = f.path("rules/level.rhai");
+    let d = find(&checked, &format!("{rule}:2:"), "\"activity/hihg\"");
+    assert!(
+        d.to_string()
+            .ends_with("though `activity` is one of its groups; did you mean `activity/high`?"),
+        "{d}"
+    );
+    find(
+        &checked,
+        &format!("{rule}:3:"),
+        "did you mean `activity/medium`?",
+    );
+    // `tag()` reports its own literal, once.
+    let line6: Vec<String> = shown(&checked)
+        .into_iter()
+        .filter(|d| d.starts_with(&format!("{rule}:6:")))
+        .collect();
+    assert_eq!(line6.len(), 1, "{line6:#?}");
+    assert_eq!(checked.errors(), 3, "{:#?}", shown(&checked));
+}
