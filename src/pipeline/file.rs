@@ -150,11 +150,25 @@ pub(super) fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
     }
 }
 
-fn open_output(stream: &Stream) -> Result<Box<dyn Write + Send>, FileRunError> {
+/// Opens `stream` for writing; `what` names it in an error ("output", "dead-letter output").
+fn open_output(stream: &Stream, what: &str) -> Result<Box<dyn Write + Send>, FileRunError> {
     Ok(match stream {
         Stream::Stdout => Box::new(io::stdout()),
         Stream::Stderr => Box::new(io::stderr()),
-        Stream::Path(path) => Box::new(File::create(path).map_err(io_err(path))?),
+        Stream::Path(path) => Box::new(File::create(path).map_err(|source| {
+            let missing_dir = path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
+            let path = match missing_dir {
+                Some(dir) => format!(
+                    "cannot create {what} {} (directory {} does not exist)",
+                    path.display(),
+                    dir.display()
+                ),
+                None => format!("cannot create {what} {}", path.display()),
+            };
+            FileRunError::Io { path, source }
+        })?),
         Stream::Stdin => unreachable!("stdin is never an output"),
     })
 }
@@ -198,14 +212,17 @@ pub fn run_watched(
     };
     let restored_users = restored.users;
     let reader: Box<dyn Read + Send> = match &input {
-        Stream::Path(path) => Box::new(File::open(path).map_err(io_err(path))?),
+        Stream::Path(path) => Box::new(File::open(path).map_err(|source| FileRunError::Io {
+            path: format!("cannot read input {}", path.display()),
+            source,
+        })?),
         _ => Box::new(io::stdin()),
     };
     let feed = Feed::spawn(reader).map_err(io_err(&job.input))?;
     let sink = FileSink::new(
-        open_output(&output)?,
+        open_output(&output, "output")?,
         &output.name(),
-        open_output(&dead)?,
+        open_output(&dead, "dead-letter output")?,
         &dead.name(),
     );
     let stop = Stop::on_signals().map_err(io_err(Path::new("signal handlers")))?;
