@@ -90,6 +90,15 @@ impl<T> Slots<T> {
         self.0.extend(items);
     }
 
+    /// As [`Slots::refill`], leaving room for `room` more elements: a list that grows as events
+    /// come (a window log, day buckets) is not copied to a larger allocation at the next push
+    /// after a user is decoded.
+    pub fn refill_with_room(&mut self, items: impl ExactSizeIterator<Item = T>, room: usize) {
+        self.0.clear();
+        self.0.reserve(items.len() + room);
+        self.0.extend(items);
+    }
+
     /// Replaces the elements with a copy of `items`, keeping the allocation.
     pub fn copy_from(&mut self, items: &[T])
     where

@@ -185,19 +185,26 @@ impl Windows {
     pub(super) fn decode_into(&mut self, r: &mut Reader) {
         let n = r.len();
         let mut prev = 0_u64;
-        self.recent.refill((0..n).map(|_| {
-            prev = prev.wrapping_add(r.uint());
-            prev
-        }));
+        // Room for the event the user was decoded for, and a few more.
+        self.recent.refill_with_room(
+            (0..n).map(|_| {
+                prev = prev.wrapping_add(r.uint());
+                prev
+            }),
+            4,
+        );
         let n = r.len();
         let mut prev = 0_u16;
-        self.days.refill((0..n).map(|_| {
-            prev = prev.wrapping_add(r.uint() as u16);
-            DayBucket {
-                day: prev,
-                counts: [r.uint() as u16, r.uint() as u16, r.uint() as u16],
-            }
-        }));
+        self.days.refill_with_room(
+            (0..n).map(|_| {
+                prev = prev.wrapping_add(r.uint() as u16);
+                DayBucket {
+                    day: prev,
+                    counts: [r.uint() as u16, r.uint() as u16, r.uint() as u16],
+                }
+            }),
+            1,
+        );
     }
 }
 
