@@ -60,7 +60,22 @@ pub fn apply_env_overrides(
         let template = section_table
             .get(key)
             .or_else(|| default_section.and_then(|d| d.get(key)))
-            .ok_or_else(|| err(format!("unknown key `{key}` in section [{section}]")))?;
+            .ok_or_else(|| {
+                let keys = section_table
+                    .keys()
+                    .chain(default_section.into_iter().flat_map(Table::keys))
+                    .map(String::as_str);
+                let hint = crate::rules::check::nearest(key, keys)
+                    .map(|k| {
+                        format!(
+                            "; did you mean TAGSTREAM_{}__{}?",
+                            section.to_uppercase(),
+                            k.to_uppercase()
+                        )
+                    })
+                    .unwrap_or_default();
+                err(format!("unknown key `{key}` in section [{section}]{hint}"))
+            })?;
         let typed = typed_like(template, value)
             .ok_or_else(|| err(format!("{value:?} is not a valid {}", template.type_str())))?;
         section_table.insert(key.clone(), typed);

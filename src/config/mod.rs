@@ -213,37 +213,79 @@ impl Config {
             line: 1,
             message: e.message().to_string(),
         })?;
-        config.validate()?;
+        config.validate().map_err(|(key, message)| {
+            // A value set by the environment is named as such, not blamed on the file.
+            let var = format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
+            if vars.iter().any(|(name, _)| *name == var) {
+                ConfigError::Env { var, message }
+            } else {
+                ConfigError::Invalid(message)
+            }
+        })?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+    /// The first invalid value: its key (`section.key`) and what is wrong with it.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let invalid = |key: &'static str, m: String| Err((key, m));
         if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
-            return invalid("clock.idle_after must be a duration like \"30s\"");
+            return invalid(
+                "clock.idle_after",
+                format!(
+                    "clock.idle_after = {:?} must be a duration like \"30s\"",
+                    self.clock.idle_after
+                ),
+            );
         }
         if self.time_budget_ms().is_none() {
-            return invalid("rules.time_budget must be a duration like \"50ms\", or \"off\"");
+            return invalid(
+                "rules.time_budget",
+                format!(
+                    "rules.time_budget = {:?} must be a duration like \"50ms\", or \"off\"",
+                    self.rules.time_budget
+                ),
+            );
         }
         if duration::parse_limit_ms(&self.clock.max_future).is_none() {
-            return invalid("clock.max_future must be a duration like \"1h\", or \"off\"");
+            return invalid(
+                "clock.max_future",
+                format!(
+                    "clock.max_future = {:?} must be a duration like \"1h\", or \"off\"",
+                    self.clock.max_future
+                ),
+            );
         }
         if self.kafka.input_topics.is_empty()
             || self.kafka.input_topics.iter().any(|t| t.is_empty())
         {
-            return invalid("kafka.input_topics must name at least one topic");
+            return invalid(
+                "kafka.input_topics",
+                "kafka.input_topics must name at least one topic".into(),
+            );
         }
-        if self.kafka.output_topic.is_empty() || self.kafka.dead_letter_topic.is_empty() {
-            return invalid("kafka.output_topic and kafka.dead_letter_topic must not be empty");
+        if self.kafka.output_topic.is_empty() {
+            return invalid(
+                "kafka.output_topic",
+                "kafka.output_topic must not be empty".into(),
+            );
+        }
+        if self.kafka.dead_letter_topic.is_empty() {
+            return invalid(
+                "kafka.dead_letter_topic",
+                "kafka.dead_letter_topic must not be empty".into(),
+            );
         }
         if self.kafka.group_id.is_empty() {
-            return invalid("kafka.group_id must not be empty");
+            return invalid("kafka.group_id", "kafka.group_id must not be empty".into());
         }
         if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
-            return Err(ConfigError::Invalid(format!(
-                "http.listen {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
-                self.http.listen
-            )));
+            return invalid(
+                "http.listen",
+                format!(
+                    "http.listen {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
+                    self.http.listen
+                ),
+            );
         }
         Ok(())
     }
@@ -366,6 +408,42 @@ mod tests {
             &vars(&[("TAGSTREAM_HTTP__LISTEN", "")]),
         );
         assert_eq!(off.unwrap().http.listen, "");
+    }
+
+    #[test]
+    fn a_bad_value_names_where_it_came_from() {
+        let file = write("[rules]\ntime_budget = \"5\"\n");
+        let err = Config::load(file.path(), true, &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "rules.time_budget = \"5\" must be a duration like \"50ms\", or \"off\""
+        );
+        let err = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_RULES__TIME_BUDGET", "5")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "environment variable TAGSTREAM_RULES__TIME_BUDGET: rules.time_budget = \"5\" must be a duration like \"50ms\", or \"off\""
+        );
+        let err = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_KAFKA__GROUPID", "g")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.ends_with(
+                "unknown key `groupid` in section [kafka]; did you mean TAGSTREAM_KAFKA__GROUP_ID?"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
