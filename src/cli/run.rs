@@ -26,6 +26,17 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     if let Err(code) = observe(&config, &pack, &args) {
         return code;
     }
+    // After the start is logged: the findings read as part of it.
+    let sources = rule_sources(&config, &pack);
+    crate::rules::check::warn_findings(
+        &crate::rules::check::Sources {
+            rules_dir: sources.dir,
+            catalogue: sources.catalogue,
+            params: sources.params,
+        },
+        &sources.vars,
+        &pack.version,
+    );
     // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
     let live = args
         .input

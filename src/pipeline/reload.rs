@@ -75,7 +75,8 @@ pub struct RuleSources {
 }
 
 impl RuleSources {
-    /// Loads, compiles and checks the set as `tagstream check` does.
+    /// Loads and compiles the set, with the validation that stops a set from loading (what else
+    /// `tagstream check` reports is logged by [`crate::rules::check::warn_findings`]).
     ///
     /// # Errors
     /// Whatever makes the set unusable, with its `file:line`.
@@ -254,6 +255,15 @@ fn reload_loop(
             }
             Ok(pack) => {
                 tracing::info!(cause, version = %pack.version, previous = %running, rules = pack.rules.len(), "rules reloaded");
+                crate::rules::check::warn_findings(
+                    &crate::rules::check::Sources {
+                        rules_dir: sources.dir.clone(),
+                        catalogue: sources.catalogue.clone(),
+                        params: sources.params.clone(),
+                    },
+                    &sources.vars,
+                    &pack.version,
+                );
                 reload_outcome(true);
                 crate::metrics::set_rules(&pack);
                 running = pack.version.clone();

@@ -156,6 +156,59 @@ fn bad_config_and_usage_exit_2() {
 }
 
 #[test]
+fn run_logs_what_check_would_report_and_runs_the_rules_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    // The shipped pack, with a typo in one call and one tag literal.
+    for rule in ["activity", "keywords", "lifecycle", "rfm"] {
+        let mut text = std::fs::read_to_string(repo().join(format!("rules/{rule}.rhai"))).unwrap();
+        if rule == "keywords" {
+            text = text.replace("user.record_hit(", "user.record_hits(");
+        }
+        if rule == "lifecycle" {
+            text = text.replace("\"lifecycle/silent\"\n", "\"lifecycle/silnet\"\n");
+        }
+        std::fs::write(rules.join(format!("{rule}.rhai")), text).unwrap();
+    }
+    let input = write_lines(dir.path(), "in.jsonl", &[chat("u1", T0, "hello")]);
+    let out = tagstream()
+        .args(["run", "--rules"])
+        .arg(&rules)
+        .arg("--input")
+        .arg(&input)
+        .arg("--dead-letter")
+        .arg(dir.path().join("dead.jsonl"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("`tagstream check` reports errors") && log.contains("errors=2"),
+        "{log}"
+    );
+    assert!(
+        log.contains("keywords.rhai:") && log.contains("`record_hits`"),
+        "{log}"
+    );
+    assert!(
+        log.contains("\"lifecycle/silnet\" is not declared"),
+        "{log}"
+    );
+    // The rules ran: the chat was tagged by the rules without errors.
+    let changes = String::from_utf8_lossy(&out.stdout);
+    assert!(changes.contains("activity/low"), "{changes}");
+
+    // The shipped pack logs nothing of the kind.
+    let out = tagstream()
+        .args(["run", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("rules check"));
+}
+
+#[test]
 fn missing_input_file_exits_1() {
     let out = tagstream()
         .args(["run", "--input", "/nonexistent/events.jsonl"])

@@ -221,6 +221,42 @@ pub fn check(sources: &Sources, vars: &[(String, String)]) -> Checked {
     }
 }
 
+/// Errors that would fail `tagstream check` but do not stop a set from loading (a call to a
+/// function no one defines, a tag literal the catalogue lacks, a parameter no rule reads), logged
+/// at warning level when a set goes live, so that a deployment which skipped `check` still says
+/// why its rules will fail; the set runs anyway, each failing call a rule error. Shows at most
+/// [`LOGGED_FINDINGS`] of them; returns how many there are.
+pub fn warn_findings(sources: &Sources, vars: &[(String, String)], version: &str) -> usize {
+    let checked = check(sources, vars);
+    let errors: Vec<&Diagnostic> = checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .collect();
+    if errors.is_empty() {
+        return 0;
+    }
+    tracing::warn!(
+        version,
+        errors = errors.len(),
+        "the rules load but `tagstream check` reports errors; they run anyway, and each call that fails is a rule error"
+    );
+    for d in errors.iter().take(LOGGED_FINDINGS) {
+        tracing::warn!(version, "rules check: {d}");
+    }
+    if errors.len() > LOGGED_FINDINGS {
+        tracing::warn!(
+            version,
+            "rules check: {} more; `tagstream check` lists them all",
+            errors.len() - LOGGED_FINDINGS
+        );
+    }
+    errors.len()
+}
+
+/// See [`warn_findings`].
+const LOGGED_FINDINGS: usize = 20;
+
 /// Every `*.rhai` of `dir`, sorted by name.
 ///
 /// # Errors
