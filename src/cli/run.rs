@@ -28,15 +28,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     }
     // After the start is logged: the findings read as part of it.
     let sources = rule_sources(&config, &pack);
-    crate::rules::check::warn_findings(
-        &crate::rules::check::Sources {
-            rules_dir: sources.dir,
-            catalogue: sources.catalogue,
-            params: sources.params,
-        },
-        &sources.vars,
-        &pack.version,
-    );
+    sources.warn_findings(&pack.version);
     // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
     let live = args
         .input
@@ -44,7 +36,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         .is_none_or(|i| i == std::path::Path::new("-"));
     // Not with saved state: it is saved against the rule set the run started with.
     let watch = if live && state.is_none() {
-        match reload::start(rule_sources(&config, &pack), &pack) {
+        match reload::start(sources, &pack) {
             Ok(watch) => Some(watch),
             Err(e) => return usage_error(e),
         }

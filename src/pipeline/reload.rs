@@ -85,6 +85,17 @@ impl RuleSources {
         pack.limits = self.limits;
         Ok(pack)
     }
+
+    /// Logs what `tagstream check` reports for the set live at `version`
+    /// ([`crate::rules::check::warn_findings`]).
+    pub fn warn_findings(&self, version: &str) {
+        let sources = crate::rules::check::Sources {
+            rules_dir: self.dir.clone(),
+            catalogue: self.catalogue.clone(),
+            params: self.params.clone(),
+        };
+        crate::rules::check::warn_findings(&sources, &self.vars, version);
+    }
 }
 
 struct Published {
@@ -255,15 +266,6 @@ fn reload_loop(
             }
             Ok(pack) => {
                 tracing::info!(cause, version = %pack.version, previous = %running, rules = pack.rules.len(), "rules reloaded");
-                crate::rules::check::warn_findings(
-                    &crate::rules::check::Sources {
-                        rules_dir: sources.dir.clone(),
-                        catalogue: sources.catalogue.clone(),
-                        params: sources.params.clone(),
-                    },
-                    &sources.vars,
-                    &pack.version,
-                );
                 reload_outcome(true);
                 crate::metrics::set_rules(&pack);
                 running = pack.version.clone();
@@ -272,6 +274,8 @@ fn reload_loop(
                     s.generation += 1;
                     s.deciding = false;
                 });
+                // Once the set is live: the pipeline holds its events back until then.
+                sources.warn_findings(&running);
             }
             Err(e) => {
                 tracing::error!(cause, version = %running, "rules reload failed, the running set stays: {e}");

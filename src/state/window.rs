@@ -116,11 +116,9 @@ impl Windows {
     /// The first time after `now` at which `count_between(kind, t, window, 0)` drops because an
     /// event leaves the window; `None` when nothing in the window will leave it (exact windows).
     pub fn next_exit(&self, kind: EventType, now: i64, window: i64) -> Option<i64> {
-        self.span(now - window, now)
-            .iter()
-            .map(|e| unpack(*e))
-            .find(|(_, k)| *k == kind.index())
-            .map(|(ts, _)| ts + window + 1)
+        self.times_in(kind, now - window, now)
+            .next()
+            .map(|ts| ts + window + 1)
     }
 
     /// The first time after `now` at which `count_between(kind, t, window, 0)` falls below `n`,
@@ -135,12 +133,18 @@ impl Windows {
             return Some((day_of(now) + 1) * DAY_MS);
         }
         // The count falls below n when its (count - n + 1)-th oldest event leaves the window.
-        self.span(now - window, now)
+        self.times_in(kind, now - window, now)
+            .nth((count - n) as usize)
+            .map(|ts| ts + window + 1)
+    }
+
+    /// The times of `kind`'s events with `lo <= ts <= hi`, oldest first.
+    fn times_in(&self, kind: EventType, lo: i64, hi: i64) -> impl Iterator<Item = i64> + '_ {
+        self.span(lo, hi)
             .iter()
             .map(|e| unpack(*e))
-            .filter(|(_, k)| *k == kind.index())
-            .nth((count - n) as usize)
-            .map(|(ts, _)| ts + window + 1)
+            .filter(move |(_, k)| *k == kind.index())
+            .map(|(ts, _)| ts)
     }
 
     /// The entries of the exact log with `lo <= ts <= hi`, found by binary search (the log is

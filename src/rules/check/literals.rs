@@ -76,7 +76,7 @@ impl Walker<'_> {
         if catalogue.id(s).is_none() {
             // `tag`, `untag` and `has` report their own literal.
             if !matches!(parent, Some("tag" | "untag" | "has")) {
-                self.undeclared_tag_shaped(s, pos);
+                self.undeclared_tag_shaped(catalogue, s, pos);
             }
             return;
         }
@@ -95,10 +95,7 @@ impl Walker<'_> {
     /// does not declare: a typo in a tag chosen in one place and added or compared in another,
     /// which would otherwise show only at run time (a rule error, or a comparison that is
     /// never true).
-    fn undeclared_tag_shaped(&mut self, s: &str, pos: Position) {
-        let Some(catalogue) = self.catalogue else {
-            return;
-        };
+    fn undeclared_tag_shaped(&mut self, catalogue: &Catalogue, s: &str, pos: Position) {
         let Some((group, name)) = s.split_once('/') else {
             return;
         };
