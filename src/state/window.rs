@@ -5,7 +5,9 @@
 //! millisecond; and day buckets (UTC days) kept for [`RETENTION_DAYS`], for longer windows,
 //! which count whole days.
 
-use serde::{Deserialize, Serialize};
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::compact::{Reader, Writer};
 use super::Slots;
@@ -28,9 +30,75 @@ pub struct DayBucket {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Windows {
     /// `ts_ms << 2 | type`, sorted; entries older than the exact window are pruned.
-    recent: Slots<u64>,
+    recent: Log,
     /// Sorted by day.
     days: Slots<DayBucket>,
+}
+
+/// The exact log. Pruning moves a head past what has left the window and gives the memory back
+/// only once that is an eighth of the list: a very active user drops an entry at nearly every
+/// event, and dropping each at once moved the whole log (thousands of entries) every time.
+/// Everything outside — counts, the compact form, saved state, equality — sees only the entries
+/// from the head on.
+#[derive(Debug, Clone, Default)]
+struct Log {
+    entries: Vec<u64>,
+    head: usize,
+}
+
+impl Deref for Log {
+    type Target = [u64];
+
+    fn deref(&self) -> &[u64] {
+        &self.entries[self.head..]
+    }
+}
+
+impl PartialEq for Log {
+    fn eq(&self, other: &Log) -> bool {
+        **self == **other
+    }
+}
+
+impl Log {
+    fn insert(&mut self, at: usize, entry: u64) {
+        self.entries.insert(self.head + at, entry);
+    }
+
+    /// Drops the first `n` live entries.
+    fn drop_front(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.head += n;
+        if self.head * 8 >= self.entries.len() {
+            self.entries.drain(..self.head);
+            self.head = 0;
+        }
+    }
+
+    fn refill_with_room(&mut self, items: impl ExactSizeIterator<Item = u64>, room: usize) {
+        self.entries.clear();
+        self.head = 0;
+        self.entries.reserve(items.len() + room);
+        self.entries.extend(items);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<u64>()
+    }
+}
+
+impl Serialize for Log {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Log {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::deserialize(d).map(|entries| Log { entries, head: 0 })
+    }
 }
 
 fn pack(ts: i64, kind: EventType) -> u64 {
@@ -161,7 +229,7 @@ impl Windows {
 
     /// See [`super::UserState::prefetch_lists`].
     pub(super) fn prefetch(&self) {
-        super::prefetch_first(&self.recent);
+        super::prefetch_first(&*self.recent);
         super::prefetch_first(&self.days);
     }
 
@@ -292,6 +360,48 @@ mod tests {
         w.record(Chat, now - 1000, now);
         assert!(w.recent.windows(2).all(|p| p[0] <= p[1]));
         assert_eq!(w.count_between(Chat, now, 500, 0), 1);
+    }
+
+    /// Entries past the head are given back in bulk, yet nothing outside sees them: a log
+    /// pruned event by event equals, encodes and serialises as one holding only what is live.
+    #[test]
+    fn a_lazily_pruned_log_shows_only_its_live_entries() {
+        let mut w = Windows::default();
+        let mut now = 30 * DAY_MS;
+        for _ in 0..200 {
+            now += 3 * HOUR_MS;
+            w.record(Chat, now, now);
+        }
+        assert!(w.recent.head > 0, "some entries wait to be given back");
+        let live: Vec<u64> = w.recent.to_vec();
+        assert_eq!(
+            live.len(),
+            113,
+            "14 days of one event every 3 hours, both ends"
+        );
+        let fresh = Windows {
+            recent: Log {
+                entries: live.clone(),
+                head: 0,
+            },
+            days: w.days.clone(),
+        };
+        assert_eq!(w, fresh);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        w.encode(&mut Writer(&mut a));
+        fresh.encode(&mut Writer(&mut b));
+        assert_eq!(a, b);
+        assert_eq!(
+            serde_json::to_string(&w).unwrap(),
+            serde_json::to_string(&fresh).unwrap()
+        );
+        // Given back once the dead part is an eighth of the list, never more than that.
+        for _ in 0..500 {
+            now += 3 * HOUR_MS;
+            w.record(Chat, now, now);
+            assert!(w.recent.head * 8 < w.recent.entries.len());
+            assert_eq!(w.recent.len(), 113);
+        }
     }
 
     /// The binary-searched counts agree with a plain scan of every event recorded, for
