@@ -4,6 +4,8 @@
 //! counts once, and a `refunded` event cancels its paid order whichever arrives first. Entries
 //! older than [`LEDGER_RETENTION_MS`] fold into all-time totals.
 
+use std::cell::Cell;
+
 use serde::{Deserialize, Serialize};
 
 use super::compact::{Reader, Writer};
@@ -62,13 +64,26 @@ impl OrderStats {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Ledger {
     entries: Slots<OrderEntry>,
     /// Paid orders folded out of `entries` by retention.
     archived_paid: u32,
     /// Latest of those, 0 when none.
     archived_last: i64,
+    /// The paid, unrefunded orders of `entries` and the latest of them, counted when first
+    /// asked for and kept until an order changes the entries: lifecycle asks on every event,
+    /// and a very active user has hundreds of orders. Never saved.
+    #[serde(skip)]
+    live: Cell<Option<(i64, Option<i64>)>>,
+}
+
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.entries == other.entries
+            && self.archived_paid == other.archived_paid
+            && self.archived_last == other.archived_last
+    }
 }
 
 pub fn hash_order_id(order_id: &str) -> u64 {
@@ -78,6 +93,7 @@ pub fn hash_order_id(order_id: &str) -> u64 {
 impl Ledger {
     /// Applies an order event. Returns `true` when the ledger changed.
     pub fn apply(&mut self, order_id: &str, ts: i64, amount: f64, paid: bool, promo: bool) -> bool {
+        self.live.set(None);
         let id_hash = hash_order_id(order_id);
         if let Some(e) = self.entries.iter_mut().find(|e| e.id_hash == id_hash) {
             if paid && !e.paid {
@@ -115,6 +131,7 @@ impl Ledger {
             self.archived_last = self.archived_last.max(e.ts);
         }
         self.entries.retain(|e| e.ts >= cutoff);
+        self.live.set(None);
     }
 
     /// Paid, unrefunded orders with `now - window <= ts <= now`.
@@ -137,12 +154,30 @@ impl Ledger {
 
     /// Paid, unrefunded orders of all time (up to `now`), and the latest of them.
     pub fn all_time(&self, now: i64) -> (i64, Option<i64>) {
-        let live = self.entries.iter().filter(|e| e.counts() && e.ts <= now);
-        let (mut count, mut last) = (
-            i64::from(self.archived_paid),
-            (self.archived_paid > 0).then_some(self.archived_last),
-        );
-        for e in live {
+        let (mut count, mut last) = match self.live.get() {
+            Some(live) => live,
+            None => {
+                let live = self.live_up_to(i64::MAX);
+                self.live.set(Some(live));
+                live
+            }
+        };
+        // An order stamped after `now` (a clock other than the events', as in a query at an
+        // earlier time) is not counted: count again up to `now`.
+        if last.is_some_and(|l| l > now) {
+            (count, last) = self.live_up_to(now);
+        }
+        if self.archived_paid > 0 {
+            count += i64::from(self.archived_paid);
+            last = last.max(Some(self.archived_last));
+        }
+        (count, last)
+    }
+
+    /// Paid, unrefunded orders of `entries` up to `now`, and the latest of them.
+    fn live_up_to(&self, now: i64) -> (i64, Option<i64>) {
+        let (mut count, mut last) = (0, None);
+        for e in self.entries.iter().filter(|e| e.counts() && e.ts <= now) {
             count += 1;
             last = last.max(Some(e.ts));
         }
@@ -196,6 +231,7 @@ impl Ledger {
         }));
         self.archived_paid = u32::try_from(r.uint()).expect("an archived count written as u32");
         self.archived_last = base.wrapping_sub(r.int());
+        self.live.set(None);
     }
 }
 
@@ -233,5 +269,45 @@ mod tests {
         assert_eq!(l.entries.len(), 1);
         assert_eq!(l.all_time(500 * DAY_MS), (2, Some(500 * DAY_MS)));
         assert_eq!(l.stats(500 * DAY_MS, 365 * DAY_MS).count, 1);
+    }
+
+    /// The kept all-time count follows every change of the entries, and a clock earlier than
+    /// some orders counts only those up to it, as a scan of the entries does.
+    #[test]
+    fn all_time_totals_follow_every_change() {
+        fn scan(l: &Ledger, now: i64) -> (i64, Option<i64>) {
+            let mut count = i64::from(l.archived_paid);
+            let mut last = (l.archived_paid > 0).then_some(l.archived_last);
+            for e in l.entries.iter().filter(|e| e.counts() && e.ts <= now) {
+                count += 1;
+                last = last.max(Some(e.ts));
+            }
+            (count, last)
+        }
+        let mut l = Ledger::default();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for step in 0..2000_i64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let ts = step * DAY_MS / 3;
+            let id = format!("o{}", seed % 300);
+            l.apply(&id, ts, 10.0, seed % 5 != 0, false);
+            if step % 97 == 0 {
+                l.prune(ts);
+            }
+            for now in [ts, ts - DAY_MS, ts - 100 * DAY_MS] {
+                assert_eq!(l.all_time(now), scan(&l, now), "step {step}, now {now}");
+            }
+            if step % 50 == 0 {
+                let mut bytes = Vec::new();
+                l.encode(&mut Writer(&mut bytes), ts);
+                let mut back = Ledger::default();
+                back.all_time(ts);
+                back.decode_into(&mut Reader::new(&bytes), ts);
+                assert_eq!(back, l);
+                assert_eq!(back.all_time(ts), scan(&l, ts));
+            }
+        }
     }
 }
