@@ -36,8 +36,9 @@ pub struct Windows {
 }
 
 /// The exact log. Pruning moves a head past what has left the window and gives the memory back
-/// only once that is an eighth of the list: a very active user drops an entry at nearly every
-/// event, and dropping each at once moved the whole log (thousands of entries) every time.
+/// only once that is an eighth of the list, or before the list would grow its allocation: a
+/// very active user drops an entry at nearly every event, and dropping each at once moved the
+/// whole log (thousands of entries) every time.
 /// Everything outside — counts, the compact form, saved state, equality — sees only the entries
 /// from the head on.
 #[derive(Debug, Clone, Default)]
@@ -62,6 +63,12 @@ impl PartialEq for Log {
 
 impl Log {
     fn insert(&mut self, at: usize, entry: u64) {
+        // Give the dead entries back rather than grow the allocation past what the live ones
+        // need.
+        if self.head > 0 && self.entries.len() == self.entries.capacity() {
+            self.entries.drain(..self.head);
+            self.head = 0;
+        }
         self.entries.insert(self.head + at, entry);
     }
 
@@ -395,11 +402,14 @@ mod tests {
             serde_json::to_string(&w).unwrap(),
             serde_json::to_string(&fresh).unwrap()
         );
-        // Given back once the dead part is an eighth of the list, never more than that.
+        // Given back once the dead part is an eighth of the list, never more than that, and
+        // never by growing the allocation.
+        let capacity = w.recent.entries.capacity();
         for _ in 0..500 {
             now += 3 * HOUR_MS;
             w.record(Chat, now, now);
             assert!(w.recent.head * 8 < w.recent.entries.len());
+            assert_eq!(w.recent.entries.capacity(), capacity);
             assert_eq!(w.recent.len(), 113);
         }
     }
