@@ -162,8 +162,8 @@ impl Ledger {
                 live
             }
         };
-        // An order stamped after `now` (a clock other than the events', as in a query at an
-        // earlier time) is not counted: count again up to `now`.
+        // An order stamped after `now` is not counted (the event clock never lags an order, but
+        // a caller may ask about an earlier time): count again up to `now`.
         if last.is_some_and(|l| l > now) {
             (count, last) = self.live_up_to(now);
         }

@@ -236,7 +236,7 @@ impl Windows {
 
     /// See [`super::UserState::prefetch_lists`].
     pub(super) fn prefetch(&self) {
-        super::prefetch_first(&*self.recent);
+        super::prefetch_first(&self.recent);
         super::prefetch_first(&self.days);
     }
 
