@@ -217,7 +217,7 @@ impl Ledger {
         let n = r.len();
         self.entries.refill((0..n).map(|_| {
             let flags = r.byte();
-            let id_hash = (0..8).fold(0_u64, |h, i| h | u64::from(r.byte()) << (8 * i));
+            let id_hash = r.word();
             let ts = base.wrapping_sub(r.int());
             let amount = if flags & 8 != 0 { r.float() } else { 0.0 };
             OrderEntry {

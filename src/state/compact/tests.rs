@@ -162,3 +162,52 @@ fn a_user_built_by_events_round_trips_at_every_step() {
         "compact {last} B against {struct_bytes} B as a struct"
     );
 }
+
+/// Every length of varint reads back, whether eight bytes follow it (read at once) or not (read
+/// byte by byte), and the reader ends where the writer did.
+#[test]
+fn varints_of_every_length_read_back() {
+    let mut values: Vec<u64> = vec![0, 1, 0x7f, 0x80, u64::MAX, u64::MAX - 1, 1 << 63];
+    for bits in 1..64 {
+        values.extend([(1 << bits) - 1, 1 << bits, (1 << bits) + 1]);
+    }
+    let mut seed = 0x853c_49e6_748f_ea9b_u64;
+    for _ in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        values.push(seed >> (seed % 64));
+    }
+    let mut bytes = Vec::new();
+    let mut w = Writer(&mut bytes);
+    for v in &values {
+        w.uint(*v);
+        w.int(*v as i64);
+    }
+    // The bytes are LEB128's, as a loop over 7-bit groups writes them.
+    let mut expected = Vec::new();
+    for v in &values {
+        for mut x in [*v, ((*v << 1) as i64 ^ ((*v as i64) >> 63)) as u64] {
+            while x >= 0x80 {
+                expected.push(x as u8 | 0x80);
+                x >>= 7;
+            }
+            expected.push(x as u8);
+        }
+    }
+    assert_eq!(bytes, expected);
+    let mut r = Reader::new(&bytes);
+    for v in &values {
+        assert_eq!(r.uint(), *v);
+        assert_eq!(r.int(), *v as i64);
+    }
+    assert_eq!(r.pos(), bytes.len());
+    // Each value alone: nothing follows it, so its bytes take the loop.
+    for v in &values {
+        let mut one = Vec::new();
+        Writer(&mut one).uint(*v);
+        let mut r = Reader::new(&one);
+        assert_eq!(r.uint(), *v);
+        assert_eq!(r.pos(), one.len());
+    }
+}
