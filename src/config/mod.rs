@@ -227,12 +227,13 @@ impl Config {
 
     /// The first invalid value: its key (`section.key`) and what is wrong with it.
     fn validate(&self) -> Result<(), (&'static str, String)> {
-        let invalid = |key: &'static str, m: String| Err((key, m));
+        // The message starts with the key, so the key is written once.
+        let invalid = |key: &'static str, problem: String| Err((key, format!("{key}{problem}")));
         if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
             return invalid(
                 "clock.idle_after",
                 format!(
-                    "clock.idle_after = {:?} must be a duration like \"30s\"",
+                    " = {:?} must be a duration like \"30s\"",
                     self.clock.idle_after
                 ),
             );
@@ -241,7 +242,7 @@ impl Config {
             return invalid(
                 "rules.time_budget",
                 format!(
-                    "rules.time_budget = {:?} must be a duration like \"50ms\", or \"off\"",
+                    " = {:?} must be a duration like \"50ms\", or \"off\"",
                     self.rules.time_budget
                 ),
             );
@@ -250,7 +251,7 @@ impl Config {
             return invalid(
                 "clock.max_future",
                 format!(
-                    "clock.max_future = {:?} must be a duration like \"1h\", or \"off\"",
+                    " = {:?} must be a duration like \"1h\", or \"off\"",
                     self.clock.max_future
                 ),
             );
@@ -258,31 +259,22 @@ impl Config {
         if self.kafka.input_topics.is_empty()
             || self.kafka.input_topics.iter().any(|t| t.is_empty())
         {
-            return invalid(
-                "kafka.input_topics",
-                "kafka.input_topics must name at least one topic".into(),
-            );
+            return invalid("kafka.input_topics", " must name at least one topic".into());
         }
-        if self.kafka.output_topic.is_empty() {
-            return invalid(
-                "kafka.output_topic",
-                "kafka.output_topic must not be empty".into(),
-            );
-        }
-        if self.kafka.dead_letter_topic.is_empty() {
-            return invalid(
-                "kafka.dead_letter_topic",
-                "kafka.dead_letter_topic must not be empty".into(),
-            );
-        }
-        if self.kafka.group_id.is_empty() {
-            return invalid("kafka.group_id", "kafka.group_id must not be empty".into());
+        for (key, value) in [
+            ("kafka.output_topic", &self.kafka.output_topic),
+            ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
+            ("kafka.group_id", &self.kafka.group_id),
+        ] {
+            if value.is_empty() {
+                return invalid(key, " must not be empty".into());
+            }
         }
         if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
             return invalid(
                 "http.listen",
                 format!(
-                    "http.listen {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
+                    " {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
                     self.http.listen
                 ),
             );

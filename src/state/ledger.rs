@@ -136,12 +136,16 @@ impl Ledger {
 
     /// Paid, unrefunded orders with `now - window <= ts <= now`.
     pub fn stats(&self, now: i64, window: i64) -> OrderStats {
-        let lo = now - window;
+        self.between(now - window, now)
+    }
+
+    /// Paid, unrefunded orders of `entries` with `lo <= ts <= hi`.
+    fn between(&self, lo: i64, hi: i64) -> OrderStats {
         let mut s = OrderStats::default();
         for e in self
             .entries
             .iter()
-            .filter(|e| e.counts() && e.ts >= lo && e.ts <= now)
+            .filter(|e| e.counts() && e.ts >= lo && e.ts <= hi)
         {
             s.count += 1;
             s.amount += e.amount;
@@ -176,12 +180,8 @@ impl Ledger {
 
     /// Paid, unrefunded orders of `entries` up to `now`, and the latest of them.
     fn live_up_to(&self, now: i64) -> (i64, Option<i64>) {
-        let (mut count, mut last) = (0, None);
-        for e in self.entries.iter().filter(|e| e.counts() && e.ts <= now) {
-            count += 1;
-            last = last.max(Some(e.ts));
-        }
-        (count, last)
+        let s = self.between(i64::MIN, now);
+        (s.count, s.last)
     }
 
     pub fn heap_bytes(&self) -> usize {

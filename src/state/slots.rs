@@ -108,6 +108,11 @@ impl<T> Slots<T> {
         self.0.extend_from_slice(items);
     }
 
+    /// Elements the allocation holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.0.capacity()
+    }
+
     /// Heap bytes held, spare capacity included.
     pub fn heap_bytes(&self) -> usize {
         self.0.capacity() * std::mem::size_of::<T>()

@@ -43,7 +43,7 @@ pub struct Windows {
 /// from the head on.
 #[derive(Debug, Clone, Default)]
 struct Log {
-    entries: Vec<u64>,
+    entries: Slots<u64>,
     head: usize,
 }
 
@@ -66,8 +66,7 @@ impl Log {
         // Give the dead entries back rather than grow the allocation past what the live ones
         // need.
         if self.head > 0 && self.entries.len() == self.entries.capacity() {
-            self.entries.drain(..self.head);
-            self.head = 0;
+            self.give_back();
         }
         self.entries.insert(self.head + at, entry);
     }
@@ -79,20 +78,23 @@ impl Log {
         }
         self.head += n;
         if self.head * 8 >= self.entries.len() {
-            self.entries.drain(..self.head);
-            self.head = 0;
+            self.give_back();
         }
     }
 
-    fn refill_with_room(&mut self, items: impl ExactSizeIterator<Item = u64>, room: usize) {
-        self.entries.clear();
+    /// Removes the dead entries before the head.
+    fn give_back(&mut self) {
+        self.entries.drop_front(self.head);
         self.head = 0;
-        self.entries.reserve(items.len() + room);
-        self.entries.extend(items);
+    }
+
+    fn refill_with_room(&mut self, items: impl ExactSizeIterator<Item = u64>, room: usize) {
+        self.head = 0;
+        self.entries.refill_with_room(items, room);
     }
 
     fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<u64>()
+        self.entries.heap_bytes()
     }
 }
 
@@ -104,7 +106,7 @@ impl Serialize for Log {
 
 impl<'de> Deserialize<'de> for Log {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Vec::deserialize(d).map(|entries| Log { entries, head: 0 })
+        Slots::deserialize(d).map(|entries| Log { entries, head: 0 })
     }
 }
 
@@ -388,7 +390,7 @@ mod tests {
         );
         let fresh = Windows {
             recent: Log {
-                entries: live.clone(),
+                entries: live.clone().into(),
                 head: 0,
             },
             days: w.days.clone(),

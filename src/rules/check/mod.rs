@@ -145,6 +145,12 @@ impl Checked {
 
 /// Checks the rule set at `sources` with the environment overrides `vars`.
 pub fn check(sources: &Sources, vars: &[(String, String)]) -> Checked {
+    check_loading(sources, vars, true)
+}
+
+/// As [`check`]; without `load`, a set with no error is not loaded again to be sure it loads
+/// (for a set that has just loaded), and [`Checked::pack`] is `None`.
+fn check_loading(sources: &Sources, vars: &[(String, String)], load: bool) -> Checked {
     let mut out = Vec::new();
     let catalogue_shown = sources.catalogue.display().to_string();
     let catalogue = match read_file(&sources.catalogue)
@@ -201,7 +207,7 @@ pub fn check(sources: &Sources, vars: &[(String, String)]) -> Checked {
     }
 
     let mut pack = None;
-    if !out.iter().any(Diagnostic::is_error) {
+    if load && !out.iter().any(Diagnostic::is_error) {
         if let (Some(catalogue), Some(params)) = (catalogue, params) {
             // The loader's own validation is the last word: a rule set that passes here loads.
             match RulePack::from_parts(rules, catalogue, params, Limits::default()) {
@@ -227,7 +233,8 @@ pub fn check(sources: &Sources, vars: &[(String, String)]) -> Checked {
 /// why its rules will fail; the set runs anyway, each failing call a rule error. Shows at most
 /// [`LOGGED_FINDINGS`] of them; returns how many there are.
 pub fn warn_findings(sources: &Sources, vars: &[(String, String)], version: &str) -> usize {
-    let checked = check(sources, vars);
+    // The set is live: it loads, and compiling it again would only add to start-up.
+    let checked = check_loading(sources, vars, false);
     let errors: Vec<&Diagnostic> = checked
         .diagnostics
         .iter()
