@@ -47,6 +47,13 @@ impl Writer<'_> {
         self.uint(v.len() as u64);
         self.0.extend_from_slice(v);
     }
+
+    /// The low `len` (1–4) bytes of `v`, little-endian: four stored at once, the length cut back.
+    pub fn low_bytes(&mut self, v: u32, len: usize) {
+        let at = self.0.len();
+        self.0.extend_from_slice(&v.to_le_bytes());
+        self.0.truncate(at + len);
+    }
 }
 
 /// Reads what a [`Writer`] wrote. The bytes only ever come from [`encode`] in this process, so
@@ -119,7 +126,13 @@ impl<'a> Reader<'a> {
 
     /// A length: bounded by the bytes left, so a bug cannot ask for a huge allocation.
     pub fn len(&mut self) -> usize {
-        let n = self.uint() as usize;
+        let n = self.uint();
+        self.bounded(n)
+    }
+
+    /// `n` as a length, checked as [`Reader::len`] checks what it reads.
+    pub fn bounded(&self, n: u64) -> usize {
+        let n = usize::try_from(n).expect(CORRUPT);
         assert!(n <= self.buf.len() - self.pos, "{CORRUPT}");
         n
     }
@@ -134,6 +147,25 @@ impl<'a> Reader<'a> {
         let bytes = self.buf.get(self.pos..end).expect(CORRUPT);
         self.pos = end;
         u64::from_le_bytes(bytes.try_into().expect("8 bytes"))
+    }
+
+    /// What [`Writer::low_bytes`] wrote with `len` (1–4).
+    pub fn low_bytes(&mut self, len: usize) -> u32 {
+        let v = match self.buf.get(self.pos..self.pos + 4) {
+            Some(word) => {
+                let word = u32::from_le_bytes(word.try_into().expect("4 bytes"));
+                word & (u32::MAX >> (32 - 8 * len))
+            }
+            None => (0..len).fold(0, |v, i| {
+                v | u32::from(self.byte_at(self.pos + i)) << (8 * i)
+            }),
+        };
+        self.pos += len;
+        v
+    }
+
+    fn byte_at(&self, at: usize) -> u8 {
+        *self.buf.get(at).expect(CORRUPT)
     }
 
     pub fn bytes(&mut self) -> &'a [u8] {
