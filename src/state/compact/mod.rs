@@ -75,7 +75,7 @@ impl<'a> Reader<'a> {
     }
 
     pub fn byte(&mut self) -> u8 {
-        let b = *self.buf.get(self.pos).expect(CORRUPT);
+        let b = self.byte_at(self.pos);
         self.pos += 1;
         b
     }

@@ -5,19 +5,20 @@
 //! millisecond; and day buckets (UTC days) kept for [`RETENTION_DAYS`], for longer windows,
 //! which count whole days.
 
-use std::ops::Deref;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::compact::{Reader, Writer};
 use super::Slots;
 use crate::config::duration::DAY_MS;
 use crate::decode::EventType;
+use exact::Log;
 
 /// Windows up to this length are counted exactly.
 pub const EXACT_WINDOW_MS: i64 = 14 * DAY_MS;
 /// Day buckets older than this are dropped.
 pub const RETENTION_DAYS: i64 = 366;
+
+mod exact;
 
 /// Events of one UTC day, per type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,81 +34,6 @@ pub struct Windows {
     recent: Log,
     /// Sorted by day.
     days: Slots<DayBucket>,
-}
-
-/// The exact log. Pruning moves a head past what has left the window and gives the memory back
-/// only once that is an eighth of the list, or before the list would grow its allocation: a
-/// very active user drops an entry at nearly every event, and dropping each at once moved the
-/// whole log (thousands of entries) every time.
-/// Everything outside — counts, the compact form, saved state, equality — sees only the entries
-/// from the head on.
-#[derive(Debug, Clone, Default)]
-struct Log {
-    entries: Slots<u64>,
-    head: usize,
-}
-
-impl Deref for Log {
-    type Target = [u64];
-
-    fn deref(&self) -> &[u64] {
-        &self.entries[self.head..]
-    }
-}
-
-impl PartialEq for Log {
-    fn eq(&self, other: &Log) -> bool {
-        **self == **other
-    }
-}
-
-impl Log {
-    fn insert(&mut self, at: usize, entry: u64) {
-        // Give the dead entries back rather than grow the allocation past what the live ones
-        // need.
-        if self.head > 0 && self.entries.len() == self.entries.capacity() {
-            self.give_back();
-        }
-        self.entries.insert(self.head + at, entry);
-    }
-
-    /// Drops the first `n` live entries.
-    fn drop_front(&mut self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        self.head += n;
-        if self.head * 8 >= self.entries.len() {
-            self.give_back();
-        }
-    }
-
-    /// Removes the dead entries before the head.
-    fn give_back(&mut self) {
-        self.entries.drop_front(self.head);
-        self.head = 0;
-    }
-
-    fn refill_with_room(&mut self, items: impl ExactSizeIterator<Item = u64>, room: usize) {
-        self.head = 0;
-        self.entries.refill_with_room(items, room);
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.entries.heap_bytes()
-    }
-}
-
-impl Serialize for Log {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (**self).serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for Log {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Slots::deserialize(d).map(|entries| Log { entries, head: 0 })
-    }
 }
 
 fn pack(ts: i64, kind: EventType) -> u64 {
@@ -242,10 +168,10 @@ impl Windows {
         super::prefetch_first(&self.days);
     }
 
-    /// The compact form ([`super::compact`]): both lists sorted, so each entry is written as its
-    /// difference from the one before; the exact log as [`encode_log`] writes it.
+    /// The compact form ([`super::compact`]): the exact log as [`Log::encode`] writes it, then
+    /// the day buckets, each day written as its difference from the one before.
     pub(super) fn encode(&self, w: &mut Writer) {
-        encode_log(&self.recent, w);
+        self.recent.encode(w);
         w.uint(self.days.len() as u64);
         let mut prev = 0_u16;
         for b in self.days.iter() {
@@ -259,39 +185,7 @@ impl Windows {
 
     /// Reads what [`Windows::encode`] wrote into `self`, keeping its allocations.
     pub(super) fn decode_into(&mut self, r: &mut Reader) {
-        let head = r.uint();
-        let n = r.bounded(head >> 1);
-        // Room for the event the user was decoded for, and a few more.
-        let room = 4;
-        if head & 1 == LOG_VARINTS {
-            let mut prev = 0_u64;
-            self.recent.refill_with_room(
-                (0..n).map(|_| {
-                    prev = prev.wrapping_add(r.uint());
-                    prev
-                }),
-                room,
-            );
-        } else {
-            let first = if n > 0 { r.uint() } else { 0 };
-            let mut ts = first >> 2;
-            let (mut lens, mut kinds) = (0_u8, 0_u8);
-            self.recent.refill_with_room(
-                (0..n).map(|i| {
-                    if i == 0 {
-                        return first;
-                    }
-                    let shift = 2 * ((i - 1) % 4);
-                    if shift == 0 {
-                        (lens, kinds) = (r.byte(), r.byte());
-                    }
-                    ts =
-                        ts.wrapping_add(u64::from(r.low_bytes(usize::from(lens >> shift & 3) + 1)));
-                    ts << 2 | u64::from(kinds >> shift & 3)
-                }),
-                room,
-            );
-        }
+        self.recent.decode_into(r);
         let n = r.len();
         let mut prev = 0_u16;
         self.days.refill_with_room(
@@ -304,57 +198,6 @@ impl Windows {
             }),
             1,
         );
-    }
-}
-
-/// The exact log written as varints: each entry's difference from the one before.
-const LOG_VARINTS: u64 = 0;
-/// The exact log written in groups (see [`encode_log`]).
-const LOG_GROUPED: u64 = 1;
-
-/// Writes the exact log: its length and form (`len << 1 | form`), its first entry as a varint,
-/// then the rest in groups of four: a byte of their lengths (2 bits each), a byte of their
-/// types (2 bits each), and for each the milliseconds since the entry before in 1–4 bytes.
-/// That takes about the room of one varint per difference of the packed entries (no
-/// continuation bits, but the two bytes a group), and reading an entry is one fixed-size load
-/// instead of a loop over its bytes: a very active user has hundreds of entries, read at each
-/// of its steps while compact. A log with two entries 2^32 ms (49 days) or more apart (the
-/// window is 14 days: only state from elsewhere could) is written as varints instead.
-fn encode_log(log: &[u64], w: &mut Writer) {
-    let start = w.0.len();
-    w.uint((log.len() as u64) << 1 | LOG_GROUPED);
-    let Some((first, rest)) = log.split_first() else {
-        return;
-    };
-    w.uint(*first);
-    let mut prev = first >> 2;
-    for group in rest.chunks(4) {
-        let at = w.0.len();
-        w.0.extend_from_slice(&[0, 0]);
-        let (mut lens, mut kinds) = (0_u8, 0_u8);
-        for (i, e) in group.iter().enumerate() {
-            let ts = e >> 2;
-            let Ok(gap) = u32::try_from(ts.wrapping_sub(prev)) else {
-                w.0.truncate(start);
-                return encode_log_varints(log, w);
-            };
-            prev = ts;
-            let len = (39 - (gap | 1).leading_zeros() as usize) / 8;
-            lens |= ((len - 1) as u8) << (2 * i);
-            kinds |= ((e & 3) as u8) << (2 * i);
-            w.low_bytes(gap, len);
-        }
-        w.0[at] = lens;
-        w.0[at + 1] = kinds;
-    }
-}
-
-fn encode_log_varints(log: &[u64], w: &mut Writer) {
-    w.uint((log.len() as u64) << 1 | LOG_VARINTS);
-    let mut prev = 0_u64;
-    for e in log {
-        w.uint(e.wrapping_sub(prev));
-        prev = *e;
     }
 }
 
@@ -483,104 +326,6 @@ mod tests {
             assert_eq!(w.recent.entries.capacity(), capacity);
             assert_eq!(w.recent.len(), 113);
         }
-    }
-
-    fn log_of(entries: Vec<u64>) -> Windows {
-        Windows {
-            recent: Log {
-                entries: entries.into(),
-                head: 0,
-            },
-            days: vec![DayBucket {
-                day: 7,
-                counts: [1, 2, 3],
-            }]
-            .into(),
-        }
-    }
-
-    /// Reads back `w`'s compact form (followed by `tail`), checking where the reader stops.
-    fn read_back(w: &Windows, tail: &[u8]) -> (Windows, Vec<u8>) {
-        let mut bytes = Vec::new();
-        w.encode(&mut Writer(&mut bytes));
-        let len = bytes.len();
-        bytes.extend_from_slice(tail);
-        let mut back = log_of(vec![1, 2, 3]);
-        let mut r = Reader::new(&bytes);
-        back.decode_into(&mut r);
-        assert_eq!(r.pos(), len);
-        bytes.truncate(len);
-        (back, bytes)
-    }
-
-    /// The exact log in groups of four: every difference length (0 to 2^32 - 1 ms), every type,
-    /// every length of the last group, with and without bytes after it; and a log whose
-    /// entries lie more than 2^32 ms apart written as varints, which read back as well.
-    #[test]
-    fn logs_read_back_in_groups_and_as_varints() {
-        let gaps: Vec<u64> = vec![
-            0,
-            1,
-            0xff,
-            0x100,
-            0xffff,
-            0x1_0000,
-            0xff_ffff,
-            0x100_0000,
-            0xffff_ffff,
-            3,
-            0,
-            60_000,
-            3_600_000,
-            86_400_000,
-        ];
-        for n in 0..=gaps.len() + 1 {
-            let mut ts = 40 * DAY_MS as u64;
-            let entries: Vec<u64> = (0..n)
-                .map(|i| {
-                    ts += gaps[i % gaps.len()];
-                    ts << 2 | (i as u64 * 7 % 3)
-                })
-                .collect();
-            let w = log_of(entries);
-            for tail in [&[][..], &[0xff; 8][..]] {
-                let (back, bytes) = read_back(&w, tail);
-                assert_eq!(back, w, "{n} entries");
-                assert_eq!(bytes[0] & 1, LOG_GROUPED as u8);
-            }
-        }
-        let far = log_of(vec![5 << 2, (5 + (1 << 32)) << 2 | 1, (6 + (1 << 32)) << 2]);
-        let (back, bytes) = read_back(&far, &[]);
-        assert_eq!(back, far);
-        assert_eq!(bytes[0], 3 << 1 | LOG_VARINTS as u8);
-    }
-
-    /// The groups take no more room than a varint per difference, for differences spread from
-    /// a second to a day (the day buckets that follow the groups take 5 bytes).
-    #[test]
-    fn grouped_logs_take_no_more_room_than_varints() {
-        let mut ts = 40 * DAY_MS as u64;
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let entries: Vec<u64> = (0..300)
-            .map(|i| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                // Seconds to a day apart, spread over the orders of magnitude.
-                ts += 1000 << (seed % 17);
-                ts << 2 | (i % 3)
-            })
-            .collect();
-        let w = log_of(entries.clone());
-        let (_, grouped) = read_back(&w, &[]);
-        let mut varints = Vec::new();
-        encode_log_varints(&entries, &mut Writer(&mut varints));
-        let grouped = grouped.len() - 5;
-        assert!(
-            grouped <= varints.len(),
-            "grouped {grouped} B, varints {} B",
-            varints.len()
-        );
     }
 
     /// The binary-searched counts agree with a plain scan of every event recorded, for
