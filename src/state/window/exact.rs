@@ -13,10 +13,16 @@ use crate::state::Slots;
 /// whole log (thousands of entries) every time.
 /// Everything outside — counts, the compact form, saved state, equality — sees only the entries
 /// from the head on.
+///
+/// The live entries of each type are counted as they come and go, so that a count over most of
+/// the log (the common case: the log holds the window it is counted over) looks only at the
+/// entries outside what is counted.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Log {
-    pub(super) entries: Slots<u64>,
-    pub(super) head: usize,
+    entries: Slots<u64>,
+    head: usize,
+    /// Live entries by type (`entry & 3`).
+    kinds: [u32; 4],
 }
 
 impl Deref for Log {
@@ -42,7 +48,25 @@ const GROUPED: u64 = 1;
 /// a few more.
 const ROOM: usize = 4;
 
+/// Entries by type (`entry & 3`).
+fn kinds_of(entries: &[u64]) -> [u32; 4] {
+    let mut kinds = [0_u32; 4];
+    for e in entries {
+        kinds[(e & 3) as usize] += 1;
+    }
+    kinds
+}
+
 impl Log {
+    /// A log holding `entries` (sorted).
+    pub(super) fn from_entries(entries: Slots<u64>) -> Log {
+        Log {
+            kinds: kinds_of(&entries),
+            entries,
+            head: 0,
+        }
+    }
+
     pub(super) fn insert(&mut self, at: usize, entry: u64) {
         // Give the dead entries back rather than grow the allocation past what the live ones
         // need.
@@ -50,12 +74,21 @@ impl Log {
             self.give_back();
         }
         self.entries.insert(self.head + at, entry);
+        self.kinds[(entry & 3) as usize] += 1;
+    }
+
+    /// Live entries of type `kind` (`entry & 3`).
+    pub(super) fn of_kind(&self, kind: usize) -> u32 {
+        self.kinds[kind]
     }
 
     /// Drops the first `n` live entries.
     pub(super) fn drop_front(&mut self, n: usize) {
         if n == 0 {
             return;
+        }
+        for (k, dropped) in kinds_of(&self[..n]).into_iter().enumerate() {
+            self.kinds[k] -= dropped;
         }
         self.head += n;
         if self.head * 8 >= self.entries.len() {
@@ -72,6 +105,19 @@ impl Log {
     fn refill(&mut self, items: impl ExactSizeIterator<Item = u64>) {
         self.head = 0;
         self.entries.refill_with_room(items, ROOM);
+        self.kinds = kinds_of(&self.entries);
+    }
+
+    /// The allocation's room, in entries (for tests of when it grows).
+    #[cfg(test)]
+    pub(super) fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
+    /// Dead entries and all, for tests of when they are given back.
+    #[cfg(test)]
+    pub(super) fn held(&self) -> (usize, usize) {
+        (self.head, self.entries.len())
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
@@ -162,7 +208,7 @@ impl Serialize for Log {
 
 impl<'de> Deserialize<'de> for Log {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Slots::deserialize(d).map(|entries| Log { entries, head: 0 })
+        Slots::deserialize(d).map(Log::from_entries)
     }
 }
 
@@ -172,10 +218,7 @@ mod tests {
     use crate::config::duration::DAY_MS;
 
     fn log_of(entries: Vec<u64>) -> Log {
-        Log {
-            entries: entries.into(),
-            head: 0,
-        }
+        Log::from_entries(entries.into())
     }
 
     /// Reads back `log`'s compact form (followed by `tail`), checking where the reader stops.

@@ -98,15 +98,21 @@ impl Windows {
             return 0;
         }
         if from_ago <= EXACT_WINDOW_MS {
-            // Both ends by binary search, then a count over the entries between that the
-            // compiler turns into vector instructions: the few very active users (thousands of
-            // events in 14 days) are the ones counted most often.
-            let kind = kind.index() as u64;
-            return self
-                .span(lo.max(0), hi)
-                .iter()
-                .filter(|e| **e & 3 == kind)
-                .count() as i64;
+            // Both ends by binary search. The few very active users (thousands of events in 14
+            // days) are the ones counted most often, and the log mostly holds just the window
+            // being counted: then the entries outside it are counted and taken from the type's
+            // total, else the ones inside are.
+            let kind = kind.index();
+            let of_kind =
+                |entries: &[u64]| entries.iter().filter(|e| **e & 3 == kind as u64).count() as i64;
+            let (start, end) = self.span_bounds(lo.max(0), hi);
+            let log: &[u64] = &self.recent;
+            if (end - start) * 2 <= log.len() {
+                return of_kind(&log[start..end]);
+            }
+            return i64::from(self.recent.of_kind(kind))
+                - of_kind(&log[..start])
+                - of_kind(&log[end..]);
         }
         let (lo_day, hi_day) = (day_of(lo), day_of(hi));
         self.days
@@ -135,14 +141,25 @@ impl Windows {
         if window > EXACT_WINDOW_MS {
             return Some((day_of(now) + 1) * DAY_MS);
         }
-        // The count falls below n when its (count - n + 1)-th oldest event leaves the window.
+        if n < 1 {
+            // A count never falls below 0.
+            return None;
+        }
+        // The count falls below n when its (count - n + 1)-th oldest event leaves the window:
+        // its n-th newest, found from the newest end, for a count may run into thousands where
+        // n is a threshold of a few.
         self.times_in(kind, now - window, now)
-            .nth((count - n) as usize)
+            .nth_back((n - 1) as usize)
             .map(|ts| ts + window + 1)
     }
 
     /// The times of `kind`'s events with `lo <= ts <= hi`, oldest first.
-    fn times_in(&self, kind: EventType, lo: i64, hi: i64) -> impl Iterator<Item = i64> + '_ {
+    fn times_in(
+        &self,
+        kind: EventType,
+        lo: i64,
+        hi: i64,
+    ) -> impl DoubleEndedIterator<Item = i64> + '_ {
         self.span(lo, hi)
             .iter()
             .map(|e| unpack(*e))
@@ -153,9 +170,15 @@ impl Windows {
     /// The entries of the exact log with `lo <= ts <= hi`, found by binary search (the log is
     /// sorted by time).
     fn span(&self, lo: i64, hi: i64) -> &[u64] {
+        let (start, end) = self.span_bounds(lo, hi);
+        &self.recent[start..end]
+    }
+
+    /// Where [`Windows::span`] starts and ends in the log.
+    fn span_bounds(&self, lo: i64, hi: i64) -> (usize, usize) {
         let start = self.recent.partition_point(|e| unpack(*e).0 < lo);
         let len = self.recent[start..].partition_point(|e| unpack(*e).0 <= hi);
-        &self.recent[start..start + len]
+        (start, start + len)
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -293,7 +316,7 @@ mod tests {
             now += 3 * HOUR_MS;
             w.record(Chat, now, now);
         }
-        assert!(w.recent.head > 0, "some entries wait to be given back");
+        assert!(w.recent.held().0 > 0, "some entries wait to be given back");
         let live: Vec<u64> = w.recent.to_vec();
         assert_eq!(
             live.len(),
@@ -301,10 +324,7 @@ mod tests {
             "14 days of one event every 3 hours, both ends"
         );
         let fresh = Windows {
-            recent: Log {
-                entries: live.clone().into(),
-                head: 0,
-            },
+            recent: Log::from_entries(live.clone().into()),
             days: w.days.clone(),
         };
         assert_eq!(w, fresh);
@@ -318,18 +338,21 @@ mod tests {
         );
         // Given back once the dead part is an eighth of the list, never more than that, and
         // never by growing the allocation.
-        let capacity = w.recent.entries.capacity();
+        let capacity = w.recent.capacity();
         for _ in 0..500 {
             now += 3 * HOUR_MS;
             w.record(Chat, now, now);
-            assert!(w.recent.head * 8 < w.recent.entries.len());
-            assert_eq!(w.recent.entries.capacity(), capacity);
+            let (head, held) = w.recent.held();
+            assert!(head * 8 < held);
+            assert_eq!(w.recent.capacity(), capacity);
             assert_eq!(w.recent.len(), 113);
         }
     }
 
     /// The binary-searched counts agree with a plain scan of every event recorded, for
-    /// windows inside, across and beyond the exact log, late events included.
+    /// windows inside, across and beyond the exact log, late events included, and whether the
+    /// log was built event by event, read back from its compact form or from saved state
+    /// (each keeps its own count of entries by type).
     #[test]
     fn counts_agree_with_a_scan_of_every_event() {
         let mut w = Windows::default();
@@ -353,6 +376,17 @@ mod tests {
             let kind = EventType::ALL[next(3) as usize];
             w.record(kind, ts, now);
             all.push((ts, kind));
+            match next(40) {
+                0 => {
+                    let mut bytes = Vec::new();
+                    w.encode(&mut Writer(&mut bytes));
+                    let mut back = Windows::default();
+                    back.decode_into(&mut Reader::new(&bytes));
+                    w = back;
+                }
+                1 => w = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap(),
+                _ => {}
+            }
             let probe = now + next(DAY_MS as u64) as i64;
             let kept = |ts: i64| ts >= now - EXACT_WINDOW_MS;
             for kind in EventType::ALL {
@@ -383,8 +417,8 @@ mod tests {
                     w.next_exit(kind, probe, window),
                     inside.first().map(|ts| ts + window + 1)
                 );
-                for n in [1, 3, 20] {
-                    let expected = (inside.len() as i64 >= n)
+                for n in [-1, 0, 1, 3, 20] {
+                    let expected = (n >= 1 && inside.len() as i64 >= n)
                         .then(|| inside[inside.len() - n as usize] + window + 1);
                     assert_eq!(w.count_below_at(kind, probe, window, n), expected);
                 }
