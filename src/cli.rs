@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use crate::config::{env_vars, Config};
 use crate::rules::{RulePack, RulesError};
 
+pub(crate) use args::at_least_one;
 pub use args::{Cli, Command, CommonArgs, GenerateArgs, RunArgs, TestArgs};
 
 pub const EXIT_RUNTIME: u8 = 1;
@@ -96,25 +97,12 @@ pub(crate) fn with_paths_hint(e: RulesError, paths: [&std::path::Path; 3]) -> Ru
 fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     let mut lines = Vec::new();
     let mut elsewhere = Vec::new();
-    for path in paths {
+    // The rules are a directory; the catalogue and the parameters are files.
+    for (path, dir) in paths.into_iter().zip([true, false, false]) {
         if path.exists() {
             continue;
         }
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-        let folder = parent.unwrap_or(std::path::Path::new("."));
-        let mut near = None;
-        if folder.is_dir() {
-            let names: Vec<String> = std::fs::read_dir(folder)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            near = crate::rules::check::nearest(name, names.iter().map(String::as_str))
-                .map(|n| parent.map_or_else(|| n.into(), |p| p.join(n)));
-        }
-        match near {
+        match near_name(path, dir) {
             Some(near) => lines.push(format!(
                 "hint: {} does not exist; did you mean {}?",
                 path.display(),
@@ -137,6 +125,24 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
+/// A name like `path`'s next to it, of the same kind (a directory when `dir`, else a file) and
+/// with the same first letter: a hint that `fuzz/` was meant for `--rules zzzz` helps no one.
+fn near_name(path: &std::path::Path, dir: bool) -> Option<PathBuf> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = parent.unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let first = name.chars().next()?;
+    let names: Vec<String> = std::fs::read_dir(folder)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() == dir))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(first))
+        .collect();
+    let near = crate::rules::check::nearest(name, names.iter().map(String::as_str))?;
+    Some(parent.map_or_else(|| near.into(), |p| p.join(near)))
+}
+
 /// The engine config with the CLI's path overrides applied.
 ///
 /// # Errors
@@ -146,6 +152,17 @@ pub fn load_config(
     vars: &[(String, String)],
 ) -> Result<Config, crate::config::ConfigError> {
     let (path, required) = config_path(common);
+    if required && !path.exists() {
+        if let Some(near) = near_name(&path, false) {
+            return Err(crate::config::ConfigError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no such file; did you mean {}?", near.display()),
+                ),
+            });
+        }
+    }
     let mut config = Config::load(&path, required, vars)?;
     apply_paths(common, &mut config);
     Ok(config)

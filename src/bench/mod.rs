@@ -40,13 +40,13 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Events in the generated stream [default: 1000000, or 50000 with --quick].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::at_least_one)]
     pub events: Option<u64>,
     /// Users in the generated stream [default: 100000, or 5000 with --quick].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::at_least_one)]
     pub users: Option<u64>,
-    /// Days of event time the stream spans.
-    #[arg(long, default_value_t = 28)]
+    /// Days of event time the stream spans, 1 to 3650.
+    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

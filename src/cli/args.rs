@@ -91,10 +91,13 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Users in the stream (at least 1).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Users in the stream (at least 1); each has at least one event, so no more users than
+    /// --events appear.
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
     pub users: u64,
-    #[arg(long, default_value_t = 100_000)]
+    /// Lines in the stream (at least 1), invalid ones included; the refunds of paid orders
+    /// and the --personas come on top.
+    #[arg(long, default_value_t = 100_000, value_parser = at_least_one)]
     pub events: u64,
     /// Days of event time from --start, 1 to 3650.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
@@ -119,11 +122,29 @@ pub struct GenerateArgs {
 
 /// A `YYYY-MM-DD` date → epoch milliseconds of its midnight, UTC.
 fn parse_start(text: &str) -> Result<i64, String> {
-    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_millis())
-        .ok_or_else(|| format!("expected a date like 2026-09-01, not {text:?}"))
+    let day = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("expected a date like 2026-09-01, not {text:?}"))?;
+    // Events outside these years are refused as invalid input (`ts` out of range).
+    if !(2000..=2099).contains(&chrono::Datelike::year(&day)) {
+        return Err(format!(
+            "{text:?} is outside the years 2000 to 2099 that event times may have"
+        ));
+    }
+    Ok(day
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_millis())
+}
+
+/// A count of at least 1.
+pub(crate) fn at_least_one(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("must be at least 1".to_string()),
+        Err(_) => Err(format!(
+            "expected a whole number of at least 1, not {text:?}"
+        )),
+    }
 }
 
 fn parse_workers(text: &str) -> Result<usize, String> {

@@ -16,11 +16,17 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
         personas: args.personas,
         start_ms: args.start,
     };
-    let result = crate::sink::file::open_output(&args.output).and_then(|mut out| {
-        let stats = crate::generate::generate(&opts, &mut out)?;
-        out.flush()?;
-        Ok(stats)
-    });
+    let shown = if args.output == std::path::Path::new("-") {
+        "stdout".to_string()
+    } else {
+        args.output.display().to_string()
+    };
+    let mut out = match crate::sink::file::open_output(&args.output) {
+        Ok(out) => out,
+        Err(e) => return runtime_error(format!("cannot write {shown}: {e}")),
+    };
+    let result =
+        crate::generate::generate(&opts, &mut out).and_then(|stats| out.flush().map(|()| stats));
     match result {
         Ok(stats) => {
             tracing::info!(
@@ -33,6 +39,6 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_BROKEN_PIPE),
-        Err(e) => runtime_error(e),
+        Err(e) => runtime_error(format!("writing {shown}: {e}")),
     }
 }

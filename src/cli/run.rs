@@ -23,12 +23,21 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         .state
         .clone()
         .or_else(|| config.state.embedded.then(|| config.state.dir.clone()));
-    if let Err(code) = observe(&config, &pack, &args) {
-        return code;
-    }
-    // After the start is logged: the findings read as part of it.
+    let start = match observe(&config, &pack, &args) {
+        Ok(start) => start,
+        Err(code) => return code,
+    };
     let sources = rule_sources(&config, &pack);
-    sources.warn_findings(&pack.version);
+    // The start is logged once nothing can refuse the run any more (a file run opens its
+    // streams first), so that an error is not preceded by a line saying the run started; the
+    // findings follow it and read as part of it.
+    let announce = {
+        let (sources, version) = (sources.clone(), pack.version.clone());
+        move || {
+            start.log();
+            sources.warn_findings(&version);
+        }
+    };
     // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.
     let live = args
         .input
@@ -50,6 +59,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         Some(input) => run_file(
             &pack,
             watch,
+            announce,
             FileJob {
                 input,
                 output: args.output,
@@ -62,13 +72,17 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 state,
             },
         ),
-        None => crate::pipeline::kafka::main(config, pack, watch),
+        None => {
+            announce();
+            crate::pipeline::kafka::main(config, pack, watch)
+        }
     }
 }
 
-/// Observability before the run: the rule set in the metrics, the HTTP listener when asked
-/// for, and one log line saying what runs with what (no option values: they hold secrets).
-fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<(), ExitCode> {
+/// Observability before the run: the rule set in the metrics and the HTTP listener when asked
+/// for; and, to be logged once the run is under way, one line saying what runs with what (no
+/// option values: they hold secrets).
+fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<StartLine, ExitCode> {
     use crate::metrics::{self, health::Mode, http::HttpError};
     let embedded = args.input.is_some();
     let listen = match &args.http {
@@ -85,40 +99,86 @@ fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<(), ExitC
         Mode::Kafka
     });
     metrics::set_rules(pack);
-    let rules: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    if !listen.is_empty() {
+        match metrics::http::start(&listen, m) {
+            Ok(_) => {}
+            Err(e @ HttpError::Address { .. }) => return Err(usage_error(e)),
+            Err(e) => return Err(runtime_error(e)),
+        }
+    }
     let input = match &args.input {
         Some(path) => path.display().to_string(),
-        None => format!(
-            "kafka {} group {} topics {:?} -> {} (dead letters {}), options {:?}",
-            config.kafka.bootstrap_servers,
-            config.kafka.group_id,
-            config.kafka.input_topics,
-            config.kafka.output_topic,
-            config.kafka.dead_letter_topic,
-            config.kafka.options.keys().collect::<Vec<_>>()
-        ),
+        None => {
+            let k = &config.kafka;
+            let options: Vec<&str> = k.options.keys().map(String::as_str).collect();
+            format!(
+                "kafka {} group {} topics {} -> {} (dead letters {}), options {}",
+                k.bootstrap_servers,
+                k.group_id,
+                k.input_topics.join(","),
+                k.output_topic,
+                k.dead_letter_topic,
+                if options.is_empty() {
+                    "none".to_string()
+                } else {
+                    options.join(",")
+                }
+            )
+        }
     };
-    tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
-        mode = if embedded { "embedded" } else { "kafka" },
-        %input,
-        rules = %rules.join(","),
-        rules_dir = %config.rules.dir.display(),
-        rules_version = %metrics::rules_version(pack),
-        tags = pack.catalogue.len(),
-        catalogue = %config.rules.catalogue.display(),
-        keyword_tags = pack.params.keywords.specs.len(),
-        params = %config.rules.params.display(),
-        http = if listen.is_empty() { "off" } else { listen.as_str() },
-        "tagstream starting"
-    );
-    if listen.is_empty() {
-        return Ok(());
-    }
-    match metrics::http::start(&listen, m) {
-        Ok(_) => Ok(()),
-        Err(e @ HttpError::Address { .. }) => Err(usage_error(e)),
-        Err(e) => Err(runtime_error(e)),
+    Ok(StartLine {
+        mode: if embedded { "embedded" } else { "kafka" },
+        input,
+        rules: pack
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        rules_dir: config.rules.dir.display().to_string(),
+        rules_version: metrics::rules_version(pack).to_string(),
+        tags: pack.catalogue.len(),
+        catalogue: config.rules.catalogue.display().to_string(),
+        keyword_tags: pack.params.keywords.specs.len(),
+        params: config.rules.params.display().to_string(),
+        http: if listen.is_empty() {
+            "off".to_string()
+        } else {
+            listen
+        },
+    })
+}
+
+/// The log line a run starts with.
+struct StartLine {
+    mode: &'static str,
+    input: String,
+    rules: String,
+    rules_dir: String,
+    rules_version: String,
+    tags: usize,
+    catalogue: String,
+    keyword_tags: usize,
+    params: String,
+    http: String,
+}
+
+impl StartLine {
+    fn log(self) {
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            mode = self.mode,
+            input = %self.input,
+            rules = %self.rules,
+            rules_dir = %self.rules_dir,
+            rules_version = %self.rules_version,
+            tags = self.tags,
+            catalogue = %self.catalogue,
+            keyword_tags = self.keyword_tags,
+            params = %self.params,
+            http = %self.http,
+            "tagstream starting"
+        );
     }
 }
 
@@ -133,8 +193,13 @@ fn rule_sources(config: &Config, running: &RulePack) -> RuleSources {
     }
 }
 
-fn run_file(pack: &RulePack, watch: Option<RulesWatch>, job: FileJob) -> ExitCode {
-    match file::run_watched(pack, &job, watch) {
+fn run_file(
+    pack: &RulePack,
+    watch: Option<RulesWatch>,
+    announce: impl FnOnce(),
+    job: FileJob,
+) -> ExitCode {
+    match file::run_watched(pack, &job, watch, announce) {
         Ok(summary) => {
             let signal = summary.interrupted;
             crate::metrics::export::log_end_summary(

@@ -23,17 +23,54 @@ pub fn apply_env_overrides(
             continue;
         };
         let parts: Vec<String> = rest.split("__").map(|p| p.to_lowercase()).collect();
+        let err = |message: String| ConfigError::Env {
+            var: var.clone(),
+            message,
+        };
+        let known = |section: &str| table.contains_key(section) || defaults.contains_key(section);
         if parts.len() < 2 {
+            // `TAGSTREAM_CLOCK_MAX_FUTURE`: a section of ours followed by one underscore is an
+            // override that would otherwise be ignored without a word.
+            let name = &parts[0];
+            let split = name
+                .match_indices('_')
+                .map(|(at, _)| (&name[..at], &name[at + 1..]))
+                .find(|(section, key)| !key.is_empty() && owns_section(section) && known(section));
+            if let Some((section, key)) = split {
+                return Err(err(format!(
+                    "a section and its key are joined by two underscores; did you mean \
+                     TAGSTREAM_{}__{}?",
+                    section.to_uppercase(),
+                    key.to_uppercase()
+                )));
+            }
             continue;
         }
         let section = &parts[0];
         if !owns_section(section) {
             continue;
         }
-        let err = |message: String| ConfigError::Env {
-            var: var.clone(),
-            message,
-        };
+        if !known(section) {
+            let sections = table
+                .keys()
+                .chain(defaults.keys())
+                .map(String::as_str)
+                .chain(super::ENGINE_SECTIONS);
+            let hint = crate::rules::check::nearest(section, sections)
+                .map(|s| {
+                    let rest: Vec<String> = parts[1..].iter().map(|p| p.to_uppercase()).collect();
+                    format!(
+                        "; did you mean TAGSTREAM_{}__{}?",
+                        s.to_uppercase(),
+                        rest.join("__")
+                    )
+                })
+                .unwrap_or_default();
+            return Err(err(format!(
+                "no section [{section}] in the engine config or the rule parameters to \
+                 override{hint}"
+            )));
+        }
         let section_table = table
             .entry(section.clone())
             .or_insert_with(|| Value::Table(Table::new()))

@@ -15,6 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use env::apply_env_overrides;
+use spans::{Seg, TomlLines};
+
+/// The engine config's sections; rule parameters may not use these names.
+pub const ENGINE_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];
 
 /// One error type for everything read from config files and the environment.
 #[derive(Debug, thiserror::Error)]
@@ -192,13 +196,16 @@ impl Config {
         vars: &[(String, String)],
     ) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
+        let mut file_text = None;
         let mut table = if path.exists() || required {
             let text = read_file(path)?;
             // The file alone first, so that an unknown key or a wrong type is reported at its
             // own line (the merged table below has no lines).
             toml::from_str::<Config>(&text).map_err(|e| ConfigError::toml(&shown, &text, &e))?;
-            toml::from_str::<toml::Table>(&text)
-                .map_err(|e| ConfigError::toml(&shown, &text, &e))?
+            let table = toml::from_str::<toml::Table>(&text)
+                .map_err(|e| ConfigError::toml(&shown, &text, &e))?;
+            file_text = Some(text);
+            table
         } else {
             toml::Table::new()
         };
@@ -217,9 +224,21 @@ impl Config {
             // A value set by the environment is named as such, not blamed on the file.
             let var = format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
             if vars.iter().any(|(name, _)| *name == var) {
-                ConfigError::Env { var, message }
-            } else {
-                ConfigError::Invalid(message)
+                return ConfigError::Env { var, message };
+            }
+            // From the file: at the line that sets it, when the file sets it at all.
+            let place: Vec<Seg> = key.split('.').map(Seg::Key).collect();
+            match file_text
+                .as_deref()
+                .map(TomlLines::new)
+                .and_then(|l| l.value(&place))
+            {
+                Some(line) => ConfigError::At {
+                    path: shown.clone(),
+                    line,
+                    message,
+                },
+                None => ConfigError::Invalid(message),
             }
         })?;
         Ok(config)
@@ -242,7 +261,7 @@ impl Config {
             return invalid(
                 "rules.time_budget",
                 format!(
-                    " = {:?} must be a duration like \"50ms\", or \"off\"",
+                    " = {:?} must be a duration over 0 like \"50ms\", or \"off\"",
                     self.rules.time_budget
                 ),
             );
@@ -286,7 +305,10 @@ impl Config {
     pub fn time_budget_ms(&self) -> Option<u64> {
         match self.rules.time_budget.trim() {
             "off" => Some(0),
-            text => duration::parse_duration_ms(text).and_then(|ms| u64::try_from(ms).ok()),
+            // "0ms" would read as no budget at all: that is spelt "off".
+            text => duration::parse_duration_ms(text)
+                .and_then(|ms| u64::try_from(ms).ok())
+                .filter(|ms| *ms > 0),
         }
     }
 
@@ -404,13 +426,16 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_where_it_came_from() {
-        let file = write("[rules]\ntime_budget = \"5\"\n");
+        let file = write("# engine\n[rules]\ntime_budget = \"5\"\n");
         let err = Config::load(file.path(), true, &[])
             .unwrap_err()
             .to_string();
         assert_eq!(
             err,
-            "rules.time_budget = \"5\" must be a duration like \"50ms\", or \"off\""
+            format!(
+                "{}:3: rules.time_budget = \"5\" must be a duration over 0 like \"50ms\", or \"off\"",
+                file.path().display()
+            )
         );
         let err = Config::load(
             Path::new("/nonexistent"),
@@ -421,8 +446,17 @@ mod tests {
         .to_string();
         assert_eq!(
             err,
-            "environment variable TAGSTREAM_RULES__TIME_BUDGET: rules.time_budget = \"5\" must be a duration like \"50ms\", or \"off\""
+            "environment variable TAGSTREAM_RULES__TIME_BUDGET: rules.time_budget = \"5\" must be a duration over 0 like \"50ms\", or \"off\""
         );
+        // No budget is spelt "off", not a zero that would read as one.
+        for zero in ["0ms", "0s", "0"] {
+            let load = Config::load(
+                Path::new("/nonexistent"),
+                false,
+                &vars(&[("TAGSTREAM_RULES__TIME_BUDGET", zero)]),
+            );
+            assert!(load.is_err(), "{zero}");
+        }
         let err = Config::load(
             Path::new("/nonexistent"),
             false,
@@ -436,6 +470,35 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// An override with one underscore between section and key would be ignored without a
+    /// word: it is refused with the spelling meant. A misspelt section is named as such.
+    #[test]
+    fn misspelt_overrides_are_refused_with_the_spelling_meant() {
+        let load = |name: &str, value: &str| {
+            Config::load(Path::new("/nonexistent"), false, &vars(&[(name, value)]))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            load("TAGSTREAM_CLOCK_MAX_FUTURE", "1h").unwrap_err(),
+            "environment variable TAGSTREAM_CLOCK_MAX_FUTURE: a section and its key are joined by \
+             two underscores; did you mean TAGSTREAM_CLOCK__MAX_FUTURE?"
+        );
+        assert_eq!(
+            load("TAGSTREAM_KAFKA_GROUP_ID", "g").unwrap_err(),
+            "environment variable TAGSTREAM_KAFKA_GROUP_ID: a section and its key are joined by \
+             two underscores; did you mean TAGSTREAM_KAFKA__GROUP_ID?"
+        );
+        // Variables of the process itself, and ones naming no section, are not overrides.
+        for name in [
+            "TAGSTREAM_LOG",
+            "TAGSTREAM_LOG_FORMAT",
+            "TAGSTREAM_TEST_BOOTSTRAP",
+        ] {
+            assert_eq!(load(name, "x"), Ok(()), "{name}");
+        }
     }
 
     #[test]

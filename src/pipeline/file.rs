@@ -181,17 +181,37 @@ fn open_output(stream: &Stream, what: &str) -> Result<Box<dyn Write + Send>, Fil
 /// Rules that do not compile, streams that are one file, unreadable input, unwritable output,
 /// saved state that cannot be read or written.
 pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
-    run_watched(pack, job, None)
+    run_watched(pack, job, None, || {})
 }
 
-/// As [`run`], taking each new rule set `watch` reports between two records (hot reload).
+/// As [`run`], taking each new rule set `watch` reports between two records (hot reload), and
+/// calling `ready` once everything that could refuse the run (paths, state) has accepted it,
+/// before the first record.
 ///
 /// # Errors
 /// As [`run`].
+/// The input file, refused before any output is opened (and truncated) when it cannot be read:
+/// a directory opens, and fails only at the first read.
+fn open_input(path: &Path) -> Result<File, FileRunError> {
+    let refused = |source| FileRunError::Io {
+        path: format!("cannot read input {}", path.display()),
+        source,
+    };
+    let file = File::open(path).map_err(refused)?;
+    if file.metadata().map_err(refused)?.is_dir() {
+        return Err(refused(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory, not a file of events",
+        )));
+    }
+    Ok(file)
+}
+
 pub fn run_watched(
     pack: &RulePack,
     job: &FileJob,
     watch: Option<RulesWatch>,
+    ready: impl FnOnce(),
 ) -> Result<Summary, FileRunError> {
     let input = Stream::input(&job.input);
     let output = Stream::output(&job.output);
@@ -211,11 +231,11 @@ pub fn run_watched(
         None => super::saved::Restored::fresh(job.workers),
     };
     let restored_users = restored.users;
+    if let Some(dir) = &job.state {
+        crate::state::store::check_writable(dir)?;
+    }
     let reader: Box<dyn Read + Send> = match &input {
-        Stream::Path(path) => Box::new(File::open(path).map_err(|source| FileRunError::Io {
-            path: format!("cannot read input {}", path.display()),
-            source,
-        })?),
+        Stream::Path(path) => Box::new(open_input(path)?),
         _ => Box::new(io::stdin()),
     };
     let feed = Feed::spawn(reader).map_err(io_err(&job.input))?;
@@ -226,6 +246,8 @@ pub fn run_watched(
         &dead.name(),
     );
     let stop = Stop::on_signals().map_err(io_err(Path::new("signal handlers")))?;
+    // Every stream is open and the state restored: what could refuse the run has not.
+    ready();
     let exporter = Exporter::new(crate::metrics::global(), pack);
     let mut driver = SinkDriver {
         sink,

@@ -14,10 +14,8 @@ use toml::{Table, Value};
 
 use crate::config::duration::parse_duration_ms;
 use crate::config::spans::{Seg, TomlLines};
+use crate::config::ENGINE_SECTIONS as RESERVED_SECTIONS;
 use crate::config::{apply_env_overrides, read_file, ConfigError};
-
-/// Sections of the engine config, which rule parameters may not reuse.
-pub const RESERVED_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -312,6 +310,25 @@ within = "7d"
         assert_eq!(p.sections["activity"]["high"], Value::Float(12.5));
         let vars = vec![("TAGSTREAM_ACTIVITY__NOPE".to_string(), "1".to_string())];
         assert!(Params::parse(TEXT, "params.toml", &vars).is_err());
+        // One underscore between section and key; a section neither file has.
+        let err = |name: &str| {
+            let vars = vec![(name.to_string(), "1".to_string())];
+            Params::parse(TEXT, "params.toml", &vars)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            err("TAGSTREAM_ACTIVITY_HIGH").ends_with("did you mean TAGSTREAM_ACTIVITY__HIGH?"),
+            "{}",
+            err("TAGSTREAM_ACTIVITY_HIGH")
+        );
+        assert_eq!(
+            err("TAGSTREAM_ACTIVTY__HIGH"),
+            "environment variable TAGSTREAM_ACTIVTY__HIGH: no section [activty] in the engine \
+             config or the rule parameters to override; did you mean TAGSTREAM_ACTIVITY__HIGH?"
+        );
+        assert!(err("TAGSTREAM_CLOK__MAX_FUTURE")
+            .ends_with("did you mean TAGSTREAM_CLOCK__MAX_FUTURE?"));
     }
 
     #[test]

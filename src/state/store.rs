@@ -94,6 +94,23 @@ pub struct Header {
 /// # Errors
 /// The directory or file cannot be created, written, synced or renamed; the old state is then
 /// untouched.
+/// Makes sure state can be saved in `dir` (creating it if need be) by creating and removing
+/// the file [`save`] writes first, so that a run learns before it starts, not after its last
+/// event, that its state would be lost.
+///
+/// # Errors
+/// `dir` cannot be created or written.
+pub fn check_writable(dir: &Path) -> Result<(), StoreError> {
+    let refused = |source: io::Error| StoreError::Io {
+        path: format!("cannot save state in {}", dir.display()),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(refused)?;
+    let temp = dir.join(TEMP_NAME);
+    File::create(&temp).map_err(refused)?;
+    fs::remove_file(&temp).map_err(refused)
+}
+
 pub fn save<'a>(
     dir: &Path,
     rules: u64,

@@ -22,6 +22,7 @@ mod kafka_future;
 mod kafka_support;
 mod memory;
 mod metrics;
+mod misuse;
 mod net_cut;
 mod personas;
 mod progen;

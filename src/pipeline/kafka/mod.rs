@@ -148,7 +148,7 @@ fn partition_count(
         let counts: Result<Vec<i32>, String> = topics
             .iter()
             .map(
-                |topic| match consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+                |topic| match consumer.fetch_metadata(Some(topic), Duration::from_secs(3)) {
                     Ok(md) => match md.topics().first() {
                         Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
                             Ok(t.partitions().len() as i32)
@@ -168,7 +168,11 @@ fn partition_count(
             }
             Err(why) => {
                 tracing::warn!(retry_in = ?backoff, "{why}; waiting");
-                std::thread::sleep(backoff);
+                // In steps, so that a shutdown asked for meanwhile is not kept waiting.
+                let until = Instant::now() + backoff;
+                while Instant::now() < until && !shutdown.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }

@@ -1,0 +1,214 @@
+//! Mistakes a new operator makes on the command line: each is refused before anything is
+//! written, with a message that names what to fix, and no line claiming the run started.
+
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+fn tagstream() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
+    cmd.current_dir(repo())
+        .env("TAGSTREAM_LOG", "info")
+        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off");
+    cmd
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Outputs that already hold something, to see that a refused run leaves them alone.
+fn kept_outputs(dir: &std::path::Path) -> [std::path::PathBuf; 2] {
+    let files = [dir.join("out.jsonl"), dir.join("dead.jsonl")];
+    for f in &files {
+        std::fs::write(f, "kept\n").unwrap();
+    }
+    files
+}
+
+fn assert_kept(files: &[std::path::PathBuf; 2]) {
+    for f in files {
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            "kept\n",
+            "{}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_directory_as_input_is_refused_before_the_outputs_are_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let [out, dead] = kept_outputs(dir.path());
+    let output = tagstream()
+        .args(["run", "--input"])
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&out)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot read input {}: it is a directory, not a file of events",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("tagstream starting"), "{err}");
+    assert_kept(&[out, dead]);
+}
+
+#[test]
+fn state_that_could_not_be_saved_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let [out, dead] = kept_outputs(dir.path());
+    // A directory nothing can be written in, whoever runs the test (root included).
+    let state = std::path::Path::new("/sys/kernel");
+    let output = tagstream()
+        .args([
+            "run",
+            "--input",
+            "docs/examples/night-owl/events.jsonl",
+            "--output",
+        ])
+        .arg(&out)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .arg("--state")
+        .arg(state)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot save state in /sys/kernel: "), "{err}");
+    assert!(!err.contains("tagstream starting"), "{err}");
+    assert_kept(&[out, dead]);
+}
+
+/// Errors found while opening the run's streams or its listener come without a start line
+/// before them; a run that starts logs it.
+#[test]
+fn the_start_is_logged_only_once_nothing_can_refuse_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    for (args, code) in [
+        (vec!["--input", "/nonexistent/events.jsonl"], 1),
+        (
+            vec![
+                "--input",
+                "docs/examples/night-owl/events.jsonl",
+                "--http",
+                "bogus",
+            ],
+            2,
+        ),
+        (
+            vec![
+                "--input",
+                "docs/examples/night-owl/events.jsonl",
+                "--output",
+                "/nonexistent/dir/out.jsonl",
+            ],
+            1,
+        ),
+    ] {
+        let output = tagstream().arg("run").args(&args).output().unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+    }
+    let output = tagstream()
+        .args([
+            "run",
+            "--input",
+            "docs/examples/night-owl/events.jsonl",
+            "--output",
+        ])
+        .arg(&out)
+        .args(["--dead-letter", "/dev/null"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{err}");
+    assert!(err.contains("tagstream starting"), "{err}");
+}
+
+#[test]
+fn generate_names_the_output_it_cannot_write() {
+    let output = tagstream()
+        .args(["generate", "--users", "3", "--events", "5", "--output"])
+        .arg("/nonexistent/dir/events.jsonl")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot write /nonexistent/dir/events.jsonl: "),
+        "{err}"
+    );
+}
+
+/// Sizes that would make an empty or meaningless stream are refused by `generate` and `bench`
+/// alike, as are start dates whose events would all be invalid.
+#[test]
+fn sizes_and_dates_that_make_no_stream_are_refused() {
+    for args in [
+        &["generate", "--users", "0"][..],
+        &["generate", "--events", "0"],
+        &["generate", "--start", "1990-01-01"],
+        &["bench", "--quick", "--events", "0"],
+        &["bench", "--quick", "--users", "0"],
+        &["bench", "--quick", "--days", "0"],
+    ] {
+        let output = tagstream().args(args).output().unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("invalid value"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_misspelt_config_file_gets_the_name_meant() {
+    for command in ["check", "test"] {
+        let output = tagstream()
+            .args([command, "--config", "config/tagstream.tml"])
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("config/tagstream.tml: no such file; did you mean config/tagstream.toml?"),
+            "{command}: {err}"
+        );
+    }
+    // A hint names something of the same kind that starts alike, or nothing.
+    let output = tagstream()
+        .args(["check", "--rules", "zzzz"])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&output).contains("did you mean"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn an_override_with_one_underscore_is_refused() {
+    let output = tagstream()
+        .arg("check")
+        .env("TAGSTREAM_ACTIVITY_HALF_LIFE", "3d")
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("did you mean TAGSTREAM_ACTIVITY__HALF_LIFE?"),
+        "{err}"
+    );
+}
