@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{runtime_error, GenerateArgs, EXIT_BROKEN_PIPE};
+use super::{output_name, runtime_error, write_failed, GenerateArgs};
 
 pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
     let opts = crate::generate::GenOptions {
@@ -16,8 +16,13 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
         personas: args.personas,
         start_ms: args.start,
     };
-    let result = crate::sink::file::open_output(&args.output).and_then(|mut out| {
-        let stats = crate::generate::generate(&opts, &mut out)?;
+    let mut out = match crate::sink::file::open_output(&args.output) {
+        Ok(out) => out,
+        Err(e) => {
+            return runtime_error(format_args!("cannot create {}: {e}", args.output.display()))
+        }
+    };
+    let result = crate::generate::generate(&opts, &mut out).and_then(|stats| {
         out.flush()?;
         Ok(stats)
     });
@@ -32,7 +37,6 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_BROKEN_PIPE),
-        Err(e) => runtime_error(e),
+        Err(e) => write_failed(&output_name(&args.output), &e),
     }
 }

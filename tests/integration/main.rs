@@ -24,6 +24,7 @@ mod memory;
 mod metrics;
 mod net_cut;
 mod personas;
+mod pipes;
 mod progen;
 mod programs;
 mod query;
