@@ -1,15 +1,16 @@
 //! The command line: `run`, `check`, `test`, `diff`, `generate`. Parses flags ([`args`]), loads
 //! and validates config and rules before anything starts, and maps failures to exit codes (0 ok,
-//! 1 runtime, 2 usage, config or rules). `run` is in [`run`], `check` and `test` in [`check`],
-//! `generate` in [`generate`]; the other commands live with what they drive (`diff`, `bench`,
-//! `query`).
+//! 1 runtime, 2 usage, config or rules, 141 a reader of stdout that went away). `run` is in
+//! [`run`], `check` and `test` in [`check`], `generate` in [`generate`]; the other commands live
+//! with what they drive (`diff`, `bench`, `query`).
 
 mod args;
 mod check;
 mod generate;
 mod run;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{env_vars, Config};
@@ -187,13 +188,44 @@ fn apply_paths(common: &CommonArgs, config: &mut Config) {
     }
 }
 
-fn usage_error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+/// Writes `line` and a line end to stderr in one write, so that a stderr shared with stdout
+/// (`2>&1`) never holds a torn line. Unlike `eprintln!`, which panics when stderr is a closed
+/// pipe or a full disk, a line that cannot be written is dropped: the exit code still says how
+/// the command ended.
+pub fn to_stderr(line: impl std::fmt::Display) {
+    let _ = std::io::stderr()
+        .lock()
+        .write_all(format!("{line}\n").as_bytes());
+}
+
+/// The name a command's output is given in errors: `stdout` for `-`, else the path.
+pub(crate) fn output_name(path: &Path) -> String {
+    if path == Path::new("-") {
+        "stdout".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The exit of a command whose writing to `stream` (`stdout` or a path) failed with `e`: a
+/// reader that went away (`… | head`) ends it quietly with [`EXIT_BROKEN_PIPE`], the status
+/// SIGPIPE would give; any other error (a full disk) is exit 1 with an error naming the stream.
+pub(crate) fn write_failed(stream: &str, e: &std::io::Error) -> ExitCode {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return ExitCode::from(EXIT_BROKEN_PIPE);
+    }
+    runtime_error(format_args!("writing to {stream}: {e}"))
+}
+
+/// Prints `error: {e}` to stderr; the exit code of bad usage, config or rules.
+pub(crate) fn usage_error(e: impl std::fmt::Display) -> ExitCode {
+    to_stderr(format_args!("error: {e}"));
     ExitCode::from(EXIT_USAGE)
 }
 
-fn runtime_error(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {e}");
+/// Prints `error: {e}` to stderr; the exit code of a runtime failure.
+pub(crate) fn runtime_error(e: impl std::fmt::Display) -> ExitCode {
+    to_stderr(format_args!("error: {e}"));
     ExitCode::from(EXIT_RUNTIME)
 }
 

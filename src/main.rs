@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = tagstream::cli::Cli::parse();
     if let Err(e) = tagstream::metrics::log::init_from_env() {
-        eprintln!("error: {e}");
+        tagstream::cli::to_stderr(format_args!("error: {e}"));
         return ExitCode::from(tagstream::cli::EXIT_USAGE);
     }
     tagstream::cli::main(cli)

@@ -56,7 +56,9 @@ impl Drop for Broker {
     fn drop(&mut self) {
         if let Some((script, pid)) = &self.started {
             if let Err(e) = run_script(script, &["stop", pid]) {
-                eprintln!("warning: could not stop tansu (pid {pid}): {e}");
+                crate::cli::to_stderr(format_args!(
+                    "warning: could not stop tansu (pid {pid}): {e}"
+                ));
             }
         }
     }

@@ -18,6 +18,16 @@
 //! scheduling noise, and a second pass would double a multi-minute run. The report goes to
 //! stdout; logs stay on stderr.
 
+/// Writes one line of the report to stdout, as `println!` does, but returns
+/// [`BenchError::Stdout`] from the enclosing function when the line cannot be written, where
+/// `println!` would panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::bench::BenchError::Stdout)?
+    }};
+}
+
 mod broker;
 mod kafka;
 mod report;
@@ -92,14 +102,18 @@ pub enum BenchError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("{0}")]
     Failed(String),
+    /// The report could not be written: a closed pipe (`… | head`) or a full disk.
+    #[error("writing to stdout: {0}")]
+    Stdout(std::io::Error),
 }
 
 /// The CLI entry: runs the bench, prints the report, maps errors to exit codes.
 pub fn main(args: &BenchArgs) -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(BenchError::Stdout(e)) => crate::cli::write_failed("stdout", &e),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::to_stderr(format_args!("error: {e}"));
             ExitCode::from(match e {
                 BenchError::Rules(_) => EXIT_USAGE,
                 _ => EXIT_RUNTIME,
@@ -113,7 +127,7 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     let opts = args.gen_options();
     let stream = Stream::generate(&opts)?;
     let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
-    println!(
+    say!(
         "tagstream bench: {} events, {} users, {} days of event time, seed {}{}",
         thousands(opts.events),
         thousands(opts.users),
@@ -121,13 +135,13 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         opts.seed,
         if args.quick { " (quick)" } else { "" }
     );
-    println!(
+    say!(
         "rules: {} ({} rules, {} tags)",
         names.join(", "),
         names.len(),
         pack.catalogue.len()
     );
-    println!(
+    say!(
         "stream: {} lines ({} valid, {} invalid) from {} users, {}; generated in {:.2} s ({} lines/s)",
         thousands(stream.len()),
         thousands(stream.stats.valid),
@@ -137,22 +151,22 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         stream.gen_secs,
         thousands((stream.stats.lines as f64 / stream.gen_secs.max(1e-9)) as u64),
     );
-    println!("each stage runs once over the same records (best of 1: this many events already average out noise)");
-    println!();
+    say!("each stage runs once over the same records (best of 1: this many events already average out noise)");
+    say!();
 
-    report::table_header();
+    report::table_header()?;
     let floor = stages::floor(&stream);
     let f = Some(floor.rate());
-    row(&floor, f, "");
+    row(&floor, f, "")?;
     let core = stages::core_single(&stream, &pack, Execution::Compiled)?;
-    row(&core.measured, f, "");
+    row(&core.measured, f, "")?;
     let interpreted = stages::core_single(&stream, &pack, Execution::Interpreted)?;
     let speedup = core.measured.rate() / interpreted.measured.rate();
     row(
         &interpreted.measured,
         f,
         &format!("compiled handlers run {speedup:.2}x as fast"),
-    );
+    )?;
     let user_ids = stream.user_ids();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores > 1 {
@@ -162,31 +176,31 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
             "{scaling:.2}x one core; largest shard {:.0}% of records",
             largest * 100.0
         );
-        row(&sharded, None, &note);
+        row(&sharded, None, &note)?;
     } else {
-        println!("(core only, sharded: skipped, one core available)");
+        say!("(core only, sharded: skipped, one core available)");
     }
     let (file, peak) = stages::file_mode(stream.path(), stream.len(), &args.common, None)?;
     row(
         &file,
         f,
         &format!("child process, includes start-up; {cores} workers"),
-    );
+    )?;
     let (file_one, _) = stages::file_mode(stream.path(), stream.len(), &args.common, Some(1))?;
-    row(&file_one, f, "child process, includes start-up");
-    whole_path(&floor, &file, &file_one, cores);
+    row(&file_one, f, "child process, includes start-up")?;
+    whole_path(&floor, &file, &file_one, cores)?;
     // RSS growth as an operator measures it: the full run's peak minus a tiny run's.
     let head = stream.head_file(SMALL_RUN_LINES)?;
     let small_lines = stream.len().min(SMALL_RUN_LINES as u64);
     let (_, small_peak) = stages::file_mode(&head.0, small_lines, &args.common, None)?;
     drop(head);
-    println!();
-    memory(&core, peak, small_peak, small_lines);
+    say!();
+    memory(&core, peak, small_peak, small_lines)?;
 
     if args.kafka {
         let broker = broker::Broker::connect_or_start(args.bootstrap.as_deref())?;
-        println!();
-        println!(
+        say!();
+        say!(
             "kafka: {}; input {} partitions keyed by user_id, Kafka mode with {} workers (in-process; the drain as a child process)",
             broker.describe(),
             kafka::INPUT_PARTITIONS,
@@ -199,7 +213,7 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            println!("kafka.options: {}", options.join(", "));
+            say!("kafka.options: {}", options.join(", "));
         }
         let latency_secs = if args.quick { 3.0 } else { 10.0 };
         let k = kafka::run(
@@ -212,9 +226,9 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
             latency_secs,
         )?;
         drop(broker);
-        report::kafka(&k, f);
-        println!();
-        println!(
+        report::kafka(&k, f)?;
+        say!();
+        say!(
             "record at its worker → outputs acked: Kafka mode's own histogram \
              (tagstream_processing_latency_seconds) over that run, from a record reaching its \
              worker (its queue, the rules, the producer's linger) to the broker acknowledging \
@@ -223,15 +237,13 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         );
     }
 
-    println!();
-    println!(
-        "events: input records, valid and invalid; vs floor: events/s over the floor's events/s."
-    );
-    println!(
+    say!();
+    say!("events: input records, valid and invalid; vs floor: events/s over the floor's events/s.");
+    say!(
         "CPU s: user + system time of the stage (its thread, or the whole child process in file \
          mode); per CPU s: events per CPU-second."
     );
-    println!(
+    say!(
         "core only: {} tag changes, {} dead letters; outputs encoded to a buffer, not written; \
          {} handler calls fell back from compiled form to the interpreter.",
         thousands(core.changes),
@@ -251,10 +263,8 @@ fn whole_path(
     all: &stages::Measured,
     one: &stages::Measured,
     cores: usize,
-) {
-    println!(
-        "file mode, whole path (reader, shard hand-off, rules, ordered merge, encoder, writer)"
-    );
+) -> Result<(), BenchError> {
+    say!("file mode, whole path (reader, shard hand-off, rules, ordered merge, encoder, writer)");
     let share = |m: &stages::Measured| match (m.cpu_rate(), floor.cpu_rate()) {
         (Some(r), Some(f)) => format!("{:.3} (goal >= 0.30)", r / f),
         _ => "n/a".into(),
@@ -262,8 +272,8 @@ fn whole_path(
     item(
         &format!("per CPU-second vs the floor's, {cores} workers"),
         &share(all),
-    );
-    item("per CPU-second vs the floor's, 1 worker", &share(one));
+    )?;
+    item("per CPU-second vs the floor's, 1 worker", &share(one))?;
     item(
         &format!("wall time, {cores} workers / 1 worker"),
         &format!(
@@ -275,27 +285,33 @@ fn whole_path(
                 ""
             }
         ),
-    );
+    )?;
+    Ok(())
 }
 
-fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small_lines: u64) {
+fn memory(
+    core: &CoreRun,
+    file_peak: Option<u64>,
+    small_peak: Option<u64>,
+    small_lines: u64,
+) -> Result<(), BenchError> {
     let users = core.users.max(1) as u64;
     let per_user = |bytes: u64| format!("{} B per user", thousands(bytes / users));
-    println!("memory");
+    say!("memory");
     match file_peak {
         Some(peak) => item(
             "peak RSS, file mode (tagstream run)",
             &format!("{} ({})", mb(peak), per_user(peak)),
-        ),
-        None => item("peak RSS, file mode (tagstream run)", "n/a (no /proc)"),
+        )?,
+        None => item("peak RSS, file mode (tagstream run)", "n/a (no /proc)")?,
     }
     let small = format!(
         "peak RSS, the same on the first {} lines",
         thousands(small_lines)
     );
     match small_peak {
-        Some(peak) => item(&small, &mb(peak)),
-        None => item(&small, "n/a (no /proc)"),
+        Some(peak) => item(&small, &mb(peak))?,
+        None => item(&small, "n/a (no /proc)")?,
     }
     match file_peak.zip(small_peak) {
         Some((full, small)) => item(
@@ -305,11 +321,11 @@ fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small
                 thousands(full.saturating_sub(small) / users),
                 mb(full.saturating_sub(small))
             ),
-        ),
+        )?,
         None => item(
             "RSS per user, file mode (full − small run)",
             "n/a (no /proc)",
-        ),
+        )?,
     }
     item(
         "tracked users",
@@ -318,7 +334,7 @@ fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small
             thousands(core.users as u64),
             thousands(core.compact_users as u64)
         ),
-    );
+    )?;
     item(
         "state per user (Partition::memory_bytes)",
         &format!(
@@ -326,29 +342,30 @@ fn memory(core: &CoreRun, file_peak: Option<u64>, small_peak: Option<u64>, small
             thousands(core.state.total() as u64 / users),
             mb(core.state.total() as u64)
         ),
-    );
+    )?;
     let parts: Vec<String> = core
         .state
         .parts()
         .iter()
         .map(|(part, bytes)| format!("{part} {}", *bytes as u64 / users))
         .collect();
-    item("  of which, per user", &parts.join(", "));
+    item("  of which, per user", &parts.join(", "))?;
     item(
         "state of the median user",
         &format!("{} B", thousands(core.state.median_user as u64)),
-    );
+    )?;
     match core.rss_growth {
         Some(growth) => item(
             "RSS growth per user, core only",
             &format!("{} B ({} in all)", thousands(growth / users), mb(growth)),
-        ),
-        None => item("RSS growth per user, core only", "n/a (no /proc)"),
+        )?,
+        None => item("RSS growth per user, core only", "n/a (no /proc)")?,
     }
     if let Some(bytes) = crate::metrics::peak_rss_bytes() {
         item(
             "peak RSS, this bench process",
             &format!("{} (holds the stream in memory)", mb(bytes)),
-        );
+        )?;
     }
+    Ok(())
 }

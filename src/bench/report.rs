@@ -1,9 +1,12 @@
 //! The printed report: plain aligned text on stdout, one row as soon as its stage is measured.
+//! A line that cannot be written (`… | head`, a full disk) ends the bench with
+//! [`BenchError::Stdout`].
 
 use std::time::Duration;
 
 use super::kafka::{KafkaReport, DRAIN_GOAL, P99_GOAL, SIZED_RATE};
 use super::stages::Measured;
+use super::BenchError;
 
 const STAGE_WIDTH: usize = 38;
 
@@ -25,15 +28,22 @@ pub fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-pub fn table_header() {
-    println!(
+pub fn table_header() -> Result<(), BenchError> {
+    say!(
         "{:<STAGE_WIDTH$} {:>11} {:>9} {:>11} {:>9} {:>8} {:>12}",
-        "stage", "events", "seconds", "events/s", "vs floor", "CPU s", "per CPU s"
+        "stage",
+        "events",
+        "seconds",
+        "events/s",
+        "vs floor",
+        "CPU s",
+        "per CPU s"
     );
+    Ok(())
 }
 
 /// One stage; `floor` is the floor's events/s (`None`: the ratio does not apply).
-pub fn row(m: &Measured, floor: Option<f64>, note: &str) {
+pub fn row(m: &Measured, floor: Option<f64>, note: &str) -> Result<(), BenchError> {
     let ratio = floor.map_or_else(|| "-".to_string(), |f| format!("{:.3}", m.rate() / f));
     let cpu = m
         .cpu_secs
@@ -51,12 +61,14 @@ pub fn row(m: &Measured, floor: Option<f64>, note: &str) {
         cpu,
         per_cpu,
     );
-    println!("{}", line.trim_end());
+    say!("{}", line.trim_end());
+    Ok(())
 }
 
 /// A `label  value` line of the memory and latency sections.
-pub fn item(label: &str, value: &str) {
-    println!("  {label:<46} {value}");
+pub fn item(label: &str, value: &str) -> Result<(), BenchError> {
+    say!("  {label:<46} {value}");
+    Ok(())
 }
 
 /// Events per second in thousands, one decimal: `81.3k`.
@@ -82,9 +94,9 @@ fn met(ok: bool) -> &'static str {
 
 /// The `--kafka` section: its table rows, the drain from process start against its goal, and
 /// the latency runs (the one at the sized rate against its goal).
-pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
-    table_header();
-    row(&k.produce, None, "bench producer, acks=all");
+pub fn kafka(k: &KafkaReport, floor: Option<f64>) -> Result<(), BenchError> {
+    table_header()?;
+    row(&k.produce, None, "bench producer, acks=all")?;
     row(
         &k.e2e,
         floor,
@@ -92,18 +104,18 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
             "in-process, first produce → last output; {} outputs",
             thousands(k.outputs)
         ),
-    );
+    )?;
     let d = &k.drain;
     row(
         &d.produce,
         None,
         "bench producer, acks=all, before the start",
-    );
+    )?;
     row(
         &d.run,
         floor,
         "child process: start → every input offset committed",
-    );
+    )?;
     let first = d.first_output.map_or_else(
         || "no output record seen".to_string(),
         |t| format!("first record after {:.1} s", t.as_secs_f64()),
@@ -114,7 +126,7 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
             cpu * 100_000.0 / d.run.events.max(1) as f64
         )
     });
-    println!(
+    say!(
         "kafka drain from process start ({} events, {} partitions): {:.1} s, {} events/s; {first}{per_100k}",
         thousands(d.run.events),
         super::kafka::INPUT_PARTITIONS,
@@ -124,7 +136,7 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
     item(
         &format!("goal >= {:.0}k events/s", DRAIN_GOAL / 1000.0),
         met(d.run.rate() >= DRAIN_GOAL),
-    );
+    )?;
     // Where the time went, in the order it happened.
     let mut timeline: Vec<(String, Duration)> = d
         .milestones
@@ -145,7 +157,7 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
     );
     timeline.sort_by_key(|(_, at)| *at);
     for (label, at) in &timeline {
-        item(&format!("start → {label}"), &secs(*at));
+        item(&format!("start → {label}"), &secs(*at))?;
     }
     if let Some(cpu) = d.run.cpu_secs {
         item(
@@ -154,31 +166,31 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
                 "{cpu:.2} s ({} events per CPU-s)",
                 thousands(d.run.cpu_rate().unwrap_or(0.0).round() as u64)
             ),
-        );
+        )?;
     }
     if let Some(cpu) = d.broker_cpu_secs {
-        item("CPU, broker, start → done", &format!("{cpu:.2} s"));
+        item("CPU, broker, start → done", &format!("{cpu:.2} s"))?;
     }
     let exit = format!("{} after {}", d.exit.status, secs(d.exit.after));
     if d.exit.clean {
-        item("exit on SIGTERM", &exit);
+        item("exit on SIGTERM", &exit)?;
     } else {
         item(
             "exit on SIGTERM",
             &format!("{exit} (expected exit status 0)"),
-        );
+        )?;
     }
     for l in &k.latency {
-        println!(
+        say!(
             "event-to-tag latency at a fixed {} events/s for {:.1} s ({} events, {} with a tag change):",
             thousands(l.rate.round() as u64),
             l.secs,
             thousands(l.events as u64),
             thousands(l.samples as u64)
         );
-        item("p50", &ms(l.p50));
-        item("p99", &ms(l.p99));
-        item("p99 of the worst second", &ms(l.worst_second_p99));
+        item("p50", &ms(l.p50))?;
+        item("p99", &ms(l.p99))?;
+        item("p99 of the worst second", &ms(l.worst_second_p99))?;
         let bound = |d: Option<Duration>| {
             d.map_or_else(
                 || "past the last bucket".to_string(),
@@ -193,7 +205,7 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
                 bound(l.inside.p99),
                 thousands(l.inside.records)
             ),
-        );
+        )?;
         if l.rate == SIZED_RATE {
             item(
                 &format!(
@@ -202,9 +214,10 @@ pub fn kafka(k: &KafkaReport, floor: Option<f64>) {
                     P99_GOAL.as_millis()
                 ),
                 &format!("{}: {}", ms(l.p99), met(l.p99 < P99_GOAL)),
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

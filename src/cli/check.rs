@@ -1,6 +1,7 @@
 //! `tagstream check` and `tagstream test`: every finding about the config, rules and rule
 //! tests, and the rule tests run.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::config::{env_vars, Config};
@@ -8,8 +9,8 @@ use crate::rules::check::{Diagnostic, Sources};
 use crate::rules::{self, RuleSet};
 
 use super::{
-    apply_paths, config_path, load, load_config, runtime_error, usage_error, CommonArgs, TestArgs,
-    EXIT_RUNTIME, EXIT_USAGE,
+    apply_paths, config_path, load, load_config, runtime_error, to_stderr, usage_error,
+    write_failed, CommonArgs, TestArgs, EXIT_RUNTIME, EXIT_USAGE,
 };
 
 /// `tagstream check`: every finding of config, catalogue, parameters, rules and rule tests.
@@ -49,40 +50,54 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
     let (tests, problems) = crate::testing::load(&sources.rules_dir, checked.pack.as_ref());
     found.extend(problems);
     for d in &found {
-        eprintln!("{d}");
+        to_stderr(d);
     }
     let errors = found.iter().filter(|d| d.is_error()).count();
     let Some(pack) = checked.pack.filter(|_| errors == 0) else {
         if let Some(hint) = super::missing_paths_hint(&config) {
-            eprintln!("{hint}");
+            to_stderr(hint);
         }
-        eprintln!(
+        to_stderr(format_args!(
             "check failed: {errors} error(s), {} warning(s)",
             found.len() - errors
-        );
+        ));
         return ExitCode::from(EXIT_USAGE);
     };
+    match report_ok(
+        &pack,
+        tests.len(),
+        tests.iter().map(|f| f.cases.len()).sum(),
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => write_failed("stdout", &e),
+    }
+}
+
+/// What a check that passed prints to stdout: what it loaded, and the rules that run in the
+/// interpreter and why.
+fn report_ok(pack: &rules::RulePack, files: usize, cases: usize) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
     let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
-    let cases: usize = tests.iter().map(|f| f.cases.len()).sum();
-    println!(
-        "ok: {} rules ({}), {} tags, {} keyword tags, {cases} test cases in {} files",
+    writeln!(
+        out,
+        "ok: {} rules ({}), {} tags, {} keyword tags, {cases} test cases in {files} files",
         names.len(),
         names.join(", "),
         pack.catalogue.len(),
         pack.params.keywords.specs.len(),
-        tests.len(),
-    );
-    if let Ok(set) = RuleSet::compile(&pack) {
+    )?;
+    if let Ok(set) = RuleSet::compile(pack) {
         for (i, rule) in pack.rules.iter().enumerate() {
             if let Some(why) = set.interpreted_because(i) {
-                println!(
+                writeln!(
+                    out,
                     "note: {} runs in the interpreter, several times slower ({why})",
                     rule.path.display()
-                );
+                )?;
             }
         }
     }
-    ExitCode::SUCCESS
+    out.flush()
 }
 
 /// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules
@@ -95,7 +110,7 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
     let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
     if !problems.is_empty() {
         for d in &problems {
-            eprintln!("{d}");
+            to_stderr(d);
         }
         if problems.iter().any(Diagnostic::is_error) {
             return ExitCode::from(EXIT_USAGE);
@@ -107,14 +122,20 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
             config.rules.dir.join("tests/*.toml").display()
         ));
     }
-    let stdout = std::io::stdout();
-    match crate::testing::run(&pack, &files, args.filter.as_deref(), &mut stdout.lock()) {
+    let mut out = std::io::stdout().lock();
+    let ran =
+        crate::testing::run(&pack, &files, args.filter.as_deref(), &mut out).and_then(|summary| {
+            out.flush()?;
+            Ok(summary)
+        });
+    match ran {
         Ok(summary) if summary.passed + summary.failed == 0 => usage_error(format!(
             "no case name contains {:?}",
             args.filter.as_deref().unwrap_or_default()
         )),
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_RUNTIME),
+        Err(crate::testing::RunError::Io(e)) => write_failed("stdout", &e),
         Err(e) => runtime_error(e),
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{runtime_error, GenerateArgs, EXIT_BROKEN_PIPE};
+use super::{output_name, runtime_error, write_failed, GenerateArgs};
 
 pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
     let opts = crate::generate::GenOptions {
@@ -16,17 +16,16 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
         personas: args.personas,
         start_ms: args.start,
     };
-    let shown = if args.output == std::path::Path::new("-") {
-        "stdout".to_string()
-    } else {
-        args.output.display().to_string()
-    };
     let mut out = match crate::sink::file::open_output(&args.output) {
         Ok(out) => out,
-        Err(e) => return runtime_error(format!("cannot write {shown}: {e}")),
+        Err(e) => {
+            return runtime_error(format_args!("cannot create {}: {e}", args.output.display()))
+        }
     };
-    let result =
-        crate::generate::generate(&opts, &mut out).and_then(|stats| out.flush().map(|()| stats));
+    let result = crate::generate::generate(&opts, &mut out).and_then(|stats| {
+        out.flush()?;
+        Ok(stats)
+    });
     match result {
         Ok(stats) => {
             tracing::info!(
@@ -38,7 +37,6 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_BROKEN_PIPE),
-        Err(e) => runtime_error(format!("writing {shown}: {e}")),
+        Err(e) => write_failed(&output_name(&args.output), &e),
     }
 }

@@ -10,7 +10,7 @@ use crate::pipeline::reload::{self, RuleSources, RulesWatch};
 use crate::pipeline::signals::Stop;
 use crate::rules::RulePack;
 
-use super::{load, runtime_error, usage_error, RunArgs, EXIT_BROKEN_PIPE, MAX_WORKERS};
+use super::{load, runtime_error, to_stderr, usage_error, RunArgs, EXIT_BROKEN_PIPE, MAX_WORKERS};
 
 /// `tagstream run`: embedded mode with `--input`, Kafka mode without.
 pub(super) fn run(args: RunArgs) -> ExitCode {
@@ -216,7 +216,7 @@ fn run_file(
             match signal {
                 None => ExitCode::SUCCESS,
                 Some(signal) => {
-                    eprintln!(
+                    to_stderr(format_args!(
                         "tagstream: stopped by {} after {} lines read ({} blank), {} changes and \
                          {} dead letters written; timers due after the last event were not fired",
                         Stop::name(signal),
@@ -224,14 +224,14 @@ fn run_file(
                         summary.blank_lines,
                         summary.changes,
                         summary.dead_letters
-                    );
+                    ));
                     if let Some(dir) = &job.state {
-                        eprintln!(
+                        to_stderr(format_args!(
                             "tagstream: state of {} users saved to {}; the next run with it \
                              carries on from the last record read",
                             summary.saved_users,
                             dir.display()
-                        );
+                        ));
                     }
                     ExitCode::from(128 + signal as u8)
                 }

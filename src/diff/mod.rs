@@ -160,7 +160,7 @@ pub fn main(args: &DiffArgs) -> ExitCode {
     let report = match diff(args) {
         Ok(report) => report,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::to_stderr(format_args!("error: {e}"));
             return ExitCode::from(e.exit_code());
         }
     };
@@ -171,10 +171,6 @@ pub fn main(args: &DiffArgs) -> ExitCode {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: writing the report: {e}");
-            ExitCode::from(EXIT_RUNTIME)
-        }
+        Err(e) => crate::cli::write_failed("stdout", &e),
     }
 }

@@ -4,7 +4,7 @@
 //! [`SUMMARY_EVERY`] with counts by reason, never with their payload.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -66,8 +66,8 @@ pub fn parse_format(value: Option<&str>) -> Result<bool, LogError> {
     }
 }
 
-/// Installs the global subscriber from the environment: logs to stderr, colours only when
-/// stderr is a terminal and `NO_COLOR` is unset.
+/// Installs the global subscriber from the environment: logs to stderr (through
+/// [`QuietStderr`]), colours only when stderr is a terminal and `NO_COLOR` is unset.
 ///
 /// # Errors
 /// `TAGSTREAM_LOG` or `TAGSTREAM_LOG_FORMAT` do not parse.
@@ -80,7 +80,7 @@ pub fn init_from_env() -> Result<(), LogError> {
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| QuietStderr)
         .with_ansi(ansi);
     if json {
         builder.json().finish().with(StopNoise).init();
@@ -88,6 +88,30 @@ pub fn init_from_env() -> Result<(), LogError> {
         builder.finish().with(StopNoise).init();
     }
     Ok(())
+}
+
+/// Stderr for log lines, where a line that cannot be written (stderr a closed pipe or a full
+/// disk) is dropped. The subscriber's own writer would report the failure with `eprintln!`,
+/// which panics on the same stderr; a log line is not worth ending a run for, and whether the
+/// run succeeded is for its outputs and exit code to say. Each line goes out in one write under
+/// stderr's lock, so lines shared with other writers are never torn.
+pub struct QuietStderr;
+
+impl Write for QuietStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let _ = std::io::stderr().lock().write_all(buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 /// Keeps out the one error every clean stop of Kafka mode would otherwise log. Kafka mode

@@ -106,8 +106,8 @@ pub fn run(args: &ExplainArgs) -> Result<(), QueryError> {
     };
     let report = build(&pack, &user, history);
     let mut out = std::io::stdout().lock();
-    let io = |source| QueryError::Io {
-        path: "-".into(),
+    let io = |source| QueryError::Write {
+        stream: "stdout".into(),
         source,
     };
     match args.format {

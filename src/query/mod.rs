@@ -95,6 +95,12 @@ pub enum QueryError {
         path: String,
         source: std::io::Error,
     },
+    /// Writing the report failed; `stream` is `stdout` or the `--output` path.
+    #[error("writing to {stream}: {source}")]
+    Write {
+        stream: String,
+        source: std::io::Error,
+    },
     #[error("Kafka: {0}")]
     Kafka(String),
     #[error("unknown user {0:?}: no state for this id")]
@@ -194,11 +200,9 @@ fn open_dir(dir: &Path, pack: &RulePack) -> Result<StateReader, QueryError> {
 fn report(result: Result<(), QueryError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(QueryError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => {
-            ExitCode::SUCCESS
-        }
+        Err(QueryError::Write { stream, source }) => crate::cli::write_failed(&stream, &source),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::cli::to_stderr(format_args!("error: {e}"));
             e.exit_code()
         }
     }

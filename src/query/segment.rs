@@ -15,12 +15,16 @@ use crate::tags::{format_ts, Catalogue, TagSlot, NEVER};
 pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
     let (_, pack, source) = open(&args.source)?;
     let segment = super::Segment::parse(&args.expr, &pack.catalogue)?;
-    let shown = args.output.display().to_string();
-    let io = |source| QueryError::Io {
-        path: shown.clone(),
+    let mut out =
+        crate::sink::file::open_output(&args.output).map_err(|source| QueryError::Io {
+            path: args.output.display().to_string(),
+            source,
+        })?;
+    let stream = crate::cli::output_name(&args.output);
+    let io = |source| QueryError::Write {
+        stream: stream.clone(),
         source,
     };
-    let mut out = crate::sink::file::open_output(&args.output).map_err(io)?;
     let mut writer = Writer {
         catalogue: &pack.catalogue,
         groups: &segment.groups,

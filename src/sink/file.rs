@@ -8,7 +8,7 @@ use crate::tags::Output;
 
 /// A write that failed, with the stream it failed on (`stdout`, `stderr` or a path).
 #[derive(Debug, thiserror::Error)]
-#[error("{name}: {source}")]
+#[error("writing to {name}: {source}")]
 pub struct WriteError {
     pub name: String,
     pub source: io::Error,
@@ -169,7 +169,8 @@ mod tests {
         let err = sink.flush().unwrap_err();
         assert_eq!(err.name, "dead.jsonl");
         assert!(
-            err.to_string().starts_with("dead.jsonl: disk full"),
+            err.to_string()
+                .starts_with("writing to dead.jsonl: disk full"),
             "{err}"
         );
         assert!(!err.is_broken_pipe());

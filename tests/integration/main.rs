@@ -25,6 +25,7 @@ mod metrics;
 mod misuse;
 mod net_cut;
 mod personas;
+mod pipes;
 mod progen;
 mod programs;
 mod query;

@@ -92,14 +92,8 @@ pub fn main(config: Config, pack: RulePack, reload: Option<RulesWatch>) -> ExitC
     };
     match run(&config, &pack, &options, &shutdown) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(KafkaRunError::Config(e)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(crate::cli::EXIT_USAGE)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(crate::cli::EXIT_RUNTIME)
-        }
+        Err(KafkaRunError::Config(e)) => crate::cli::usage_error(e),
+        Err(e) => crate::cli::runtime_error(e),
     }
 }
 
