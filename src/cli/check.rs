@@ -107,6 +107,16 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
+    // What check says of the set, before the results: a case that fails because a handler is
+    // misnamed or a function misspelt says why.
+    let sources = Sources {
+        rules_dir: config.rules.dir.clone(),
+        catalogue: config.rules.catalogue.clone(),
+        params: config.rules.params.clone(),
+    };
+    for line in rules::check::finding_lines("", &rules::check::findings(&sources, &env_vars())) {
+        eprintln!("{line}");
+    }
     let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
     if !problems.is_empty() {
         for d in &problems {

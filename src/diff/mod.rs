@@ -132,6 +132,22 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
         args.params.as_ref().unwrap_or(&r.params),
         &vars,
     )?;
+    // What check says of each side, before the report: differences that come from a broken
+    // set (a misnamed handler, a misspelt parameter) are not read as the change's effect.
+    for (side, rules, catalogue, params) in [
+        ("base", &base_dir, &args.base_catalogue, &args.base_params),
+        ("new", &args.rules, &args.catalogue, &args.params),
+    ] {
+        let sources = crate::rules::check::Sources {
+            rules_dir: rules.clone(),
+            catalogue: catalogue.clone().unwrap_or_else(|| r.catalogue.clone()),
+            params: params.clone().unwrap_or_else(|| r.params.clone()),
+        };
+        let findings = crate::rules::check::findings(&sources, &vars);
+        for line in crate::rules::check::finding_lines(&format!("{side} rules: "), &findings) {
+            eprintln!("{line}");
+        }
+    }
     let shown = args.input.display().to_string();
     let input: Box<dyn BufRead> = if args.input == Path::new("-") {
         Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))

@@ -173,19 +173,46 @@ impl RulePack {
         params: &Path,
         vars: &[(String, String)],
     ) -> Result<RulePack, RulesError> {
+        let catalogue_path = catalogue;
         let catalogue_text = crate::config::read_file(catalogue)?;
         let catalogue = Catalogue::parse(&catalogue_text, &catalogue.display().to_string())?;
         let params_path = params;
-        let params = Params::load(params, vars)?;
+        let params_shown = params.display().to_string();
+        let params_text = if params.exists() {
+            crate::config::read_file(params)?
+        } else {
+            String::new()
+        };
+        let params = Params::parse(&params_text, &params_shown, vars)?;
+        // A keyword table of a tag the catalogue lacks is named at its line, as check names it.
+        let shown = catalogue_path.display().to_string();
+        if let Some((line, message)) = params
+            .undeclared_keyword_tags(&params_text, &catalogue, &shown)
+            .into_iter()
+            .next()
+        {
+            return Err(ConfigError::At {
+                path: params_shown,
+                line,
+                message,
+            }
+            .into());
+        }
         let rules = check::read_rules(dir)?;
+        let sources = check::Sources {
+            rules_dir: dir.to_path_buf(),
+            catalogue: catalogue_path.to_path_buf(),
+            params: params_path.to_path_buf(),
+        };
         let mut pack = RulePack::from_parts(rules, catalogue, params, Limits::default()).map_err(
             |e| match e {
                 RulesError::Empty(_) => RulesError::Empty(dir.display().to_string()),
-                other => other,
+                // Rhai's account of a script reading a section the parameters lack is a bare
+                // `Undefined module`; check's names the parameter and the nearest section.
+                other => check::explain_load_error(other, &sources, vars),
             },
         )?;
         // The files as read, and the overrides that reach the parameters.
-        let params_text = std::fs::read(params_path).unwrap_or_default();
         let engine = toml::Table::try_from(crate::config::Config::default()).unwrap_or_default();
         let overrides: Vec<u8> = vars
             .iter()
@@ -210,7 +237,7 @@ impl RulePack {
             .flat_map(|r| [r.name.as_bytes(), r.text.as_bytes()]);
         pack.version = version_of(rule_parts.chain([
             catalogue_text.as_bytes(),
-            &params_text[..],
+            params_text.as_bytes(),
             &overrides[..],
         ]));
         Ok(pack)

@@ -16,6 +16,7 @@ use crate::config::duration::parse_duration_ms;
 use crate::config::spans::{Seg, TomlLines};
 use crate::config::ENGINE_SECTIONS as RESERVED_SECTIONS;
 use crate::config::{apply_env_overrides, read_file, ConfigError};
+use crate::tags::Catalogue;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,6 +218,32 @@ impl Params {
             at(&place, m)
         })?;
         Ok(Params { sections, keywords })
+    }
+
+    /// The keyword tables whose tag the catalogue (read from `catalogue_path`) does not
+    /// declare, each as the line of its table in `text` (the parameters as read) and the
+    /// message: the loader and `tagstream check` report them alike.
+    pub fn undeclared_keyword_tags(
+        &self,
+        text: &str,
+        catalogue: &Catalogue,
+        catalogue_path: &str,
+    ) -> Vec<(usize, String)> {
+        let lines = TomlLines::new(text);
+        self.keywords
+            .specs
+            .iter()
+            .filter(|spec| catalogue.id(&spec.tag).is_none())
+            .map(|spec| {
+                (
+                    lines.best(&[Seg::Key("keywords"), Seg::Key(&spec.tag)]),
+                    format!(
+                        "[keywords.{:?}]: tag {:?} is not declared in the tag catalogue ({catalogue_path})",
+                        spec.tag, spec.tag
+                    ),
+                )
+            })
+            .collect()
     }
 }
 

@@ -229,8 +229,12 @@ impl CaseRun<'_> {
             }
             if !missing.is_empty() {
                 let mut diff = missing;
-                diff.push("  actual:".into());
-                diff.extend(changes.iter().map(|c| format!("    {}", show(c))));
+                if changes.is_empty() {
+                    diff.push("  actual: (no changes)".into());
+                } else {
+                    diff.push("  actual:".into());
+                    diff.extend(changes.iter().map(|c| format!("    {}", show(c))));
+                }
                 return Err(fail("expected changes missing".into(), diff));
             }
         }

@@ -209,6 +209,108 @@ fn run_logs_what_check_would_report_and_runs_the_rules_anyway() {
 }
 
 #[test]
+fn run_logs_the_warnings_check_gives_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    copy_dir(&repo().join("rules"), &rules);
+    std::fs::write(rules.join("zz_helper.rhai"), "fn helper(x) { x + 1 }\n").unwrap();
+    let input = write_lines(dir.path(), "in.jsonl", &[chat("u1", T0, "hello")]);
+    let out = tagstream()
+        .args(["run", "--rules"])
+        .arg(&rules)
+        .arg("--input")
+        .arg(&input)
+        .arg("--dead-letter")
+        .arg(dir.path().join("dead.jsonl"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains(&format!(
+            "rules check: {}: warning: no handler (on_chat, on_click, on_order, on_event, on_tick): this rule never runs",
+            rules.join("zz_helper.rhai").display()
+        )),
+        "{log}"
+    );
+    // Only a warning: the line that announces errors is not there.
+    assert!(!log.contains("`tagstream check` reports errors"), "{log}");
+}
+
+/// The shipped parameters with `[activity]` misspelt, in `dir`.
+fn misspelt_section(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+    let params = dir.join("params.toml");
+    std::fs::write(&params, shipped.replace("[activity]", "[activty]")).unwrap();
+    params
+}
+
+#[test]
+fn a_misspelt_parameter_section_stops_every_command_with_what_check_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = misspelt_section(dir.path());
+    let input = write_lines(dir.path(), "in.jsonl", &[chat("u1", T0, "hello")]);
+    let (params, input) = (params.to_str().unwrap(), input.to_str().unwrap());
+    let expected = format!(
+        "rules/activity.rhai:14: `activity::weight_chat`: {params} has no [activity] section (read at 12 more places); did you mean `activty`?"
+    );
+    for args in [
+        vec!["run", "--input", input, "--params", params],
+        vec!["test", "--params", params],
+        vec![
+            "diff", "--rules", "rules", "--input", input, "--params", params,
+        ],
+        vec!["segment", "value/high", "--params", params],
+    ] {
+        let out = tagstream().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Undefined module"), "{args:?}: {stderr}");
+    }
+    // `check` says the same, once.
+    let out = tagstream()
+        .args(["check", "--params", params])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches(&expected).count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("check failed: 1 error(s), 1 warning(s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_keyword_tag_the_catalogue_lacks_is_named_at_its_line() {
+    // The tutorial's catalogue has only its own tag; the shipped parameters have keyword tags.
+    let night_owl = "docs/examples/night-owl";
+    let expected = format!(
+        "config/params.toml:49: [keywords.\"intent/price\"]: tag \"intent/price\" is not declared in the tag catalogue ({night_owl}/tags.toml)"
+    );
+    for command in ["run", "test", "check"] {
+        let out = tagstream()
+            .args([
+                command,
+                "--rules",
+                &format!("{night_owl}/rules"),
+                "--catalogue",
+                &format!("{night_owl}/tags.toml"),
+            ])
+            .args(if command == "run" {
+                vec!["--input", "docs/examples/night-owl/events.jsonl"]
+            } else {
+                vec![]
+            })
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains(&expected), "{command}: {stderr}");
+    }
+}
+
+#[test]
 fn missing_input_file_exits_1() {
     let out = tagstream()
         .args(["run", "--input", "/nonexistent/events.jsonl"])

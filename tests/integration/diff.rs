@@ -162,6 +162,8 @@ fn identical_sets_report_no_difference() {
         text.contains("no difference: both rule sets make the same tag changes for every record"),
         "{text}"
     );
+    // A clean set has nothing for check to say.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 
     let (lines, _) = purchase_stream(40);
     let pack = pack();
@@ -255,6 +257,68 @@ fn a_new_rule_that_fails_is_reported_with_its_errors() {
     assert!(
         text.contains("(but their rule errors differ, see above)"),
         "{text}"
+    );
+}
+
+#[test]
+fn what_check_says_of_each_side_is_printed_before_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("x.rhai"),
+        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
+    )
+    .unwrap();
+    let input = write_lines(dir.path(), "events.jsonl", &[chat("a", T0, "多少钱")]);
+    let out = tagstream(&[
+        "diff",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rule = rules.join("x.rhai").display().to_string();
+    for expected in [
+        format!("new rules: {rule}:1: warning: `on_evnt` is named like a handler but is not one"),
+        format!("new rules: {rule}: warning: no handler"),
+        "new rules: warning: `tagstream check` fails on these rules (1 error(s) above)".into(),
+    ] {
+        assert!(stderr.contains(&expected), "no {expected:?} in:\n{stderr}");
+    }
+    // The base is the shipped set: nothing to say of it.
+    assert!(!stderr.contains("base rules:"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intent/price"));
+
+    // A misspelt key in the new parameters, named on the side that has it.
+    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+    let params = dir.path().join("typo.toml");
+    std::fs::write(&params, shipped.replace("weight_chat =", "weigth_chat =")).unwrap();
+    let out = tagstream(&[
+        "diff",
+        "--rules",
+        "rules",
+        "--params",
+        params.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "new rules: {}:7: warning: [activity] weigth_chat: no rule reads this key",
+            params.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "new rules: rules/activity.rhai:14: warning: `activity::weight_chat` is not in"
+        ),
+        "{stderr}"
     );
 }
 

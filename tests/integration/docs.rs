@@ -61,6 +61,7 @@ fn every_block_is_of_a_checked_kind() {
                     || b.has("illustration")
                     || b.has("check-output")
                     || b.has("test-output")
+                    || b.has("diff-findings")
                     || b.has("signal-summary")
             }
             _ => false,

@@ -214,3 +214,51 @@ fn the_check_guide_shows_what_check_prints() {
     }
     assert_eq!(shown, 2);
 }
+
+/// What `docs/diff.md` shows `diff` printing before the report for a new set with a misspelt
+/// handler is what it prints.
+#[test]
+fn the_diff_guide_shows_what_diff_says_of_a_broken_set() {
+    let blocks = blocks_of(&docs_dir().join("diff.md"));
+    let [shown] = &blocks
+        .iter()
+        .filter(|b| b.has("diff-findings"))
+        .collect::<Vec<_>>()[..]
+    else {
+        panic!("one ```text diff-findings block in docs/diff.md");
+    };
+    let (command, expected) = shown.body.split_once('\n').unwrap();
+    let args: Vec<&str> = command
+        .strip_prefix("$ tagstream ")
+        .unwrap_or_else(|| panic!("{}: starts with `$ tagstream`", shown.at()))
+        .split_whitespace()
+        .take_while(|t| !t.starts_with('>'))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("rules"), &dir.path().join("rules"));
+    copy_dir(&repo().join("config"), &dir.path().join("config"));
+    copy_dir(&repo().join("rules"), &dir.path().join("new-rules"));
+    std::fs::write(
+        dir.path().join("new-rules/x.rhai"),
+        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("docs/examples/diff/recorded.jsonl"),
+        dir.path().join("recorded.jsonl"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+        .args(&args)
+        .current_dir(dir.path())
+        .env("TAGSTREAM_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", shown.at());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        expected,
+        "{}: what `{command}` prints to stderr",
+        shown.at()
+    );
+}

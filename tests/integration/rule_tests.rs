@@ -131,6 +131,41 @@ fn a_failing_case_shows_its_place_a_diff_and_exits_1() {
 }
 
 #[test]
+fn a_case_of_a_broken_set_comes_after_what_check_says_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("x.rhai"),
+        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/x.toml"),
+        "[[case]]\nname = \"any event adds intent/price\"\n[[case.step]]\nevent = { type = \"chat\", text = \"hi\" }\ncontains = [\"+intent/price\"]\n",
+    )
+    .unwrap();
+    let out = run_tests(dir.path());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let rule = dir.path().join("x.rhai").display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{rule}:1: warning: `on_evnt` is named like a handler but is not one, so it never runs"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: `tagstream check` fails on these rules (1 error(s) above)"),
+        "{stderr}"
+    );
+    // The rule never ran: the step says so rather than showing an empty list.
+    assert!(
+        stdout.contains("        - add intent/price\n          actual: (no changes)\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn broken_test_files_are_usage_errors_with_lines() {
     let bad = "[[case]]\nname = \"x\"\n\n[[case.step]]\nevent = { type = \"chat\", text = \"hi\" }\ncontain = [\"+intent/price\"]\nholds = [\"intent/prise\"]\n";
     let dir = rules_with_tests(&[("bad.toml", bad)]);

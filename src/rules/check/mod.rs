@@ -35,14 +35,14 @@ use super::{Limits, Params, RulePack, RuleSource, RulesError};
 pub use api::nearest;
 
 /// How bad a finding is: errors fail `check` (exit 2) and block a reload; warnings do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Error,
     Warning,
 }
 
 /// One finding, with where to fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub severity: Severity,
     /// The file, or `environment variable NAME` for an override.
@@ -198,7 +198,7 @@ fn check_loading(sources: &Sources, vars: &[(String, String)], load: bool) -> Ch
             params,
             &facts,
             vars,
-            catalogue.as_ref(),
+            catalogue.as_ref().map(|c| (c, catalogue_shown.as_str())),
             &mut out,
         );
     }
@@ -220,42 +220,49 @@ fn check_loading(sources: &Sources, vars: &[(String, String)], load: bool) -> Ch
         }
     }
     out.sort_by(|a, b| (&a.path, a.line, a.severity).cmp(&(&b.path, b.line, b.severity)));
-    out.dedup();
+    // The same finding reached twice (a parameter read both as a value and as an argument) is
+    // said once; findings of one line keep the order they were found in.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|d| seen.insert(d.clone()));
     Checked {
         diagnostics: out,
         pack,
     }
 }
 
-/// Errors that would fail `tagstream check` but do not stop a set from loading (a call to a
-/// function no one defines, a tag literal the catalogue lacks, a parameter no rule reads), logged
-/// at warning level when a set goes live, so that a deployment which skipped `check` still says
-/// why its rules will fail; the set runs anyway, each failing call a rule error. Shows at most
-/// [`LOGGED_FINDINGS`] of them; returns how many there are.
+/// What `tagstream check` reports about a set that loads: the errors that did not stop it from
+/// loading (a call to a function no one defines, a tag literal the catalogue lacks, a parameter
+/// no rule reads, a function named like a handler that is not one) and the warnings (a rule
+/// with no handler, two rules writing one exclusive group), in check's order. The set is not
+/// loaded again to be sure it loads: it has.
+pub fn findings(sources: &Sources, vars: &[(String, String)]) -> Vec<Diagnostic> {
+    check_loading(sources, vars, false).diagnostics
+}
+
+/// Logs at warning level what `tagstream check` reports for a set that goes live
+/// ([`findings`]), so that a deployment which skipped `check` still says why its rules will
+/// fail or never run; the set runs anyway, each failing call a rule error. Errors come first;
+/// shows at most [`LOGGED_FINDINGS`] findings in all. Returns how many errors there are.
 pub fn warn_findings(sources: &Sources, vars: &[(String, String)], version: &str) -> usize {
-    // The set is live: it loads, and compiling it again would only add to start-up.
-    let checked = check_loading(sources, vars, false);
-    let errors: Vec<&Diagnostic> = checked
-        .diagnostics
-        .iter()
-        .filter(|d| d.is_error())
-        .collect();
-    if errors.is_empty() {
-        return 0;
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = findings(sources, vars)
+        .into_iter()
+        .partition(Diagnostic::is_error);
+    if !errors.is_empty() {
+        tracing::warn!(
+            version,
+            errors = errors.len(),
+            "the rules load but `tagstream check` reports errors; they run anyway, and each call that fails is a rule error"
+        );
     }
-    tracing::warn!(
-        version,
-        errors = errors.len(),
-        "the rules load but `tagstream check` reports errors; they run anyway, and each call that fails is a rule error"
-    );
-    for d in errors.iter().take(LOGGED_FINDINGS) {
+    let all = errors.len() + warnings.len();
+    for d in errors.iter().chain(&warnings).take(LOGGED_FINDINGS) {
         tracing::warn!(version, "rules check: {d}");
     }
-    if errors.len() > LOGGED_FINDINGS {
+    if all > LOGGED_FINDINGS {
         tracing::warn!(
             version,
             "rules check: {} more; `tagstream check` lists them all",
-            errors.len() - LOGGED_FINDINGS
+            all - LOGGED_FINDINGS
         );
     }
     errors.len()
@@ -263,6 +270,64 @@ pub fn warn_findings(sources: &Sources, vars: &[(String, String)], version: &str
 
 /// See [`warn_findings`].
 const LOGGED_FINDINGS: usize = 20;
+
+/// The lines a command that goes on with a loaded set (`test`, `diff`) prints to stderr for
+/// its [`findings`]: each as `{label}file:line: warning: message` (the command does not stop
+/// for them), errors first, then, when check has errors, a line saying so, so that a result
+/// that comes from a broken set is not read as one from a sound set.
+pub fn finding_lines(label: &str, findings: &[Diagnostic]) -> Vec<String> {
+    let errors = findings.iter().filter(|d| d.is_error()).count();
+    let mut lines: Vec<String> = findings
+        .iter()
+        .filter(|d| d.is_error())
+        .chain(findings.iter().filter(|d| !d.is_error()))
+        .map(|d| {
+            let as_warning = Diagnostic {
+                severity: Severity::Warning,
+                ..d.clone()
+            };
+            format!("{label}{as_warning}")
+        })
+        .collect();
+    if errors > 0 {
+        lines.push(format!(
+            "{label}warning: `tagstream check` fails on these rules ({errors} error(s) above); \
+             they load, and run as they are"
+        ));
+    }
+    lines
+}
+
+/// A load error as `tagstream check` explains it, when it has a clearer account. Rhai refuses
+/// a script that reads a parameter section the file lacks with only `Undefined module: name`;
+/// check names the parameter, the file and the nearest section it has
+/// (`` `activity::weight_chat`: params.toml has no [activity] section; did you mean
+/// `activty`? ``), at the first place the section is read.
+pub(crate) fn explain_load_error(
+    err: RulesError,
+    sources: &Sources,
+    vars: &[(String, String)],
+) -> RulesError {
+    let RulesError::Compile { message, .. } = &err else {
+        return err;
+    };
+    let Some(module) = message.strip_prefix("Undefined module: ") else {
+        return err;
+    };
+    let read = format!("`{}::", module.trim());
+    let missing = format!(" has no [{}] section", module.trim());
+    let explained = findings(sources, vars)
+        .into_iter()
+        .find(|d| d.is_error() && d.message.starts_with(&read) && d.message.contains(&missing));
+    match explained {
+        Some(d) => RulesError::Compile {
+            line: d.line.unwrap_or(1),
+            path: d.path,
+            message: d.message,
+        },
+        None => err,
+    }
+}
 
 /// Every `*.rhai` of `dir`, sorted by name.
 ///

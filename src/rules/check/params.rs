@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use toml::Value;
 
-use super::api::suggest;
-use super::script::{Need, RuleFacts};
+use super::api::{nearest, suggest};
+use super::script::{Need, ParamUse, RuleFacts};
 use super::Diagnostic;
 use crate::config::spans::{Seg, TomlLines};
 use crate::rules::Params;
@@ -82,14 +82,19 @@ fn shown(value: &Value) -> String {
     }
 }
 
-/// Checks the parameters (`text` as read from `path`, `params` as loaded) against the rules.
+/// A section the rules read and the parameters lack: the file of its first read, that read,
+/// and every place (file, line, key) it is read.
+type MissingSection<'a> = (&'a str, &'a ParamUse, BTreeSet<(&'a str, usize, &'a str)>);
+
+/// Checks the parameters (`text` as read from `path`, `params` as loaded) against the rules
+/// and, when it loaded, the catalogue (with the path it was read from).
 pub fn check(
     text: &str,
     path: &str,
     params: &Params,
     facts: &[RuleFacts],
     vars: &[(String, String)],
-    catalogue: Option<&Catalogue>,
+    catalogue: Option<(&Catalogue, &str)>,
     out: &mut Vec<Diagnostic>,
 ) {
     let lines = TomlLines::new(text);
@@ -113,29 +118,37 @@ pub fn check(
         }
     };
 
-    // Reads that find nothing.
+    // Reads that find nothing. A missing section is said once, at the first place it is read
+    // (every key of it is missing then, and the section is the one thing to fix); a missing key
+    // at each place its name is written, not where a variable bound to it is used.
     let mut read: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    // `section::key` read but missing from the file → the first place it is written.
+    let mut first_read: BTreeMap<(&str, &str), (&str, usize)> = BTreeMap::new();
+    let mut missing_sections: BTreeMap<&str, MissingSection> = BTreeMap::new();
     for f in facts {
         for u in &f.params {
             read.entry(u.section.as_str())
                 .or_default()
                 .insert(u.key.as_str());
+            if !u.written {
+                continue;
+            }
             let Some(values) = params.sections.get(&u.section) else {
-                let sections = params.sections.keys().map(String::as_str);
-                out.push(Diagnostic::error(
-                    &f.path,
-                    Some(u.line),
-                    format!(
-                        "`{}::{}`: {path} has no [{}] section{}",
-                        u.section,
-                        u.key,
-                        u.section,
-                        suggest(&u.section, sections)
-                    ),
+                let (file, first, places) = missing_sections.entry(u.section.as_str()).or_insert((
+                    f.path.as_str(),
+                    u,
+                    BTreeSet::new(),
                 ));
+                if *file == f.path && u.line < first.line {
+                    *first = u;
+                }
+                places.insert((f.path.as_str(), u.line, u.key.as_str()));
                 continue;
             };
             if !values.contains_key(&u.key) {
+                first_read
+                    .entry((u.section.as_str(), u.key.as_str()))
+                    .or_insert((f.path.as_str(), u.line));
                 out.push(Diagnostic::error(
                     &f.path,
                     Some(u.line),
@@ -150,17 +163,46 @@ pub fn check(
             }
         }
     }
+    for (section, (at, first, places)) in &missing_sections {
+        let more = match places.len() - 1 {
+            0 => String::new(),
+            1 => " (read at 1 more place)".into(),
+            n => format!(" (read at {n} more places)"),
+        };
+        let sections = params.sections.keys().map(String::as_str);
+        out.push(Diagnostic::error(
+            *at,
+            Some(first.line),
+            format!(
+                "`{section}::{}`: {path} has no [{section}] section{more}{}",
+                first.key,
+                suggest(section, sections)
+            ),
+        ));
+    }
 
     // Keys and sections nobody reads. Without a rule read (a missing rules directory, which is
     // an error of its own) every section would look unread: nothing is said about them then.
+    // A near name that a rule reads and the file lacks is named with where it is read, without
+    // saying which of the two is the misspelt one: the rule's finding already suggests the
+    // file's name, and either may be the one to fix.
     let every_rule_parsed = !facts.is_empty() && facts.iter().all(|f| f.parsed);
     for (section, values) in &params.sections {
         let Some(keys_read) = read.get(section.as_str()) else {
             if every_rule_parsed {
+                let near = nearest(section, missing_sections.keys().copied())
+                    .map(|near| {
+                        let (at, first, _) = &missing_sections[near];
+                        format!(
+                            "; {at}:{} reads [{near}], which this file lacks: one of the two is misspelt",
+                            first.line
+                        )
+                    })
+                    .unwrap_or_default();
                 out.push(Diagnostic::warning(
                     path,
                     lines.key(&[Seg::Key(section)]),
-                    format!("[{section}]: no rule reads this section"),
+                    format!("[{section}]: no rule reads this section{near}"),
                 ));
             }
             continue;
@@ -171,13 +213,20 @@ pub fn check(
                 .iter()
                 .copied()
                 .filter(|k| !values.contains_key(*k));
+            let near = nearest(key, missing)
+                .map(|near| match first_read.get(&(section.as_str(), near)) {
+                    Some((rule, line)) => format!(
+                        "; {rule}:{line} reads `{section}::{near}`, which this file lacks: one of the two is misspelt"
+                    ),
+                    None => format!(
+                        "; a rule reads `{section}::{near}`, which this file lacks: one of the two is misspelt"
+                    ),
+                })
+                .unwrap_or_default();
             out.push(Diagnostic::error(
                 at,
                 line,
-                format!(
-                    "[{section}] {key}: no rule reads this key{}",
-                    suggest(key, missing)
-                ),
+                format!("[{section}] {key}: no rule reads this key{near}"),
             ));
         }
     }
@@ -191,18 +240,9 @@ pub fn check(
             "[keywords]: no rule calls event.keyword_hits(), so these lists match nothing",
         ));
     }
-    if let Some(catalogue) = catalogue {
-        for spec in &params.keywords.specs {
-            if catalogue.id(&spec.tag).is_none() {
-                out.push(Diagnostic::error(
-                    path,
-                    lines.key(&[Seg::Key("keywords"), Seg::Key(&spec.tag)]),
-                    format!(
-                        "keywords: tag {:?} is not declared in the tag catalogue",
-                        spec.tag
-                    ),
-                ));
-            }
+    if let Some((catalogue, catalogue_path)) = catalogue {
+        for (line, message) in params.undeclared_keyword_tags(text, catalogue, catalogue_path) {
+            out.push(Diagnostic::error(path, Some(line), message));
         }
     }
 

@@ -38,6 +38,10 @@ pub struct ParamUse {
     pub key: String,
     pub line: usize,
     pub need: Need,
+    /// Whether `section::key` is written at this line; `false` for a use through a variable
+    /// bound to it (`let w = activity::weight_chat; … w > 0.5`), which tells what the value
+    /// must be but is not where a misspelt name is to be fixed.
+    pub written: bool,
 }
 
 /// What the checker learnt about a rule, for the checks across rules and parameters.
@@ -295,8 +299,8 @@ impl Walker<'_> {
             ASTNode::Stmt(Stmt::Var(x, ..)) => {
                 let (ident, init, _) = &**x;
                 match self.param_of(init) {
-                    Some(p) => {
-                        self.locals.insert(ident.name.to_string(), p);
+                    Some((section, key, _)) => {
+                        self.locals.insert(ident.name.to_string(), (section, key));
                     }
                     None => {
                         self.locals.remove(ident.name.as_str());
@@ -309,7 +313,7 @@ impl Walker<'_> {
                 Expr::Variable(x, _, pos) if !x.2.is_empty() => {
                     let segments: Vec<&str> = x.2.path.iter().map(|i| i.name.as_str()).collect();
                     if segments.len() == 1 {
-                        self.use_param(segments[0], &x.1, *pos, Need::Any);
+                        self.use_param(segments[0], &x.1, *pos, Need::Any, true);
                     } else {
                         self.error(
                             *pos,
@@ -326,11 +330,12 @@ impl Walker<'_> {
                     self.chain(recv, &b.rhs);
                 }
                 Expr::Index(b, _, pos) => {
-                    if let (Some((s, k)), Expr::IntegerConstant(i, _)) =
+                    if let (Some((s, k, written)), Expr::IntegerConstant(i, _)) =
                         (self.param_of(&b.lhs), &b.rhs)
                     {
                         if *i >= 0 {
-                            self.use_param(&s, &k, *pos, Need::MinLen(*i as usize + 1));
+                            let need = Need::MinLen(*i as usize + 1);
+                            self.use_param(&s, &k, *pos, need, written);
                         }
                     }
                 }
@@ -340,31 +345,36 @@ impl Walker<'_> {
         }
     }
 
-    /// The parameter an expression reads, directly or through a `let` bound to it.
-    fn param_of(&self, e: &Expr) -> Option<(String, String)> {
+    /// The parameter an expression reads, directly (`true`: `section::key` is written there)
+    /// or through a `let` bound to it (`false`).
+    fn param_of(&self, e: &Expr) -> Option<(String, String, bool)> {
         match e {
             Expr::Variable(x, ..) if x.2.path.len() == 1 => {
-                Some((x.2.path[0].name.to_string(), x.1.to_string()))
+                Some((x.2.path[0].name.to_string(), x.1.to_string(), true))
             }
-            Expr::Variable(x, ..) if x.2.is_empty() => self.locals.get(x.1.as_str()).cloned(),
+            Expr::Variable(x, ..) if x.2.is_empty() => self
+                .locals
+                .get(x.1.as_str())
+                .map(|(s, k)| (s.clone(), k.clone(), false)),
             _ => None,
         }
     }
 
-    fn use_param(&mut self, section: &str, key: &str, pos: Position, need: Need) {
+    fn use_param(&mut self, section: &str, key: &str, pos: Position, need: Need, written: bool) {
         self.facts.params.push(ParamUse {
             section: section.to_string(),
             key: key.to_string(),
             line: pos.line().unwrap_or(1),
             need,
+            written,
         });
     }
 
     /// Records what an argument that is a parameter needs.
     pub(super) fn arg_needs(&mut self, arg: Option<&Expr>, need: Need) {
         if let Some(arg) = arg {
-            if let Some((s, k)) = self.param_of(arg) {
-                self.use_param(&s, &k, arg.position(), need);
+            if let Some((s, k, written)) = self.param_of(arg) {
+                self.use_param(&s, &k, arg.position(), need, written);
             }
         }
     }

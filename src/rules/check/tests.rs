@@ -364,3 +364,192 @@ fn a_misspelt_tag_kept_in_a_variable_is_an_error_with_the_nearest_tag() {
     assert_eq!(line6.len(), 1, "{line6:#?}");
     assert_eq!(checked.errors(), 3, "{:#?}", shown(&checked));
 }
+
+/// Every finding of `checked` is said once.
+fn assert_no_repeats(checked: &Checked) {
+    let all = shown(checked);
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), all.len(), "{all:#?}");
+}
+
+#[test]
+fn a_misspelt_section_is_one_finding_at_its_first_read() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| {
+        p.replace("[activity]", "[activty]")
+    });
+    let c = f.check(&[]);
+    assert_no_repeats(&c);
+    let rule = f.path("rules/activity.rhai");
+    let params = f.path("params.toml");
+    let missing: Vec<String> = shown(&c)
+        .into_iter()
+        .filter(|d| d.contains("has no [activity] section"))
+        .collect();
+    // 13 places read it: lines 14, 15, 16, 18, 22, 27 (two keys), 29, 30, 42 (two), 43 (two).
+    assert_eq!(
+        missing,
+        [format!(
+            "{rule}:14: `activity::weight_chat`: {params} has no [activity] section (read at 12 more places); did you mean `activty`?"
+        )]
+    );
+    // The section that no rule reads points back at the read.
+    find(
+        &c,
+        &format!("{params}:5: warning:"),
+        &format!(
+            "[activty]: no rule reads this section; {rule}:14 reads [activity], which this file lacks"
+        ),
+    );
+    assert_eq!(c.errors(), 1, "{:#?}", shown(&c));
+}
+
+#[test]
+fn a_missing_key_is_reported_once_at_each_place_it_is_written() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| {
+        p.replace("half_life = \"7d\"\n", "")
+    });
+    let c = f.check(&[]);
+    assert_no_repeats(&c);
+    let rule = f.path("rules/activity.rhai");
+    // Line 42 reads it as a value and passes it as a duration: one finding still.
+    let lines: Vec<String> = shown(&c)
+        .into_iter()
+        .filter(|d| d.contains("`activity::half_life` is not in"))
+        .map(|d| d[..d.find(": `").unwrap()].to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [18, 22, 42, 43].map(|l| format!("{rule}:{l}")),
+        "{:#?}",
+        shown(&c)
+    );
+}
+
+#[test]
+fn a_misspelt_parameter_bound_to_a_variable_is_reported_where_it_is_written() {
+    let f = Fixture::new(
+        &[(
+            "activity.rhai",
+            "fn on_chat(event, user) {\n    let w = activity::weigth_chat;\n\n    let y = 1;\n\n    if w > 0.5 && y > 0 { tag(\"intent/price\"); }\n    let z = w + 1;\n}\n",
+        )],
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/activity.rhai");
+    let params = f.path("params.toml");
+    let reads: Vec<String> = shown(&c)
+        .into_iter()
+        .filter(|d| d.contains("`activity::weigth_chat` is not in"))
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:#?}");
+    assert!(
+        reads[0].starts_with(&format!("{rule}:2:"))
+            && reads[0].ends_with("did you mean `weight_chat`?"),
+        "{reads:#?}"
+    );
+    // The key the file has is not to be renamed after the rule's misspelling: the finding names
+    // the read and leaves the choice open.
+    let key = find(
+        &c,
+        &format!("{params}:7:"),
+        "weight_chat: no rule reads this key",
+    );
+    assert_eq!(
+        key.message,
+        format!(
+            "[activity] weight_chat: no rule reads this key; {rule}:2 reads `activity::weigth_chat`, which this file lacks: one of the two is misspelt"
+        )
+    );
+    assert!(!key.message.contains("did you mean"), "{key}");
+}
+
+#[test]
+fn the_loader_reports_a_missing_section_as_check_does() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| {
+        p.replace("[activity]", "[activty]")
+    });
+    let err = RulePack::load(
+        &f.dir.path().join("rules"),
+        &f.dir.path().join("tags.toml"),
+        &f.dir.path().join("params.toml"),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    let c = f.check(&[]);
+    let finding = find(&c, "", "has no [activity] section");
+    assert_eq!(err, finding.to_string());
+    assert!(!err.contains("Undefined module"), "{err}");
+}
+
+#[test]
+fn the_loader_names_the_line_of_a_keyword_tag_the_catalogue_lacks() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| p);
+    let tags = f.dir.path().join("tags.toml");
+    let text = std::fs::read_to_string(&tags).unwrap();
+    std::fs::write(
+        &tags,
+        text.replace("tags = [\"price\", \"purchase\"]", "tags = [\"purchase\"]"),
+    )
+    .unwrap();
+    let err = RulePack::load(
+        &f.dir.path().join("rules"),
+        &tags,
+        &f.dir.path().join("params.toml"),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    let expected = format!(
+        "{}:49: [keywords.\"intent/price\"]: tag \"intent/price\" is not declared in the tag catalogue ({})",
+        f.path("params.toml"),
+        tags.display()
+    );
+    assert_eq!(err, expected);
+    let c = f.check(&[]);
+    find(&c, &expected, "");
+}
+
+#[test]
+fn findings_of_a_loaded_set_are_printed_as_warnings_under_a_label() {
+    let findings = [
+        Diagnostic::warning("p.toml", Some(5), "[x]: no rule reads this section"),
+        Diagnostic::error("r/x.rhai", Some(1), "`on_evnt` is named like a handler"),
+    ];
+    assert_eq!(
+        finding_lines("new rules: ", &findings),
+        [
+            "new rules: r/x.rhai:1: warning: `on_evnt` is named like a handler",
+            "new rules: p.toml:5: warning: [x]: no rule reads this section",
+            "new rules: warning: `tagstream check` fails on these rules (1 error(s) above); they load, and run as they are",
+        ]
+    );
+    assert_eq!(
+        finding_lines("", &findings[..1]),
+        ["p.toml:5: warning: [x]: no rule reads this section"]
+    );
+    assert!(finding_lines("", &[]).is_empty());
+}
+
+#[test]
+fn findings_of_a_loaded_set_include_its_warnings() {
+    let f = Fixture::shipped_with("zz_helper.rhai", "fn helper(x) { x + 1 }\n", |p| p);
+    let found = findings(
+        &Sources {
+            rules_dir: f.dir.path().join("rules"),
+            catalogue: f.dir.path().join("tags.toml"),
+            params: f.dir.path().join("params.toml"),
+        },
+        &[],
+    );
+    let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        [format!(
+            "{}: warning: no handler (on_chat, on_click, on_order, on_event, on_tick): this rule never runs",
+            f.path("rules/zz_helper.rhai")
+        )]
+    );
+}
