@@ -200,7 +200,7 @@ fn open_input(path: &Path) -> Result<File, FileRunError> {
     let file = File::open(path).map_err(refused)?;
     if file.metadata().map_err(refused)?.is_dir() {
         return Err(refused(io::Error::new(
-            io::ErrorKind::IsADirectory,
+            io::ErrorKind::InvalidInput,
             "it is a directory, not a file of events",
         )));
     }
