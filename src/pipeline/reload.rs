@@ -340,7 +340,7 @@ fn watch_files(
         }
         let matters = event.paths.iter().any(|p| {
             let in_rules =
-                p.parent() == Some(dir_c.as_path()) && p.extension().is_some_and(|x| x == "rhai");
+                p.parent() == Some(dir_c.as_path()) && crate::rules::check::is_rule_file(p);
             // `..data` and the like: how a Kubernetes volume swaps its files in at once.
             let swapped = p
                 .file_name()

@@ -329,7 +329,21 @@ pub(crate) fn explain_load_error(
     }
 }
 
-/// Every `*.rhai` of `dir`, sorted by name.
+/// Whether `path` names a rule script: `*.rhai` (any case), not hidden. Editors and
+/// synchronisers leave hidden files beside the ones being edited (`.#activity.rhai`,
+/// `.activity.rhai.swp`), and a half-written copy must not load as a rule of its own.
+pub fn is_rule_file(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    !hidden
+        && path
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("rhai"))
+}
+
+/// Every rule script of `dir` ([`is_rule_file`]), sorted by name. A UTF-8 byte-order mark
+/// opening a script (some Windows editors write one) is dropped.
 ///
 /// # Errors
 /// An unreadable directory or file, or no rule at all.
@@ -340,7 +354,7 @@ pub fn read_rules(dir: &Path) -> Result<Vec<RuleSource>, RulesError> {
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .filter(|p| is_rule_file(p))
         .collect();
     paths.sort();
     if paths.is_empty() {
@@ -349,7 +363,10 @@ pub fn read_rules(dir: &Path) -> Result<Vec<RuleSource>, RulesError> {
     paths
         .into_iter()
         .map(|path| {
-            let text = read_file(&path)?;
+            let mut text = read_file(&path)?;
+            if text.starts_with('\u{feff}') {
+                text.drain(..'\u{feff}'.len_utf8());
+            }
             let name = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

@@ -553,3 +553,20 @@ fn findings_of_a_loaded_set_include_its_warnings() {
         )]
     );
 }
+
+/// Rule scripts are `*.rhai` in any case; hidden files beside them (an editor's lock or swap
+/// file) are not rules; a byte-order mark opening a script is not part of it.
+#[test]
+fn rule_files_are_scripts_not_what_editors_leave_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "fn on_chat(event, user) {\n    tag(\"intent/price\", \"asked\");\n}\n";
+    std::fs::write(dir.path().join("a.rhai"), format!("\u{feff}{script}")).unwrap();
+    std::fs::write(dir.path().join("B.RHAI"), script).unwrap();
+    std::fs::write(dir.path().join(".#a.rhai"), "half written {").unwrap();
+    std::fs::write(dir.path().join(".a.rhai"), "half written {").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a rule").unwrap();
+    let rules = read_rules(dir.path()).unwrap();
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["B", "a"]);
+    assert_eq!(rules[1].text, script);
+}
