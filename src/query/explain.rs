@@ -236,7 +236,7 @@ fn var_json(var: &Var) -> Value {
 pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
     let shown = path.display().to_string();
     let file = File::open(path).map_err(|source| QueryError::Io {
-        path: shown.clone(),
+        path: format!("--changes {shown}"),
         source,
     })?;
     let mut changes = Vec::new();

@@ -344,6 +344,20 @@ fn explain_a_user_of_each_lifecycle_stage() {
     let out = with_pack(&mut cmd).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a tag change"));
+    // A file that is not there: the flag that named it is said too.
+    let mut cmd = tagstream(d);
+    cmd.args([
+        "explain",
+        someone,
+        "--state",
+        "st",
+        "--changes",
+        "gone.jsonl",
+    ]);
+    let out = with_pack(&mut cmd).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: --changes gone.jsonl: "), "{err}");
 }
 
 #[test]
