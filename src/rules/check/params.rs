@@ -278,6 +278,25 @@ pub fn check(
                     line,
                     format!("[{section}] {key} = {}: {why}", shown(value)),
                 ));
+                continue;
+            }
+            // A duration of 0 where the shipped parameters have one over 0: a window of 0
+            // holds nothing, a half-life of 0 decays nothing and finds no time to wake.
+            let shipped_value = shipped.get(section).and_then(|s| s.get(key));
+            let shipped_ms = shipped_value
+                .and_then(Value::as_str)
+                .and_then(crate::config::duration::parse_duration_ms);
+            if matches!(value, Value::Integer(0)) && shipped_ms.is_some_and(|ms| ms > 0) {
+                let (at, line) = locate(section, key);
+                out.push(Diagnostic::warning(
+                    at,
+                    line,
+                    format!(
+                        "[{section}] {key} = 0: a duration of 0 where the shipped parameters \
+                         have {}; a window of 0 holds nothing and a half-life of 0 never decays",
+                        shown(shipped_value.expect("a shipped duration has a value"))
+                    ),
+                ));
             }
         }
     }

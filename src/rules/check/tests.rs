@@ -570,3 +570,20 @@ fn rule_files_are_scripts_not_what_editors_leave_beside_them() {
     assert_eq!(names, ["B", "a"]);
     assert_eq!(rules[1].text, script);
 }
+
+/// A duration of 0 where the shipped parameters have one over 0 (a half-life that never
+/// decays, a window that holds nothing) is said, whichever way the 0 is written.
+#[test]
+fn a_zero_duration_where_the_shipped_one_is_not_is_a_warning() {
+    for zero in ["\"0d\"", "0", "\"0ms\""] {
+        let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| {
+            p.replace("half_life = \"7d\"", &format!("half_life = {zero}"))
+        });
+        let c = f.check(&[]);
+        find(
+            &c,
+            &format!("{}:6:", f.path("params.toml")),
+            "half_life = 0: a duration of 0 where the shipped parameters have \"7d\"",
+        );
+    }
+}
