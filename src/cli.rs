@@ -10,7 +10,7 @@ mod generate;
 mod run;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::{env_vars, Config};
@@ -196,15 +196,6 @@ pub fn to_stderr(line: impl std::fmt::Display) {
     let _ = std::io::stderr()
         .lock()
         .write_all(format!("{line}\n").as_bytes());
-}
-
-/// The name a command's output is given in errors: `stdout` for `-`, else the path.
-pub(crate) fn output_name(path: &Path) -> String {
-    if path == Path::new("-") {
-        "stdout".into()
-    } else {
-        path.display().to_string()
-    }
 }
 
 /// The exit of a command whose writing to `stream` (`stdout` or a path) failed with `e`: a

@@ -26,11 +26,7 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
         apply_paths(common, &mut config);
         config
     });
-    let sources = Sources {
-        rules_dir: config.rules.dir.clone(),
-        catalogue: config.rules.catalogue.clone(),
-        params: config.rules.params.clone(),
-    };
+    let sources = Sources::of(&config);
     let checked = rules::check::check(&sources, &vars);
     match super::missing_params(&config) {
         Some(e) => {
@@ -109,13 +105,9 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
     };
     // What check says of the set, before the results: a case that fails because a handler is
     // misnamed or a function misspelt says why.
-    let sources = Sources {
-        rules_dir: config.rules.dir.clone(),
-        catalogue: config.rules.catalogue.clone(),
-        params: config.rules.params.clone(),
-    };
+    let sources = Sources::of(&config);
     for line in rules::check::finding_lines("", &rules::check::findings(&sources, &env_vars())) {
-        eprintln!("{line}");
+        to_stderr(line);
     }
     let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
     if !problems.is_empty() {

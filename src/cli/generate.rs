@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{output_name, runtime_error, write_failed, GenerateArgs};
+use super::{runtime_error, write_failed, GenerateArgs};
+use crate::pipeline::paths::Stream;
 
 pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
     let opts = crate::generate::GenOptions {
@@ -37,6 +38,6 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => write_failed(&output_name(&args.output), &e),
+        Err(e) => write_failed(&Stream::output(&args.output).name(), &e),
     }
 }

@@ -145,7 +145,7 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
         };
         let findings = crate::rules::check::findings(&sources, &vars);
         for line in crate::rules::check::finding_lines(&format!("{side} rules: "), &findings) {
-            eprintln!("{line}");
+            crate::cli::to_stderr(line);
         }
     }
     let shown = args.input.display().to_string();

@@ -20,7 +20,7 @@ pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
             path: args.output.display().to_string(),
             source,
         })?;
-    let stream = crate::cli::output_name(&args.output);
+    let stream = crate::pipeline::paths::Stream::output(&args.output).name();
     let io = |source| QueryError::Write {
         stream: stream.clone(),
         source,

@@ -212,3 +212,39 @@ fn an_override_with_one_underscore_is_refused() {
         "{err}"
     );
 }
+
+/// The findings `diff` and `test` print before their results go to a stderr that may be full:
+/// they are dropped, and the command ends as it would have.
+#[test]
+fn findings_on_a_full_stderr_change_no_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("x.rhai"),
+        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
+    )
+    .unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let output = tagstream()
+        .args(["diff", "--rules"])
+        .arg(&rules)
+        .args(["--input", "docs/examples/night-owl/events.jsonl"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    // No test cases in that directory: a usage error (2), not a panic (101).
+    let output = tagstream()
+        .args(["test", "--rules"])
+        .arg(&rules)
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}

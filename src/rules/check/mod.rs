@@ -129,6 +129,17 @@ pub struct Sources {
     pub params: PathBuf,
 }
 
+impl Sources {
+    /// The rules directory, catalogue and parameters `config` names.
+    pub fn of(config: &crate::config::Config) -> Sources {
+        Sources {
+            rules_dir: config.rules.dir.clone(),
+            catalogue: config.rules.catalogue.clone(),
+            params: config.rules.params.clone(),
+        }
+    }
+}
+
 /// What a check found, and the rule pack when nothing stops it from loading.
 pub struct Checked {
     /// Sorted by file and line, errors before warnings on the same line.
