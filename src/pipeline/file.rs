@@ -184,12 +184,6 @@ pub fn run(pack: &RulePack, job: &FileJob) -> Result<Summary, FileRunError> {
     run_watched(pack, job, None, || {})
 }
 
-/// As [`run`], taking each new rule set `watch` reports between two records (hot reload), and
-/// calling `ready` once everything that could refuse the run (paths, state) has accepted it,
-/// before the first record.
-///
-/// # Errors
-/// As [`run`].
 /// The input file, refused before any output is opened (and truncated) when it cannot be read:
 /// a directory opens, and fails only at the first read.
 fn open_input(path: &Path) -> Result<File, FileRunError> {
@@ -207,6 +201,12 @@ fn open_input(path: &Path) -> Result<File, FileRunError> {
     Ok(file)
 }
 
+/// As [`run`], taking each new rule set `watch` reports between two records (hot reload), and
+/// calling `ready` once everything that could refuse the run (paths, state) has accepted it,
+/// before the first record.
+///
+/// # Errors
+/// As [`run`].
 pub fn run_watched(
     pack: &RulePack,
     job: &FileJob,

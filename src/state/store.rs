@@ -89,11 +89,6 @@ pub struct Header {
     pub writer: String,
 }
 
-/// Writes `users` (exactly `count` of them) and `clock` as the state of `dir`, atomically.
-///
-/// # Errors
-/// The directory or file cannot be created, written, synced or renamed; the old state is then
-/// untouched.
 /// Makes sure state can be saved in `dir` (creating it if need be) by creating and removing
 /// the file [`save`] writes first, so that a run learns before it starts, not after its last
 /// event, that its state would be lost.
@@ -111,6 +106,11 @@ pub fn check_writable(dir: &Path) -> Result<(), StoreError> {
     fs::remove_file(&temp).map_err(refused)
 }
 
+/// Writes `users` (exactly `count` of them) and `clock` as the state of `dir`, atomically.
+///
+/// # Errors
+/// The directory or file cannot be created, written, synced or renamed; the old state is then
+/// untouched.
 pub fn save<'a>(
     dir: &Path,
     rules: u64,
