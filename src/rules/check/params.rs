@@ -249,10 +249,8 @@ pub fn check(
     // Types: what the shipped file has, then what the scripts need.
     for (section, values) in &params.sections {
         for (key, value) in values {
-            let shipped_kind = shipped
-                .get(section)
-                .and_then(|s| s.get(key))
-                .and_then(Kind::of);
+            let shipped_value = shipped.get(section).and_then(|s| s.get(key));
+            let shipped_kind = shipped_value.and_then(Kind::of);
             let mut wrong = None;
             if let Some(kind) = shipped_kind.filter(|k| !k.accepts(value)) {
                 wrong = Some(format!(
@@ -282,19 +280,18 @@ pub fn check(
             }
             // A duration of 0 where the shipped parameters have one over 0: a window of 0
             // holds nothing, a half-life of 0 decays nothing and finds no time to wake.
-            let shipped_value = shipped.get(section).and_then(|s| s.get(key));
-            let shipped_ms = shipped_value
-                .and_then(Value::as_str)
-                .and_then(crate::config::duration::parse_duration_ms);
-            if matches!(value, Value::Integer(0)) && shipped_ms.is_some_and(|ms| ms > 0) {
+            let shipped_duration = shipped_value.and_then(Value::as_str).filter(|text| {
+                crate::config::duration::parse_duration_ms(text).is_some_and(|ms| ms > 0)
+            });
+            if let (Value::Integer(0), Some(text)) = (value, shipped_duration) {
                 let (at, line) = locate(section, key);
                 out.push(Diagnostic::warning(
                     at,
                     line,
                     format!(
                         "[{section}] {key} = 0: a duration of 0 where the shipped parameters \
-                         have {}; a window of 0 holds nothing and a half-life of 0 never decays",
-                        shown(shipped_value.expect("a shipped duration has a value"))
+                         have {text:?}; a window of 0 holds nothing and a half-life of 0 never \
+                         decays"
                     ),
                 ));
             }
