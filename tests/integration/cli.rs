@@ -1,18 +1,6 @@
 //! The binary from the outside: exit codes, `check`, embedded `run`.
 
-use std::process::Command;
-
 use crate::support::*;
-
-fn tagstream() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
-    // Test streams have synthetic event times (from 2026-09-01), which may lie ahead of the wall
-    // clock wherever this runs; `clock.max_future` has its own tests (embedded.rs).
-    cmd.current_dir(repo())
-        .env("TAGSTREAM_LOG", "warn")
-        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off");
-    cmd
-}
 
 /// `tagstream check` on a rules directory holding `rules` (file name, text).
 fn check_rules(rules: &[(&str, &str)]) -> std::process::Output {

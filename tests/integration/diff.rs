@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 use tagstream::diff::{Replay, Report};
@@ -13,12 +13,7 @@ use crate::docs_support::{assert_valid, schemas};
 use crate::support::*;
 
 fn tagstream(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tagstream"))
-        .current_dir(repo())
-        .env("TAGSTREAM_LOG", "warn")
-        .args(args)
-        .output()
-        .unwrap()
+    crate::support::tagstream().args(args).output().unwrap()
 }
 
 /// The shipped parameters with `intent/purchase` needing one hit instead of two.

@@ -9,16 +9,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::*;
 
-fn tagstream() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
-    // Test streams have synthetic event times (from 2026-09-01), which may lie ahead of the wall
-    // clock wherever this runs; the tests of `clock.max_future` turn it back on.
-    cmd.current_dir(repo())
-        .env("TAGSTREAM_LOG", "warn")
-        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off");
-    cmd
-}
-
 fn run_args(args: &[&str]) -> std::process::Output {
     tagstream()
         .arg("run")

@@ -3,13 +3,10 @@
 
 use std::process::{Command, Output};
 
-use crate::support::*;
-
+/// With `info` logs: a refused run must not have logged that it started.
 fn tagstream() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
-    cmd.current_dir(repo())
-        .env("TAGSTREAM_LOG", "info")
-        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off");
+    let mut cmd = crate::support::tagstream();
+    cmd.env("TAGSTREAM_LOG", "info");
     cmd
 }
 

@@ -9,15 +9,10 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::support::*;
-
 fn tagstream() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
+    let mut cmd = crate::support::tagstream();
     // Log lines at `info`, so that every command has something to write to stderr.
-    cmd.current_dir(repo())
-        .env("TAGSTREAM_LOG", "info")
-        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off")
-        .stdin(Stdio::null());
+    cmd.env("TAGSTREAM_LOG", "info").stdin(Stdio::null());
     cmd
 }
 

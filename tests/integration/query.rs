@@ -32,15 +32,6 @@ pub fn fold_adds(text: &str) -> BTreeMap<String, BTreeMap<String, Held>> {
     users
 }
 
-fn tagstream(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
-    // The generated streams run past today: replays of them turn the future check off.
-    cmd.current_dir(cwd)
-        .env("TAGSTREAM_LOG", "warn")
-        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off");
-    cmd
-}
-
 /// The repo's rule pack, from any working directory.
 fn with_pack(cmd: &mut Command) -> &mut Command {
     let root = repo();
@@ -75,7 +66,7 @@ fn saved_run(dir: &Path) -> String {
     let mut bytes = Vec::new();
     tagstream::generate::generate(&opts, &mut bytes).unwrap();
     std::fs::write(dir.join("in.jsonl"), bytes).unwrap();
-    ok(with_pack(tagstream(dir).args([
+    ok(with_pack(tagstream_in(dir).args([
         "run",
         "--input",
         "in.jsonl",
@@ -188,7 +179,7 @@ fn segments_over_saved_state_equal_a_fold_of_the_output() {
     for (expr, pred) in EXPRESSIONS {
         let groups = groups_of(expr);
         let segment = |extra: &[&str]| {
-            let mut cmd = tagstream(d);
+            let mut cmd = tagstream_in(d);
             cmd.args(["segment", expr, "--state", "st"]).args(extra);
             ok(with_pack(&mut cmd).output().unwrap())
         };
@@ -240,7 +231,7 @@ fn bad_expressions_are_usage_errors_with_the_position() {
         ("lifecycle", 1, "write lifecycle/*"),
         ("vip/*", 1, "no declared tag"),
     ] {
-        let mut cmd = tagstream(d);
+        let mut cmd = tagstream_in(d);
         cmd.args(["segment", expr, "--state", "st"]);
         let out = with_pack(&mut cmd).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{expr}");
@@ -251,14 +242,14 @@ fn bad_expressions_are_usage_errors_with_the_position() {
         );
         assert!(out.stdout.is_empty());
     }
-    let mut cmd = tagstream(d);
+    let mut cmd = tagstream_in(d);
     cmd.args(["segment", "rfm/*", "--state", "nowhere"]);
     let out = with_pack(&mut cmd).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such state directory"));
     assert!(out.stdout.is_empty(), "no header without a source");
     // An empty segment still has its header.
-    let mut cmd = tagstream(d);
+    let mut cmd = tagstream_in(d);
     cmd.args([
         "segment",
         "lifecycle/new & lifecycle/mature",
@@ -314,7 +305,7 @@ fn explain_a_user_of_each_lifecycle_stage() {
             .iter()
             .find(|(_, tags)| tags.contains_key(&tag))
             .unwrap_or_else(|| panic!("a user in {tag}"));
-        let mut cmd = tagstream(d);
+        let mut cmd = tagstream_in(d);
         cmd.args(["explain", user, "--state", "st", "--changes", "out.jsonl"])
             .args(["--format", "json"]);
         let report: Value =
@@ -324,7 +315,7 @@ fn explain_a_user_of_each_lifecycle_stage() {
             .filter(|l| l.contains(&format!("\"user_id\":{}", Value::from(user.as_str()))))
             .count();
         check_explain(&report, user, held, changes);
-        let mut cmd = tagstream(d);
+        let mut cmd = tagstream_in(d);
         cmd.args(["explain", user, "--state", "st"]);
         let text = ok(with_pack(&mut cmd).output().unwrap());
         assert!(
@@ -332,20 +323,20 @@ fn explain_a_user_of_each_lifecycle_stage() {
             "{text}"
         );
     }
-    let mut cmd = tagstream(d);
+    let mut cmd = tagstream_in(d);
     cmd.args(["explain", "no-such-user", "--state", "st"]);
     let out = with_pack(&mut cmd).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown user \"no-such-user\""));
     // The input instead of the output: the wrong file, said so.
     let someone = folded.keys().next().unwrap();
-    let mut cmd = tagstream(d);
+    let mut cmd = tagstream_in(d);
     cmd.args(["explain", someone, "--state", "st", "--changes", "in.jsonl"]);
     let out = with_pack(&mut cmd).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a tag change"));
     // A file that is not there: the flag that named it is said too.
-    let mut cmd = tagstream(d);
+    let mut cmd = tagstream_in(d);
     cmd.args([
         "explain",
         someone,

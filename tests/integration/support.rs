@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -20,6 +21,22 @@ pub const T0: i64 = 1_788_220_800_000;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary, run from the repo with warnings-only logs. Test streams have synthetic event
+/// times (from 2026-09-01), which may lie ahead of the wall clock wherever this runs, so the
+/// future check is off; `clock.max_future` has its own tests (embedded.rs).
+pub fn tagstream() -> Command {
+    tagstream_in(&repo())
+}
+
+/// [`tagstream`] run from `cwd`.
+pub fn tagstream_in(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tagstream"));
+    cmd.current_dir(cwd)
+        .env("TAGSTREAM_LOG", "warn")
+        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off");
+    cmd
 }
 
 /// The default rule pack shipped in the repo, with optional `TAGSTREAM_*` overrides.
