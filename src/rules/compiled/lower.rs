@@ -346,6 +346,13 @@ impl Lowerer<'_> {
         {
             return unsupported("a changing method inside a chain");
         }
+        match (&target, &mut links[..]) {
+            (Expr::Local(slot), [Link::Get(getter)]) => return Ok(Expr::Get(*slot, *getter)),
+            (Expr::Local(slot), [Link::Call(native, args)]) => {
+                return Ok(Expr::Method(*slot, *native, std::mem::take(args)));
+            }
+            _ => {}
+        }
         Ok(Expr::Chain(Box::new(Chain {
             target,
             links: links.into_boxed_slice(),

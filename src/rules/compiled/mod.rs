@@ -93,6 +93,11 @@ enum Expr {
     Block(Box<[Stmt]>),
     /// `target.a.b(x).c`.
     Chain(Box<Chain>),
+    /// `variable.property`, the most common chain: read in place, without the chain's
+    /// argument bookkeeping.
+    Get(u16, Getter),
+    /// `variable.f(args)` where `f` leaves the variable as it is: a chain of one call.
+    Method(u16, Native, Box<[Expr]>),
     /// `variable.f(args)` where `f` changes the variable.
     MethodMut(u16, Native, Box<[Expr]>),
     Native(Native, Box<[Expr]>),

@@ -139,10 +139,17 @@ impl<'a> Machine<'a> {
 
     /// A native's result within the data limits, which Rhai checks on every result (a chat
     /// text may well be longer than a script's strings may be).
+    #[inline]
     fn measured(&self, value: V) -> Res<V> {
         if matches!(value, V::Str(_) | V::Array(_) | V::Map(_)) {
-            within_limits(self.limits, value.data_sizes()?)?;
+            return self.measure(value);
         }
+        Ok(value)
+    }
+
+    #[inline(never)]
+    fn measure(&self, value: V) -> Res<V> {
+        within_limits(self.limits, value.data_sizes()?)?;
         Ok(value)
     }
 
@@ -356,6 +363,13 @@ impl<'a> Machine<'a> {
             }
             Expr::Op(op, a, b) => self.op(*op, a, b, base),
             Expr::Chain(chain) => self.chain(chain, base),
+            Expr::Get(slot, getter) => {
+                // What the chain counts: itself and its one link, twice.
+                self.tick_n(4)?;
+                let value = getter.get(&self.stack[base + usize::from(*slot)], self.ctx)?;
+                Ok(self.measured(value)?)
+            }
+            Expr::Method(slot, native, args) => self.method(*slot, native, args, base),
             Expr::Native(native, args) => self.native(native, args, base),
             Expr::MethodMut(slot, native, args) => self.method_mut(*slot, native, args, base),
             Expr::Script(f, args) => self.script(*f, args, base),
@@ -408,6 +422,20 @@ impl<'a> Machine<'a> {
     fn native(&mut self, native: &Native, args: &[Expr], base: usize) -> Step<V> {
         self.tick_n(2)?;
         let start = self.push_args(args, base)?;
+        let result = native.call(self.ctx, &self.stack[start..]);
+        self.stack.truncate(start);
+        Ok(self.measured(result?)?)
+    }
+
+    /// A chain of one call on a variable: the receiver, then the arguments, go on the stack.
+    #[inline(never)]
+    fn method(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
+        // What the chain counts (itself and its link, twice), and reading the variable.
+        self.tick_n(5)?;
+        let start = self.stack.len();
+        let receiver = self.stack[base + usize::from(slot)].clone();
+        self.stack.push(receiver);
+        self.push_args(args, base)?;
         let result = native.call(self.ctx, &self.stack[start..]);
         self.stack.truncate(start);
         Ok(self.measured(result?)?)
