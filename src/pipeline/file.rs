@@ -245,7 +245,7 @@ pub fn run_watched(
         open_output(&dead, "dead-letter output")?,
         &dead.name(),
     );
-    let stop = Stop::on_signals().map_err(io_err(Path::new("signal handlers")))?;
+    let stop = Stop::on_signals(watch.is_none()).map_err(io_err(Path::new("signal handlers")))?;
     // Every stream is open and the state restored: what could refuse the run has not.
     ready();
     let exporter = Exporter::new(crate::metrics::global(), pack);

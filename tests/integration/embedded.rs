@@ -349,6 +349,64 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
     }
 }
 
+/// A run without hot reload (here: saved state) takes SIGHUP, which would otherwise end the
+/// process with nothing saved, and carries on: the next event is processed and the state is
+/// saved at the end.
+#[test]
+fn sighup_without_hot_reload_is_ignored_and_the_run_carries_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut child = tagstream()
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--dead-letter",
+            "/dev/null",
+            "--state",
+        ])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let now = wall_ms() - DAY;
+    stdin
+        .write_all((chat("u1", now, "多少钱") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let out = child.stdout.take().unwrap();
+    let (_, out) = lines_until(out, "intent/price", Duration::from_secs(10));
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -HUP {}", child.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    stdin
+        .write_all((chat("u2", now, "退款") + "\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let (_, _out) = lines_until(out, "\"u2\"", Duration::from_secs(10));
+    drop(stdin);
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(err.contains("SIGHUP ignored"), "{err}");
+    assert!(
+        state.join("tagstream.state").is_file(),
+        "no state saved: {err}"
+    );
+}
+
 #[test]
 fn a_byte_order_mark_is_skipped_and_blank_lines_are_counted() {
     let dir = tempfile::tempdir().unwrap();
