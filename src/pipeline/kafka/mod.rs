@@ -132,6 +132,11 @@ fn partition_count(
     shutdown: &AtomicBool,
 ) -> Result<i32, KafkaRunError> {
     let consumer: BaseConsumer = client.create()?;
+    let bootstrap = client
+        .get("bootstrap.servers")
+        .unwrap_or_default()
+        .to_string();
+    let started = Instant::now();
     let mut backoff = Duration::from_millis(500);
     loop {
         if shutdown.load(Ordering::SeqCst) {
@@ -149,7 +154,9 @@ fn partition_count(
                         }
                         _ => Err(format!("input topic {topic:?} does not exist yet")),
                     },
-                    Err(e) => Err(format!("cluster not reachable: {e}")),
+                    Err(e) => Err(format!(
+                        "cluster at {bootstrap} not reachable (kafka.bootstrap_servers): {e}"
+                    )),
                 },
             )
             .collect();
@@ -161,7 +168,11 @@ fn partition_count(
                 )))
             }
             Err(why) => {
-                tracing::warn!(retry_in = ?backoff, "{why}; waiting");
+                tracing::warn!(
+                    retry_in = ?backoff,
+                    waiting_for = ?Duration::from_secs(started.elapsed().as_secs()),
+                    "{why}; retrying until it answers or the process is stopped"
+                );
                 // In steps, so that a shutdown asked for meanwhile is not kept waiting.
                 let until = Instant::now() + backoff;
                 while Instant::now() < until && !shutdown.load(Ordering::SeqCst) {
