@@ -227,6 +227,13 @@ impl<'o> Gen<'o> {
                 batch.push((e.ts, What::Persona(next_persona)));
                 next_persona += 1;
             }
+            if h + 1 == hours && owed > 0 && active.total == 0 {
+                // No one is left to draw from (a few users, each seen once or gone): the lines
+                // still owed go to those who joined, alike, so the stream has its --events lines.
+                for &u in &joins[..next_join] {
+                    active.add(u as usize, 1);
+                }
+            }
             // A backlog (no one active yet) is paid off gradually rather than in one burst.
             let cap = if h + 1 == hours { owed } else { 2 * quota + 2 };
             let draws = if active.total > 0 {
@@ -378,6 +385,25 @@ mod tests {
                 back.abs_diff(expected) <= expected / 5,
                 "{back} late, expected about {expected}"
             );
+        }
+    }
+
+    /// A few users over a short span may all have left before the end: the lines still owed
+    /// go to them all the same (2 lines came out of 50 asked before).
+    #[test]
+    fn a_few_users_still_get_every_line_asked() {
+        for (users, days) in [(1, 1), (2, 2), (2, 4), (1, 7), (2, 7), (3, 60)] {
+            for seed in 1..20 {
+                let (_, stats) = run(&GenOptions {
+                    seed,
+                    ..opts(users, 50, days)
+                });
+                assert!(
+                    stats.lines.abs_diff(50) <= 2,
+                    "{users} users over {days} days, seed {seed}: {} lines",
+                    stats.lines
+                );
+            }
         }
     }
 
