@@ -167,6 +167,15 @@ fn sizes_and_dates_that_make_no_stream_are_refused() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("invalid value"), "{args:?}: {err}");
     }
+    // A start that is fine, with days that run past the last year event times may have.
+    let output = tagstream()
+        .args(["generate", "--start", "2099-12-30", "--days", "10"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("use --days 2 or less"), "{err}");
+    assert!(output.stdout.is_empty());
 }
 
 #[test]
