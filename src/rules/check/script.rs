@@ -279,14 +279,21 @@ impl Walker<'_> {
                     ),
                 ));
             }
-        } else if name.starts_with("on_") {
+        } else {
+            let meant = handlers.iter().find(|h| same_but_case(name, h));
+            if !name.starts_with("on_") && meant.is_none() {
+                return;
+            }
+            let hint = match meant {
+                Some(h) => format!("; did you mean `{h}`?"),
+                None => suggest(name, handlers.iter().copied()),
+            };
             self.out.push(Diagnostic::error(
                 self.path,
                 line,
                 format!(
-                    "`{name}` is named like a handler but is not one, so it never runs (handlers: {}){}",
+                    "`{name}` is named like a handler but is not one, so it never runs (handlers: {}){hint}",
                     handlers.join(", "),
-                    suggest(name, handlers.iter().copied())
                 ),
             ));
         }
@@ -394,4 +401,15 @@ fn is_chain_link(path: &[ASTNode], e: &Expr) -> bool {
         Some(ASTNode::Expr(Expr::Index(b, ..))) => std::ptr::eq(&b.rhs, e),
         _ => false,
     }
+}
+
+/// `onchat`, `onChat`, `On_chat` for `on_chat`: the same name but for case and underscores.
+fn same_but_case(name: &str, handler: &str) -> bool {
+    let letters = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_')
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    letters(name) == letters(handler)
 }

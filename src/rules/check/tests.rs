@@ -150,6 +150,18 @@ fn misspelt_handlers_and_wrong_parameters_are_errors() {
         &format!("{rule}:5:"),
         "handler `on_chat` must take 2 parameters",
     );
+    // The same name but for case and underscores, beside a handler that does run.
+    for name in ["onchat", "onChat", "On_chat", "ON_CHAT"] {
+        let f = Fixture::shipped_with(
+            "handlers.rhai",
+            &format!("fn on_click(event, user) {{ }}\n\nfn {name}(event, user) {{\n    tag(\"intent/price\");\n}}\n"),
+            |p| p,
+        );
+        let c = f.check(&[]);
+        let rule = f.path("rules/handlers.rhai");
+        find(&c, &format!("{rule}:3:"), "did you mean `on_chat`?");
+        assert!(c.errors() > 0, "{name}: {:?}", shown(&c));
+    }
 }
 
 #[test]
