@@ -106,6 +106,42 @@ fn check_names_rules_that_run_interpreted() {
     assert!(!text.contains("plain.rhai"), "{text}");
 }
 
+/// Why a rule runs interpreted is said in the script's terms, not Rust's or the AST's.
+#[test]
+fn the_reason_a_rule_runs_interpreted_is_in_script_terms() {
+    for (body, reason) in [
+        (
+            "for i in 0..3 { tag(\"intent/price\"); }",
+            "(a range (`a..b`))",
+        ),
+        (
+            "for i in 0..=3 { tag(\"intent/price\"); }",
+            "(a range (`a..=b`))",
+        ),
+        (
+            "let f = |x| x + 1; if f.call(1) > 1 { tag(\"intent/price\"); }",
+            "(a closure (`|x| …`))",
+        ),
+        (
+            "if \"价\" in event.text { tag(\"intent/price\"); }",
+            "`x in y`",
+        ),
+    ] {
+        let out = check_rules(&[(
+            "r.rhai",
+            &format!("fn on_chat(event, user) {{\n    {body}\n}}\n"),
+        )]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{body}: {text}");
+        let note = text.lines().find(|l| l.contains("runs in the interpreter"));
+        let note = note.unwrap_or_else(|| panic!("{body}: no note in {text}"));
+        assert!(note.contains(reason), "{body}: {note}");
+        for jargon in ["core::", "i64", "Range<", "outside the function", "/2"] {
+            assert!(!note.contains(jargon), "{body}: {note}");
+        }
+    }
+}
+
 #[test]
 fn check_reports_undeclared_tag_with_file_and_line() {
     let out = check_rules(&[(

@@ -148,7 +148,11 @@ impl Lowerer<'_> {
             .find(|(n, _)| n.as_str() == name)
             .map(|(_, slot)| *slot)
             .map_or_else(
-                || unsupported(format!("variable `{name}` from outside the function")),
+                || {
+                    unsupported(format!(
+                        "variable `{name}` from outside the function (a global or a closure's capture)"
+                    ))
+                },
                 Ok,
             )
     }
@@ -272,7 +276,7 @@ impl Lowerer<'_> {
                     None => Expr::Const(V::Unit),
                 })
             }
-            other => return unsupported(format!("statement {other:?}")),
+            other => return unsupported(construct(&format!("{other:?}"))),
         })
     }
 
@@ -314,7 +318,7 @@ impl Lowerer<'_> {
             RExpr::Index(x, flags, ..) => self.chain(&x.lhs, &x.rhs, false, *flags)?,
             RExpr::And(items, ..) => Expr::And(self.exprs(items)?),
             RExpr::Or(items, ..) => Expr::Or(self.exprs(items)?),
-            other => return unsupported(format!("expression {other:?}")),
+            other => return unsupported(construct(&format!("{other:?}"))),
         })
     }
 
@@ -397,7 +401,7 @@ impl Lowerer<'_> {
                 self.link(&x.lhs, out)?;
                 self.links(&x.rhs, matches!(rhs, RExpr::Dot(..)), *flags, out)
             }
-            other => unsupported(format!("chain {other:?}")),
+            other => unsupported(construct(&format!("{other:?}"))),
         }
     }
 
@@ -420,10 +424,10 @@ impl Lowerer<'_> {
                 let args = self.call_args(call)?;
                 // `x.f(a)` is `f(x, a)`: the receiver is the native's first argument.
                 let native = Native::parse(&call.name, args.len() + 1)
-                    .ok_or_else(|| Unsupported(format!("method `{}`/{}", call.name, args.len())))?;
+                    .ok_or_else(|| Unsupported(calling("method", &call.name, args.len())))?;
                 out.push(Link::Call(native, args));
             }
-            other => return unsupported(format!("chain link {other:?}")),
+            other => return unsupported(construct(&format!("{other:?}"))),
         }
         Ok(())
     }
@@ -447,7 +451,7 @@ impl Lowerer<'_> {
             return Ok(Expr::Script(index, args));
         }
         let native = Native::parse(&call.name, args.len())
-            .ok_or_else(|| Unsupported(format!("function `{}`/{}", call.name, args.len())))?;
+            .ok_or_else(|| Unsupported(calling("function", &call.name, args.len())))?;
         if native.mutates() {
             return unsupported(format!("`{}` called as a function", call.name));
         }
@@ -473,7 +477,48 @@ fn operator(op: &Token, args: Box<[Expr]>) -> Lowered<Expr> {
 
 /// A constant folded by Rhai's optimiser (for example an inlined parameter list).
 fn constant(d: &Dynamic) -> Lowered<Expr> {
-    V::from_dynamic(d.clone())
-        .map(Expr::Const)
-        .map_err(|_| Unsupported(format!("constant of type {}", d.type_name())))
+    V::from_dynamic(d.clone()).map(Expr::Const).map_err(|_| {
+        let ty = d.type_name();
+        Unsupported(if ty.contains("RangeInclusive") {
+            "a range (`a..=b`)".into()
+        } else if ty.contains("Range") {
+            "a range (`a..b`)".into()
+        } else if ty == "Fn" {
+            "a function pointer or closure".into()
+        } else {
+            format!("a value of type {}", ty.rsplit("::").next().unwrap_or(ty))
+        })
+    })
+}
+
+/// A call the compiled form has no native for, as the script wrote it.
+fn calling(what: &str, name: &str, args: usize) -> String {
+    let written = if name == "contains" && what == "function" {
+        " (what `x in y` calls)"
+    } else {
+        ""
+    };
+    format!("{what} `{name}` with {args} argument(s){written}")
+}
+
+/// What a Rhai syntax node is, in the script's terms, from its debug form (whose first word
+/// names its kind); the node itself can be long.
+fn construct(debug: &str) -> String {
+    let kind: String = debug
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    match kind.as_str() {
+        "TryCatch" => "`try … catch`".into(),
+        "Import" => "`import`".into(),
+        "Export" => "`export`".into(),
+        "Share" => "a closure's captured variable".into(),
+        "Fn" | "FnPointer" => "a function pointer (`Fn(…)`)".into(),
+        "Custom" => "custom syntax".into(),
+        "Coalesce" => "`??`".into(),
+        "ThisPtr" | "this" => "`this`".into(),
+        "CharConstant" => "a character literal".into(),
+        "" => "a construct the compiled form lacks".into(),
+        other => format!("the construct `{other}`"),
+    }
 }

@@ -150,6 +150,10 @@ impl Program {
     pub fn compile(ast: &AST, switch_hashes: bool) -> Result<Program, Unsupported> {
         let mut table = HashMap::new();
         for (i, def) in ast.iter_fn_def().enumerate() {
+            // Rhai makes each closure a function of this name.
+            if def.name.starts_with("anon$") {
+                return Err(Unsupported("a closure (`|x| …`)".into()));
+            }
             let index = u16::try_from(i).map_err(|_| Unsupported("too many functions".into()))?;
             table.insert((def.name.clone(), def.params.len()), index);
         }
