@@ -165,7 +165,13 @@ impl Walker<'_> {
                     }
                     _ => self.arg_needs(Some(value), Need::Duration),
                 },
-                "score" => self.arg_needs(Some(value), Need::Number),
+                "score" => match literal_kind(value) {
+                    Some(kind) => self.error(
+                        value.position(),
+                        format!("tag(): score must be a number, not {kind}"),
+                    ),
+                    None => self.arg_needs(Some(value), Need::Number),
+                },
                 "reason" => {}
                 other => {
                     let message = format!(
@@ -298,5 +304,18 @@ mod tests {
                 (3, "order".to_string())
             ]
         );
+    }
+}
+
+/// What a literal that is not a number is, for a message; `None` for a number or anything
+/// that is not a literal.
+fn literal_kind(e: &Expr) -> Option<&'static str> {
+    match e {
+        Expr::StringConstant(..) | Expr::InterpolatedString(..) => Some("text"),
+        Expr::BoolConstant(..) => Some("true or false"),
+        Expr::Array(..) => Some("an array"),
+        Expr::Map(..) => Some("a map"),
+        Expr::Unit(..) => Some("()"),
+        _ => None,
     }
 }

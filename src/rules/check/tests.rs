@@ -177,6 +177,8 @@ fn event_fields_tag_options_durations_and_event_types_are_checked_as_written() {
     user.wake_in("soon");
     let g = user.tag_in("lifecycles");
     let k = switch event.type { "chat" => 1, "clik" => 2, _ => 0 };
+    tag("intent/price", #{ score: "high" });
+    tag("intent/price", #{ score: 0.5, reason: "fine" });
 }
 "#,
         |p| p,
@@ -204,6 +206,16 @@ fn event_fields_tag_options_durations_and_event_types_are_checked_as_written() {
         "group \"lifecycles\" is not declared",
     );
     find(&c, &format!("{rule}:9:"), "unknown event type \"clik\"");
+    find(
+        &c,
+        &format!("{rule}:10:"),
+        "score must be a number, not text",
+    );
+    assert!(
+        !shown(&c).iter().any(|l| l.contains(&format!("{rule}:11:"))),
+        "{:?}",
+        shown(&c)
+    );
 }
 
 #[test]
