@@ -69,7 +69,7 @@ pub enum DecodeError {
     },
     #[error("unknown event type {0:?}")]
     UnknownType(String),
-    #[error("`user_id` must be 1..={max} bytes, got {0}", max = MAX_USER_ID_BYTES)]
+    #[error("`user_id` must be 1 to {max} bytes, got {0}", max = MAX_USER_ID_BYTES)]
     UserIdLength(usize),
     /// Holds the value as JSON text, e.g. `"yesterday"` or `1.5`.
     #[error("field `ts` is not an RFC 3339 time or epoch milliseconds: {0}")]

@@ -143,7 +143,7 @@ fn missing_user_id() {
 fn empty_user_id() {
     let e = err(r#"{"type":"chat","user_id":"","ts":1700000000000,"text":"hi"}"#);
     assert_eq!(e, DecodeError::UserIdLength(0));
-    assert_eq!(e.to_string(), "`user_id` must be 1..=128 bytes, got 0");
+    assert_eq!(e.to_string(), "`user_id` must be 1 to 128 bytes, got 0");
 }
 
 #[test]
