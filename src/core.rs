@@ -464,6 +464,11 @@ impl Processor {
 /// The dead letter of a record that does not decode (logged here, counted by the caller).
 pub fn invalid_input(error: &DecodeError, raw: &[u8], source: &Source) -> DeadLetter {
     tracing::debug!(source = %source, reason = error.kind(), "dead letter: invalid input");
+    // The reason says how much of the line its payload keeps.
+    let raw = match error {
+        DecodeError::OversizeLine { kept } => raw.get(..*kept).unwrap_or(raw),
+        _ => raw,
+    };
     DeadLetter::of_record(
         error.kind(),
         error.to_string(),

@@ -50,15 +50,15 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Events in the generated stream [default: 1000000, or 50000 with --quick].
-    #[arg(long, value_parser = crate::cli::at_least_one)]
+    #[arg(long, value_parser = crate::cli::at_least_one, allow_negative_numbers = true)]
     pub events: Option<u64>,
     /// Users in the generated stream [default: 100000, or 5000 with --quick].
-    #[arg(long, value_parser = crate::cli::at_least_one)]
+    #[arg(long, value_parser = crate::cli::at_least_one, allow_negative_numbers = true)]
     pub users: Option<u64>,
     /// Days of event time the stream spans, 1 to 3650.
-    #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(long, default_value_t = 28, value_parser = crate::cli::whole_number::<u32>(1, 3650), allow_negative_numbers = true)]
     pub days: u32,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = crate::cli::whole_number::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// A small stream (CI): finishes in seconds.
     #[arg(long)]

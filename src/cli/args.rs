@@ -69,7 +69,7 @@ pub struct RunArgs {
     pub dead_letter: Option<PathBuf>,
     /// Embedded mode: threads the users are split over, 1 to 256 (default: the number of
     /// cores). The tags are the same for any number; the order of the output lines depends on it.
-    #[arg(long, value_name = "N", value_parser = parse_workers)]
+    #[arg(long, value_name = "N", value_parser = parse_workers, allow_negative_numbers = true)]
     pub workers: Option<usize>,
     /// Embedded mode: restore users, clock and timers from DIR before the run and save them
     /// back after it (created when missing). Without it (or `state.embedded`), nothing is kept.
@@ -93,25 +93,25 @@ pub struct TestArgs {
 pub struct GenerateArgs {
     /// Users in the stream (at least 1); each has at least one event, so no more users than
     /// --events appear.
-    #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 10_000, value_parser = at_least_one, allow_negative_numbers = true)]
     pub users: u64,
     /// Lines in the stream (at least 1), invalid ones included; the refunds of paid orders
     /// and the --personas come on top.
-    #[arg(long, default_value_t = 100_000, value_parser = at_least_one)]
+    #[arg(long, default_value_t = 100_000, value_parser = at_least_one, allow_negative_numbers = true)]
     pub events: u64,
     /// Days of event time from --start, 1 to 3650.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    #[arg(long, default_value_t = 60, value_parser = whole_number::<u32>(1, 3650), allow_negative_numbers = true)]
     pub days: u32,
     /// The first day of event time (UTC), YYYY-MM-DD.
     #[arg(long, value_name = "DATE", default_value = "2026-09-01", value_parser = parse_start)]
     pub start: i64,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = whole_number::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// Share of invalid lines, per mille (0 to 1000).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    #[arg(long, default_value_t = 5, value_parser = whole_number::<u32>(0, 1000), allow_negative_numbers = true)]
     pub invalid_per_mille: u32,
     /// Share of late events, per mille (0 to 1000).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    #[arg(long, default_value_t = 10, value_parser = whole_number::<u32>(0, 1000), allow_negative_numbers = true)]
     pub late_per_mille: u32,
     /// Add the scripted persona users (every lifecycle stage and RFM segment).
     #[arg(long)]
@@ -138,18 +138,34 @@ fn parse_start(text: &str) -> Result<i64, String> {
 
 /// A count of at least 1.
 pub(crate) fn at_least_one(text: &str) -> Result<u64, String> {
-    match text.trim().parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        Ok(_) => Err("must be at least 1".to_string()),
-        Err(_) => Err(format!(
-            "expected a whole number of at least 1, not {text:?}"
-        )),
-    }
+    whole_number(1, u64::MAX)(text)
 }
 
 fn parse_workers(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
-        _ => Err(format!("expected a whole number from 1 to {MAX_WORKERS}")),
+    whole_number(1, MAX_WORKERS as u64)(text)
+}
+
+/// A parser of a whole number from `min` to `max`, refusing anything else in words ("expected
+/// a whole number from 1 to 3650") rather than Rust's ("invalid digit found in
+/// string", "0 is not in 1..=3650"). Its flag should set `allow_negative_numbers`, so that
+/// `--days -3` is refused the same way rather than taken for an unknown flag `-3`.
+pub(crate) fn whole_number<T: TryFrom<u64>>(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        text.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| {
+                let range = match (min, max) {
+                    (0, u64::MAX) => "a whole number of 0 or more".to_string(),
+                    (min, u64::MAX) => format!("a whole number of at least {min}"),
+                    (min, max) => format!("a whole number from {min} to {max}"),
+                };
+                format!("expected {range}")
+            })
     }
 }

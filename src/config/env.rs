@@ -114,10 +114,26 @@ pub fn apply_env_overrides(
                 err(format!("unknown key `{key}` in section [{section}]{hint}"))
             })?;
         let typed = typed_like(template, value)
-            .ok_or_else(|| err(format!("{value:?} is not a valid {}", template.type_str())))?;
+            .ok_or_else(|| err(format!("{value:?} is not {}", kind_words(template))))?;
         section_table.insert(key.clone(), typed);
     }
     Ok(())
+}
+
+/// What an override of a key holding `template` must be, in words.
+fn kind_words(template: &Value) -> &'static str {
+    match template {
+        Value::Boolean(_) => "true or false (or yes/no, on/off, 1/0)",
+        Value::Integer(_) => "a whole number",
+        Value::Float(_) => "a number",
+        Value::Array(items) => match items.first() {
+            Some(Value::Integer(_)) => "a comma-separated list of whole numbers",
+            Some(Value::Float(_)) => "a comma-separated list of numbers",
+            Some(Value::Boolean(_)) => "a comma-separated list of true or false",
+            _ => "a comma-separated list",
+        },
+        _ => "text",
+    }
 }
 
 fn typed_like(template: &Value, text: &str) -> Option<Value> {

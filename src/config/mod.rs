@@ -8,6 +8,7 @@
 pub mod duration;
 mod env;
 pub mod spans;
+pub mod wording;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,16 +42,17 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// Wraps a TOML error with the line it points at.
+    /// Wraps a TOML error with the line it points at. A value of the wrong type is named by
+    /// its key, and the problem told in the file's words ([`wording`]), not in serde's.
     pub fn toml(path: &str, text: &str, err: &toml::de::Error) -> ConfigError {
-        let line = err
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(1);
+        let start = err.span().map(|span| span.start.min(text.len()));
+        let line = start.map_or(1, |at| text[..at].matches('\n').count() + 1);
+        let key = start.and_then(|at| TomlLines::new(text).key_at(at));
+        let message = wording::toml_message(err.message(), key.as_deref());
         ConfigError::At {
             path: path.to_string(),
             line,
-            message: err.message().to_string(),
+            message,
         }
     }
 }
@@ -499,6 +501,54 @@ mod tests {
         ] {
             assert_eq!(load(name, "x"), Ok(()), "{name}");
         }
+    }
+
+    /// A value of the wrong type, in the file or in an override, is told in words rather than
+    /// serde's (`invalid type: integer `30`, expected a string`), by the key that holds it and
+    /// at its own line.
+    #[test]
+    fn wrong_types_are_told_in_plain_words() {
+        let load = |text: &str| {
+            let file = write(text);
+            let err = Config::load(file.path(), true, &[])
+                .unwrap_err()
+                .to_string();
+            err.replace(&file.path().display().to_string(), "f")
+        };
+        assert_eq!(
+            load("[clock]\n# wall clock\nidle_after = 30\n"),
+            "f:3: clock.idle_after must be text in quotes, not 30"
+        );
+        assert_eq!(
+            load("[kafka]\ninput_topics = \"orders\"\n"),
+            "f:2: kafka.input_topics must be a list in brackets, not \"orders\""
+        );
+        assert_eq!(
+            load("[kafka.options]\n\"session.timeout.ms\" = 6000\n"),
+            "f:2: kafka.options.\"session.timeout.ms\" must be text in quotes, not 6000"
+        );
+        assert_eq!(
+            load("[clock]\nidle_follows_wall_clock = \"yes\"\n"),
+            "f:2: clock.idle_follows_wall_clock must be true or false, not \"yes\""
+        );
+        assert_eq!(
+            load("[kafka]\ngroupid = \"g\"\n")
+                .split(", expected")
+                .next(),
+            Some("f:2: unknown key `groupid`")
+        );
+        let err = Config::load(
+            Path::new("/nonexistent"),
+            false,
+            &vars(&[("TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK", "maybe")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "environment variable TAGSTREAM_CLOCK__IDLE_FOLLOWS_WALL_CLOCK: \"maybe\" is not \
+             true or false (or yes/no, on/off, 1/0)"
+        );
     }
 
     #[test]

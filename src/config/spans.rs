@@ -57,6 +57,14 @@ impl<'t> TomlLines<'t> {
             .unwrap_or(1)
     }
 
+    /// The dotted key (`clock.idle_after`, `keywords."intent/price".hits`) whose value holds
+    /// byte `offset`: the innermost one, for a value inside an inline table. Items of arrays
+    /// are named by their array's key.
+    pub fn key_at(&self, offset: usize) -> Option<String> {
+        let mut path = Vec::new();
+        key_in_table(self.doc.as_ref()?.as_table(), offset, &mut path).then(|| path.join("."))
+    }
+
     fn span(&self, path: &[Seg], want_key: bool) -> Option<usize> {
         let doc = self.doc.as_ref()?;
         let (last, parents) = path.split_last()?;
@@ -108,6 +116,61 @@ impl<'t> TomlLines<'t> {
     }
 }
 
+/// Whether a value of `table` (or of a table inside it) holds `offset`; `path` is left naming
+/// its key.
+fn key_in_table(table: &dyn TableLike, offset: usize, path: &mut Vec<String>) -> bool {
+    for (key, item) in table.iter() {
+        path.push(key_segment(key));
+        let found = match item {
+            Item::Value(value) => key_in_value(value, offset, path),
+            Item::Table(t) => key_in_table(t, offset, path),
+            Item::ArrayOfTables(tables) => tables.iter().any(|t| key_in_table(t, offset, path)),
+            Item::None => false,
+        };
+        if found {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn key_in_value(value: &Value, offset: usize, path: &mut Vec<String>) -> bool {
+    if !value.span().is_some_and(|s| s.contains(&offset)) {
+        return false;
+    }
+    match value {
+        Value::InlineTable(t) => {
+            key_in_table(t, offset, path);
+        }
+        Value::Array(items) => {
+            for item in items.iter() {
+                if let Value::InlineTable(t) = item {
+                    if item.span().is_some_and(|s| s.contains(&offset)) {
+                        key_in_table(t, offset, path);
+                        break;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    true
+}
+
+/// A key as written in TOML: bare when it can be, quoted otherwise.
+fn key_segment(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +210,19 @@ mod tests {
             Some(16)
         );
         assert_eq!(l.best(&[Seg::Key("a"), Seg::Key("nope")]), 2);
+    }
+
+    #[test]
+    fn a_value_is_named_by_its_key() {
+        let l = TomlLines::new(TEXT);
+        let at = |needle: &str| TEXT.find(needle).unwrap();
+        assert_eq!(l.key_at(at("1\n")).as_deref(), Some("a.x"));
+        assert_eq!(l.key_at(at("\"q\"")).as_deref(), Some("a.list"));
+        assert_eq!(
+            l.key_at(at("[\"(\"]")).as_deref(),
+            Some("keywords.\"t/u\".patterns")
+        );
+        assert_eq!(l.key_at(at("2 }")).as_deref(), Some("case.step.at"));
+        assert_eq!(l.key_at(at("# keywords")), None);
     }
 }

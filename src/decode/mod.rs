@@ -40,8 +40,13 @@ pub const END_TS_MS: i64 = 4_102_444_800_000;
 /// Why a message is not a valid event. `Display` is the reason written to the dead letter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("message of {0} bytes exceeds the {max}-byte limit", max = MAX_EVENT_BYTES)]
+    /// A Kafka message over [`MAX_EVENT_BYTES`]: it arrives whole, so its length is known.
+    #[error("message of {0} bytes is longer than the {max}-byte limit (1 MiB)", max = MAX_EVENT_BYTES)]
     Oversize(usize),
+    /// A line over [`MAX_EVENT_BYTES`]: the file reader stops a byte past the limit, so its
+    /// length is not known, and its dead letter keeps its first `kept` bytes ([`oversize_cut`]).
+    #[error("line longer than the {max}-byte limit (1 MiB); payload cut to its first {kept} bytes", max = MAX_EVENT_BYTES)]
+    OversizeLine { kept: usize },
     #[error("empty message")]
     Empty,
     #[error("not valid UTF-8")]
@@ -64,7 +69,7 @@ pub enum DecodeError {
     },
     #[error("unknown event type {0:?}")]
     UnknownType(String),
-    #[error("`user_id` must be 1..={max} bytes, got {0}", max = MAX_USER_ID_BYTES)]
+    #[error("`user_id` must be 1 to {max} bytes, got {0}", max = MAX_USER_ID_BYTES)]
     UserIdLength(usize),
     /// Holds the value as JSON text, e.g. `"yesterday"` or `1.5`.
     #[error("field `ts` is not an RFC 3339 time or epoch milliseconds: {0}")]
@@ -92,7 +97,7 @@ impl DecodeError {
     /// and so has unbounded cardinality).
     pub fn kind(&self) -> &'static str {
         match self {
-            DecodeError::Oversize(_) => "oversize",
+            DecodeError::Oversize(_) | DecodeError::OversizeLine { .. } => "oversize",
             DecodeError::Empty => "empty",
             DecodeError::NotUtf8 => "not_utf8",
             DecodeError::NotJson(_) => "not_json",
@@ -119,7 +124,12 @@ impl DecodeError {
 /// cheapest first: size, emptiness, UTF-8, JSON syntax, duplicate keys, then the fields.
 pub fn decode(bytes: &[u8], source: &Source) -> Result<Event, DecodeError> {
     if bytes.len() > MAX_EVENT_BYTES {
-        return Err(DecodeError::Oversize(bytes.len()));
+        return Err(match source {
+            Source::File { .. } => DecodeError::OversizeLine {
+                kept: oversize_cut(bytes),
+            },
+            _ => DecodeError::Oversize(bytes.len()),
+        });
     }
     if bytes
         .iter()
@@ -141,6 +151,16 @@ pub fn decode(bytes: &[u8], source: &Source) -> Result<Event, DecodeError> {
             _ => DecodeError::NotJson(e.to_string()),
         })?;
     raw.into_event(source)
+}
+
+/// How many of an oversize line's first bytes its dead letter keeps: up to the limit, without
+/// splitting a UTF-8 character (half a character would make the text look like bad UTF-8).
+pub fn oversize_cut(bytes: &[u8]) -> usize {
+    let head = &bytes[..bytes.len().min(MAX_EVENT_BYTES)];
+    match std::str::from_utf8(head) {
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        _ => head.len(),
+    }
 }
 
 /// Parses an RFC 3339 time (any offset) to epoch milliseconds, UTC. No range check.

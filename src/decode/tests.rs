@@ -78,12 +78,39 @@ fn invalid_utf8() {
     assert_eq!(decode(bytes, &file_source()), Err(DecodeError::NotUtf8));
 }
 
+/// A line reaches the decoder cut a byte past the limit, so its length is not known: the reason
+/// says it is too long and how much of it the payload keeps. A Kafka message arrives whole
+/// and is named by its real length.
 #[test]
 fn oversize_checked_before_parsing() {
     let e = decode(&vec![b'x'; MAX_EVENT_BYTES + 1], &file_source()).unwrap_err();
-    assert_eq!(e, DecodeError::Oversize(1_048_577));
-    let reason = "message of 1048577 bytes exceeds the 1048576-byte limit";
+    assert_eq!(e, DecodeError::OversizeLine { kept: 1_048_576 });
+    let reason =
+        "line longer than the 1048576-byte limit (1 MiB); payload cut to its first 1048576 bytes";
     assert_eq!((e.to_string().as_str(), e.kind()), (reason, "oversize"));
+    let kafka = Source::Kafka {
+        topic: Arc::from("behaviour-events"),
+        partition: 3,
+        offset: 1187,
+    };
+    let e = decode(&vec![b'x'; 3_000_000], &kafka).unwrap_err();
+    assert_eq!(e, DecodeError::Oversize(3_000_000));
+    let reason = "message of 3000000 bytes is longer than the 1048576-byte limit (1 MiB)";
+    assert_eq!((e.to_string().as_str(), e.kind()), (reason, "oversize"));
+}
+
+/// The cut falls between characters, so that the payload kept is still UTF-8 text (half a
+/// character would also put the whole megabyte in base64 beside it).
+#[test]
+fn an_oversize_line_is_cut_between_characters() {
+    // 3-byte characters: the limit falls one byte into the 349,526th.
+    let line = "价".repeat(MAX_EVENT_BYTES / 3 + 1);
+    let e = decode(line.as_bytes(), &file_source()).unwrap_err();
+    assert_eq!(e, DecodeError::OversizeLine { kept: 1_048_575 });
+    // Bytes that are not UTF-8 anyway are cut at the limit.
+    let mut bad = vec![0xff; MAX_EVENT_BYTES + 1];
+    bad[MAX_EVENT_BYTES - 1] = 0xe4;
+    assert_eq!(oversize_cut(&bad), MAX_EVENT_BYTES);
 }
 
 #[test]
@@ -116,7 +143,7 @@ fn missing_user_id() {
 fn empty_user_id() {
     let e = err(r#"{"type":"chat","user_id":"","ts":1700000000000,"text":"hi"}"#);
     assert_eq!(e, DecodeError::UserIdLength(0));
-    assert_eq!(e.to_string(), "`user_id` must be 1..=128 bytes, got 0");
+    assert_eq!(e.to_string(), "`user_id` must be 1 to 128 bytes, got 0");
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Sample users shown per tag.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = crate::cli::whole_number::<usize>(0, u64::MAX), allow_negative_numbers = true)]
     pub samples: usize,
     /// Engine config (default: config/tagstream.toml when present).
     #[arg(long, value_name = "FILE")]

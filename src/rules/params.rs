@@ -35,6 +35,14 @@ fn one() -> i64 {
     1
 }
 
+/// The keyword tables, read from the file's text (no override applies to them) so that a
+/// value of the wrong type is reported at its own line and by its key.
+#[derive(Deserialize)]
+struct KeywordTables {
+    #[serde(default)]
+    keywords: BTreeMap<String, KeywordFile>,
+}
+
 /// One keyword tag: what matches it and how many hits within what window it needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeywordSpec {
@@ -155,6 +163,9 @@ impl Params {
     ) -> Result<Params, ConfigError> {
         let mut table: Table =
             toml::from_str(text).map_err(|e| ConfigError::toml(shown, text, &e))?;
+        let mut keyword_files = toml::from_str::<KeywordTables>(text)
+            .map_err(|e| ConfigError::toml(shown, text, &e))?
+            .keywords;
         let lines = TomlLines::new(text);
         let at = |place: &[Seg], message: String| ConfigError::At {
             path: shown.to_string(),
@@ -181,8 +192,8 @@ impl Params {
                 ));
             };
             if name == "keywords" {
-                for (tag, spec) in entries {
-                    let spec = keyword_spec(&tag, spec).map_err(|(field, m)| {
+                for (tag, file) in std::mem::take(&mut keyword_files) {
+                    let spec = keyword_spec(&tag, file).map_err(|(field, m)| {
                         let mut place = vec![Seg::Key("keywords"), Seg::Key(&tag)];
                         place.extend(field.map(Seg::Key));
                         at(&place, m)
@@ -250,10 +261,7 @@ impl Params {
 /// What went wrong in a keyword table, and the field it is about (`None`: the table).
 type SpecError = (Option<&'static str>, String);
 
-fn keyword_spec(tag: &str, value: Value) -> Result<KeywordSpec, SpecError> {
-    let file: KeywordFile = value
-        .try_into()
-        .map_err(|e: toml::de::Error| (None, format!("keywords {tag:?}: {}", e.message())))?;
+fn keyword_spec(tag: &str, file: KeywordFile) -> Result<KeywordSpec, SpecError> {
     let duration = |field: &'static str, text: &Option<String>| -> Result<Option<i64>, SpecError> {
         text.as_ref()
             .map(|t| {
@@ -370,5 +378,28 @@ within = "7d"
         let err = Params::parse(text, "p.toml", &[]).unwrap_err().to_string();
         assert!(err.starts_with("p.toml:5:"), "{err}");
         assert!(Params::parse("[kafka]\nx = 1\n", "p.toml", &[]).is_err());
+    }
+
+    /// A keyword table's value of the wrong type is named by its key, at its own line, in
+    /// words rather than serde's (`expected i64`).
+    #[test]
+    fn a_keyword_value_of_the_wrong_type_is_named_at_its_line() {
+        for (text, message) in [
+            (
+                "[keywords.\"a/b\"]\nwords = [\"x\"]\nhits = \"two\"\nwithin = \"7d\"\n",
+                "p.toml:3: keywords.\"a/b\".hits must be a whole number, not \"two\"",
+            ),
+            (
+                "[keywords.\"a/b\"]\nwords = [\"x\"]\nhits = 2\nwithin = 7\n",
+                "p.toml:4: keywords.\"a/b\".within must be text in quotes, not 7",
+            ),
+            (
+                "[keywords.\"a/b\"]\nwords = [\n  \"x\",\n  5,\n]\n",
+                "p.toml:4: keywords.\"a/b\".words must be text in quotes, not 5",
+            ),
+        ] {
+            let err = Params::parse(text, "p.toml", &[]).unwrap_err().to_string();
+            assert_eq!(err, message);
+        }
     }
 }

@@ -13,6 +13,7 @@ use super::compiled::{self, Program, Stop};
 use super::inline::inline_params;
 use super::locate;
 use super::params::Sections;
+use super::terms;
 use super::{Ctx, Limits, RuleErrorKind, RulePack, RuleRunError, RuleSource, RulesError};
 
 /// The token the progress callback ends an over-budget call with.
@@ -422,6 +423,9 @@ impl RuleSet {
                     e.set_position(pos);
                 }
             }
+            // The one place a rule error becomes text (the compiled form hands every error to
+            // the interpreter), so dead letters, `test` and `diff` all read script terms.
+            terms::in_script_terms(&mut e);
             RuleRunError {
                 kind: RuleErrorKind::of(&e),
                 message: e.to_string(),

@@ -280,6 +280,33 @@ tags = ["price", "purchase/urgent"]
         assert!(err.contains("colour"), "{err}");
     }
 
+    /// Serde's words (`invalid value: integer `-1`, expected usize`) never reach the
+    /// operator: the key and what it must be, at the value's line.
+    #[test]
+    fn wrong_types_are_named_by_key_in_plain_words() {
+        for (text, message) in [
+            (
+                "# limits\nmax_tags_per_user = -1\n",
+                "t:2: max_tags_per_user must be a whole number of 0 or more, not -1",
+            ),
+            (
+                "score_band = \"half\"\n",
+                "t:1: score_band must be a number, not \"half\"",
+            ),
+            (
+                "[groups.a]\nexclusive = \"yes\"\n",
+                "t:2: groups.a.exclusive must be true or false, not \"yes\"",
+            ),
+            (
+                "[groups.a]\nttl = 30\n",
+                "t:2: groups.a.ttl must be text in quotes, not 30",
+            ),
+        ] {
+            let err = Catalogue::parse(text, "t").unwrap_err().to_string();
+            assert_eq!(err, message);
+        }
+    }
+
     #[test]
     fn bands_scores() {
         let c = Catalogue::parse(TEXT, "t").unwrap();

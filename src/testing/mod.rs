@@ -21,6 +21,7 @@ use crate::rules::check::{nearest, Diagnostic};
 use crate::rules::{RulePack, RulesError};
 
 pub use run::Failure;
+use spec::NameKind;
 pub use spec::{Case, TestFile};
 
 /// The test files of a rules directory: `<dir>/tests/*.toml`, sorted by name.
@@ -60,68 +61,30 @@ pub fn load(rules_dir: &Path, pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Di
     (files, problems)
 }
 
-/// Names in a test file that the rule set does not know.
+/// Names in a test file that the rule set does not know, each at the line that writes it.
 fn validate(file: &TestFile, pack: &RulePack, out: &mut Vec<Diagnostic>) {
     let rule_names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
-    let mut error = |line: usize, message: String| {
-        out.push(Diagnostic::error(&file.path, Some(line), message));
-    };
-    let tag = |line: usize, name: &str, error: &mut dyn FnMut(usize, String)| {
-        if pack.catalogue.id(name).is_none() {
-            let hint = nearest(name, pack.catalogue.names())
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
-            error(
-                line,
-                format!("tag {name:?} is not declared in the tag catalogue{hint}"),
-            );
-        }
-    };
-    let rule = |line: usize, name: Option<&str>, error: &mut dyn FnMut(usize, String)| {
-        if let Some(name) = name.filter(|n| !rule_names.contains(n)) {
-            let hint = nearest(name, rule_names.iter().copied())
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_default();
-            error(line, format!("no rule named {name:?}{hint}"));
-        }
-    };
-    let event = |e: &spec::EventSpec, error: &mut dyn FnMut(usize, String)| {
-        let kind = e.fields.get("type").and_then(|t| t.as_str()).unwrap_or("");
-        if EventType::parse(kind).is_none() {
-            error(
-                e.line,
-                format!("event type {kind:?} is not chat, click or order (send invalid input with `raw`)"),
-            );
-        }
-    };
-    for case in &file.cases {
-        for seed in &case.given_tags {
-            tag(seed.line, &seed.tag, &mut error);
-            rule(seed.line, seed.rule.as_deref(), &mut error);
-        }
-        for e in &case.given_events {
-            event(e, &mut error);
-        }
-        for step in &case.steps {
-            if let spec::Action::Event { event: e, .. } = &step.action {
-                event(e, &mut error);
+    for n in &file.named {
+        let name = n.name.as_str();
+        let problem = match n.kind {
+            NameKind::Tag if pack.catalogue.id(name).is_none() => {
+                let hint = nearest(name, pack.catalogue.names())
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                format!("tag {name:?} is not declared in the tag catalogue{hint}")
             }
-            let x = &step.expect;
-            for c in x.changes.iter().chain(x.contains.iter()).flatten() {
-                tag(step.line, &c.tag, &mut error);
-                rule(step.line, c.rule.as_deref(), &mut error);
+            NameKind::Rule if !rule_names.contains(&name) => {
+                let hint = nearest(name, rule_names.iter().copied())
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                format!("no rule named {name:?}{hint}")
             }
-            for t in [&x.tags, &x.holds, &x.lacks]
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                tag(step.line, t, &mut error);
-            }
-            for d in x.dead_letters.iter().flatten() {
-                rule(step.line, d.rule.as_deref(), &mut error);
-            }
-        }
+            NameKind::EventType if EventType::parse(name).is_none() => format!(
+                "event type {name:?} is not chat, click or order (send invalid input with `raw`)"
+            ),
+            _ => continue,
+        };
+        out.push(Diagnostic::error(&file.path, Some(n.line), problem));
     }
 }
 

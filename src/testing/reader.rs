@@ -17,6 +17,8 @@ pub struct Reader<'t> {
     path: &'t str,
     lines: TomlLines<'t>,
     pub errors: Vec<Diagnostic>,
+    /// The tags, rules and event types read so far, with their lines.
+    named: Vec<Named>,
 }
 
 type Path<'a> = Vec<Seg<'a>>;
@@ -27,6 +29,7 @@ impl<'t> Reader<'t> {
         let mut file = TestFile {
             path: path.to_string(),
             cases: Vec::new(),
+            named: Vec::new(),
         };
         let table: Table = match toml::from_str(text) {
             Ok(t) => t,
@@ -39,6 +42,7 @@ impl<'t> Reader<'t> {
             path,
             lines: TomlLines::new(text),
             errors: Vec::new(),
+            named: Vec::new(),
         };
         r.keys(&table, &[], &["case"]);
         match table.get("case") {
@@ -54,7 +58,18 @@ impl<'t> Reader<'t> {
             }
             _ => r.error(&[], "no test cases: write each as a [[case]] table"),
         }
+        file.named = r.named;
         (file, r.errors)
+    }
+
+    /// Notes `name`, written at `at`, for checking against the rule set.
+    fn note(&mut self, kind: NameKind, name: &str, at: &[Seg]) {
+        let line = self.line(at);
+        self.named.push(Named {
+            kind,
+            name: name.to_string(),
+            line,
+        });
     }
 
     fn error(&mut self, at: &[Seg], message: impl Into<String>) {
@@ -125,22 +140,28 @@ impl<'t> Reader<'t> {
         }
     }
 
-    fn strings(&mut self, table: &Table, key: &str, at: &[Seg]) -> Option<Vec<String>> {
-        let value = table.get(key)?;
-        let list = match value {
-            Value::Array(items) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>(),
-            _ => None,
+    /// A list of tag names, each noted at its own line; a bad item is reported at its line.
+    fn tag_names(&mut self, table: &Table, key: &str, at: &[Seg]) -> Option<Vec<String>> {
+        let list_at = with(at, key);
+        let Value::Array(items) = table.get(key)? else {
+            self.error(&list_at, format!("`{key}` must be a list of tag names"));
+            return None;
         };
-        if list.is_none() {
-            self.error(
-                &with(at, key),
-                format!("`{key}` must be a list of tag names"),
-            );
+        let mut names = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let i_at = index(&list_at, i);
+            match item.as_str() {
+                Some(name) => {
+                    self.note(NameKind::Tag, name, &i_at);
+                    names.push(name.to_string());
+                }
+                None => {
+                    self.error(&i_at, format!("`{key}` must be a list of tag names"));
+                    return None;
+                }
+            }
         }
-        list
+        Some(names)
     }
 
     fn case(&mut self, case: &Table, at: &Path) -> Option<Case> {
@@ -225,28 +246,33 @@ impl<'t> Reader<'t> {
     }
 
     fn seed_tag(&mut self, item: &Value, at: &Path) -> Option<SeedTag> {
-        let line = self.line(at);
         match item {
-            Value::String(tag) => Some(SeedTag {
-                tag: tag.clone(),
-                line,
-                score: None,
-                ttl_ms: None,
-                rule: None,
-            }),
+            Value::String(tag) => {
+                self.note(NameKind::Tag, tag, at);
+                Some(SeedTag {
+                    tag: tag.clone(),
+                    score: None,
+                    ttl_ms: None,
+                    rule: None,
+                })
+            }
             Value::Table(t) => {
                 self.keys(t, at, &["tag", "score", "ttl", "rule"]);
                 let Some(tag) = self.string(t, "tag", at) else {
                     self.error(at, "a seeded tag needs `tag`");
                     return None;
                 };
+                self.note(NameKind::Tag, &tag, &with(at, "tag"));
                 let ttl_ms = self.offset(t, "ttl", at);
+                let rule = self.string(t, "rule", at);
+                if let Some(rule) = &rule {
+                    self.note(NameKind::Rule, rule, &with(at, "rule"));
+                }
                 Some(SeedTag {
                     tag,
-                    line,
                     score: self.number(t, "score", at),
                     ttl_ms,
-                    rule: self.string(t, "rule", at),
+                    rule,
                 })
             }
             _ => {
@@ -279,10 +305,11 @@ impl<'t> Reader<'t> {
                 "an earlier event needs `at` (an offset from the start, like \"-20d\")",
             );
         }
-        if t.get("type").and_then(Value::as_str).is_none() {
+        let Some(kind) = t.get("type").and_then(Value::as_str) else {
             self.error(at, "an event needs a `type` (chat, click or order)");
             return None;
-        }
+        };
+        self.note(NameKind::EventType, kind, &with(at, "type"));
         let fields = t
             .iter()
             .filter(|(k, _)| k.as_str() != "at")

@@ -15,6 +15,24 @@ pub const DEFAULT_USER: &str = "u1";
 pub struct TestFile {
     pub path: String,
     pub cases: Vec<Case>,
+    /// Every tag, rule and event type the file names, for checking against the rule set.
+    pub named: Vec<Named>,
+}
+
+/// A name a test file gives, at the line of the value that holds it (not of its step), so
+/// that a misspelt tag in a list of several lines is reported where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub kind: NameKind,
+    pub name: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Tag,
+    Rule,
+    EventType,
 }
 
 #[derive(Debug, Clone)]
@@ -33,7 +51,6 @@ pub struct Case {
 #[derive(Debug, Clone)]
 pub struct SeedTag {
     pub tag: String,
-    pub line: usize,
     pub score: Option<f64>,
     pub ttl_ms: Option<i64>,
     pub rule: Option<String>,
@@ -173,6 +190,31 @@ mod tests {
                 .iter()
                 .any(|e| e.starts_with("t.toml:8:") && e.contains("+intent/price")),
             "{shown:?}"
+        );
+    }
+
+    /// Every problem and every name a step's lists hold is at the line of its own value, not
+    /// at the line of its step.
+    #[test]
+    fn list_items_have_their_own_lines() {
+        let text = "[[case]]\nname = \"a\"\n[[case.step]]\nevent = { type = \"chat\", text = \"x\" }\nholds = [\n  \"activity/low\",\n  3,\n]\nlacks = [\n  \"activity/high\",\n]\ncontains = [\n  { add = \"intent/price\", rule = \"keywords\" },\n]\n";
+        let (file, errors) = Reader::parse("t.toml", text);
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["t.toml:7: `holds` must be a list of tag names"]);
+        let named: Vec<(&str, usize)> = file
+            .named
+            .iter()
+            .map(|n| (n.name.as_str(), n.line))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("chat", 4),
+                ("intent/price", 13),
+                ("keywords", 13),
+                ("activity/low", 6),
+                ("activity/high", 10),
+            ]
         );
     }
 

@@ -239,6 +239,43 @@ fn on_chat(event, user) {
     }
 }
 
+/// A rule error names the script's types, not Rust's (`string`, not `&str | ImmutableString |
+/// String`; `int`, not `i64`), and the compiled form gives the very same text: it hands the
+/// call to the interpreter, whose error is the one formatted.
+#[test]
+fn rule_errors_name_script_types_both_ways() {
+    // Compiled: Rhai's operators on the wrong types.
+    let mixed = r#"
+fn on_chat(event, user) {
+    if event.text == "b" { let n = event.text + 1 - 2; }
+    if event.text == "c" { let x = 1.5 * user.events; let y = x + [1]; }
+}
+"#;
+    // Interpreted (a call to no function at all is beyond the compiled form).
+    let typo =
+        "fn on_chat(event, user) {\n    if event.text == \"a\" { tagg(\"intent/price\"); }\n}\n";
+    let pack = pack_of(&[("mixed", mixed), ("typo", typo)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["mixed"]);
+    let lines = ["a", "b", "c"].map(|t| chat("u1", T0, t));
+    let (out, fallbacks) = agree(&pack, &joined(&lines));
+    assert_eq!(fallbacks, 2);
+    let errors: Vec<String> = out
+        .iter()
+        .map(|o| {
+            let v: serde_json::Value = serde_json::from_str(o).unwrap();
+            v["error"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "Function not found: tagg (string) (line 2, position 28)",
+            "Function not found: - (string, int) (line 3, position 51)",
+            "Function not found: + (float, array) (line 4, position 65)",
+        ]
+    );
+}
+
 /// When a later handler of a rule leaves the compiled path, only that handler runs again:
 /// the earlier handler's change is emitted once.
 #[test]

@@ -60,6 +60,7 @@ fn every_block_is_of_a_checked_kind() {
                 b.get("example").is_some()
                     || b.has("illustration")
                     || b.has("check-output")
+                    || b.has("wrong-types")
                     || b.has("test-output")
                     || b.has("diff-findings")
                     || b.has("signal-summary")

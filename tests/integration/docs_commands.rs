@@ -215,6 +215,48 @@ fn the_check_guide_shows_what_check_prints() {
     assert_eq!(shown, 2);
 }
 
+/// Each line of the check guide's ```` ```text wrong-types ```` block is what `check` prints
+/// when the shipped file it names holds that value at that line, under that key.
+#[test]
+fn the_check_guide_shows_how_wrong_types_are_named() {
+    let blocks = blocks_of(&docs_dir().join("check.md"));
+    let block = blocks
+        .iter()
+        .find(|b| b.has("wrong-types"))
+        .expect("a ```text wrong-types block in docs/check.md");
+    for shown in block.body.lines() {
+        let (place, message) = shown.split_once(": ").unwrap();
+        let (file, line) = place.split_once(':').unwrap();
+        let line: usize = line.parse().unwrap();
+        let (key, rest) = message.split_once(" must be ").unwrap();
+        let value = rest.rsplit_once(", not ").unwrap().1;
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&repo().join("rules"), &dir.path().join("rules"));
+        copy_dir(&repo().join("config"), &dir.path().join("config"));
+        let path = dir.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let name = key.rsplit('.').next().unwrap();
+        let original = &lines[line - 1];
+        assert!(
+            original.starts_with(&format!("{name} = ")),
+            "{}: line {line} of the shipped {file} sets `{name}`: {original}",
+            block.at()
+        );
+        lines[line - 1] = format!("{name} = {value}");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+            .arg("check")
+            .current_dir(dir.path())
+            .env("TAGSTREAM_LOG", "warn")
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{printed}");
+        assert_eq!(printed.lines().next(), Some(shown), "{}", block.at());
+    }
+}
+
 /// What `docs/diff.md` shows `diff` printing before the report for a new set with a misspelt
 /// handler is what it prints.
 #[test]

@@ -459,6 +459,39 @@ fn a_dead_letter_keeps_bytes_that_are_not_utf8_in_base64() {
     );
 }
 
+/// A line past the 1 MiB limit is a dead letter that says so truthfully: the reader stops a
+/// byte past the limit, so the reason gives the limit rather than a made-up length, and says
+/// that the payload holds only the line's first megabyte.
+#[test]
+fn an_oversize_line_says_its_payload_is_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("{{\"type\":\"chat\",\"text\":\"{}\"}}", "x".repeat(3 << 20));
+    let input = write_lines(dir.path(), "in.jsonl", &[long, click("u1", T0)]);
+    let dead = dir.path().join("dead.jsonl");
+    let res = tagstream()
+        .args(["run", "--output", "/dev/null", "--input"])
+        .arg(&input)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{}", text(&res.stderr));
+    let letter: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&dead).unwrap().trim()).unwrap();
+    assert_eq!(
+        letter["error"],
+        "line longer than the 1048576-byte limit (1 MiB); payload cut to its first 1048576 bytes"
+    );
+    let payload = letter["payload"].as_str().unwrap();
+    assert_eq!(payload.len(), 1 << 20);
+    assert!(
+        payload.starts_with("{\"type\":\"chat\",\"text\":\"xxx"),
+        "{}",
+        &payload[..40]
+    );
+    assert!(letter.get("payload_base64").is_none());
+}
+
 /// The issue's scenario: one click dated months ahead in the middle of a live stream.
 fn poisoned_stream(now: i64) -> Vec<String> {
     let mut lines = Vec::new();

@@ -178,6 +178,67 @@ fn sizes_and_dates_that_make_no_stream_are_refused() {
     assert!(output.stdout.is_empty());
 }
 
+/// A number flag given a typo, a negative number or a value out of its range is refused in
+/// words that say what it takes, not in Rust's ("invalid digit found in string", "0 is not in
+/// 1..=3650") nor as an unknown flag (`-3`).
+#[test]
+fn number_flags_say_what_they_take() {
+    for (args, expected) in [
+        (
+            &["generate", "--days", "x"][..],
+            "expected a whole number from 1 to 3650",
+        ),
+        (
+            &["generate", "--days", "0"],
+            "expected a whole number from 1 to 3650",
+        ),
+        (
+            &["bench", "--quick", "--days", "-3"],
+            "expected a whole number from 1 to 3650",
+        ),
+        (
+            &["generate", "--seed", "-1"],
+            "expected a whole number of 0 or more",
+        ),
+        (
+            &["bench", "--quick", "--seed", "one"],
+            "expected a whole number of 0 or more",
+        ),
+        (
+            &["generate", "--users", "-5"],
+            "expected a whole number of at least 1",
+        ),
+        (
+            &["generate", "--late-per-mille", "1001"],
+            "expected a whole number from 0 to 1000",
+        ),
+        (
+            &["run", "--input", "-", "--workers", "-1"],
+            "expected a whole number from 1 to 256",
+        ),
+        (
+            &[
+                "diff",
+                "--rules",
+                "rules",
+                "--input",
+                "-",
+                "--samples",
+                "-1",
+            ],
+            "expected a whole number of 0 or more",
+        ),
+    ] {
+        let output = tagstream().args(args).output().unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.lines().next().unwrap_or("").ends_with(expected),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_misspelt_config_file_gets_the_name_meant() {
     for command in ["check", "test"] {

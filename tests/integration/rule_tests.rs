@@ -185,9 +185,74 @@ fn broken_test_files_are_usage_errors_with_lines() {
             "{cmd}: {stderr}"
         );
         assert!(
-            stderr.contains(&format!("{file}:4: tag \"intent/prise\" is not declared")),
+            stderr.contains(&format!("{file}:7: tag \"intent/prise\" is not declared")),
             "{cmd}: {stderr}"
         );
+    }
+}
+
+/// A tag, rule or event type the rule set does not know is reported at the line of the value
+/// that names it, not at its step's `[[case.step]]` line: in a list written over several lines,
+/// the finding points at the misspelt item.
+#[test]
+fn unknown_names_in_test_files_are_reported_at_their_own_lines() {
+    let bad = r#"[[case]]
+name = "x"
+
+[case.given]
+tags = [
+  "activity/low",
+  { tag = "lifecycle/neww", rule = "lifecyle" },
+]
+
+[[case.step]]
+event = { type = "chat", text = "hi" }
+changes = [
+  "+activity/low",
+  { add = "activity/lo", rule = "activity" },
+  { add = "activity/low", rule = "activty" },
+]
+holds = [
+  "activity/low",
+  "activity/hihg",
+]
+dead_letters = [
+  { rule = "rfmm" },
+]
+
+[[case.step]]
+event = { type = "clik", target = "x" }
+
+[[case.step.contains]]
+add = "activity/low"
+# the rule that adds it
+rule = "activit"
+"#;
+    let dir = rules_with_tests(&[("bad.toml", bad)]);
+    let file = dir.path().join("tests/bad.toml").display().to_string();
+    let expected = [
+        "7: tag \"lifecycle/neww\" is not declared in the tag catalogue; did you mean `lifecycle/new`?",
+        "7: no rule named \"lifecyle\"; did you mean `lifecycle`?",
+        "14: tag \"activity/lo\" is not declared in the tag catalogue; did you mean `activity/low`?",
+        "15: no rule named \"activty\"; did you mean `activity`?",
+        "19: tag \"activity/hihg\" is not declared in the tag catalogue; did you mean `activity/high`?",
+        "22: no rule named \"rfmm\"; did you mean `rfm`?",
+        "26: event type \"clik\" is not chat, click or order (send invalid input with `raw`)",
+        "31: no rule named \"activit\"; did you mean `activity`?",
+    ];
+    for cmd in ["test", "check"] {
+        let out = tagstream()
+            .args([cmd, "--rules"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
+        let found: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{file}:")))
+            .collect();
+        assert_eq!(found, expected, "{cmd}: {stderr}");
     }
 }
 

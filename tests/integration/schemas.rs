@@ -99,9 +99,16 @@ fn dead_letter_examples_are_what_the_decoder_says() {
     let oversize = decode(&vec![b' '; MAX_EVENT_BYTES + 1], &source()).unwrap_err();
     let not_utf8 = decode(b"{\"type\":\"\xff\"}", &source()).unwrap_err();
     assert!(
-        matches!(oversize, DecodeError::Oversize(_)) && matches!(not_utf8, DecodeError::NotUtf8)
+        matches!(oversize, DecodeError::OversizeLine { .. })
+            && matches!(not_utf8, DecodeError::NotUtf8)
     );
-    for e in [oversize, not_utf8] {
+    let kafka = Source::Kafka {
+        topic: "behaviour-events".into(),
+        partition: 3,
+        offset: 1187,
+    };
+    let oversize_message = decode(&vec![b' '; MAX_EVENT_BYTES + 1], &kafka).unwrap_err();
+    for e in [oversize, oversize_message, not_utf8] {
         assert!(contract.contains(&e.to_string()), "contract.md lacks {e:?}");
         kinds.insert(e.kind());
     }

@@ -5,7 +5,7 @@ use toml::{Table, Value};
 
 use super::{index, with, Path, Reader};
 use crate::config::spans::Seg;
-use crate::testing::spec::{Action, ChangeSpec, DeadSpec, Expect, Step};
+use crate::testing::spec::{Action, ChangeSpec, DeadSpec, Expect, NameKind, Step};
 
 impl Reader<'_> {
     pub(super) fn step(&mut self, step: &Table, at: &Path) -> Option<Step> {
@@ -99,9 +99,9 @@ impl Reader<'_> {
         let expect = Expect {
             changes: self.changes(step, "changes", at),
             contains: self.changes(step, "contains", at),
-            tags: self.strings(step, "tags", at),
-            holds: self.strings(step, "holds", at),
-            lacks: self.strings(step, "lacks", at),
+            tags: self.tag_names(step, "tags", at),
+            holds: self.tag_names(step, "holds", at),
+            lacks: self.tag_names(step, "lacks", at),
             dead_letters: self.dead(step, at),
         };
         Some(Step {
@@ -144,8 +144,10 @@ impl Reader<'_> {
         };
         match item {
             Value::String(s) => match (s.strip_prefix('+'), s.strip_prefix('-')) {
-                (Some(tag), _) => Some(plain(true, tag.trim())),
-                (_, Some(tag)) => Some(plain(false, tag.trim())),
+                (Some(tag), _) | (_, Some(tag)) => {
+                    self.note(NameKind::Tag, tag.trim(), at);
+                    Some(plain(s.starts_with('+'), tag.trim()))
+                }
                 _ => {
                     self.error(
                         at,
@@ -163,8 +165,14 @@ impl Reader<'_> {
                     ],
                 );
                 let (add, tag) = match (self.string(t, "add", at), self.string(t, "remove", at)) {
-                    (Some(tag), None) => (true, tag),
-                    (None, Some(tag)) => (false, tag),
+                    (Some(tag), None) => {
+                        self.note(NameKind::Tag, &tag, &with(at, "add"));
+                        (true, tag)
+                    }
+                    (None, Some(tag)) => {
+                        self.note(NameKind::Tag, &tag, &with(at, "remove"));
+                        (false, tag)
+                    }
                     _ => {
                         self.error(
                             at,
@@ -178,10 +186,14 @@ impl Reader<'_> {
                     Some(Value::String(s)) if s == "never" => Some(None),
                     Some(_) => Some(self.offset(t, "expires", at)),
                 };
+                let rule = self.string(t, "rule", at);
+                if let Some(rule) = &rule {
+                    self.note(NameKind::Rule, rule, &with(at, "rule"));
+                }
                 Some(ChangeSpec {
                     score: self.number(t, "score", at),
                     reason: self.string(t, "reason", at),
-                    rule: self.string(t, "rule", at),
+                    rule,
                     user: self.string(t, "user", at),
                     at: self.offset(t, "at", at),
                     expires,
@@ -214,9 +226,13 @@ impl Reader<'_> {
                 }),
                 Value::Table(t) => {
                     self.keys(t, &i_at, &["error", "rule"]);
+                    let rule = self.string(t, "rule", &i_at);
+                    if let Some(rule) = &rule {
+                        self.note(NameKind::Rule, rule, &with(&i_at, "rule"));
+                    }
                     out.push(DeadSpec {
                         error: self.string(t, "error", &i_at),
-                        rule: self.string(t, "rule", &i_at),
+                        rule,
                     });
                 }
                 _ => self.error(
