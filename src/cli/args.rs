@@ -77,7 +77,7 @@ pub struct RunArgs {
     pub state: Option<PathBuf>,
     /// Serve /metrics, /livez and /readyz on HOST:PORT ("" for off). Without it, Kafka mode
     /// listens on http.listen; embedded mode only when http.listen is not the default.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub http: Option<String>,
 }
 
@@ -134,6 +134,15 @@ fn parse_start(text: &str) -> Result<i64, String> {
         .and_time(chrono::NaiveTime::MIN)
         .and_utc()
         .timestamp_millis())
+}
+
+/// An address to listen on, as `http.listen` takes it: `host:port`, or empty for none.
+fn parse_listen(text: &str) -> Result<String, String> {
+    if text.is_empty() || crate::config::is_host_port(text) {
+        Ok(text.to_string())
+    } else {
+        Err("expected host:port like 127.0.0.1:9898, or \"\" for off".to_string())
+    }
 }
 
 /// A count of at least 1.

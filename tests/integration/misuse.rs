@@ -178,11 +178,11 @@ fn sizes_and_dates_that_make_no_stream_are_refused() {
     assert!(output.stdout.is_empty());
 }
 
-/// A number flag given a typo, a negative number or a value out of its range is refused in
-/// words that say what it takes, not in Rust's ("invalid digit found in string", "0 is not in
-/// 1..=3650") nor as an unknown flag (`-3`).
+/// A flag given a typo, a negative number or a value out of its range is refused in words
+/// that say what it takes, not in Rust's ("invalid digit found in string", "0 is not in
+/// 1..=3650", "invalid socket address") nor as an unknown flag (`-3`).
 #[test]
-fn number_flags_say_what_they_take() {
+fn flag_values_say_what_they_take() {
     for (args, expected) in [
         (
             &["generate", "--days", "x"][..],
@@ -227,6 +227,10 @@ fn number_flags_say_what_they_take() {
                 "-1",
             ],
             "expected a whole number of 0 or more",
+        ),
+        (
+            &["run", "--input", "-", "--http", "abc"],
+            "expected host:port like 127.0.0.1:9898, or \"\" for off",
         ),
     ] {
         let output = tagstream().args(args).output().unwrap();
