@@ -13,15 +13,30 @@ pub fn toml_message(message: &str, key: Option<&str>) -> String {
             None => wrong.to_string(),
         };
     }
-    for (serde, ours) in [
-        ("unknown field ", "unknown key "),
-        ("missing field ", "missing key "),
-    ] {
-        if let Some(rest) = message.strip_prefix(serde) {
-            return format!("{ours}{rest}");
-        }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        return format!("unknown key {rest}{}", meant(rest));
     }
-    message.to_string()
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("missing key {rest}");
+    }
+    // The TOML parser's syntax errors come on two lines, what is wrong and what it expected:
+    // one line keeps `file:line: message` whole, in a terminal and in a log record.
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// "; did you mean `clock`?" for serde's "`clok`, expected one of `rules`, …, `clock`".
+fn meant(rest: &str) -> String {
+    let Some((key, expected)) = rest.split_once(", expected one of ") else {
+        return String::new();
+    };
+    let key = key.trim_matches('`');
+    let names = expected.split(", ").map(|n| n.trim_matches('`'));
+    crate::rules::check::suggest(key, names)
 }
 
 /// A value of the wrong type or range, as an operator reads it.
@@ -199,7 +214,20 @@ mod tests {
         );
         assert_eq!(
             toml_message("unknown field `groupid`, expected one of `group_id`", None),
-            "unknown key `groupid`, expected one of `group_id`"
+            "unknown key `groupid`, expected one of `group_id`; did you mean `group_id`?"
+        );
+        assert_eq!(
+            toml_message(
+                "unknown field `clok`, expected one of `rules`, `kafka`, `state`, `clock`, `http`",
+                None
+            ),
+            "unknown key `clok`, expected one of `rules`, `kafka`, `state`, `clock`, `http`; \
+             did you mean `clock`?"
+        );
+        // A syntax error on two lines is one line: `file:line: message` stays whole.
+        assert_eq!(
+            toml_message("invalid table header\nexpected `.`, `]`\n", None),
+            "invalid table header: expected `.`, `]`"
         );
     }
 }
