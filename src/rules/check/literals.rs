@@ -289,6 +289,19 @@ pub(super) fn switch_event_type_labels(text: &str) -> Vec<(usize, String)> {
     labels
 }
 
+/// What a literal that is not a number is, for a message; `None` for a number or anything
+/// that is not a literal.
+fn literal_kind(e: &Expr) -> Option<&'static str> {
+    match e {
+        Expr::StringConstant(..) | Expr::InterpolatedString(..) => Some("text"),
+        Expr::BoolConstant(..) => Some("true or false"),
+        Expr::Array(..) => Some("an array"),
+        Expr::Map(..) => Some("a map"),
+        Expr::Unit(..) => Some("()"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,18 +317,5 @@ mod tests {
                 (3, "order".to_string())
             ]
         );
-    }
-}
-
-/// What a literal that is not a number is, for a message; `None` for a number or anything
-/// that is not a literal.
-fn literal_kind(e: &Expr) -> Option<&'static str> {
-    match e {
-        Expr::StringConstant(..) | Expr::InterpolatedString(..) => Some("text"),
-        Expr::BoolConstant(..) => Some("true or false"),
-        Expr::Array(..) => Some("an array"),
-        Expr::Map(..) => Some("a map"),
-        Expr::Unit(..) => Some("()"),
-        _ => None,
     }
 }
