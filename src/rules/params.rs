@@ -172,6 +172,20 @@ impl Params {
             line: lines.best(place),
             message,
         };
+        // Keyword tables are lists of patterns, not values an override could set: say so
+        // rather than ignore the variable.
+        if let Some((var, _)) = vars
+            .iter()
+            .find(|(k, _)| k.starts_with("TAGSTREAM_KEYWORDS__"))
+        {
+            return Err(ConfigError::Env {
+                var: var.clone(),
+                message: format!(
+                    "keyword tables cannot be overridden from the environment; edit their \
+                     [keywords.\"<tag>\"] tables in {shown}"
+                ),
+            });
+        }
         let snapshot = table.clone();
         apply_env_overrides(&mut table, &snapshot, vars, |s| {
             !RESERVED_SECTIONS.contains(&s) && s != "keywords"
@@ -204,10 +218,22 @@ impl Params {
             }
             let mut values = BTreeMap::new();
             for (key, value) in entries {
+                // Where the file has a duration, an override of plain digits is milliseconds,
+                // as an integer in the file would be (an environment variable is always text).
+                let file_has_duration = || {
+                    snapshot
+                        .get(&name)
+                        .and_then(|t| t.get(&key))
+                        .and_then(Value::as_str)
+                        .is_some_and(|d| parse_duration_ms(d).is_some())
+                };
                 let value = match value {
                     Value::String(s) => match parse_duration_ms(&s) {
                         Some(ms) => Value::Integer(ms),
-                        None => Value::String(s),
+                        None => match s.parse::<i64>() {
+                            Ok(ms) if ms >= 0 && file_has_duration() => Value::Integer(ms),
+                            _ => Value::String(s),
+                        },
                     },
                     Value::Table(_) | Value::Datetime(_) => {
                         return Err(at(&[Seg::Key(&name), Seg::Key(&key)], format!("[{name}] {key}: only numbers, strings, booleans and arrays are allowed")));
@@ -343,6 +369,16 @@ within = "7d"
         let vars = vec![("TAGSTREAM_ACTIVITY__HIGH".to_string(), "12.5".to_string())];
         let p = Params::parse(TEXT, "params.toml", &vars).unwrap();
         assert_eq!(p.sections["activity"]["high"], Value::Float(12.5));
+        // Digits for a duration are milliseconds, as an integer in the file is.
+        let vars = vec![(
+            "TAGSTREAM_ACTIVITY__HALF_LIFE".to_string(),
+            "604800000".to_string(),
+        )];
+        let p = Params::parse(TEXT, "params.toml", &vars).unwrap();
+        assert_eq!(
+            p.sections["activity"]["half_life"],
+            Value::Integer(604_800_000)
+        );
         let vars = vec![("TAGSTREAM_ACTIVITY__NOPE".to_string(), "1".to_string())];
         assert!(Params::parse(TEXT, "params.toml", &vars).is_err());
         // One underscore between section and key; a section neither file has.
@@ -362,6 +398,7 @@ within = "7d"
             "environment variable TAGSTREAM_ACTIVTY__HIGH: no section [activty] in the engine \
              config or the rule parameters to override; did you mean TAGSTREAM_ACTIVITY__HIGH?"
         );
+        assert!(err("TAGSTREAM_KEYWORDS__X").contains("keyword tables cannot be overridden"));
         assert!(err("TAGSTREAM_CLOK__MAX_FUTURE")
             .ends_with("did you mean TAGSTREAM_CLOCK__MAX_FUTURE?"));
     }

@@ -22,6 +22,8 @@ const SHIPPED: &str = include_str!("../../../config/params.toml");
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
     Duration,
+    /// A count: the shipped file writes it as a whole number (`mature_orders = 3`).
+    Count,
     Number,
     Bool,
     Text,
@@ -36,6 +38,7 @@ impl Kind {
                 Kind::Duration
             }
             Value::String(_) => Kind::Text,
+            Value::Integer(n) if *n >= 0 => Kind::Count,
             Value::Integer(_) | Value::Float(_) => Kind::Number,
             Value::Boolean(_) => Kind::Bool,
             Value::Array(items) if items.iter().all(is_number) => Kind::Numbers(Some(items.len())),
@@ -46,6 +49,7 @@ impl Kind {
     fn describe(&self) -> String {
         match self {
             Kind::Duration => "a duration (like \"7d\", or milliseconds)".into(),
+            Kind::Count => "a whole number of 0 or more".into(),
             Kind::Number => "a number".into(),
             Kind::Bool => "true or false".into(),
             Kind::Text => "text".into(),
@@ -58,6 +62,7 @@ impl Kind {
     fn accepts(&self, value: &Value) -> bool {
         match self {
             Kind::Duration => matches!(value, Value::Integer(ms) if *ms >= 0),
+            Kind::Count => matches!(value, Value::Integer(n) if *n >= 0),
             Kind::Number => is_number(value),
             Kind::Bool => matches!(value, Value::Boolean(_)),
             Kind::Text => matches!(value, Value::String(_)),

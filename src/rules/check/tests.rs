@@ -233,6 +233,7 @@ fn parameters_are_checked_against_what_the_rules_read() {
                     "weights = [0.4, 0.3, 0.2]",
                 )
                 .replace("new_for = \"7d\"", "new_for = \"7d\"\nnew_fro = \"7d\"")
+                .replace("mature_orders = 3 ", "mature_orders = 3.5 ")
         },
     );
     let c = f.check(&[]);
@@ -247,6 +248,11 @@ fn parameters_are_checked_against_what_the_rules_read() {
         &c,
         &format!("{params}:10:"),
         "high_enter = \"10\": must be a number",
+    );
+    find(
+        &c,
+        &format!("{params}:18:"),
+        "mature_orders = 3.5: must be a whole number of 0 or more",
     );
     find(
         &c,
