@@ -210,13 +210,7 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
         assert!(first.contains("\"op\""), "{first}");
         // The pipe's read end is closed here, like `| head -1`.
         let status = child.wait().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = stderr_of(&mut child);
         assert!(matches!(status.code(), Some(0 | 141)), "{status:?}");
         // The bad-input summary (a warning) may be there; no error is.
         assert!(
@@ -302,12 +296,7 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
         stdin.flush().unwrap();
         let out = child.stdout.take().unwrap();
         let (first, mut out) = lines_until(out, "\n", Duration::from_secs(10));
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -{signal} {}", child.id()))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send(&child, signal);
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(code), "SIG{signal}");
         let mut rest = String::new();
@@ -315,13 +304,7 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
         for line in first.lines().chain(rest.lines()) {
             serde_json::from_str::<serde_json::Value>(line).expect("whole JSON lines only");
         }
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = stderr_of(&mut child);
         assert!(
             err.contains(&format!(
                 "stopped by SIG{signal} after 2 lines read (1 blank)"
@@ -379,12 +362,7 @@ fn sighup_without_hot_reload_is_ignored_and_the_run_carries_on() {
     stdin.flush().unwrap();
     let out = child.stdout.take().unwrap();
     let (_, out) = lines_until(out, "intent/price", Duration::from_secs(10));
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("kill -HUP {}", child.id()))
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send(&child, "HUP");
     stdin
         .write_all((chat("u2", now, "退款") + "\n").as_bytes())
         .unwrap();
@@ -392,13 +370,7 @@ fn sighup_without_hot_reload_is_ignored_and_the_run_carries_on() {
     let (_, _out) = lines_until(out, "\"u2\"", Duration::from_secs(10));
     drop(stdin);
     let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = stderr_of(&mut child);
     assert!(status.success(), "{status:?}: {err}");
     assert!(err.contains("SIGHUP ignored"), "{err}");
     assert!(
@@ -551,4 +523,26 @@ fn an_event_from_the_future_is_a_dead_letter_and_moves_nothing() {
     assert!(res.status.success());
     let tags = fold_json_lines(&text(&res.stdout));
     assert!(tags["u0"].contains("lifecycle/churned"), "{:?}", tags["u0"]);
+}
+
+/// The child's stderr, read to its end.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    err
+}
+
+/// Sends the child a signal by name (`"TERM"`, `"HUP"`).
+fn send(child: &std::process::Child, signal: &str) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{signal} {}", child.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
