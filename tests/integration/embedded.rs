@@ -223,16 +223,14 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
 
 /// Starts `run --input -` with stdin and stdout piped.
 fn live(workers: &str) -> std::process::Child {
+    live_with(&["--workers", workers])
+}
+
+/// [`live`] with other arguments than the workers.
+fn live_with(args: &[&str]) -> std::process::Child {
     tagstream()
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--dead-letter",
-            "/dev/null",
-            "--workers",
-            workers,
-        ])
+        .args(["run", "--input", "-", "--dead-letter", "/dev/null"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -339,21 +337,7 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
 fn sighup_without_hot_reload_is_ignored_and_the_run_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut child = tagstream()
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--dead-letter",
-            "/dev/null",
-            "--state",
-        ])
-        .arg(&state)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = live_with(&["--state", state.to_str().unwrap()]);
     let mut stdin = child.stdin.take().unwrap();
     let now = wall_ms() - DAY;
     stdin
@@ -523,26 +507,4 @@ fn an_event_from_the_future_is_a_dead_letter_and_moves_nothing() {
     assert!(res.status.success());
     let tags = fold_json_lines(&text(&res.stdout));
     assert!(tags["u0"].contains("lifecycle/churned"), "{:?}", tags["u0"]);
-}
-
-/// The child's stderr, read to its end.
-fn stderr_of(child: &mut std::process::Child) -> String {
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    err
-}
-
-/// Sends the child a signal by name (`"TERM"`, `"HUP"`).
-fn send(child: &std::process::Child, signal: &str) {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("kill -{signal} {}", child.id()))
-        .status()
-        .unwrap();
-    assert!(status.success());
 }

@@ -333,7 +333,7 @@ fn a_state_of_other_rules_or_format_is_refused_and_nothing_is_touched() {
 /// read, before it exits 130/143; single and sharded.
 #[test]
 fn a_run_stopped_by_a_signal_saves_the_state_before_it_exits() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -379,20 +379,9 @@ fn a_run_stopped_by_a_signal_saves_the_state_before_it_exits() {
         let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert!(first.contains("\"op\":\"add\""), "{first}");
         std::thread::sleep(Duration::from_millis(300));
-        let killed = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        send(&child, signal);
         let status = child.wait().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = stderr_of(&mut child);
         assert_eq!(status.code(), Some(code), "SIG{signal}: {err}");
         assert!(err.contains("state of 2 users saved to"), "{err}");
         let (clock, users) = saved(&state, &pack);

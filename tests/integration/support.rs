@@ -325,3 +325,26 @@ pub fn sum(
         .map(|(_, _, v)| *v)
         .sum::<f64>() as u64
 }
+
+/// The child's stderr, read to its end.
+pub fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    err
+}
+
+/// Sends the child a signal by name (`"TERM"`, `"HUP"`).
+pub fn send(child: &std::process::Child, signal: &str) {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{signal} {}", child.id()))
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
