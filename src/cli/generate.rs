@@ -4,16 +4,15 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::{runtime_error, usage_error, write_failed, GenerateArgs};
+use crate::config::duration::DAY_MS;
+use crate::decode::END_TS_MS;
 use crate::pipeline::paths::Stream;
 
-/// 2100-01-01T00:00:00Z: event times must come before it.
-const END_OF_2099_MS: i64 = 4_102_444_800_000;
-
 pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
-    let day_ms = 86_400_000;
-    let end = args.start + i64::from(args.days) * day_ms;
-    if end > END_OF_2099_MS {
-        let fit = (END_OF_2099_MS - args.start) / day_ms;
+    // Event times must come before the decoder's end of time (2100-01-01).
+    let end = args.start + i64::from(args.days) * DAY_MS;
+    if end > END_TS_MS {
+        let fit = (END_TS_MS - args.start) / DAY_MS;
         return usage_error(format_args!(
             "--days {} from --start runs past 2099-12-31, the last day event times may have: \
              use --days {fit} or less, or an earlier --start",
