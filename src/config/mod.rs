@@ -48,7 +48,8 @@ impl ConfigError {
         let start = err.span().map(|span| span.start.min(text.len()));
         let line = start.map_or(1, |at| text[..at].matches('\n').count() + 1);
         let key = start.and_then(|at| TomlLines::new(text).key_at(at));
-        let message = wording::toml_message(err.message(), key.as_deref());
+        let written = err.span().and_then(|span| text.get(span));
+        let message = wording::toml_message(err.message(), key.as_deref(), written);
         ConfigError::At {
             path: path.to_string(),
             line,

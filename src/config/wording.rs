@@ -5,9 +5,17 @@
 //! an operator.
 
 /// Serde's message about a TOML file in the file's own words; `key` names the value it is
-/// about, when known. TOML has keys, not fields.
-pub fn toml_message(message: &str, key: Option<&str>) -> String {
-    if let Some(wrong) = WrongValue::of(message) {
+/// about and `written` the value's text as the file has it, when known. TOML has keys, not
+/// fields.
+pub fn toml_message(message: &str, key: Option<&str>, written: Option<&str>) -> String {
+    if let Some(mut wrong) = WrongValue::of(message) {
+        // A TOML date or time reaches serde as a table of one hidden key: say what was written.
+        if let Some(date) = written
+            .map(str::trim)
+            .filter(|w| wrong.got == "a table" && w.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            wrong.got = format!("{date} (a date or time)");
+        }
         return match key {
             Some(key) => wrong.of_key(key),
             None => wrong.to_string(),
@@ -208,17 +216,40 @@ mod tests {
         assert_eq!(
             toml_message(
                 "invalid type: integer `30`, expected a string",
-                Some("clock.idle_after")
+                Some("clock.idle_after"),
+                Some("30"),
             ),
             "clock.idle_after must be text in quotes, not 30"
         );
+        // A date is written as a date, not as the table serde sees.
         assert_eq!(
-            toml_message("unknown field `groupid`, expected one of `group_id`", None),
+            toml_message(
+                "invalid type: map, expected a string",
+                Some("groups.service.ttl"),
+                Some("2024-01-01"),
+            ),
+            "groups.service.ttl must be text in quotes, not 2024-01-01 (a date or time)"
+        );
+        assert_eq!(
+            toml_message(
+                "invalid type: map, expected a string",
+                Some("clock"),
+                Some("{ a = 1 }"),
+            ),
+            "clock must be text in quotes, not a table"
+        );
+        assert_eq!(
+            toml_message(
+                "unknown field `groupid`, expected one of `group_id`",
+                None,
+                None
+            ),
             "unknown key `groupid`, expected one of `group_id`; did you mean `group_id`?"
         );
         assert_eq!(
             toml_message(
                 "unknown field `clok`, expected one of `rules`, `kafka`, `state`, `clock`, `http`",
+                None,
                 None
             ),
             "unknown key `clok`, expected one of `rules`, `kafka`, `state`, `clock`, `http`; \
@@ -226,7 +257,7 @@ mod tests {
         );
         // A syntax error on two lines is one line: `file:line: message` stays whole.
         assert_eq!(
-            toml_message("invalid table header\nexpected `.`, `]`\n", None),
+            toml_message("invalid table header\nexpected `.`, `]`\n", None, None),
             "invalid table header: expected `.`, `]`"
         );
     }

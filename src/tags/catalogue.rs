@@ -83,27 +83,45 @@ impl Catalogue {
     /// Parses and validates catalogue text; `path` names the file in errors.
     ///
     /// # Errors
-    /// Syntax errors, unknown keys, malformed tag names, bad TTLs and duplicates, each with a line.
+    /// Syntax errors, unknown keys, malformed tag names, bad TTLs and duplicates, each with a
+    /// line: the first of them ([`Catalogue::parse_all`] gives every one).
     pub fn parse(text: &str, path: &str) -> Result<Catalogue, ConfigError> {
+        Catalogue::parse_all(text, path).map_err(|mut errors| errors.swap_remove(0))
+    }
+
+    /// As [`Catalogue::parse`], with every problem found rather than the first. A syntax error
+    /// or a value of the wrong type stops the reading, so it comes alone; bad names, TTLs and
+    /// duplicates are all reported, in file order. Never `Err` with an empty list.
+    ///
+    /// # Errors
+    /// The problems found, each with a line.
+    pub fn parse_all(text: &str, path: &str) -> Result<Catalogue, Vec<ConfigError>> {
         let file: CatalogueFile =
-            toml::from_str(text).map_err(|e| ConfigError::toml(path, text, &e))?;
+            toml::from_str(text).map_err(|e| vec![ConfigError::toml(path, text, &e)])?;
         let lines = TomlLines::new(text);
-        let at = |place: &[Seg], message: String| ConfigError::At {
-            path: path.to_string(),
-            line: lines.best(place),
-            message,
+        let mut errors: Vec<(usize, ConfigError)> = Vec::new();
+        let mut at = |place: &[Seg], message: String| {
+            let line = lines.best(place);
+            errors.push((
+                line,
+                ConfigError::At {
+                    path: path.to_string(),
+                    line,
+                    message,
+                },
+            ));
         };
         if !(file.score_band > 0.0 && file.score_band.is_finite()) {
-            return Err(at(
+            at(
                 &[Seg::Key("score_band")],
                 "score_band must be a positive number".into(),
-            ));
+            );
         }
         if file.max_tags_per_user == 0 {
-            return Err(at(
+            at(
                 &[Seg::Key("max_tags_per_user")],
                 "max_tags_per_user must be at least 1".into(),
-            ));
+            );
         }
         let mut catalogue = Catalogue {
             tags: Vec::new(),
@@ -114,19 +132,22 @@ impl Catalogue {
         };
         for (group_name, spec) in &file.groups {
             if !valid_segment(group_name) {
-                return Err(at(&[Seg::Key("groups"), Seg::Key(group_name)], format!("group name {group_name:?} is not a valid tag segment (letters, digits, '-', '_')")));
+                at(&[Seg::Key("groups"), Seg::Key(group_name)], format!("group name {group_name:?} is not a valid tag segment (letters, digits, '-', '_')"));
+                continue;
             }
             let ttl_ms = match &spec.ttl {
                 None => None,
                 Some(ttl) => {
-                    Some(parse_duration_ms(ttl).filter(|ms| *ms > 0).ok_or_else(|| {
+                    let ms = parse_duration_ms(ttl).filter(|ms| *ms > 0);
+                    if ms.is_none() {
                         at(
                             &[Seg::Key("groups"), Seg::Key(group_name), Seg::Key("ttl")],
                             format!(
                                 "group {group_name}: ttl {ttl:?} is not a duration like \"30d\""
                             ),
-                        )
-                    })?)
+                        );
+                    }
+                    ms
                 }
             };
             let group = catalogue.groups.len();
@@ -146,19 +167,24 @@ impl Catalogue {
                 }
                 let segments: Vec<&str> = name.split('/').collect();
                 if segments.len() > 3 || !segments.iter().all(|s| valid_segment(s)) {
-                    return Err(at(
+                    at(
                         &needle,
                         format!(
                             "tag {name:?} must be 1 to 3 segments of letters, digits, '-' or '_'"
                         ),
-                    ));
+                    );
+                    continue;
                 }
-                let id = TagId::try_from(catalogue.tags.len())
-                    .map_err(|_| at(&needle, "more than 65535 tags".into()))?;
+                let Ok(id) = TagId::try_from(catalogue.tags.len()) else {
+                    at(&needle, "more than 65535 tags".into());
+                    break;
+                };
                 let name: Arc<str> = name.into();
-                if catalogue.by_name.insert(name.clone(), id).is_some() {
-                    return Err(at(&needle, format!("tag {name:?} is declared twice")));
+                if catalogue.by_name.contains_key(&name) {
+                    at(&needle, format!("tag {name:?} is declared twice"));
+                    continue;
                 }
+                catalogue.by_name.insert(name.clone(), id);
                 catalogue.tags.push(TagInfo {
                     name,
                     group,
@@ -167,7 +193,12 @@ impl Catalogue {
                 catalogue.groups[group].members.push(id);
             }
         }
-        Ok(catalogue)
+        if errors.is_empty() {
+            return Ok(catalogue);
+        }
+        // Groups come in name order (a `BTreeMap`); the file's order is the one to read them in.
+        errors.sort_by_key(|(line, _)| *line);
+        Err(errors.into_iter().map(|(_, e)| e).collect())
     }
 
     pub fn id(&self, name: &str) -> Option<TagId> {
@@ -269,6 +300,30 @@ tags = ["price", "purchase/urgent"]
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("t:7:") && err.contains("soon"), "{err}");
+    }
+
+    /// One check shows every bad name, TTL and duplicate, in the file's order, not only the
+    /// first (groups are read in name order, so `[groups.z]` is found before `[groups.b]`).
+    #[test]
+    fn every_problem_is_reported_in_file_order() {
+        let text = "score_band = 0\n[groups.z]\ntags = [\"ok\", \"b c\", \"ok\"]\n[groups.b]\nttl = \"soon\"\ntags = [\"fine\", \"x/y/z\"]\n";
+        let errors: Vec<String> = Catalogue::parse_all(text, "t")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "t:1: score_band must be a positive number",
+                "t:3: tag \"z/b c\" must be 1 to 3 segments of letters, digits, '-' or '_'",
+                "t:3: tag \"z/ok\" is declared twice",
+                "t:5: group b: ttl \"soon\" is not a duration like \"30d\"",
+                "t:6: tag \"b/x/y/z\" must be 1 to 3 segments of letters, digits, '-' or '_'",
+            ]
+        );
+        let first = Catalogue::parse(text, "t").unwrap_err().to_string();
+        assert_eq!(first, errors[0]);
     }
 
     #[test]

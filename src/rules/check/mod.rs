@@ -165,11 +165,16 @@ fn check_loading(sources: &Sources, vars: &[(String, String)], load: bool) -> Ch
     let mut out = Vec::new();
     let catalogue_shown = sources.catalogue.display().to_string();
     let catalogue = match read_file(&sources.catalogue)
-        .and_then(|text| Catalogue::parse(&text, &catalogue_shown))
+        .map_err(|e| vec![e])
+        .and_then(|text| Catalogue::parse_all(&text, &catalogue_shown))
     {
         Ok(c) => Some(c),
-        Err(e) => {
-            out.push(Diagnostic::from_config(&e, &catalogue_shown));
+        Err(errors) => {
+            out.extend(
+                errors
+                    .iter()
+                    .map(|e| Diagnostic::from_config(e, &catalogue_shown)),
+            );
             None
         }
     };

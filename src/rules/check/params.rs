@@ -104,6 +104,8 @@ pub fn check(
 ) {
     let lines = TomlLines::new(text);
     let shipped: toml::Table = toml::from_str(SHIPPED).unwrap_or_default();
+    // The file as written, before durations become milliseconds.
+    let file: toml::Table = toml::from_str(text).unwrap_or_default();
     let env_var = |section: &str, key: &str| {
         let name = format!(
             "TAGSTREAM_{}__{}",
@@ -288,6 +290,29 @@ pub fn check(
             let shipped_duration = shipped_value.and_then(Value::as_str).filter(|text| {
                 crate::config::duration::parse_duration_ms(text).is_some_and(|ms| ms > 0)
             });
+            // A bare number under a second where the shipped parameters have a duration is
+            // almost surely days or hours written without their unit: `half_life = 7`.
+            let written_bare = || {
+                env_var(section, key).is_none()
+                    && file
+                        .get(section)
+                        .and_then(|s| s.get(key))
+                        .is_some_and(toml::Value::is_integer)
+            };
+            if let (Value::Integer(ms @ 1..=999), Some(text)) = (value, shipped_duration) {
+                if written_bare() {
+                    let (at, line) = locate(section, key);
+                    out.push(Diagnostic::warning(
+                        at,
+                        line,
+                        format!(
+                            "[{section}] {key} = {ms}: a number without a unit is milliseconds, \
+                             so this is {ms} ms where the shipped parameters have {text:?}; \
+                             write the unit (\"{ms}d\", \"{ms}h\") if that is what is meant"
+                        ),
+                    ));
+                }
+            }
             if let (Value::Integer(0), Some(text)) = (value, shipped_duration) {
                 let (at, line) = locate(section, key);
                 out.push(Diagnostic::warning(

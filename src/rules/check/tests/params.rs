@@ -251,3 +251,41 @@ fn a_zero_duration_where_the_shipped_one_is_not_is_a_warning() {
         );
     }
 }
+
+/// `half_life = 7` is 7 ms: said as a warning where the shipped parameters have a duration,
+/// but not for the same milliseconds in quotes, nor for a bare number of a second or more,
+/// nor for an override, whose digits the documentation gives as milliseconds.
+#[test]
+fn a_bare_number_under_a_second_for_a_duration_is_a_warning() {
+    let with = |value: &str| {
+        Fixture::shipped_with("extra.rhai", HANDLER, |p| {
+            p.replace("half_life = \"7d\"", &format!("half_life = {value}"))
+        })
+    };
+    let f = with("7");
+    let c = f.check(&[]);
+    let found = find(
+        &c,
+        &format!("{}:6:", f.path("params.toml")),
+        "half_life = 7: a number without a unit is milliseconds, so this is 7 ms where the shipped parameters have \"7d\"",
+    );
+    assert!(!found.is_error(), "{}", found.message);
+    for quiet in ["\"7ms\"", "604800000", "1000"] {
+        let c = with(quiet).check(&[]);
+        assert!(
+            !c.diagnostics
+                .iter()
+                .any(|d| d.message.contains("without a unit")),
+            "{quiet}: {:?}",
+            c.diagnostics
+        );
+    }
+    let c = with("\"7d\"").check(&[("TAGSTREAM_ACTIVITY__HALF_LIFE", "7")]);
+    assert!(
+        !c.diagnostics
+            .iter()
+            .any(|d| d.message.contains("without a unit")),
+        "{:?}",
+        c.diagnostics
+    );
+}
