@@ -150,27 +150,98 @@ pub(super) fn io_err(path: &Path) -> impl Fn(io::Error) -> FileRunError + '_ {
     }
 }
 
-/// Opens `stream` for writing; `what` names it in an error ("output", "dead-letter output").
-fn open_output(stream: &Stream, what: &str) -> Result<Box<dyn Write + Send>, FileRunError> {
-    Ok(match stream {
-        Stream::Stdout => Box::new(io::stdout()),
-        Stream::Stderr => Box::new(io::stderr()),
-        Stream::Path(path) => Box::new(File::create(path).map_err(|source| {
-            let missing_dir = path
-                .parent()
-                .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
-            let path = match missing_dir {
-                Some(dir) => format!(
-                    "cannot create {what} {} (directory {} does not exist)",
-                    path.display(),
-                    dir.display()
-                ),
-                None => format!("cannot create {what} {}", path.display()),
-            };
-            FileRunError::Io { path, source }
-        })?),
-        Stream::Stdin => unreachable!("stdin is never an output"),
-    })
+/// An output opened but not yet emptied: every output is opened before any is truncated, so
+/// one that cannot be created (a typo in its directory) leaves the others' old content as it
+/// was.
+enum Opened {
+    Inherited(Stream),
+    /// `created`: the file did not exist before, so a refused run removes it again.
+    File {
+        file: File,
+        path: PathBuf,
+        created: bool,
+    },
+}
+
+impl Opened {
+    /// Opens `stream` for writing without truncating it; `what` names it in an error
+    /// ("output", "dead-letter output").
+    fn open(stream: &Stream, what: &str) -> Result<Opened, FileRunError> {
+        let Stream::Path(path) = stream else {
+            return Ok(Opened::Inherited(stream.clone()));
+        };
+        let created = std::fs::symlink_metadata(path).is_err();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| {
+                let missing_dir = path
+                    .parent()
+                    .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
+                let path = match missing_dir {
+                    Some(dir) => format!(
+                        "cannot create {what} {} (directory {} does not exist)",
+                        path.display(),
+                        dir.display()
+                    ),
+                    None => format!("cannot create {what} {}", path.display()),
+                };
+                FileRunError::Io { path, source }
+            })?;
+        Ok(Opened::File {
+            file,
+            path: path.clone(),
+            created,
+        })
+    }
+
+    /// Removes a file this run created; the run was refused before writing to it.
+    fn abandon(self) {
+        if let Opened::File {
+            path,
+            created: true,
+            ..
+        } = self
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// The writer, a regular file emptied first (a pipe or a device has nothing to empty).
+    fn into_writer(self) -> Result<Box<dyn Write + Send>, FileRunError> {
+        Ok(match self {
+            Opened::Inherited(Stream::Stderr) => Box::new(io::stderr()),
+            Opened::Inherited(_) => Box::new(io::stdout()),
+            Opened::File { file, path, .. } => {
+                let regular = file.metadata().is_ok_and(|m| m.is_file());
+                if regular {
+                    file.set_len(0).map_err(|source| FileRunError::Io {
+                        path: format!("cannot empty {}", path.display()),
+                        source,
+                    })?;
+                }
+                Box::new(file)
+            }
+        })
+    }
+}
+
+/// Opens both outputs, then empties them: nothing is truncated unless both can be written.
+fn open_outputs(
+    output: &Stream,
+    dead: &Stream,
+) -> Result<(Box<dyn Write + Send>, Box<dyn Write + Send>), FileRunError> {
+    let out = Opened::open(output, "output")?;
+    let dead = match Opened::open(dead, "dead-letter output") {
+        Ok(dead) => dead,
+        Err(e) => {
+            out.abandon();
+            return Err(e);
+        }
+    };
+    Ok((out.into_writer()?, dead.into_writer()?))
 }
 
 /// Runs the job to the end of its input (or a signal), then fires what is due up to the final
@@ -226,6 +297,11 @@ pub fn run_watched(
         }
     }
     // Before any output is opened (and truncated): a refused state leaves everything as it was.
+    // The lock is held until the state is saved at the end of the run.
+    let _lock = job.state.as_deref().map(super::saved::take).transpose()?;
+    if let Some(dir) = &job.state {
+        paths::check_state(&[&output, &dead], dir).map_err(FileRunError::SameFile)?;
+    }
     let restored = match &job.state {
         Some(dir) => super::saved::restore(dir, pack, job.workers)?,
         None => super::saved::Restored::fresh(job.workers),
@@ -239,12 +315,8 @@ pub fn run_watched(
         _ => Box::new(io::stdin()),
     };
     let feed = Feed::spawn(reader).map_err(io_err(&job.input))?;
-    let sink = FileSink::new(
-        open_output(&output, "output")?,
-        &output.name(),
-        open_output(&dead, "dead-letter output")?,
-        &dead.name(),
-    );
+    let (out_writer, dead_writer) = open_outputs(&output, &dead)?;
+    let sink = FileSink::new(out_writer, &output.name(), dead_writer, &dead.name());
     let stop = Stop::on_signals(watch.is_none()).map_err(io_err(Path::new("signal handlers")))?;
     // Every stream is open and the state restored: what could refuse the run has not.
     ready();

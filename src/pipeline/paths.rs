@@ -193,6 +193,32 @@ pub fn check(input: &Stream, outputs: &[&Stream]) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses outputs that are one of the files of the state directory `dir` (which exists):
+/// the state saved at the end would replace what the run wrote there, or the run would write
+/// over the state it is about to save.
+///
+/// # Errors
+/// A message naming the output and the directory.
+pub fn check_state(outputs: &[&Stream], dir: &Path) -> Result<(), String> {
+    use crate::state::{lock::LOCK_NAME, store};
+    for name in [store::FILE_NAME, store::TEMP_NAME, LOCK_NAME] {
+        let Ok(state_file) = path_identity(&dir.join(name)) else {
+            continue;
+        };
+        for out in outputs {
+            if out.identity().ok().as_ref() == Some(&state_file) {
+                return Err(format!(
+                    "output {} is {name} of the state directory {}: it would overwrite the \
+                     saved state or be overwritten by it; write the output elsewhere",
+                    out.name(),
+                    dir.display()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::sharded::shard_of;
 use crate::rules::RulePack;
+use crate::state::lock::{self, StateLock};
 use crate::state::store::{self, StateReader, StoreError};
 use crate::state::Partition;
 
@@ -32,13 +33,13 @@ impl Restored {
     }
 }
 
-/// Reads the state of `dir` (nothing when it holds none yet) into `shards` partitions. The
-/// directory is created now, so an unusable path fails before any input is read.
+/// Takes `dir` for this run: creates it when missing and locks it ([`lock`]), so that a
+/// second run on the same directory is refused before either reads the state. Hold the lock
+/// until the state is saved.
 ///
 /// # Errors
-/// An unusable directory; a state of another format or rule set; a damaged state file. In
-/// every case no user has been used.
-pub fn restore(dir: &Path, pack: &RulePack, shards: usize) -> Result<Restored, StoreError> {
+/// An unusable directory, or one another run holds.
+pub fn take(dir: &Path) -> Result<StateLock, StoreError> {
     if dir.exists() && !dir.is_dir() {
         return Err(StoreError::NotDir {
             path: dir.display().to_string(),
@@ -48,6 +49,16 @@ pub fn restore(dir: &Path, pack: &RulePack, shards: usize) -> Result<Restored, S
         path: dir.display().to_string(),
         source,
     })?;
+    lock::lock(dir)
+}
+
+/// Reads the state of `dir` (nothing when it holds none yet) into `shards` partitions; `dir`
+/// is one this run has [`take`]n.
+///
+/// # Errors
+/// A state of another format or rule set; a damaged state file. In every case no user has
+/// been used.
+pub fn restore(dir: &Path, pack: &RulePack, shards: usize) -> Result<Restored, StoreError> {
     let mut restored = Restored::fresh(shards);
     let Some(mut reader) = StateReader::open(dir, pack.fingerprint())? else {
         return Ok(restored);

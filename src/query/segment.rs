@@ -6,6 +6,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{each_user, open, Found, QueryError, SegmentArgs, SegmentFormat};
+use crate::pipeline::paths::{self, Stream};
+use crate::sink::replace::Replacement;
 use crate::tags::{format_ts, Catalogue, TagSlot, NEVER};
 
 /// Runs the command.
@@ -15,12 +17,17 @@ use crate::tags::{format_ts, Catalogue, TagSlot, NEVER};
 pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
     let (_, pack, source) = open(&args.source)?;
     let segment = super::Segment::parse(&args.expr, &pack.catalogue)?;
-    let mut out =
-        crate::sink::file::open_output(&args.output).map_err(|source| QueryError::Io {
-            path: args.output.display().to_string(),
-            source,
-        })?;
-    let stream = crate::pipeline::paths::Stream::output(&args.output).name();
+    let output = Stream::output(&args.output);
+    if let super::Source::Dir(dir) = &source {
+        paths::check_state(&[&output], dir).map_err(QueryError::Usage)?;
+    }
+    // Replaced only once every user is written: a state that turns out damaged, or a failed
+    // write, leaves the file as it was.
+    let mut out = Replacement::open(&args.output).map_err(|source| QueryError::Io {
+        path: args.output.display().to_string(),
+        source,
+    })?;
+    let stream = output.name();
     let io = |source| QueryError::Write {
         stream: stream.clone(),
         source,
@@ -58,7 +65,7 @@ pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
     if args.count {
         writeln!(out, "{count}").map_err(io)?;
     }
-    out.flush().map_err(io)
+    out.finish().map_err(io)
 }
 
 /// Formats one line at a time into `line`.

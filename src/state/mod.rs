@@ -8,6 +8,7 @@
 
 pub mod compact;
 pub mod ledger;
+pub mod lock;
 pub mod origins;
 mod partition;
 mod prefetch;

@@ -22,7 +22,8 @@ use crate::hash::{fnv1a_extend, FNV_OFFSET};
 
 /// The state file inside a state directory.
 pub const FILE_NAME: &str = "tagstream.state";
-const TEMP_NAME: &str = "tagstream.state.tmp";
+/// Where a save writes before it renames over [`FILE_NAME`].
+pub const TEMP_NAME: &str = "tagstream.state.tmp";
 const MAGIC: &[u8; 16] = b"tagstream-state\n";
 /// Version of the file layout around the records.
 pub const FILE_FORMAT: u32 = 1;
@@ -56,6 +57,12 @@ pub enum StoreError {
     Rules { path: String },
     #[error("{path}: state file is damaged ({what}); nothing was read from it")]
     Corrupt { path: String, what: String },
+    #[error(
+        "state directory {path} is in use by another tagstream run{}; one run at a time may use \
+         a state directory (wait for it to finish, or give this run its own --state)",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    InUse { path: String, pid: Option<u32> },
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> StoreError + '_ {
@@ -75,6 +82,7 @@ impl StoreError {
                 | StoreError::NotState { .. }
                 | StoreError::Format { .. }
                 | StoreError::Rules { .. }
+                | StoreError::InUse { .. }
         )
     }
 }
@@ -180,10 +188,11 @@ impl StateReader {
         let shown = path.display().to_string();
         let mut input = BufReader::with_capacity(1 << 16, file);
         let header = read_header(&mut input, &shown)?;
+        // The checksum first: a damaged header is damage, not another rule set.
+        verify(&path)?;
         if header.rules != rules {
             return Err(StoreError::Rules { path: shown });
         }
-        verify(&path)?;
         Ok(Some(StateReader {
             path,
             left: header.users,
@@ -234,13 +243,25 @@ fn read_header(input: &mut impl Read, path: &str) -> Result<Header, StoreError> 
     let not_state = || StoreError::NotState {
         path: path.to_string(),
     };
-    let mut magic = [0; 16];
-    input.read_exact(&mut magic).map_err(|_| not_state())?;
-    if &magic != MAGIC {
+    // A file that stops inside the header, or is empty, is a state file cut short (saves are
+    // atomic, so something else wrote it): damaged, not foreign.
+    let truncated = || StoreError::Corrupt {
+        path: path.to_string(),
+        what: "truncated inside its header".into(),
+    };
+    let mut magic = Vec::with_capacity(MAGIC.len());
+    input
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(|_| not_state())?;
+    if magic.len() < MAGIC.len() && MAGIC.starts_with(&magic) {
+        return Err(truncated());
+    }
+    if magic != MAGIC {
         return Err(not_state());
     }
     let mut fixed = [0; 4 + 1 + 8 + 1 + 8 + 8];
-    input.read_exact(&mut fixed).map_err(|_| not_state())?;
+    input.read_exact(&mut fixed).map_err(|_| truncated())?;
     let file_format = u32::from_le_bytes(fixed[0..4].try_into().expect("4 bytes"));
     let record_format = fixed[4];
     let writer = read_field(input)
@@ -424,7 +445,9 @@ mod tests {
         fs::write(&path, &flipped).unwrap();
         let err = StateReader::open(dir.path(), 7).err().unwrap();
         assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
-        for cut in [good.len() - 1, good.len() - 9, 60] {
+        // Cut anywhere, even inside the magic or the header, or emptied: damaged (exit 1),
+        // not a foreign file (exit 2).
+        for cut in [good.len() - 1, good.len() - 9, 60, 32, 16, 10, 0] {
             fs::write(&path, &good[..cut]).unwrap();
             let err = StateReader::open(dir.path(), 7).err().unwrap();
             assert!(
@@ -432,6 +455,12 @@ mod tests {
                 "cut {cut}: {err}"
             );
         }
+        // A flipped bit in the header's rule-set hash is damage too, not another rule set.
+        let mut flipped = good.clone();
+        flipped[22] ^= 1;
+        fs::write(&path, &flipped).unwrap();
+        let err = StateReader::open(dir.path(), 7).err().unwrap();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
     }
 
     #[test]

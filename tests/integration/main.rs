@@ -41,3 +41,4 @@ mod rulepack_lifecycle;
 mod rulepack_rfm;
 mod saved_state;
 mod schemas;
+mod state_guards;
