@@ -2,8 +2,8 @@
 //! parameters change on disk.
 //!
 //! A reloader thread loads, compiles and checks the new set — off the processing path — and
-//! publishes it only when it is clean; otherwise the running set stays and the errors are
-//! logged with their `file:line`. The pipeline asks its [`RulesWatch`] between two events and
+//! publishes it only when it is clean — it loads, and `tagstream check` finds no error in it;
+//! otherwise the running set stays and the errors are logged with their `file:line`. The pipeline asks its [`RulesWatch`] between two events and
 //! swaps the set in there, keeping all state. From the moment a reload starts (the signal, or
 //! the end of a burst of file changes) until it is decided, the pipeline waits before its next
 //! event: events read before the signal run on the old set, events after it on the new one.
@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
+use crate::rules::check;
 use crate::rules::RulePack;
 
 /// Quiet time after the last file change before a reload starts.
@@ -89,12 +90,20 @@ impl RuleSources {
     /// Logs what `tagstream check` reports for the set live at `version`
     /// ([`crate::rules::check::warn_findings`]).
     pub fn warn_findings(&self, version: &str) {
-        let sources = crate::rules::check::Sources {
+        crate::rules::check::warn_findings(&self.check_sources(), &self.vars, version);
+    }
+
+    /// What `tagstream check` reports for a set that loads ([`crate::rules::check::findings`]).
+    pub fn findings(&self) -> Vec<crate::rules::check::Diagnostic> {
+        crate::rules::check::findings(&self.check_sources(), &self.vars)
+    }
+
+    fn check_sources(&self) -> crate::rules::check::Sources {
+        crate::rules::check::Sources {
             rules_dir: self.dir.clone(),
             catalogue: self.catalogue.clone(),
             params: self.params.clone(),
-        };
-        crate::rules::check::warn_findings(&sources, &self.vars, version);
+        }
     }
 }
 
@@ -265,6 +274,21 @@ fn reload_loop(
                 shared.update(|s| s.deciding = false);
             }
             Ok(pack) => {
+                // A set `check` finds errors in (a parameter of the wrong type, one a rule
+                // reads and the file lacks) would fail call after call: the running set,
+                // which works, stays. At start there is no set to keep, and it runs anyway.
+                let findings = sources.findings();
+                let errors: Vec<_> = findings.iter().filter(|d| d.is_error()).collect();
+                if let Some(first) = errors.first() {
+                    tracing::error!(cause, version = %running, refused = %pack.version, errors = errors.len(),
+                        "rules reload refused, the running set stays: `tagstream check` reports errors in the new set: {first}");
+                    for d in errors.iter().skip(1).take(check::LOGGED_FINDINGS - 1) {
+                        tracing::error!(version = %running, "rules check: {d}");
+                    }
+                    reload_outcome(false);
+                    shared.update(|s| s.deciding = false);
+                    continue;
+                }
                 tracing::info!(cause, version = %pack.version, previous = %running, rules = pack.rules.len(), "rules reloaded");
                 reload_outcome(true);
                 crate::metrics::set_rules(&pack);
@@ -274,8 +298,8 @@ fn reload_loop(
                     s.generation += 1;
                     s.deciding = false;
                 });
-                // Once the set is live: the pipeline holds its events back until then.
-                sources.warn_findings(&running);
+                // Its warnings, once the set is live.
+                check::log_findings(findings, &running);
             }
             Err(e) => {
                 tracing::error!(cause, version = %running, "rules reload failed, the running set stays: {e}");

@@ -45,9 +45,18 @@ pub fn take(dir: &Path) -> Result<StateLock, StoreError> {
             path: dir.display().to_string(),
         });
     }
-    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-        path: dir.display().to_string(),
-        source,
+    std::fs::create_dir_all(dir).map_err(|source| {
+        // A file where a directory of the path should be: the path is wrong, not the disk.
+        if source.raw_os_error() == Some(libc::ENOTDIR) {
+            StoreError::NotDir {
+                path: dir.display().to_string(),
+            }
+        } else {
+            StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            }
+        }
     })?;
     lock::lock(dir)
 }

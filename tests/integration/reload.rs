@@ -333,6 +333,64 @@ fn embedded_stdin_reloads_between_two_events_on_every_shard() {
     embedded_reload("2");
 }
 
+/// A set that loads but that `check` finds errors in — a parameter of the wrong type, a key a
+/// rule reads deleted — is refused at reload: every call would fail, so the running set stays
+/// and the events after the edit get their tags, not dead letters.
+#[test]
+fn a_reload_that_check_finds_errors_in_is_refused() {
+    let dir = tree();
+    let log = dir.path().join("run.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+        .args(["run", "--input", "-", "--output", "-"])
+        .args(["--dead-letter", "dead.jsonl"])
+        .current_dir(dir.path())
+        .env("TAGSTREAM_LOG_FORMAT", "json")
+        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_log(&log, "hot reload on SIGHUP", 0);
+    let params = dir.path().join("config/params.toml");
+    let shipped = std::fs::read_to_string(&params).unwrap();
+    let edits = [
+        shipped.replacen("half_life = \"7d\"", "half_life = \"7 days\"", 1),
+        shipped.replacen("half_life = \"7d\"\n", "", 1),
+    ];
+    for (i, edited) in edits.iter().enumerate() {
+        assert_ne!(edited, &shipped);
+        std::fs::write(&params, edited).unwrap();
+        let refused = wait_log(&log, "rules reload refused", i);
+        let message = refused["fields"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(".toml:") || message.contains(".rhai:"),
+            "the error names its file and line: {message}"
+        );
+        assert!(message.contains("half_life"), "and the key: {message}");
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    for k in 0..6 {
+        writeln!(stdin, "{}", chat("u1", T0 + k * MINUTE, "你好")).unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("activity/"),
+        "the running set still tags: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let dead = std::fs::read_to_string(dir.path().join("dead.jsonl")).unwrap();
+    assert!(dead.is_empty(), "{dead}");
+    assert!(
+        !log_lines(&log).iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("rules reloaded"))),
+        "nothing was swapped in"
+    );
+}
+
 #[test]
 fn sighup_without_a_change_keeps_the_process_and_the_set() {
     let dir = tree();

@@ -260,9 +260,13 @@ pub fn findings(sources: &Sources, vars: &[(String, String)]) -> Vec<Diagnostic>
 /// fail or never run; the set runs anyway, each failing call a rule error. Errors come first;
 /// shows at most [`LOGGED_FINDINGS`] findings in all. Returns how many errors there are.
 pub fn warn_findings(sources: &Sources, vars: &[(String, String)], version: &str) -> usize {
-    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = findings(sources, vars)
-        .into_iter()
-        .partition(Diagnostic::is_error);
+    log_findings(findings(sources, vars), version)
+}
+
+/// As [`warn_findings`], for findings already made.
+pub fn log_findings(findings: Vec<Diagnostic>, version: &str) -> usize {
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        findings.into_iter().partition(Diagnostic::is_error);
     if !errors.is_empty() {
         tracing::warn!(
             version,
@@ -285,7 +289,7 @@ pub fn warn_findings(sources: &Sources, vars: &[(String, String)], version: &str
 }
 
 /// See [`warn_findings`].
-const LOGGED_FINDINGS: usize = 20;
+pub const LOGGED_FINDINGS: usize = 20;
 
 /// The lines a command that goes on with a loaded set (`test`, `diff`) prints to stderr for
 /// its [`findings`]: each as `{label}file:line: warning: message` (the command does not stop
