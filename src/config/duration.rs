@@ -26,6 +26,29 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     n.checked_mul(unit_ms)
 }
 
+/// Why `text` is not a duration, as "; …" to end a message, when there is more to say than
+/// "must be a duration": a number without its unit, a number too large, an unknown unit.
+pub fn why_not(text: &str) -> String {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    if digits.is_empty() {
+        return String::new();
+    }
+    let unit_ok = ["ms", "s", "m", "h", "d", "w"].contains(&unit);
+    if unit.is_empty() {
+        format!("; a number needs its unit, e.g. \"{digits}s\" (units: ms, s, m, h, d, w)")
+    } else if unit_ok && parse_duration_ms(text).is_none() {
+        "; that is too large (at most about 292 million years in milliseconds)".into()
+    } else if !unit_ok {
+        format!("; {unit:?} is not a unit (ms, s, m, h, d, w)")
+    } else {
+        String::new()
+    }
+}
+
 /// A limit that may be switched off: `Some(None)` for `off`, `Some(Some(ms))` for a duration,
 /// `None` for anything else.
 pub fn parse_limit_ms(text: &str) -> Option<Option<i64>> {
@@ -62,6 +85,22 @@ mod tests {
         assert_eq!(parse_duration_ms("72h"), Some(3 * DAY_MS));
         assert_eq!(parse_duration_ms("7d"), Some(7 * DAY_MS));
         assert_eq!(parse_duration_ms("2w"), Some(14 * DAY_MS));
+    }
+
+    #[test]
+    fn says_why_a_duration_is_not_one() {
+        assert_eq!(
+            why_not("0"),
+            "; a number needs its unit, e.g. \"0s\" (units: ms, s, m, h, d, w)"
+        );
+        assert!(why_not("999999999999999d").contains("too large"));
+        assert!(why_not("99999999999999999999ms").contains("too large"));
+        assert_eq!(
+            why_not("7 days"),
+            "; \" days\" is not a unit (ms, s, m, h, d, w)"
+        );
+        assert_eq!(why_not("soon"), "");
+        assert_eq!(why_not("7d"), "");
     }
 
     #[test]

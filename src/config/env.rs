@@ -113,8 +113,21 @@ pub fn apply_env_overrides(
                     .unwrap_or_default();
                 err(format!("unknown key `{key}` in section [{section}]{hint}"))
             })?;
-        let typed = typed_like(template, value)
-            .ok_or_else(|| err(format!("{value:?} is not {}", kind_words(template))))?;
+        let typed = typed_like(template, value).ok_or_else(|| {
+            // Digits that do not fit are a whole number all the same: say what is wrong.
+            let too_large = matches!(template, Value::Integer(_))
+                && value
+                    .trim()
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                && !value.trim().trim_start_matches('-').is_empty();
+            if too_large {
+                err(format!("{value:?} is too large (at most {})", i64::MAX))
+            } else {
+                err(format!("{value:?} is not {}", kind_words(template)))
+            }
+        })?;
         section_table.insert(key.clone(), typed);
     }
     Ok(())

@@ -255,8 +255,9 @@ impl Config {
             return invalid(
                 "clock.idle_after",
                 format!(
-                    " = {:?} must be a duration like \"30s\"",
-                    self.clock.idle_after
+                    " = {:?} must be a duration like \"30s\"{}",
+                    self.clock.idle_after,
+                    duration::why_not(&self.clock.idle_after)
                 ),
             );
         }
@@ -264,8 +265,9 @@ impl Config {
             return invalid(
                 "rules.time_budget",
                 format!(
-                    " = {:?} must be a duration over 0 like \"50ms\", or \"off\"",
-                    self.rules.time_budget
+                    " = {:?} must be a duration over 0 like \"50ms\", or \"off\"{}",
+                    self.rules.time_budget,
+                    duration::why_not(&self.rules.time_budget)
                 ),
             );
         }
@@ -273,8 +275,9 @@ impl Config {
             return invalid(
                 "clock.max_future",
                 format!(
-                    " = {:?} must be a duration like \"1h\", or \"off\"",
-                    self.clock.max_future
+                    " = {:?} must be a duration like \"1h\", or \"off\"{}",
+                    self.clock.max_future,
+                    duration::why_not(&self.clock.max_future)
                 ),
             );
         }
@@ -307,7 +310,7 @@ impl Config {
     /// The time budget of one handler call in milliseconds, 0 for none; `None` when invalid.
     pub fn time_budget_ms(&self) -> Option<u64> {
         match self.rules.time_budget.trim() {
-            "off" => Some(0),
+            off if off.eq_ignore_ascii_case("off") => Some(0),
             // "0ms" would read as no budget at all: that is spelt "off".
             text => duration::parse_duration_ms(text)
                 .and_then(|ms| u64::try_from(ms).ok())

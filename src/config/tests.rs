@@ -94,7 +94,7 @@ fn a_bad_value_names_where_it_came_from() {
     assert_eq!(
         err,
         format!(
-            "{}:3: rules.time_budget = \"5\" must be a duration over 0 like \"50ms\", or \"off\"",
+            "{}:3: rules.time_budget = \"5\" must be a duration over 0 like \"50ms\", or \"off\"; a number needs its unit, e.g. \"5s\" (units: ms, s, m, h, d, w)",
             file.path().display()
         )
     );
@@ -107,7 +107,7 @@ fn a_bad_value_names_where_it_came_from() {
     .to_string();
     assert_eq!(
         err,
-        "environment variable TAGSTREAM_RULES__TIME_BUDGET: rules.time_budget = \"5\" must be a duration over 0 like \"50ms\", or \"off\""
+        "environment variable TAGSTREAM_RULES__TIME_BUDGET: rules.time_budget = \"5\" must be a duration over 0 like \"50ms\", or \"off\"; a number needs its unit, e.g. \"5s\" (units: ms, s, m, h, d, w)"
     );
     // No budget is spelt "off", not a zero that would read as one.
     for zero in ["0ms", "0s", "0"] {

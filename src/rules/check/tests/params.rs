@@ -71,6 +71,19 @@ fn an_environment_override_is_named_when_it_is_wrong() {
         "environment variable TAGSTREAM_ACTIVITY__HALF_LIFE",
         "must be a duration",
     );
+    // Digits that do not fit are named as too large, not as "not a whole number".
+    let c = f.check(&[("TAGSTREAM_LIFECYCLE__MATURE_ORDERS", "99999999999999999999")]);
+    find(
+        &c,
+        "environment variable TAGSTREAM_LIFECYCLE__MATURE_ORDERS",
+        "\"99999999999999999999\" is too large (at most 9223372036854775807)",
+    );
+    let c = f.check(&[("TAGSTREAM_LIFECYCLE__MATURE_ORDERS", "three")]);
+    find(
+        &c,
+        "environment variable TAGSTREAM_LIFECYCLE__MATURE_ORDERS",
+        "\"three\" is not a whole number",
+    );
 }
 
 #[test]
