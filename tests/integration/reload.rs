@@ -252,20 +252,31 @@ fn check_outputs(changes: &[serde_json::Value], v1: &str, v2: &str) {
     );
 }
 
-fn embedded_reload(workers: &str) {
-    let dir = tree();
-    let log = dir.path().join("run.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
-        .args(["run", "--input", "-", "--output", "-", "--workers", workers])
-        .args(["--dead-letter", "dead.jsonl"])
-        .current_dir(dir.path())
+/// `tagstream run --input - --output -` and `args` in `dir`, logging JSON at info level to
+/// `run.log` there; returns the child and the log's path.
+fn live_run(dir: &Path, args: &[&str]) -> (std::process::Child, PathBuf) {
+    let log = dir.join("run.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
+        .args(["run", "--input", "-", "--output", "-"])
+        .args(args)
+        .current_dir(dir)
         .env("TAGSTREAM_LOG_FORMAT", "json")
         .env("TAGSTREAM_LOG", "info")
+        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    (child, log)
+}
+
+fn embedded_reload(workers: &str) {
+    let dir = tree();
+    let (mut child, log) = live_run(
+        dir.path(),
+        &["--workers", workers, "--dead-letter", "dead.jsonl"],
+    );
     let pid = child.id();
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
@@ -339,18 +350,7 @@ fn embedded_stdin_reloads_between_two_events_on_every_shard() {
 #[test]
 fn a_reload_that_check_finds_errors_in_is_refused() {
     let dir = tree();
-    let log = dir.path().join("run.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
-        .args(["run", "--input", "-", "--output", "-"])
-        .args(["--dead-letter", "dead.jsonl"])
-        .current_dir(dir.path())
-        .env("TAGSTREAM_LOG_FORMAT", "json")
-        .env("TAGSTREAM_CLOCK__MAX_FUTURE", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut child, log) = live_run(dir.path(), &["--dead-letter", "dead.jsonl"]);
     wait_log(&log, "hot reload on SIGHUP", 0);
     let params = dir.path().join("config/params.toml");
     let shipped = std::fs::read_to_string(&params).unwrap();
@@ -394,16 +394,7 @@ fn a_reload_that_check_finds_errors_in_is_refused() {
 #[test]
 fn sighup_without_a_change_keeps_the_process_and_the_set() {
     let dir = tree();
-    let log = dir.path().join("run.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tagstream"))
-        .args(["run", "--input", "-", "--output", "-"])
-        .current_dir(dir.path())
-        .env("TAGSTREAM_LOG_FORMAT", "json")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut child, log) = live_run(dir.path(), &[]);
     wait_log(&log, "hot reload on SIGHUP", 0);
     sighup(child.id());
     wait_log(&log, "rules reloaded: unchanged", 0);

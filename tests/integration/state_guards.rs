@@ -3,7 +3,7 @@
 //! refused or fails.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,12 +29,32 @@ fn run(input: &Path, output: &Path, state: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn input(dir: &Path) -> std::path::PathBuf {
+fn input(dir: &Path) -> PathBuf {
     write_lines(
         dir,
         "in.jsonl",
         &[chat("ann", T0, "多少钱"), click("bob", T0 + MINUTE)],
     )
+}
+
+/// A run of [`input`] saved to `dir/st`: the input, the state directory and its file's bytes.
+fn saved(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
+    let input = input(dir);
+    let state = dir.join("st");
+    let out = run(&input, &dir.join("out.jsonl"), &state, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bytes = std::fs::read(state.join(FILE_NAME)).unwrap();
+    (input, state, bytes)
+}
+
+/// Waits until the lock file of `state` names `pid`: the run holds the directory.
+fn wait_for_lock(state: &Path, pid: u32) {
+    let lock = state.join("tagstream.lock");
+    let started = Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |held| held.trim() != pid.to_string()) {
+        assert!(started.elapsed() < Duration::from_secs(20), "no lock taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A second run on a state directory in use is refused (exit 2, naming the first run's pid)
@@ -56,12 +76,7 @@ fn one_run_at_a_time_per_state_directory() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let lock = state.join("tagstream.lock");
-    let started = Instant::now();
-    while std::fs::read_to_string(&lock).map_or(true, |pid| pid.trim() != first.id().to_string()) {
-        assert!(started.elapsed() < Duration::from_secs(20), "no lock taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&state, first.id());
     std::fs::write(d.join("second.jsonl"), "kept\n").unwrap();
     let second = run(&input, &d.join("second.jsonl"), &state, &[]);
     assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
@@ -94,11 +109,7 @@ fn one_run_at_a_time_per_state_directory() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while std::fs::read_to_string(&lock).map_or(true, |pid| pid.trim() != killed.id().to_string()) {
-        assert!(started.elapsed() < Duration::from_secs(20), "no lock taken");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lock(&state, killed.id());
     killed.kill().unwrap();
     killed.wait().unwrap();
     let next = run(&input, &d.join("second.jsonl"), &state, &[]);
@@ -112,12 +123,7 @@ fn one_run_at_a_time_per_state_directory() {
 fn a_refused_run_empties_no_output_and_never_writes_over_the_state() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let input = input(d);
-    let state = d.join("st");
-    assert!(run(&input, &d.join("out.jsonl"), &state, &[])
-        .status
-        .success());
-    let saved = std::fs::read(state.join(FILE_NAME)).unwrap();
+    let (input, state, saved) = saved(d);
     std::fs::write(d.join("out.jsonl"), "kept\n").unwrap();
 
     let refused = tagstream()
@@ -176,12 +182,7 @@ fn a_refused_run_empties_no_output_and_never_writes_over_the_state() {
 fn segment_keeps_the_old_report_on_failure_and_never_writes_over_the_state() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let input = input(d);
-    let state = d.join("st");
-    assert!(run(&input, &d.join("out.jsonl"), &state, &[])
-        .status
-        .success());
-    let saved = std::fs::read(state.join(FILE_NAME)).unwrap();
+    let (_, state, saved) = saved(d);
     let segment = |state: &Path, output: &Path| {
         tagstream()
             .args(["segment", "intent/*", "--state"])
