@@ -11,18 +11,9 @@ use rhai::{ASTFlags, ASTNode, Expr as RExpr, FnCallExpr, ImmutableString, Stmt a
 use rhai::{Dynamic, Position, StmtBlock, Token, AST};
 
 use super::natives::{Getter, Native};
+use super::unsupported::{calling, construct, unsupported, Lowered, Unsupported};
 use super::value::{BinOp, V};
 use super::{Chain, Expr, Func, Link, Stmt, Switch};
-
-/// Why a rule is left to the interpreter; shown in debug logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unsupported(pub String);
-
-type Lowered<T> = Result<T, Unsupported>;
-
-fn unsupported<T>(what: impl Into<String>) -> Lowered<T> {
-    Err(Unsupported(what.into()))
-}
 
 /// Parameters and `let`s a compiled function may have (Rhai's engine allows 256 in scope).
 const MAX_SLOTS: u16 = 64;
@@ -489,36 +480,4 @@ fn constant(d: &Dynamic) -> Lowered<Expr> {
             format!("a value of type {}", ty.rsplit("::").next().unwrap_or(ty))
         })
     })
-}
-
-/// A call the compiled form has no native for, as the script wrote it.
-fn calling(what: &str, name: &str, args: usize) -> String {
-    let written = if name == "contains" && what == "function" {
-        " (what `x in y` calls)"
-    } else {
-        ""
-    };
-    format!("{what} `{name}` with {args} argument(s){written}")
-}
-
-/// What a Rhai syntax node is, in the script's terms, from its debug form (whose first word
-/// names its kind); the node itself can be long.
-fn construct(debug: &str) -> String {
-    let kind: String = debug
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    match kind.as_str() {
-        "TryCatch" => "`try … catch`".into(),
-        "Import" => "`import`".into(),
-        "Export" => "`export`".into(),
-        "Share" => "a closure's captured variable".into(),
-        "Fn" | "FnPointer" => "a function pointer (`Fn(…)`)".into(),
-        "Custom" => "custom syntax".into(),
-        "Coalesce" => "`??`".into(),
-        "ThisPtr" | "this" => "`this`".into(),
-        "CharConstant" => "a character literal".into(),
-        "" => "a construct the compiled form lacks".into(),
-        other => format!("the construct `{other}`"),
-    }
 }

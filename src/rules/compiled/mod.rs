@@ -20,6 +20,7 @@ mod eval;
 mod lower;
 mod natives;
 mod spares;
+mod unsupported;
 mod value;
 
 use std::collections::HashMap;
@@ -29,9 +30,9 @@ use rhai::{Dynamic, Engine, ImmutableString, RangeCase, Scope, AST};
 
 use super::set::Handler;
 use super::{Ctx, Limits};
-pub use lower::Unsupported;
 use natives::{Getter, Native};
 pub use spares::Spares;
+pub use unsupported::Unsupported;
 pub use value::{Bail, V as Value};
 use value::{BinOp, V};
 
