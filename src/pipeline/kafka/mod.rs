@@ -138,13 +138,15 @@ fn partition_count(
         .to_string();
     let started = Instant::now();
     let mut backoff = Duration::from_millis(500);
+    let mut waiting = "the cluster to answer".to_string();
     loop {
         if shutdown.load(Ordering::SeqCst) {
-            return Err(KafkaRunError::Runtime(
-                "shut down before the cluster answered".into(),
-            ));
+            return Err(KafkaRunError::Runtime(format!(
+                "shut down while waiting for {waiting}"
+            )));
         }
-        let counts: Result<Vec<i32>, String> = topics
+        // Each failure says what is wrong, and what the run waits for.
+        let counts: Result<Vec<i32>, (String, String)> = topics
             .iter()
             .map(
                 |topic| match consumer.fetch_metadata(Some(topic), Duration::from_secs(3)) {
@@ -152,10 +154,18 @@ fn partition_count(
                         Some(t) if t.error().is_none() && !t.partitions().is_empty() => {
                             Ok(t.partitions().len() as i32)
                         }
-                        _ => Err(format!("input topic {topic:?} does not exist yet")),
+                        _ => Err((
+                            format!(
+                                "input topic {topic:?} does not exist yet (kafka.input_topics)"
+                            ),
+                            format!("input topic {topic:?} to exist"),
+                        )),
                     },
-                    Err(e) => Err(format!(
-                        "cluster at {bootstrap} not reachable (kafka.bootstrap_servers): {e}"
+                    Err(e) => Err((
+                        format!(
+                            "cluster at {bootstrap} not reachable (kafka.bootstrap_servers): {e}"
+                        ),
+                        format!("the cluster at {bootstrap} to answer"),
                     )),
                 },
             )
@@ -167,12 +177,13 @@ fn partition_count(
                     "input topics must have the same partition count (they share per-user state): {topics:?} have {counts:?}"
                 )))
             }
-            Err(why) => {
+            Err((why, until)) => {
                 tracing::warn!(
                     retry_in = ?backoff,
                     waiting_for = ?Duration::from_secs(started.elapsed().as_secs()),
-                    "{why}; retrying until it answers or the process is stopped"
+                    "{why}; waiting for {until}, retrying until then or until the process is stopped"
                 );
+                waiting = until;
                 // In steps, so that a shutdown asked for meanwhile is not kept waiting.
                 let until = Instant::now() + backoff;
                 while Instant::now() < until && !shutdown.load(Ordering::SeqCst) {
