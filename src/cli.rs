@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use crate::config::{env_vars, Config};
 use crate::rules::{RulePack, RulesError};
 
-pub(crate) use args::{at_least_one, whole_number};
+pub(crate) use args::{users_flag, whole_number};
 pub use args::{Cli, Command, CommonArgs, GenerateArgs, RunArgs, TestArgs};
 
 pub const EXIT_RUNTIME: u8 = 1;
