@@ -220,6 +220,8 @@ fn bad_expressions_are_usage_errors_with_the_position() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     saved_run(d);
+    let deep_not = format!("{}rfm/*", "!".repeat(30_000));
+    let deep_parens = format!("{}rfm/*{}", "(".repeat(50_000), ")".repeat(50_000));
     for (expr, position, says) in [
         (
             "lifecycle/mature & valu/high",
@@ -230,6 +232,24 @@ fn bad_expressions_are_usage_errors_with_the_position() {
         ("rfm/* &", 8, "expression ends"),
         ("lifecycle", 1, "write lifecycle/*"),
         ("vip/*", 1, "no declared tag"),
+        (
+            "rfm/* && value/high",
+            8,
+            "found '&' (write & for and, | for or)",
+        ),
+        (
+            "rfm/* || value/high",
+            8,
+            "found '|' (write & for and, | for or)",
+        ),
+        (
+            "lifecycle/*/*",
+            1,
+            "\"lifecycle/*/*\": * stands only for a whole last segment (group/*)",
+        ),
+        // Deeper than the stack holds: refused at the 257th level, not a stack overflow.
+        (&deep_not, 257, "nested more than 256 deep"),
+        (&deep_parens, 257, "nested more than 256 deep"),
     ] {
         let mut cmd = tagstream_in(d);
         cmd.args(["segment", expr, "--state", "st"]);
@@ -248,6 +268,16 @@ fn bad_expressions_are_usage_errors_with_the_position() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such state directory"));
     assert!(out.stdout.is_empty(), "no header without a source");
+    // Long flat chains are fine: they do not nest.
+    let chain = vec!["rfm/*"; 20_000].join("|");
+    let mut cmd = tagstream_in(d);
+    cmd.args(["segment", &chain, "--count", "--state", "st"]);
+    let mut once = tagstream_in(d);
+    once.args(["segment", "rfm/*", "--count", "--state", "st"]);
+    assert_eq!(
+        ok(with_pack(&mut cmd).output().unwrap()),
+        ok(with_pack(&mut once).output().unwrap())
+    );
     // An empty segment still has its header.
     let mut cmd = tagstream_in(d);
     cmd.args([
