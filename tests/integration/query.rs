@@ -401,3 +401,49 @@ fn the_expressions_in_the_docs_parse() {
             .unwrap_or_else(|e| panic!("{expr}: {e}"));
     }
 }
+
+/// An id with a control character is shown quoted and escaped in the text report (as error
+/// messages show it), so each line of the report stays one line; and `--changes -` reads the
+/// history from stdin.
+#[test]
+fn explain_quotes_ids_with_control_characters_and_reads_changes_from_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let events: String = (0..3)
+        .map(|i| {
+            let ts = T0 + i * HOUR;
+            let id = format!("e\t{i}");
+            let e = serde_json::json!({"type":"chat","user_id":"a\nb","ts":ts,"text":"这个多少钱？","event_id":id});
+            format!("{e}\n")
+        })
+        .collect();
+    std::fs::write(d.join("in.jsonl"), events).unwrap();
+    let mut cmd = tagstream_in(d);
+    cmd.args(["run", "--input", "in.jsonl", "--output", "out.jsonl"])
+        .args(["--dead-letter", "/dev/null", "--state", "st"]);
+    ok(with_pack(&mut cmd).output().unwrap());
+    let changes = std::fs::read_to_string(d.join("out.jsonl")).unwrap();
+    assert!(changes.lines().count() >= 2, "{changes}");
+    let mut cmd = tagstream_in(d);
+    cmd.args(["explain", "a\nb", "--state", "st", "--changes", "-"])
+        .stdin(std::fs::File::open(d.join("out.jsonl")).unwrap());
+    let text = ok(with_pack(&mut cmd).output().unwrap());
+    assert!(text.starts_with("user \"a\\nb\"  (state as of "), "{text}");
+    assert!(text.contains(" on event \"e\\t0\": said "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "changes ({}, newest last):",
+            changes.lines().count()
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\t') && !text.lines().any(|l| l.starts_with('b')),
+        "{text}"
+    );
+    // JSON keeps the ids as they are.
+    let mut cmd = tagstream_in(d);
+    cmd.args(["explain", "a\nb", "--state", "st", "--format", "json"]);
+    let report: Value = serde_json::from_str(&ok(with_pack(&mut cmd).output().unwrap())).unwrap();
+    assert_eq!(report["user_id"], "a\nb");
+}
