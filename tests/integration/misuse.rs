@@ -328,6 +328,34 @@ fn a_misspelt_config_file_gets_the_name_meant() {
             "{command}: {err}"
         );
     }
+    // diff too, for its --config and its --input.
+    let diff = |args: &[&str]| {
+        let output = tagstream()
+            .args(["diff", "--rules", "rules"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        err
+    };
+    let err = diff(&[
+        "--config",
+        "config/tagstream.tom",
+        "--input",
+        "examples/sample.jsonl",
+    ]);
+    assert!(
+        err.contains("config/tagstream.tom: no such file; did you mean config/tagstream.toml?"),
+        "{err}"
+    );
+    let err = diff(&["--input", "examples/sampl.jsonl"]);
+    assert!(
+        err.contains(
+            "--input examples/sampl.jsonl: no such file; did you mean examples/sample.jsonl?"
+        ),
+        "{err}"
+    );
     // A hint names something of the same kind that starts alike, or nothing.
     let output = tagstream()
         .args(["check", "--rules", "zzzz"])
