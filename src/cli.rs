@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use crate::config::{env_vars, Config};
 use crate::rules::{RulePack, RulesError};
 
-pub(crate) use args::{at_least_one, whole_number};
+pub(crate) use args::{users_flag, whole_number};
 pub use args::{Cli, Command, CommonArgs, GenerateArgs, RunArgs, TestArgs};
 
 pub const EXIT_RUNTIME: u8 = 1;
@@ -144,6 +144,20 @@ fn near_name(path: &std::path::Path, dir: bool) -> Option<PathBuf> {
     Some(parent.map_or_else(|| near.into(), |p| p.join(near)))
 }
 
+/// Why a file named on the command line cannot be opened, when it does not exist and a file
+/// of a near name does: `no such file; did you mean config/tagstream.toml?`. `None` otherwise,
+/// for opening the file to report.
+pub(crate) fn missing_file(path: &std::path::Path) -> Option<std::io::Error> {
+    if path.exists() {
+        return None;
+    }
+    let near = near_name(path, false)?;
+    Some(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        format!("no such file; did you mean {}?", near.display()),
+    ))
+}
+
 /// The engine config with the CLI's path overrides applied.
 ///
 /// # Errors
@@ -153,16 +167,11 @@ pub fn load_config(
     vars: &[(String, String)],
 ) -> Result<Config, crate::config::ConfigError> {
     let (path, required) = config_path(common);
-    if required && !path.exists() {
-        if let Some(near) = near_name(&path, false) {
-            return Err(crate::config::ConfigError::Io {
-                path: path.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    format!("no such file; did you mean {}?", near.display()),
-                ),
-            });
-        }
+    if let Some(source) = missing_file(&path).filter(|_| required) {
+        return Err(crate::config::ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        });
     }
     let mut config = Config::load(&path, required, vars)?;
     apply_paths(common, &mut config);

@@ -45,15 +45,20 @@ use report::{item, mb, row, thousands};
 use stages::CoreRun;
 use stream::Stream;
 
+/// The most events the bench takes: it holds its stream in memory, as bytes and an index of
+/// lines, about 175 bytes per event (3.5 GB at this bound).
+const MAX_EVENTS: u64 = 20_000_000;
+
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Events in the generated stream [default: 1000000, or 50000 with --quick].
-    #[arg(long, value_parser = crate::cli::at_least_one, allow_negative_numbers = true)]
+    /// Events in the generated stream, 1 to 20,000,000 (the stream is held in memory, about
+    /// 175 bytes per event) [default: 1000000, or 50000 with --quick].
+    #[arg(long, value_parser = crate::cli::whole_number::<u64>(1, MAX_EVENTS), allow_negative_numbers = true)]
     pub events: Option<u64>,
-    /// Users in the generated stream [default: 100000, or 5000 with --quick].
-    #[arg(long, value_parser = crate::cli::at_least_one, allow_negative_numbers = true)]
+    /// Users in the generated stream, 1 to 10,000,000 [default: 100000, or 5000 with --quick].
+    #[arg(long, value_parser = crate::cli::users_flag, allow_negative_numbers = true)]
     pub users: Option<u64>,
     /// Days of event time the stream spans, 1 to 3650.
     #[arg(long, default_value_t = 28, value_parser = crate::cli::whole_number::<u32>(1, 3650), allow_negative_numbers = true)]
@@ -130,7 +135,8 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     say!(
         "tagstream bench: {} events, {} users, {} days of event time, seed {}{}",
         thousands(opts.events),
-        thousands(opts.users),
+        // No more users than events are generated.
+        thousands(stream.stats.users),
         opts.days,
         opts.seed,
         if args.quick { " (quick)" } else { "" }

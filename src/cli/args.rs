@@ -91,13 +91,13 @@ pub struct TestArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Users in the stream (at least 1); each has at least one event, so no more users than
-    /// --events appear.
-    #[arg(long, default_value_t = 10_000, value_parser = at_least_one, allow_negative_numbers = true)]
+    /// Users in the stream, 1 to 10,000,000; each has at least one event, so no more users
+    /// than --events appear.
+    #[arg(long, default_value_t = 10_000, value_parser = users_flag, allow_negative_numbers = true)]
     pub users: u64,
-    /// Lines in the stream (at least 1), invalid ones included; the refunds of paid orders
-    /// and the --personas come on top.
-    #[arg(long, default_value_t = 100_000, value_parser = at_least_one, allow_negative_numbers = true)]
+    /// Lines in the stream, 1 to 1,000,000,000, invalid ones included; the refunds of paid
+    /// orders and the --personas come on top.
+    #[arg(long, default_value_t = 100_000, value_parser = events_flag, allow_negative_numbers = true)]
     pub events: u64,
     /// Days of event time from --start, 1 to 3650.
     #[arg(long, default_value_t = 60, value_parser = whole_number::<u32>(1, 3650), allow_negative_numbers = true)]
@@ -145,9 +145,14 @@ fn parse_listen(text: &str) -> Result<String, String> {
     }
 }
 
-/// A count of at least 1.
-pub(crate) fn at_least_one(text: &str) -> Result<u64, String> {
-    whole_number(1, u64::MAX)(text)
+/// A number of users to generate: 1 to [`MAX_USERS`](crate::generate::MAX_USERS).
+pub(crate) fn users_flag(text: &str) -> Result<u64, String> {
+    whole_number(1, crate::generate::MAX_USERS)(text)
+}
+
+/// A number of events to generate: 1 to [`MAX_EVENTS`](crate::generate::MAX_EVENTS).
+fn events_flag(text: &str) -> Result<u64, String> {
+    whole_number(1, crate::generate::MAX_EVENTS)(text)
 }
 
 fn parse_workers(text: &str) -> Result<usize, String> {
@@ -155,16 +160,24 @@ fn parse_workers(text: &str) -> Result<usize, String> {
 }
 
 /// A parser of a whole number from `min` to `max`, refusing anything else in words ("expected
-/// a whole number from 1 to 3650") rather than Rust's ("invalid digit found in
-/// string", "0 is not in 1..=3650"). Its flag should set `allow_negative_numbers`, so that
-/// `--days -3` is refused the same way rather than taken for an unknown flag `-3`.
+/// a whole number from 1 to 3650", "too large (at most 10,000,000)") rather than Rust's
+/// ("invalid digit found in string", "0 is not in 1..=3650"). Its flag should set
+/// `allow_negative_numbers`, so that `--days -3` is refused the same way rather than taken for
+/// an unknown flag `-3`. `max` must fit in `T`.
 pub(crate) fn whole_number<T: TryFrom<u64>>(
     min: u64,
     max: u64,
 ) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static {
     move |text| {
-        text.trim()
-            .parse::<u64>()
+        let text = text.trim();
+        let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        match text.parse::<u64>() {
+            Ok(n) if n > max => return Err(format!("too large (at most {})", thousands(max))),
+            // Digits only, and still not a u64: more than u64 holds.
+            Err(_) if digits => return Err(format!("too large (at most {})", thousands(max))),
+            _ => {}
+        }
+        text.parse::<u64>()
             .ok()
             .filter(|n| (min..=max).contains(n))
             .and_then(|n| T::try_from(n).ok())
@@ -172,9 +185,26 @@ pub(crate) fn whole_number<T: TryFrom<u64>>(
                 let range = match (min, max) {
                     (0, u64::MAX) => "a whole number of 0 or more".to_string(),
                     (min, u64::MAX) => format!("a whole number of at least {min}"),
-                    (min, max) => format!("a whole number from {min} to {max}"),
+                    (min, max) => format!("a whole number from {min} to {}", thousands(max)),
                 };
                 format!("expected {range}")
             })
     }
+}
+
+/// `n` with its thousands separated by commas from 10,000 up (3650, 10,000,000), as the
+/// flags' help writes their bounds.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    if n < 10_000 {
+        return digits;
+    }
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -9,10 +9,13 @@
 
 pub mod event;
 mod future;
+mod ts;
 
 pub use event::{Body, Event, EventType, OrderStatus, Source};
 use future::span_text;
 pub use future::FutureLimit;
+pub use ts::{parse_rfc3339_ms, END_TS_MS, MIN_TS_MS};
+use ts::{ts_hint, ts_ms};
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,13 +32,6 @@ pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// Longest accepted `user_id`, in bytes.
 pub const MAX_USER_ID_BYTES: usize = 128;
-
-/// First accepted event time, 2000-01-01T00:00:00Z in epoch ms. Events outside years 2000..=2099
-/// (UTC) are dead letters, so the engine's day arithmetic never meets extreme or negative times.
-pub const MIN_TS_MS: i64 = 946_684_800_000;
-
-/// First rejected event time after [`MIN_TS_MS`]: 2100-01-01T00:00:00Z in epoch ms.
-pub const END_TS_MS: i64 = 4_102_444_800_000;
 
 /// Why a message is not a valid event. `Display` is the reason written to the dead letter.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -72,10 +68,10 @@ pub enum DecodeError {
     #[error("`user_id` must be 1 to {max} bytes, got {0}", max = MAX_USER_ID_BYTES)]
     UserIdLength(usize),
     /// Holds the value as JSON text, e.g. `"yesterday"` or `1.5`.
-    #[error("field `ts` is not an RFC 3339 time or epoch milliseconds: {0}")]
+    #[error("field `ts` is not an RFC 3339 time or epoch milliseconds: {0}{hint}", hint = ts_hint(.0))]
     BadTs(String),
     /// Holds the value as JSON text.
-    #[error("field `ts` is out of range (years 2000 to 2099 UTC): {0}")]
+    #[error("field `ts` is out of range (years 2000 to 2099 UTC): {0}{hint}", hint = ts_hint(.0))]
     TsOutOfRange(String),
     #[error("field `amount` must be a number >= 0, got {0}")]
     NegativeAmount(f64),
@@ -161,13 +157,6 @@ pub fn oversize_cut(bytes: &[u8]) -> usize {
         Err(e) if e.error_len().is_none() => e.valid_up_to(),
         _ => head.len(),
     }
-}
-
-/// Parses an RFC 3339 time (any offset) to epoch milliseconds, UTC. No range check.
-pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_millis())
 }
 
 /// The top-level fields decoding knows, envelope first. Indexes [`RawEvent::known`].
@@ -487,27 +476,6 @@ fn wrong_type(k: Known, expected: &'static str, got: &Raw) -> DecodeError {
         field: k.name(),
         expected,
         got: got.kind(),
-    }
-}
-
-/// Validates a non-null `ts`: an RFC 3339 string or an integer of epoch ms, within
-/// [`MIN_TS_MS`]..[`END_TS_MS`]. Fractional numbers are rejected rather than truncated.
-fn ts_ms(raw: Raw) -> Result<i64, DecodeError> {
-    let ms = match &raw {
-        Raw::Str(s) => parse_rfc3339_ms(s),
-        Raw::I64(n) => Some(*n),
-        // Beyond i64 is beyond the range too.
-        Raw::U64(n) => Some(i64::try_from(*n).unwrap_or(i64::MAX)),
-        Raw::F64(_) => None,
-        other => {
-            let expected = "an RFC 3339 string or integer epoch milliseconds";
-            return Err(wrong_type(Known::Ts, expected, other));
-        }
-    };
-    match ms {
-        Some(ms) if (MIN_TS_MS..END_TS_MS).contains(&ms) => Ok(ms),
-        Some(_) => Err(DecodeError::TsOutOfRange(raw.into_value().to_string())),
-        None => Err(DecodeError::BadTs(raw.into_value().to_string())),
     }
 }
 

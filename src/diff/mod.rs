@@ -20,7 +20,7 @@ pub use replay::{Replay, ReplayError};
 pub use report::{Change, Held, Kind, Report, RuleError, Sample, SideSummary, SideView, TagDiff};
 
 use crate::cli::{EXIT_RUNTIME, EXIT_USAGE};
-use crate::config::{env_vars, Config};
+use crate::config::env_vars;
 use crate::rules::{RulePack, RulesError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -111,11 +111,15 @@ fn load_side(
 /// See [`DiffError`].
 pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
     let vars = env_vars();
-    let (path, required) = match &args.config {
-        Some(path) => (path.clone(), true),
-        None => (PathBuf::from("config/tagstream.toml"), false),
+    // The config as every command loads it (a misspelt --config gets the name meant); the
+    // rules paths are diff's own, per side, below.
+    let common = crate::cli::CommonArgs {
+        config: args.config.clone(),
+        rules: None,
+        catalogue: None,
+        params: None,
     };
-    let config = Config::load(&path, required, &vars)?;
+    let config = crate::cli::load_config(&common, &vars)?;
     let r = &config.rules;
     let base_dir = args.base.clone().unwrap_or_else(|| r.dir.clone());
     let base = load_side(
@@ -158,6 +162,9 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
         };
         if args.input.is_dir() {
             let source = io::Error::new(io::ErrorKind::InvalidInput, "is a directory");
+            return Err(input_error(source));
+        }
+        if let Some(source) = crate::cli::missing_file(&args.input) {
             return Err(input_error(source));
         }
         let file = File::open(&args.input).map_err(input_error)?;

@@ -4,8 +4,10 @@
 //! hour at a time. Each hour gets its share of the events following the day rhythm of a Chinese community
 //! (quiet at night, busy mid-morning and in the evening, UTC+8); the senders are drawn by weight from a
 //! Fenwick tree of the users who have joined and not left (a few heavy chatters, many occasional users,
-//! a tail seen exactly once); the hour's events are sorted and written. Memory is O(users) plus one
-//! hour of events: nothing is kept per event except pending refunds.
+//! a tail seen exactly once); the hour's events are sorted and written. An hour with more than
+//! [`SLICE_LINES`] random lines is drawn and written a slice of the hour at a time instead
+//! ([`slices`]). Memory is O(users) plus at most about two slices of lines: nothing is kept per
+//! event except pending refunds.
 //!
 //! With [`GenOptions::personas`] the scripted [`PERSONAS`] are mixed in: users whose timelines make
 //! every tag of the default rule pack (RULEPACK.md) happen, so a sample run shows the whole pack.
@@ -15,6 +17,7 @@
 //! - `population`: the random users' fixed traits and the day rhythm they follow.
 //! - `personas`: the scripted users, their timelines and intended final tags.
 //! - `lines`: what each kind of line looks like, late and broken lines included.
+//! - `slices`: the hours too busy to hold at once.
 //! - `phrases`: chat texts and the other vocabulary lines are made of.
 //! - `json`: JSON strings, ids, amounts and timestamps, written byte by byte.
 //! - `random`: the seeded random source and the weighted sampler of users.
@@ -25,6 +28,7 @@ mod personas;
 mod phrases;
 mod population;
 mod random;
+mod slices;
 
 pub use personas::{Persona, PERSONAS};
 
@@ -40,6 +44,16 @@ const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 60 * MINUTE_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
 const CHINA_MS: i64 = 8 * HOUR_MS;
+
+/// The most `--users` a stream may have: each costs about 65 bytes while generating (650 MB at this bound).
+pub const MAX_USERS: u64 = 10_000_000;
+/// The most `--events` a stream may have: about 150 GB of JSON lines. Memory does not grow with
+/// it, except for the refunds pending (a few in a thousand events, for up to ten days).
+pub const MAX_EVENTS: u64 = 1_000_000_000;
+/// An hour with more random lines than this is drawn a slice of the hour at a time.
+const SLICE_LINES: usize = 65_536;
+/// Written lines are handed to the writer whenever this many bytes are waiting.
+const WRITE_BYTES: usize = 1 << 20;
 
 /// What to generate. Every stream with the same options is byte-for-byte the same.
 #[derive(Debug, Clone)]
@@ -88,12 +102,14 @@ pub struct GenStats {
 
 /// Writes the stream as JSON lines in (roughly) event-time order: only late events go back in time.
 ///
-/// Writes one hour of events per `write_all`; wrap `out` in a `BufWriter` for files.
+/// Writes at most one hour of events, and about [`WRITE_BYTES`], per `write_all`; wrap `out` in
+/// a `BufWriter` for files. `opts.users` and `opts.events` are expected within [`MAX_USERS`] and
+/// [`MAX_EVENTS`] (the CLI refuses more): the users are held in memory, and user numbers are `u32`.
 ///
 /// # Errors
 /// Only those of `out`.
 pub fn generate(opts: &GenOptions, out: &mut impl Write) -> io::Result<GenStats> {
-    Gen::new(opts).run(out)
+    Gen::new(opts, SLICE_LINES).run(out)
 }
 
 /// A refund scheduled when its order was written; the heap orders them by `due`.
@@ -135,10 +151,14 @@ struct Gen<'o> {
     persona_orders: Vec<Vec<(i64, u64, u64)>>,
     buf: Vec<u8>,
     stats: GenStats,
+    /// Random lines in an hour above which the hour is drawn in slices ([`SLICE_LINES`]).
+    slice_lines: usize,
+    /// The most random lines held at once to be sorted: what slicing keeps small.
+    most_held: usize,
 }
 
 impl<'o> Gen<'o> {
-    fn new(o: &'o GenOptions) -> Self {
+    fn new(o: &'o GenOptions, slice_lines: usize) -> Self {
         let mut rng = Rng::new(o.seed);
         let salt = rng.next_u64();
         let span = i64::from(o.days) * DAY_MS;
@@ -170,10 +190,12 @@ impl<'o> Gen<'o> {
             persona_orders: vec![Vec::new(); PERSONAS.len()],
             buf: Vec::with_capacity(1 << 16),
             stats: GenStats::default(),
+            slice_lines,
+            most_held: 0,
         }
     }
 
-    fn run(mut self, out: &mut impl Write) -> io::Result<GenStats> {
+    fn run(&mut self, out: &mut impl Write) -> io::Result<GenStats> {
         let (start, hours) = (self.o.start_ms, self.o.days as usize * 24);
         let total_rhythm: f64 = (0..hours).map(|h| rhythm(start + h as i64 * HOUR_MS)).sum();
         let by = |key: fn(&User) -> i64, users: &[User]| {
@@ -197,6 +219,7 @@ impl<'o> Gen<'o> {
             let quota = planned - planned_before;
             planned_before = planned;
             owed += quota;
+            let first_join = next_join;
             while let Some(&u) = leaves
                 .get(next_leave)
                 .filter(|&&u| self.users[u as usize].leave_ms < t0)
@@ -227,7 +250,8 @@ impl<'o> Gen<'o> {
                 batch.push((e.ts, What::Persona(next_persona)));
                 next_persona += 1;
             }
-            if h + 1 == hours && owed > 0 && active.total == 0 {
+            let piled = h + 1 == hours && owed > 0 && active.total == 0;
+            if piled {
                 // No one is left to draw from (a few users, each seen once or gone): the lines
                 // still owed go to those who joined, alike, so the stream has its --events lines.
                 for &u in &joins[..next_join] {
@@ -241,16 +265,29 @@ impl<'o> Gen<'o> {
             } else {
                 0
             };
-            for _ in 0..draws {
-                let u = active.find(self.rng.below(active.total));
-                let lo = (self.users[u].join_ms + 1).clamp(t0, t1 - 1);
-                let ts = lo + self.rng.below((t1 - lo) as u64) as i64;
-                batch.push((self.rng.stamp(ts).max(t0), What::Random(u as u32)));
-            }
             owed -= draws;
-            batch.sort_by_key(|s| s.0);
-            for (ts, what) in batch.drain(..) {
-                self.emit(ts, what);
+            if draws as usize > self.slice_lines {
+                let hour = slices::Hour {
+                    t0,
+                    t1,
+                    draws: draws as u64,
+                    joined: &joins[first_join..next_join],
+                    piled,
+                };
+                self.slices(&hour, &mut batch, &mut active, out)?;
+            } else {
+                for _ in 0..draws {
+                    let u = active.find(self.rng.below(active.total));
+                    let lo = (self.users[u].join_ms + 1).clamp(t0, t1 - 1);
+                    let ts = lo + self.rng.below((t1 - lo) as u64) as i64;
+                    batch.push((self.rng.stamp(ts).max(t0), What::Random(u as u32)));
+                }
+                self.most_held = self.most_held.max(draws as usize);
+                batch.sort_by_key(|s| s.0);
+                for (ts, what) in batch.drain(..) {
+                    self.emit(ts, what);
+                    self.write_some(out)?;
+                }
             }
             out.write_all(&self.buf)?;
             self.buf.clear();
@@ -258,6 +295,15 @@ impl<'o> Gen<'o> {
         let personas: HashSet<usize> = self.personas.iter().map(|e| e.persona).collect();
         self.stats.users = (self.users.len() + personas.len()) as u64;
         Ok(self.stats)
+    }
+
+    /// Hands the written lines to `out` once [`WRITE_BYTES`] are waiting.
+    fn write_some(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.buf.len() >= WRITE_BYTES {
+            out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 
     /// Refunds come minutes to days after the order, never inside the hour being written.
@@ -284,18 +330,18 @@ impl<'o> Gen<'o> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::Value;
     use std::collections::{HashMap, HashSet};
 
-    fn run(o: &GenOptions) -> (Vec<u8>, GenStats) {
+    pub(super) fn run(o: &GenOptions) -> (Vec<u8>, GenStats) {
         let mut out = Vec::new();
         let stats = generate(o, &mut out).unwrap();
         (out, stats)
     }
 
-    fn opts(users: u64, events: u64, days: u32) -> GenOptions {
+    pub(super) fn opts(users: u64, events: u64, days: u32) -> GenOptions {
         GenOptions {
             users,
             events,
@@ -306,7 +352,7 @@ mod tests {
     }
 
     /// SPEC.md's input rules: `Some((user_id, ts))` for a line the decoder must accept.
-    fn accept(line: &[u8]) -> Option<(String, i64)> {
+    pub(super) fn accept(line: &[u8]) -> Option<(String, i64)> {
         let v: Value = serde_json::from_slice(line).ok()?;
         let user = v
             .get("user_id")?
@@ -335,7 +381,7 @@ mod tests {
         ok.then(|| (user.to_owned(), ts))
     }
 
-    fn lines(out: &[u8]) -> impl Iterator<Item = &[u8]> {
+    pub(super) fn lines(out: &[u8]) -> impl Iterator<Item = &[u8]> {
         out.split(|&b| b == b'\n').filter(|l| !l.is_empty())
     }
 

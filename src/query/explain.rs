@@ -2,6 +2,7 @@
 //! and time that set each — with the aggregates the rules read, the pending timers and, given
 //! the tag changes (`--changes FILE`, or the output topic in Kafka mode), the user's history.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use super::{each_user, open, ExplainArgs, ExplainFormat, Found, QueryError, Source};
 use crate::config::duration::DAY_MS;
 use crate::decode::EventType;
+use crate::pipeline::paths::Stream;
 use crate::rules::RulePack;
 use crate::state::{vars::name_of, Var};
 use crate::tags::{format_ts, NEVER};
@@ -229,18 +231,24 @@ fn var_json(var: &Var) -> Value {
     }
 }
 
-/// The changes of `user` in a tag-change file (`run --output`), oldest first.
+/// The changes of `user` in a tag-change file (`run --output`; `-` is stdin), oldest first.
 ///
 /// # Errors
 /// Unreadable file; a line that is not a tag change (the wrong file).
 pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
-    let shown = path.display().to_string();
-    let file = File::open(path).map_err(|source| QueryError::Io {
-        path: format!("--changes {shown}"),
-        source,
-    })?;
+    let stream = Stream::input(path);
+    let shown = stream.name();
+    let reader: Box<dyn BufRead> = match stream {
+        Stream::Stdin => Box::new(std::io::stdin().lock()),
+        _ => Box::new(BufReader::new(File::open(path).map_err(|source| {
+            QueryError::Io {
+                path: format!("--changes {shown}"),
+                source,
+            }
+        })?)),
+    };
     let mut changes = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| QueryError::Io {
             path: shown.clone(),
             source,
@@ -270,12 +278,23 @@ pub(super) fn parse_change(bytes: &[u8]) -> Option<Value> {
     is_change.then_some(value)
 }
 
+/// `text` as the text report shows an id or a reason: as it is, or quoted with its control
+/// characters escaped (`"a\nb"`, as error messages show it) when it has any, so that a line
+/// of the report is always one line.
+fn shown(text: &str) -> Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        Cow::Owned(format!("{text:?}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     let or_never = |t: &Option<String>| t.clone().unwrap_or_else(|| "never".into());
     writeln!(
         out,
         "user {}  (state as of {})",
-        r.user_id,
+        shown(&r.user_id),
         r.as_of.as_deref().unwrap_or("-")
     )?;
     writeln!(
@@ -296,12 +315,12 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
             or_never(&t.expires_at)
         )?;
         let event = match (&t.event_id, &t.since) {
-            (Some(e), _) => format!("event {e}"),
+            (Some(e), _) => format!("event {}", shown(e)),
             (None, Some(_)) => "a timer".to_string(),
             (None, None) => "an event or timer not recorded (older state)".to_string(),
         };
         let reason = match (&t.reason, &r.changes) {
-            (Some(reason), _) => format!(": {reason}"),
+            (Some(reason), _) => format!(": {}", shown(reason)),
             (None, None) => " (reason: pass --changes FILE)".into(),
             (None, Some(_)) => String::new(),
         };
@@ -333,7 +352,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     if !r.variables.is_empty() {
         writeln!(out, "\nrule variables:")?;
         for v in &r.variables {
-            writeln!(out, "  {} = {}", v.name, v.value)?;
+            writeln!(out, "  {} = {}", shown(&v.name), v.value)?;
         }
     }
     writeln!(out, "\npending timers ({}):", r.timers.len())?;
@@ -343,7 +362,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     if let Some(changes) = &r.changes {
         writeln!(out, "\nchanges ({}, newest last):", changes.len())?;
         for c in changes {
-            let text = |k: &str| c[k].as_str().unwrap_or("-").to_string();
+            let text = |k: &str| shown(c[k].as_str().unwrap_or("-")).into_owned();
             let score = c["score"]
                 .as_f64()
                 .map_or(String::new(), |s| format!(" score {s}"));
@@ -354,7 +373,7 @@ fn write_text(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
                 text("op"),
                 text("tag"),
                 text("rule"),
-                c["event_id"].as_str().unwrap_or("(timer)"),
+                c["event_id"].as_str().map_or("(timer)".into(), shown),
                 text("reason")
             )?;
         }

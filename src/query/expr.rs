@@ -8,16 +8,24 @@
 //! ```
 //! `!` binds tightest, then `&`, then `|`. Every tag is checked against the catalogue when the
 //! expression is parsed, so a typo is an error with its position, never an empty segment.
+//!
+//! `!` and `(` nest at most [`MAX_DEPTH`] deep, so neither parsing nor evaluating (both
+//! recursive) can run out of stack; a chain of `&` or `|` is one node however long it is.
 
 use crate::tags::{Catalogue, TagId, TagSlot};
+
+/// How deep `!` and `(` may nest: far beyond what anyone writes, far below what the stack holds.
+pub const MAX_DEPTH: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     /// Holds any of these tags (one for a tag, the group's members for a wildcard).
     Any(Vec<TagId>),
     Not(Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Every one of these holds (`a & b & c`, at least two).
+    And(Vec<Expr>),
+    /// At least one of these holds (`a | b | c`, at least two).
+    Or(Vec<Expr>),
 }
 
 /// A parse error; `position` is the 1-based character column in the expression.
@@ -43,6 +51,7 @@ impl Segment {
         let mut parser = Parser {
             chars: text.char_indices().collect(),
             at: 0,
+            depth: 0,
             catalogue,
             groups: Vec::new(),
         };
@@ -74,14 +83,25 @@ fn eval(expr: &Expr, tags: &[TagSlot]) -> bool {
             .iter()
             .any(|id| tags.binary_search_by_key(id, |t| t.tag).is_ok()),
         Expr::Not(e) => !eval(e, tags),
-        Expr::And(a, b) => eval(a, tags) && eval(b, tags),
-        Expr::Or(a, b) => eval(a, tags) || eval(b, tags),
+        Expr::And(items) => items.iter().all(|e| eval(e, tags)),
+        Expr::Or(items) => items.iter().any(|e| eval(e, tags)),
+    }
+}
+
+/// `items` as one expression: the item itself when there is only one.
+fn one_or(mut items: Vec<Expr>, many: fn(Vec<Expr>) -> Expr) -> Expr {
+    if items.len() == 1 {
+        items.pop().expect("checked: one item")
+    } else {
+        many(items)
     }
 }
 
 struct Parser<'a> {
     chars: Vec<(usize, char)>,
     at: usize,
+    /// How many `!` and `(` enclose the current position.
+    depth: usize,
     catalogue: &'a Catalogue,
     groups: Vec<usize>,
 }
@@ -110,40 +130,54 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, ExprError> {
-        let mut left = self.and()?;
+        let mut items = vec![self.and()?];
         loop {
             self.skip_space();
             if self.peek() != Some('|') {
-                return Ok(left);
+                return Ok(one_or(items, Expr::Or));
             }
             self.at += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            items.push(self.and()?);
         }
     }
 
     fn and(&mut self) -> Result<Expr, ExprError> {
-        let mut left = self.unary()?;
+        let mut items = vec![self.unary()?];
         loop {
             self.skip_space();
             if self.peek() != Some('&') {
-                return Ok(left);
+                return Ok(one_or(items, Expr::And));
             }
             self.at += 1;
-            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+            items.push(self.unary()?);
         }
+    }
+
+    /// Enters a `!` or `(` at the current position: refused past [`MAX_DEPTH`].
+    fn nest(&mut self) -> Result<(), ExprError> {
+        if self.depth == MAX_DEPTH {
+            return Err(self.error(format!("nested more than {MAX_DEPTH} deep")));
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn unary(&mut self) -> Result<Expr, ExprError> {
         self.skip_space();
         match self.peek() {
             Some('!') => {
+                self.nest()?;
                 self.at += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Expr::Not(Box::new(inner)))
             }
             Some('(') => {
+                self.nest()?;
                 let open = self.at;
                 self.at += 1;
                 let inner = self.or()?;
+                self.depth -= 1;
                 self.skip_space();
                 if self.peek() != Some(')') {
                     return Err(ExprError {
@@ -156,7 +190,12 @@ impl Parser<'_> {
             }
             None => Err(self.error("expected a tag, '!' or '(' but the expression ends".into())),
             Some(c) if is_operator(c) => {
-                Err(self.error(format!("expected a tag, '!' or '(', found {c:?}")))
+                let hint = if matches!(c, '&' | '|') {
+                    " (write & for and, | for or)"
+                } else {
+                    ""
+                };
+                Err(self.error(format!("expected a tag, '!' or '(', found {c:?}{hint}")))
             }
             Some(_) => self.tag(),
         }
@@ -172,7 +211,13 @@ impl Parser<'_> {
             position: start + 1,
             message,
         };
-        let ids: Vec<TagId> = match name.strip_suffix("/*") {
+        let wildcard = name.strip_suffix("/*");
+        if wildcard.unwrap_or(&name).contains('*') {
+            return Err(undeclared(format!(
+                "{name:?}: * stands only for a whole last segment (group/*)"
+            )));
+        }
+        let ids: Vec<TagId> = match wildcard {
             Some(prefix) => {
                 let ids = self.tags_under(prefix);
                 if ids.is_empty() {
@@ -290,5 +335,74 @@ tags = ["complaint"]
         assert!(err("value").message.contains("write value/*"));
         assert_eq!(err("é & nope").position, 1);
         assert_eq!(err("vip & é").position, 7);
+    }
+
+    #[test]
+    fn doubled_operators_and_misplaced_wildcards_say_what_is_written_instead() {
+        let c = Catalogue::parse(TAGS, "tags.toml").unwrap();
+        let err = |e: &str| Segment::parse(e, &c).unwrap_err();
+        let e = err("vip && value/high");
+        assert_eq!(e.position, 6);
+        assert_eq!(
+            e.message,
+            "expected a tag, '!' or '(', found '&' (write & for and, | for or)"
+        );
+        assert!(err("vip || value/high")
+            .message
+            .ends_with("(write & for and, | for or)"));
+        assert!(!err("vip & )").message.contains("write &"));
+        for wrong in ["lifecycle/*/*", "lifecycle/ma*", "*", "*/mature"] {
+            let e = err(wrong);
+            assert_eq!(e.position, 1, "{wrong}");
+            assert_eq!(
+                e.message,
+                format!("{wrong:?}: * stands only for a whole last segment (group/*)")
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_is_refused_past_the_limit_and_long_chains_are_flat() {
+        let c = Catalogue::parse(TAGS, "tags.toml").unwrap();
+        let user = held(&c, &["value/high"]);
+        let deep = |open: &str, close: &str, n: usize| {
+            format!("{}value/high{}", open.repeat(n), close.repeat(n))
+        };
+        // At the limit: parsed and evaluated.
+        assert!(Segment::parse(&deep("!!", "", MAX_DEPTH / 2), &c)
+            .unwrap()
+            .matches(&user));
+        assert!(Segment::parse(&deep("(", ")", MAX_DEPTH), &c)
+            .unwrap()
+            .matches(&user));
+        assert!(Segment::parse(&deep("(!", ")", MAX_DEPTH / 2), &c)
+            .unwrap()
+            .matches(&user));
+        // Past it, however far: refused at the first '!' or '(' too many, not a stack overflow.
+        for (open, close) in [("!", ""), ("(", ")"), ("(!", ")")] {
+            for n in [MAX_DEPTH + 1, 50_000] {
+                let e = Segment::parse(&deep(open, close, n), &c).unwrap_err();
+                assert_eq!(e.position, MAX_DEPTH + 1, "{open} × {n}");
+                assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "segment expression, position {}: nested more than 256 deep",
+                        MAX_DEPTH + 1
+                    )
+                );
+            }
+        }
+        // Depth is what encloses a position, not how many there are.
+        let siblings = vec![deep("(", ")", MAX_DEPTH); 3].join(" & ");
+        assert!(Segment::parse(&siblings, &c).unwrap().matches(&user));
+        // Long chains of & and | are one node each: nothing recurses along them.
+        let or = vec!["vip"; 20_000].join(" | ") + " | value/high";
+        let seg = Segment::parse(&or, &c).unwrap();
+        assert!(matches!(&seg.expr, Expr::Or(items) if items.len() == 20_001));
+        assert!(seg.matches(&user));
+        let and = vec!["!vip"; 20_000].join(" & ") + " & value/*";
+        assert!(Segment::parse(&and, &c).unwrap().matches(&user));
+        let mixed = vec!["vip & !vip"; 10_000].join(" | ") + " | value/high & !vip";
+        assert!(Segment::parse(&mixed, &c).unwrap().matches(&user));
     }
 }

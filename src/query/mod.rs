@@ -74,9 +74,10 @@ pub struct ExplainArgs {
     pub source: SourceArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub format: ExplainFormat,
-    /// Tag changes written by `run --input` (its --output): adds the user's history, and the
-    /// reason of each held tag. In Kafka mode the history comes from the output topic.
-    #[arg(long, value_name = "FILE")]
+    /// Tag changes written by `run --input` (its --output), - for stdin: adds the user's
+    /// history, and the reason of each held tag. In Kafka mode the history comes from the
+    /// output topic.
+    #[arg(long, value_name = "FILE|-")]
     pub changes: Option<PathBuf>,
 }
 

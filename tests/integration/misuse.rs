@@ -206,11 +206,11 @@ fn flag_values_say_what_they_take() {
         ),
         (
             &["generate", "--users", "-5"],
-            "expected a whole number of at least 1",
+            "expected a whole number from 1 to 10,000,000",
         ),
         (
             &["generate", "--late-per-mille", "1001"],
-            "expected a whole number from 0 to 1000",
+            "too large (at most 1000)",
         ),
         (
             &["run", "--input", "-", "--workers", "-1"],
@@ -243,6 +243,77 @@ fn flag_values_say_what_they_take() {
     }
 }
 
+/// Sizes past what `generate` and `bench` can hold are refused up front, naming the bound,
+/// rather than panicking on a capacity overflow or aborting on a failed allocation.
+#[test]
+fn sizes_past_the_bounds_are_refused_naming_the_bound() {
+    let huge = "18446744073709551615";
+    for (args, expected) in [
+        (
+            &["generate", "--users", huge, "--events", huge][..],
+            "too large (at most 10,000,000)",
+        ),
+        (
+            &["generate", "--events", "1000000000000", "--users", "10"],
+            "too large (at most 1,000,000,000)",
+        ),
+        (
+            &["generate", "--events", huge, "--users", "10"],
+            "too large (at most 1,000,000,000)",
+        ),
+        (
+            &["generate", "--users", "99999999999999999999"],
+            "too large (at most 10,000,000)",
+        ),
+        (
+            &["generate", "--seed", "99999999999999999999"],
+            "too large (at most 18,446,744,073,709,551,615)",
+        ),
+        (&["generate", "--days", "3651"], "too large (at most 3650)"),
+        (
+            &["bench", "--quick", "--events", "20000001"],
+            "too large (at most 20,000,000)",
+        ),
+        (
+            &["bench", "--quick", "--users", "10000001"],
+            "too large (at most 10,000,000)",
+        ),
+    ] {
+        let output = tagstream()
+            .args(args)
+            .args(
+                ["--output", "/dev/null"]
+                    .iter()
+                    .filter(|_| args[0] == "generate"),
+            )
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.lines().next().unwrap_or("").ends_with(expected),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// The bench's header gives the users the stream has: no more than its events.
+#[test]
+fn the_bench_header_counts_the_users_generated() {
+    let output = tagstream()
+        .args(["bench", "--quick", "--events", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let out = String::from_utf8_lossy(&output.stdout);
+    let header = out.lines().next().unwrap_or("");
+    assert!(
+        header.starts_with("tagstream bench: 100 events, 100 users, "),
+        "{header}"
+    );
+}
+
 #[test]
 fn a_misspelt_config_file_gets_the_name_meant() {
     for command in ["check", "test"] {
@@ -257,6 +328,34 @@ fn a_misspelt_config_file_gets_the_name_meant() {
             "{command}: {err}"
         );
     }
+    // diff too, for its --config and its --input.
+    let diff = |args: &[&str]| {
+        let output = tagstream()
+            .args(["diff", "--rules", "rules"])
+            .args(args)
+            .output()
+            .unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        err
+    };
+    let err = diff(&[
+        "--config",
+        "config/tagstream.tom",
+        "--input",
+        "examples/sample.jsonl",
+    ]);
+    assert!(
+        err.contains("config/tagstream.tom: no such file; did you mean config/tagstream.toml?"),
+        "{err}"
+    );
+    let err = diff(&["--input", "examples/sampl.jsonl"]);
+    assert!(
+        err.contains(
+            "--input examples/sampl.jsonl: no such file; did you mean examples/sample.jsonl?"
+        ),
+        "{err}"
+    );
     // A hint names something of the same kind that starts alike, or nothing.
     let output = tagstream()
         .args(["check", "--rules", "zzzz"])

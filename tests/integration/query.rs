@@ -220,6 +220,8 @@ fn bad_expressions_are_usage_errors_with_the_position() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     saved_run(d);
+    let deep_not = format!("{}rfm/*", "!".repeat(30_000));
+    let deep_parens = format!("{}rfm/*{}", "(".repeat(50_000), ")".repeat(50_000));
     for (expr, position, says) in [
         (
             "lifecycle/mature & valu/high",
@@ -230,6 +232,24 @@ fn bad_expressions_are_usage_errors_with_the_position() {
         ("rfm/* &", 8, "expression ends"),
         ("lifecycle", 1, "write lifecycle/*"),
         ("vip/*", 1, "no declared tag"),
+        (
+            "rfm/* && value/high",
+            8,
+            "found '&' (write & for and, | for or)",
+        ),
+        (
+            "rfm/* || value/high",
+            8,
+            "found '|' (write & for and, | for or)",
+        ),
+        (
+            "lifecycle/*/*",
+            1,
+            "\"lifecycle/*/*\": * stands only for a whole last segment (group/*)",
+        ),
+        // Deeper than the stack holds: refused at the 257th level, not a stack overflow.
+        (&deep_not, 257, "nested more than 256 deep"),
+        (&deep_parens, 257, "nested more than 256 deep"),
     ] {
         let mut cmd = tagstream_in(d);
         cmd.args(["segment", expr, "--state", "st"]);
@@ -248,6 +268,16 @@ fn bad_expressions_are_usage_errors_with_the_position() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such state directory"));
     assert!(out.stdout.is_empty(), "no header without a source");
+    // Long flat chains are fine: they do not nest.
+    let chain = vec!["rfm/*"; 20_000].join("|");
+    let mut cmd = tagstream_in(d);
+    cmd.args(["segment", &chain, "--count", "--state", "st"]);
+    let mut once = tagstream_in(d);
+    once.args(["segment", "rfm/*", "--count", "--state", "st"]);
+    assert_eq!(
+        ok(with_pack(&mut cmd).output().unwrap()),
+        ok(with_pack(&mut once).output().unwrap())
+    );
     // An empty segment still has its header.
     let mut cmd = tagstream_in(d);
     cmd.args([
@@ -370,4 +400,50 @@ fn the_expressions_in_the_docs_parse() {
         tagstream::query::Segment::parse(&expr, &pack.catalogue)
             .unwrap_or_else(|e| panic!("{expr}: {e}"));
     }
+}
+
+/// An id with a control character is shown quoted and escaped in the text report (as error
+/// messages show it), so each line of the report stays one line; and `--changes -` reads the
+/// history from stdin.
+#[test]
+fn explain_quotes_ids_with_control_characters_and_reads_changes_from_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let events: String = (0..3)
+        .map(|i| {
+            let ts = T0 + i * HOUR;
+            let id = format!("e\t{i}");
+            let e = serde_json::json!({"type":"chat","user_id":"a\nb","ts":ts,"text":"这个多少钱？","event_id":id});
+            format!("{e}\n")
+        })
+        .collect();
+    std::fs::write(d.join("in.jsonl"), events).unwrap();
+    let mut cmd = tagstream_in(d);
+    cmd.args(["run", "--input", "in.jsonl", "--output", "out.jsonl"])
+        .args(["--dead-letter", "/dev/null", "--state", "st"]);
+    ok(with_pack(&mut cmd).output().unwrap());
+    let changes = std::fs::read_to_string(d.join("out.jsonl")).unwrap();
+    assert!(changes.lines().count() >= 2, "{changes}");
+    let mut cmd = tagstream_in(d);
+    cmd.args(["explain", "a\nb", "--state", "st", "--changes", "-"])
+        .stdin(std::fs::File::open(d.join("out.jsonl")).unwrap());
+    let text = ok(with_pack(&mut cmd).output().unwrap());
+    assert!(text.starts_with("user \"a\\nb\"  (state as of "), "{text}");
+    assert!(text.contains(" on event \"e\\t0\": said "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "changes ({}, newest last):",
+            changes.lines().count()
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\t') && !text.lines().any(|l| l.starts_with('b')),
+        "{text}"
+    );
+    // JSON keeps the ids as they are.
+    let mut cmd = tagstream_in(d);
+    cmd.args(["explain", "a\nb", "--state", "st", "--format", "json"]);
+    let report: Value = serde_json::from_str(&ok(with_pack(&mut cmd).output().unwrap())).unwrap();
+    assert_eq!(report["user_id"], "a\nb");
 }

@@ -4,6 +4,8 @@ use serde_json::json;
 
 use super::*;
 
+mod ts;
+
 /// 2023-11-14T22:13:20Z, the `ts` of [`msg`].
 const TS: i64 = 1_700_000_000_000;
 
@@ -159,73 +161,6 @@ fn user_id_over_128_bytes() {
 fn user_id_not_a_string() {
     let e = err(r#"{"type":"chat","user_id":42,"ts":1700000000000,"text":"hi"}"#);
     assert_eq!(e, wrong("user_id", "a string", "a number"));
-}
-
-#[test]
-fn missing_or_null_ts() {
-    let e = err(r#"{"type":"chat","user_id":"u","text":"hi"}"#);
-    assert_eq!(e, DecodeError::MissingField("ts"));
-    let e = err(r#"{"type":"chat","user_id":"u","ts":null,"text":"hi"}"#);
-    assert_eq!(e, DecodeError::MissingField("ts"));
-}
-
-/// A chat with the given `ts` (as JSON).
-fn chat_at(ts: Value) -> String {
-    json!({"type":"chat","user_id":"u","ts":ts,"text":"hi"}).to_string()
-}
-
-#[test]
-fn bad_ts_string() {
-    let e = err(&chat_at(json!("yesterday")));
-    let reason = r#"field `ts` is not an RFC 3339 time or epoch milliseconds: "yesterday""#;
-    assert_eq!(e.to_string(), reason);
-    // Epoch milliseconds must be a JSON integer, not a string of digits.
-    let e = err(&chat_at(json!("1700000000000")));
-    assert_eq!(e, DecodeError::BadTs(r#""1700000000000""#.into()));
-}
-
-#[test]
-fn fractional_ts() {
-    let e = err(r#"{"type":"chat","user_id":"u","ts":1700000000000.5,"text":"hi"}"#);
-    assert_eq!(e, DecodeError::BadTs("1700000000000.5".into()));
-    // Integer-valued but written as a float: still not an integer.
-    let e = err(r#"{"type":"chat","user_id":"u","ts":1.7e12,"text":"hi"}"#);
-    assert_eq!(e, DecodeError::BadTs("1700000000000.0".into()));
-}
-
-#[test]
-fn negative_ts() {
-    assert_eq!(
-        err(&chat_at(json!(-5))),
-        DecodeError::TsOutOfRange("-5".into())
-    );
-}
-
-#[test]
-fn ts_out_of_range() {
-    assert_eq!(ok(&chat_at(json!("2000-01-01T00:00:00Z"))).ts, MIN_TS_MS);
-    assert_eq!(ok(&chat_at(json!(END_TS_MS - 1))).ts, END_TS_MS - 1);
-    for ts in [
-        json!("1999-12-31T23:59:59.999Z"),
-        json!("2100-01-01T00:00:00Z"),
-        // 2099 locally, 2100 in UTC.
-        json!("2099-12-31T23:00:00-05:00"),
-        json!(END_TS_MS),
-        json!(MIN_TS_MS - 1),
-        json!(u64::MAX),
-    ] {
-        let expected = DecodeError::TsOutOfRange(ts.to_string());
-        assert_eq!(err(&chat_at(ts)), expected);
-    }
-}
-
-#[test]
-fn ts_of_wrong_type() {
-    let expected = "an RFC 3339 string or integer epoch milliseconds";
-    assert_eq!(
-        err(&chat_at(json!(true))),
-        wrong("ts", expected, "a boolean")
-    );
 }
 
 #[test]
@@ -397,24 +332,6 @@ fn order_refunded_with_promo_and_category() {
         category: Some("tea".into()),
     };
     assert_eq!(ok(&msg("order", rest)).body, body);
-}
-
-#[test]
-fn rfc3339_times() {
-    let utc = 1_709_251_200_000; // 2024-03-01T00:00:00Z
-    assert_eq!(ok(&chat_at(json!("2024-03-01T00:00:00Z"))).ts, utc);
-    assert_eq!(ok(&chat_at(json!("2024-03-01T08:00:00+08:00"))).ts, utc);
-    assert_eq!(
-        ok(&chat_at(json!("2024-03-01T00:00:00.123Z"))).ts,
-        utc + 123
-    );
-    assert_eq!(parse_rfc3339_ms("2024-02-29T19:00:00-05:00"), Some(utc));
-    assert_eq!(parse_rfc3339_ms("2024-03-01"), None);
-}
-
-#[test]
-fn epoch_ms_integer() {
-    assert_eq!(ok(&msg("chat", r#","text":"hi""#)).ts, TS);
 }
 
 #[test]
