@@ -103,7 +103,7 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
         if path.exists() {
             continue;
         }
-        match near_name(path, dir) {
+        match crate::pipeline::paths::near_name(path, dir) {
             Some(near) => lines.push(format!(
                 "hint: {} does not exist; did you mean {}?",
                 path.display(),
@@ -126,38 +126,6 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
-/// A name like `path`'s next to it, of the same kind (a directory when `dir`, else a file) and
-/// with the same first letter: a hint that `fuzz/` was meant for `--rules zzzz` helps no one.
-fn near_name(path: &std::path::Path, dir: bool) -> Option<PathBuf> {
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let folder = parent.unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let first = name.chars().next()?;
-    let names: Vec<String> = std::fs::read_dir(folder)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() == dir))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.starts_with(first))
-        .collect();
-    let near = crate::rules::check::nearest(name, names.iter().map(String::as_str))?;
-    Some(parent.map_or_else(|| near.into(), |p| p.join(near)))
-}
-
-/// Why a file named on the command line cannot be opened, when it does not exist and a file
-/// of a near name does: `no such file; did you mean config/tagstream.toml?`. `None` otherwise,
-/// for opening the file to report.
-pub(crate) fn missing_file(path: &std::path::Path) -> Option<std::io::Error> {
-    if path.exists() {
-        return None;
-    }
-    let near = near_name(path, false)?;
-    Some(std::io::Error::new(
-        std::io::ErrorKind::NotFound,
-        format!("no such file; did you mean {}?", near.display()),
-    ))
-}
-
 /// The engine config with the CLI's path overrides applied.
 ///
 /// # Errors
@@ -167,7 +135,7 @@ pub fn load_config(
     vars: &[(String, String)],
 ) -> Result<Config, crate::config::ConfigError> {
     let (path, required) = config_path(common);
-    if let Some(source) = missing_file(&path).filter(|_| required) {
+    if let Some(source) = crate::pipeline::paths::missing_file(&path).filter(|_| required) {
         return Err(crate::config::ConfigError::Io {
             path: path.display().to_string(),
             source,

@@ -164,7 +164,7 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
             let source = io::Error::new(io::ErrorKind::InvalidInput, "is a directory");
             return Err(input_error(source));
         }
-        if let Some(source) = crate::cli::missing_file(&args.input) {
+        if let Some(source) = crate::pipeline::paths::missing_file(&args.input) {
             return Err(input_error(source));
         }
         let file = File::open(&args.input).map_err(input_error)?;

@@ -262,6 +262,9 @@ fn open_input(path: &Path) -> Result<File, FileRunError> {
         path: format!("cannot read input {}", path.display()),
         source,
     };
+    if let Some(missing) = paths::missing_file(path) {
+        return Err(refused(missing));
+    }
     let file = File::open(path).map_err(refused)?;
     if file.metadata().map_err(refused)?.is_dir() {
         return Err(refused(io::Error::new(

@@ -6,6 +6,9 @@
 //! path is the same file; a path that does not exist yet is compared by where it would be
 //! created. Character devices (`/dev/null`, a terminal) may be shared freely, and so may stdout
 //! and stderr with each other (`2>&1`): both are written in whole lines.
+//!
+//! A path given on the command line that does not exist gets the near name beside it, when
+//! there is one ([`missing_file`]).
 
 use std::fs::Metadata;
 use std::io;
@@ -217,6 +220,38 @@ pub fn check_state(outputs: &[&Stream], dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A name like `path`'s next to it, of the same kind (a directory when `dir`, else a file) and
+/// with the same first letter: a hint that `fuzz/` was meant for `--rules zzzz` helps no one.
+pub fn near_name(path: &Path, dir: bool) -> Option<PathBuf> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let folder = parent.unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let first = name.chars().next()?;
+    let names: Vec<String> = std::fs::read_dir(folder)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir() == dir))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(first))
+        .collect();
+    let near = crate::rules::check::nearest(name, names.iter().map(String::as_str))?;
+    Some(parent.map_or_else(|| near.into(), |p| p.join(near)))
+}
+
+/// Why a file named on the command line cannot be opened, when it does not exist and a file
+/// of a near name does: `no such file; did you mean config/tagstream.toml?`. `None` otherwise,
+/// for opening the file to report.
+pub fn missing_file(path: &Path) -> Option<io::Error> {
+    if path.exists() {
+        return None;
+    }
+    let near = near_name(path, false)?;
+    Some(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no such file; did you mean {}?", near.display()),
+    ))
 }
 
 #[cfg(test)]

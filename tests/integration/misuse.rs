@@ -356,6 +356,19 @@ fn a_misspelt_config_file_gets_the_name_meant() {
         ),
         "{err}"
     );
+    // run's --input (an unreadable input is exit 1, before any output is opened).
+    let output = tagstream()
+        .args(["run", "--input", "examples/sampl.jsonl", "--output", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "cannot read input examples/sampl.jsonl: no such file; did you mean examples/sample.jsonl?"
+        ),
+        "{}",
+        stderr(&output)
+    );
     // A hint names something of the same kind that starts alike, or nothing.
     let output = tagstream()
         .args(["check", "--rules", "zzzz"])
