@@ -210,7 +210,7 @@ impl Opened {
     }
 
     /// The writer, a regular file emptied first (a pipe or a device has nothing to empty).
-    fn into_writer(self) -> Result<Box<dyn Write + Send>, FileRunError> {
+    fn into_writer(self) -> Result<Writer, FileRunError> {
         Ok(match self {
             Opened::Inherited(Stream::Stderr) => Box::new(io::stderr()),
             Opened::Inherited(_) => Box::new(io::stdout()),
@@ -228,11 +228,11 @@ impl Opened {
     }
 }
 
+/// Where a run writes one of its streams.
+type Writer = Box<dyn Write + Send>;
+
 /// Opens both outputs, then empties them: nothing is truncated unless both can be written.
-fn open_outputs(
-    output: &Stream,
-    dead: &Stream,
-) -> Result<(Box<dyn Write + Send>, Box<dyn Write + Send>), FileRunError> {
+fn open_outputs(output: &Stream, dead: &Stream) -> Result<(Writer, Writer), FileRunError> {
     let out = Opened::open(output, "output")?;
     let dead = match Opened::open(dead, "dead-letter output") {
         Ok(dead) => dead,
