@@ -30,8 +30,10 @@ pub struct StateLock {
 /// cannot be opened or locked.
 pub fn lock(dir: &Path) -> Result<StateLock, StoreError> {
     let path = dir.join(LOCK_NAME);
+    // The lock file is the first thing a run writes in the directory: a directory it cannot
+    // write in is said as the save would say it.
     let io_err = |source: io::Error| StoreError::Io {
-        path: format!("cannot lock state directory {}", dir.display()),
+        path: format!("cannot save state in {}", dir.display()),
         source,
     };
     let mut file = OpenOptions::new()

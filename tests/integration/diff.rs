@@ -1,6 +1,6 @@
 //! `tagstream diff`: a threshold change gives the gains and losses worked out here from the
-//! change itself, identical sets report nothing, a failing new rule is reported, and bad
-//! arguments exit 2 with a message that names what is wrong.
+//! change itself, identical sets report nothing, a failing new rule is reported (its messages
+//! and bad arguments: diff_usage.rs).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -256,68 +256,6 @@ fn a_new_rule_that_fails_is_reported_with_its_errors() {
 }
 
 #[test]
-fn what_check_says_of_each_side_is_printed_before_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::write(
-        rules.join("x.rhai"),
-        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
-    )
-    .unwrap();
-    let input = write_lines(dir.path(), "events.jsonl", &[chat("a", T0, "多少钱")]);
-    let out = tagstream(&[
-        "diff",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let rule = rules.join("x.rhai").display().to_string();
-    for expected in [
-        format!("new rules: {rule}:1: warning: `on_evnt` is named like a handler but is not one"),
-        format!("new rules: {rule}: warning: no handler"),
-        "new rules: warning: `tagstream check` fails on these rules (1 error(s) above)".into(),
-    ] {
-        assert!(stderr.contains(&expected), "no {expected:?} in:\n{stderr}");
-    }
-    // The base is the shipped set: nothing to say of it.
-    assert!(!stderr.contains("base rules:"), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("intent/price"));
-
-    // A misspelt key in the new parameters, named on the side that has it.
-    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
-    let params = dir.path().join("typo.toml");
-    std::fs::write(&params, shipped.replace("weight_chat =", "weigth_chat =")).unwrap();
-    let out = tagstream(&[
-        "diff",
-        "--rules",
-        "rules",
-        "--params",
-        params.to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "new rules: {}:7: warning: [activity] weigth_chat: no rule reads this key",
-            params.display()
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(
-            "new rules: rules/activity.rhai:14: warning: `activity::weight_chat` is not in"
-        ),
-        "{stderr}"
-    );
-}
-
-#[test]
 fn text_report_names_the_tag_and_sample_users() {
     let dir = tempfile::tempdir().unwrap();
     let params = one_hit_params(dir.path());
@@ -417,75 +355,6 @@ fn samples_of_a_lost_exclusive_member_show_what_replaced_it() {
     assert_eq!(sample["base"]["holds"][0]["tag"], "activity/medium");
     let high = tag("activity/high").expect("high differs");
     assert_eq!(high["gained"], 1);
-}
-
-#[test]
-fn bad_arguments_exit_2_with_a_clear_message() {
-    let cases: [(&[&str], &str); 8] = [
-        (&["diff", "--input", "examples/sample.jsonl"], "--rules"),
-        (&["diff", "--rules", "rules"], "--input"),
-        (
-            &["diff", "--rules", "rules", "--input", "nope.jsonl"],
-            "--input nope.jsonl: No such file",
-        ),
-        (
-            &["diff", "--rules", "rules", "--input", "examples"],
-            "--input examples: is a directory",
-        ),
-        (
-            &[
-                "diff",
-                "--rules",
-                "no-such-dir",
-                "--input",
-                "examples/sample.jsonl",
-            ],
-            "new rules: no-such-dir",
-        ),
-        (
-            &[
-                "diff",
-                "--rules",
-                "rules",
-                "--base-params",
-                "missing.toml",
-                "--input",
-                "examples/sample.jsonl",
-            ],
-            "base rules: missing.toml",
-        ),
-        (
-            &[
-                "diff",
-                "--rules",
-                "rules",
-                "--params",
-                "config/parms.toml",
-                "--input",
-                "examples/sample.jsonl",
-            ],
-            "config/parms.toml does not exist; did you mean config/params.toml?",
-        ),
-        (
-            &[
-                "diff",
-                "--rules",
-                "rules",
-                "--input",
-                "examples/sample.jsonl",
-                "--format",
-                "yaml",
-            ],
-            "yaml",
-        ),
-    ];
-    for (args, needle) in cases {
-        let out = tagstream(args);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(needle), "{args:?}: {stderr}");
-        assert!(out.stdout.is_empty(), "{args:?}");
-    }
 }
 
 /// A longer TTL ends with the same tags (nothing expires within the stream) but every addition

@@ -29,14 +29,6 @@ fn wall_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn sample_input(dir: &Path) -> std::path::PathBuf {
-    write_lines(
-        dir,
-        "in.jsonl",
-        &[chat("u1", T0, "多少钱"), click("u1", T0 + HOUR)],
-    )
-}
-
 #[test]
 fn workers_out_of_range_are_usage_errors_not_panics() {
     for bad in ["0", "100000", "many", "2.5"] {
@@ -66,72 +58,6 @@ fn generate_values_out_of_range_are_usage_errors_not_empty_output() {
         assert!(out.stdout.is_empty());
         assert!(text(&out.stderr).contains(flag), "{}", text(&out.stderr));
     }
-}
-
-#[test]
-fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = sample_input(dir.path());
-    let before = std::fs::read(&input).unwrap();
-    let link = dir.path().join("link.jsonl");
-    std::os::unix::fs::symlink(&input, &link).unwrap();
-    let hard = dir.path().join("hard.jsonl");
-    std::fs::hard_link(&input, &hard).unwrap();
-    let input_arg = input.to_str().unwrap();
-    for out in [&input, &link, &hard] {
-        for flag in ["--output", "--dead-letter"] {
-            let out = run_args(&["--input", input_arg, flag, out.to_str().unwrap()]);
-            assert_eq!(out.status.code(), Some(2), "{flag}");
-            assert!(
-                text(&out.stderr).contains("is the input"),
-                "{}",
-                text(&out.stderr)
-            );
-        }
-    }
-    // Through the shell too: stdout appended to the input.
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "exec \"$0\" run --input \"$1\" >> \"$1\" 2>{}",
-            dir.path().join("err").display()
-        ))
-        .arg(env!("CARGO_BIN_EXE_tagstream"))
-        .arg(&input)
-        .current_dir(repo())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(2));
-    assert_eq!(
-        std::fs::read(&input).unwrap(),
-        before,
-        "the input is untouched"
-    );
-}
-
-#[test]
-fn two_outputs_in_one_file_are_refused_but_dev_null_is_fine() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = sample_input(dir.path());
-    let out = dir.path().join("out.jsonl");
-    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
-    let res = run_args(&["--input", i, "--output", o, "--dead-letter", o]);
-    assert_eq!(res.status.code(), Some(2));
-    assert!(
-        text(&res.stderr).contains("are the same file"),
-        "{}",
-        text(&res.stderr)
-    );
-    assert!(!out.exists(), "nothing was created");
-    let res = run_args(&[
-        "--input",
-        i,
-        "--output",
-        "/dev/null",
-        "--dead-letter",
-        "/dev/null",
-    ]);
-    assert_eq!(res.status.code(), Some(0), "{}", text(&res.stderr));
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 use std::process::{Command, Output};
 
+use crate::support::misnamed_handler_rules;
+
 /// With `info` logs: a refused run must not have logged that it started.
 fn tagstream() -> Command {
     let mut cmd = crate::support::tagstream();
@@ -401,13 +403,7 @@ fn an_override_with_one_underscore_is_refused() {
 #[test]
 fn findings_on_a_full_stderr_change_no_exit_code() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    std::fs::create_dir(&rules).unwrap();
-    std::fs::write(
-        rules.join("x.rhai"),
-        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
-    )
-    .unwrap();
+    let rules = misnamed_handler_rules(dir.path());
     let full = || {
         std::fs::OpenOptions::new()
             .write(true)

@@ -348,3 +348,16 @@ pub fn send(child: &std::process::Child, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A rule set of one rule, `x.rhai`, whose handler is misspelt (`on_evnt`) in `dir/rules`: it
+/// loads, and `check` finds an error (named like a handler) and a warning (no handler) in it.
+pub fn misnamed_handler_rules(dir: &Path) -> PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("x.rhai"),
+        "fn on_evnt(event, user) {\n    tag(\"intent/price\");\n}\n",
+    )
+    .unwrap();
+    rules
+}

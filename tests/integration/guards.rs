@@ -1,10 +1,10 @@
-//! What a run or a query must not destroy: a state directory another run is using, the saved
-//! state itself named as an output, and the old content of an output when the command is
-//! refused or fails.
+//! What a run or a query must not destroy: the input named as an output, two outputs in one
+//! file, a state directory another run is using, the saved state itself named as an output,
+//! and the old content of an output when the command is refused or fails.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tagstream::state::store::FILE_NAME;
@@ -55,6 +55,78 @@ fn wait_for_lock(state: &Path, pid: u32) {
         assert!(started.elapsed() < Duration::from_secs(20), "no lock taken");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// `tagstream run` with `args` and no stdin.
+fn run_args(args: &[&str]) -> Output {
+    tagstream()
+        .arg("run")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let before = std::fs::read(&input).unwrap();
+    let link = dir.path().join("link.jsonl");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let hard = dir.path().join("hard.jsonl");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let input_arg = input.to_str().unwrap();
+    for out in [&input, &link, &hard] {
+        for flag in ["--output", "--dead-letter"] {
+            let out = run_args(&["--input", input_arg, flag, out.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2), "{flag}");
+            assert!(stderr(&out).contains("is the input"), "{}", stderr(&out));
+        }
+    }
+    // Through the shell too: stdout appended to the input.
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec \"$0\" run --input \"$1\" >> \"$1\" 2>{}",
+            dir.path().join("err").display()
+        ))
+        .arg(env!("CARGO_BIN_EXE_tagstream"))
+        .arg(&input)
+        .current_dir(repo())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        before,
+        "the input is untouched"
+    );
+}
+
+#[test]
+fn two_outputs_in_one_file_are_refused_but_dev_null_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = input(dir.path());
+    let out = dir.path().join("out.jsonl");
+    let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+    let res = run_args(&["--input", i, "--output", o, "--dead-letter", o]);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(
+        stderr(&res).contains("are the same file"),
+        "{}",
+        stderr(&res)
+    );
+    assert!(!out.exists(), "nothing was created");
+    let res = run_args(&[
+        "--input",
+        i,
+        "--output",
+        "/dev/null",
+        "--dead-letter",
+        "/dev/null",
+    ]);
+    assert_eq!(res.status.code(), Some(0), "{}", stderr(&res));
 }
 
 /// A second run on a state directory in use is refused (exit 2, naming the first run's pid)
