@@ -124,16 +124,17 @@ pub struct GenerateArgs {
 fn parse_start(text: &str) -> Result<i64, String> {
     let day = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map_err(|_| format!("expected a date like 2026-09-01, not {text:?}"))?;
+    let ms = day
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp_millis();
     // Events outside these years are refused as invalid input (`ts` out of range).
-    if !(2000..=2099).contains(&chrono::Datelike::year(&day)) {
+    if !(crate::decode::MIN_TS_MS..crate::decode::END_TS_MS).contains(&ms) {
         return Err(format!(
             "{text:?} is outside the years 2000 to 2099 that event times may have"
         ));
     }
-    Ok(day
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc()
-        .timestamp_millis())
+    Ok(ms)
 }
 
 /// An address to listen on, as `http.listen` takes it: `host:port`, or empty for none.

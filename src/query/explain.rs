@@ -238,7 +238,7 @@ fn var_json(var: &Var) -> Value {
 pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
     let stream = Stream::input(path);
     let shown = stream.name();
-    let reader: Box<dyn BufRead> = match stream {
+    let mut reader: Box<dyn BufRead> = match stream {
         Stream::Stdin => Box::new(std::io::stdin().lock()),
         _ => Box::new(BufReader::new(File::open(path).map_err(|source| {
             QueryError::Io {
@@ -248,20 +248,34 @@ pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
         })?)),
     };
     let mut changes = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(|source| QueryError::Io {
-            path: shown.clone(),
-            source,
-        })?;
-        if line.trim().is_empty() {
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| QueryError::Io {
+                path: shown.clone(),
+                source,
+            })?;
+        if read == 0 {
+            break;
+        }
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let change = parse_change(line.as_bytes()).ok_or_else(|| {
-            QueryError::Usage(format!(
-                "{shown}:{}: not a tag change (--changes takes the --output of `tagstream run`)",
-                i + 1
-            ))
-        })?;
+        let Some(change) = parse_change(&line) else {
+            // A run stopped mid-write (killed, a full disk) can leave its last line cut short:
+            // the history up to it is still whole.
+            if line.last() != Some(&b'\n') {
+                tracing::warn!(
+                    "{shown}:{number}: the last line is cut short (no line end) and is skipped"
+                );
+                break;
+            }
+            return Err(QueryError::Usage(format!(
+                "{shown}:{number}: not a tag change (--changes takes the --output of `tagstream run`)"
+            )));
+        };
         if change["user_id"] == user {
             changes.push(change);
         }

@@ -441,6 +441,33 @@ fn explain_quotes_ids_with_control_characters_and_reads_changes_from_stdin() {
         !text.contains('\t') && !text.lines().any(|l| l.starts_with('b')),
         "{text}"
     );
+    // A history whose last line was cut short (a run killed mid-write) is read up to it, and
+    // says so; a bad line that is not the last is still the wrong file.
+    let whole = changes.len();
+    let cut = &changes[..whole - 10];
+    std::fs::write(d.join("cut.jsonl"), cut).unwrap();
+    let mut cmd = tagstream_in(d);
+    cmd.args(["explain", "a\nb", "--state", "st", "--changes", "cut.jsonl"]);
+    let out = with_pack(&mut cmd).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let text = ok(out);
+    let n = changes.lines().count();
+    assert!(
+        text.contains(&format!("changes ({}, newest last):", n - 1)),
+        "{text}"
+    );
+    assert!(
+        err.contains(&format!("cut.jsonl:{n}: the last line is cut short")),
+        "{err}"
+    );
+    std::fs::write(d.join("cut.jsonl"), format!("{cut}\n{changes}")).unwrap();
+    let mut cmd = tagstream_in(d);
+    cmd.args(["explain", "a\nb", "--state", "st", "--changes", "cut.jsonl"]);
+    let out = with_pack(&mut cmd).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("cut.jsonl:{n}: not a tag change"))
+    );
     // JSON keeps the ids as they are.
     let mut cmd = tagstream_in(d);
     cmd.args(["explain", "a\nb", "--state", "st", "--format", "json"]);
