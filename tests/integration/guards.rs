@@ -57,16 +57,6 @@ fn wait_for_lock(state: &Path, pid: u32) {
     }
 }
 
-/// `tagstream run` with `args` and no stdin.
-fn run_args(args: &[&str]) -> Output {
-    tagstream()
-        .arg("run")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
     let dir = tempfile::tempdir().unwrap();

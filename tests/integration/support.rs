@@ -39,6 +39,16 @@ pub fn tagstream_in(cwd: &Path) -> Command {
     cmd
 }
 
+/// `tagstream run` with `args` and no stdin.
+pub fn run_args(args: &[&str]) -> std::process::Output {
+    tagstream()
+        .arg("run")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// The default rule pack shipped in the repo, with optional `TAGSTREAM_*` overrides.
 pub fn pack_with(vars: &[(&str, &str)]) -> RulePack {
     let vars: Vec<(String, String)> = vars
