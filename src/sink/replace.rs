@@ -27,8 +27,15 @@ impl Replacement {
             out: BufWriter::with_capacity(1 << 16, out),
             rename: None,
         };
-        if path == Path::new("-") {
+        // `/dev/stdout` is the stream the shell set up (perhaps `>> report.csv`): reopening it
+        // by name would truncate or overwrite what the shell meant to append to.
+        if path == Path::new("-") || path == Path::new("/dev/stdout") {
             return Ok(direct(Box::new(io::stdout())));
+        }
+        // Other device and process paths (`/dev/fd/3`, `/proc/self/fd/1`) name a stream, not a
+        // file to replace beside its name.
+        if path.starts_with("/dev") || path.starts_with("/proc") {
+            return Ok(direct(Box::new(File::create(path)?)));
         }
         match std::fs::metadata(path) {
             Ok(meta) if !meta.is_file() => {
@@ -134,6 +141,7 @@ mod tests {
             .is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new\n");
         let mut out = Replacement::open(Path::new("/dev/null")).unwrap();
+        assert!(out.rename.is_none());
         out.write_all(b"x\n").unwrap();
         out.finish().unwrap();
     }
