@@ -172,15 +172,15 @@ pub(crate) fn whole_number<T: TryFrom<u64>>(
     move |text| {
         let text = text.trim();
         let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-        match text.parse::<u64>() {
-            Ok(n) if n > max => return Err(format!("too large (at most {})", thousands(max))),
+        let too_large = || Err(format!("too large (at most {})", thousands(max)));
+        let parsed = match text.parse::<u64>() {
+            Ok(n) if n > max => return too_large(),
             // Digits only, and still not a u64: more than u64 holds.
-            Err(_) if digits => return Err(format!("too large (at most {})", thousands(max))),
-            _ => {}
-        }
-        text.parse::<u64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
+            Err(_) if digits => return too_large(),
+            parsed => parsed.ok(),
+        };
+        parsed
+            .filter(|n| *n >= min)
             .and_then(|n| T::try_from(n).ok())
             .ok_or_else(|| {
                 let range = match (min, max) {

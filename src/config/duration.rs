@@ -8,42 +8,52 @@ pub const MINUTE_MS: i64 = 60 * SECOND_MS;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
+/// Every unit a duration may have, with its length.
+const UNITS: [(&str, i64); 6] = [
+    ("ms", 1),
+    ("s", SECOND_MS),
+    ("m", MINUTE_MS),
+    ("h", HOUR_MS),
+    ("d", DAY_MS),
+    ("w", 7 * DAY_MS),
+];
+
+/// `text`, trimmed, split into its leading digits and the rest.
+fn digits_and_unit(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
+fn unit_ms(unit: &str) -> Option<i64> {
+    UNITS
+        .iter()
+        .find(|(name, _)| *name == unit)
+        .map(|(_, ms)| *ms)
+}
+
 /// Parses `<integer><unit>` with unit `ms`, `s`, `m`, `h`, `d` or `w`; `None` for anything else.
 pub fn parse_duration_ms(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let (digits, unit) = text.split_at(split);
+    let (digits, unit) = digits_and_unit(text);
     let n: i64 = digits.parse().ok()?;
-    let unit_ms = match unit {
-        "ms" => 1,
-        "s" => SECOND_MS,
-        "m" => MINUTE_MS,
-        "h" => HOUR_MS,
-        "d" => DAY_MS,
-        "w" => 7 * DAY_MS,
-        _ => return None,
-    };
-    n.checked_mul(unit_ms)
+    n.checked_mul(unit_ms(unit)?)
 }
 
 /// Why `text` is not a duration, as "; …" to end a message, when there is more to say than
 /// "must be a duration": a number without its unit, a number too large, an unknown unit.
 pub fn why_not(text: &str) -> String {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
+    let (digits, unit) = digits_and_unit(text);
     if digits.is_empty() {
         return String::new();
     }
-    let unit_ok = ["ms", "s", "m", "h", "d", "w"].contains(&unit);
     if unit.is_empty() {
         format!("; a number needs its unit, e.g. \"{digits}s\" (units: ms, s, m, h, d, w)")
-    } else if unit_ok && parse_duration_ms(text).is_none() {
-        "; that is too large (at most about 292 million years in milliseconds)".into()
-    } else if !unit_ok {
+    } else if unit_ms(unit).is_none() {
         format!("; {unit:?} is not a unit (ms, s, m, h, d, w)")
+    } else if parse_duration_ms(text).is_none() {
+        "; that is too large (at most about 292 million years in milliseconds)".into()
     } else {
         String::new()
     }

@@ -115,13 +115,10 @@ pub fn apply_env_overrides(
             })?;
         let typed = typed_like(template, value).ok_or_else(|| {
             // Digits that do not fit are a whole number all the same: say what is wrong.
+            let digits = value.trim().trim_start_matches('-');
             let too_large = matches!(template, Value::Integer(_))
-                && value
-                    .trim()
-                    .trim_start_matches('-')
-                    .bytes()
-                    .all(|b| b.is_ascii_digit())
-                && !value.trim().trim_start_matches('-').is_empty();
+                && !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit());
             if too_large {
                 err(format!("{value:?} is too large (at most {})", i64::MAX))
             } else {

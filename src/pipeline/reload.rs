@@ -2,9 +2,9 @@
 //! parameters change on disk.
 //!
 //! A reloader thread loads, compiles and checks the new set — off the processing path — and
-//! publishes it only when it is clean — it loads, and `tagstream check` finds no error in it;
-//! otherwise the running set stays and the errors are logged with their `file:line`. The pipeline asks its [`RulesWatch`] between two events and
-//! swaps the set in there, keeping all state. From the moment a reload starts (the signal, or
+//! publishes it only when it is clean (it loads, and `tagstream check` finds no error in it);
+//! otherwise the running set stays and the errors are logged with their `file:line`. The
+//! pipeline asks its [`RulesWatch`] between two events and swaps the set in there, keeping all state. From the moment a reload starts (the signal, or
 //! the end of a burst of file changes) until it is decided, the pipeline waits before its next
 //! event: events read before the signal run on the old set, events after it on the new one.
 //!

@@ -33,17 +33,16 @@ impl Replacement {
             return Ok(direct(Box::new(io::stdout())));
         }
         // Other device and process paths (`/dev/fd/3`, `/proc/self/fd/1`) name a stream, not a
-        // file to replace beside its name.
-        if path.starts_with("/dev") || path.starts_with("/proc") {
+        // file to replace beside its name; so does anything that is not a regular file.
+        let in_place = path.starts_with("/dev")
+            || path.starts_with("/proc")
+            || match std::fs::metadata(path) {
+                Ok(meta) => !meta.is_file(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                Err(e) => return Err(e),
+            };
+        if in_place {
             return Ok(direct(Box::new(File::create(path)?)));
-        }
-        match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_file() => {
-                return Ok(direct(Box::new(File::create(path)?)));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
         }
         // Beside the final path (one file system, so the rename is atomic), following a
         // symlink to where its target lives.
