@@ -17,6 +17,18 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `tagstream CMD --rules DIR`'s stderr, once it has exited 2 (a usage error).
+fn refused(cmd: &str, dir: &Path) -> String {
+    let out = tagstream()
+        .args([cmd, "--rules"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
+    stderr
+}
+
 /// A copy of the shipped rules in a temporary directory, with `tests` as its test files.
 fn rules_with_tests(tests: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -171,13 +183,7 @@ fn broken_test_files_are_usage_errors_with_lines() {
     let dir = rules_with_tests(&[("bad.toml", bad)]);
     let file = dir.path().join("tests/bad.toml").display().to_string();
     for cmd in ["test", "check"] {
-        let out = tagstream()
-            .args([cmd, "--rules"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
+        let stderr = refused(cmd, dir.path());
         assert!(
             stderr.contains(&format!(
                 "{file}:6: unknown key `contain`; did you mean `contains`?"
@@ -241,13 +247,7 @@ rule = "activit"
         "31: no rule named \"activit\"; did you mean `activity`?",
     ];
     for cmd in ["test", "check"] {
-        let out = tagstream()
-            .args([cmd, "--rules"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{cmd}: {stderr}");
+        let stderr = refused(cmd, dir.path());
         let found: Vec<&str> = stderr
             .lines()
             .filter_map(|l| l.strip_prefix(&format!("{file}:")))
