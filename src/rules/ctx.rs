@@ -64,30 +64,31 @@ pub struct Ctx {
 }
 
 /// What a rule can change, saved before it runs.
+///
+/// The user's tags, variables and timers as they were at [`Saved::take`] are copied only
+/// before the first change to each after it (most handler calls change none of them), so a
+/// rollback restores only what was kept.
 #[derive(Default)]
 struct Saved {
     tags: Vec<TagSlot>,
-    /// The variables as they were at [`Saved::take`], copied only before the first change
-    /// after it (most handler calls change none, and a list of hits costs an allocation to
-    /// copy): see `kept_vars`.
+    kept_tags: bool,
     vars: Vec<(VarKey, Var)>,
     kept_vars: bool,
+    timers: Vec<TimerSlot>,
+    kept_timers: bool,
     /// Taken for the rule running now (a handler's save ends with its rule).
     live: bool,
-    timers: Vec<TimerSlot>,
     out: usize,
     dues: usize,
     seq: u32,
 }
 
 impl Saved {
-    fn take(&mut self, user: &UserState, out: usize, dues: usize, seq: u32) {
-        self.tags.clear();
-        self.tags.extend_from_slice(&user.tags);
+    fn take(&mut self, out: usize, dues: usize, seq: u32) {
+        self.kept_tags = false;
         self.kept_vars = false;
+        self.kept_timers = false;
         self.live = true;
-        self.timers.clear();
-        self.timers.extend_from_slice(&user.timers);
         self.out = out;
         self.dues = dues;
         self.seq = seq;
@@ -100,23 +101,43 @@ impl Saved {
         dues: &mut Vec<Due>,
         seq: &mut u32,
     ) {
-        user.tags.copy_from(&self.tags);
+        if self.kept_tags {
+            user.tags.copy_from(&self.tags);
+        }
         if self.kept_vars {
             user.vars.copy_from(&self.vars);
         }
-        user.timers.copy_from(&self.timers);
+        if self.kept_timers {
+            user.timers.copy_from(&self.timers);
+        }
         out.truncate(self.out);
         dues.truncate(self.dues);
         *seq = self.seq;
     }
 
-    /// Keeps the variables as they are, if this save is live and has not kept them yet: called
-    /// before every change to them.
+    /// Keeps the tags as they are, if this save is live and has not kept them yet: called
+    /// before every change to them. The same for variables and timers below.
+    fn before_tags_change(&mut self, tags: &[TagSlot]) {
+        if self.live && !self.kept_tags {
+            self.tags.clear();
+            self.tags.extend_from_slice(tags);
+            self.kept_tags = true;
+        }
+    }
+
     fn before_var_change(&mut self, vars: &[(VarKey, Var)]) {
         if self.live && !self.kept_vars {
             self.vars.clear();
             self.vars.extend_from_slice(vars);
             self.kept_vars = true;
+        }
+    }
+
+    fn before_timers_change(&mut self, timers: &[TimerSlot]) {
+        if self.live && !self.kept_timers {
+            self.timers.clear();
+            self.timers.extend_from_slice(timers);
+            self.kept_timers = true;
         }
     }
 }
@@ -175,8 +196,7 @@ impl Ctx {
     pub fn begin_rule(&mut self, rule: u16) {
         self.rule = rule;
         self.handler_saved.live = false;
-        self.saved
-            .take(&self.user, self.out.len(), self.dues.len(), self.seq);
+        self.saved.take(self.out.len(), self.dues.len(), self.seq);
     }
 
     /// Undoes everything the current rule changed.
@@ -188,7 +208,7 @@ impl Ctx {
     /// Saves what the current rule has done so far, before one more of its handlers runs.
     pub fn save_handler(&mut self) {
         self.handler_saved
-            .take(&self.user, self.out.len(), self.dues.len(), self.seq);
+            .take(self.out.len(), self.dues.len(), self.seq);
     }
 
     /// Undoes what the handler since [`Ctx::save_handler`] changed.
@@ -236,6 +256,7 @@ impl Ctx {
             reason,
             ttl_ms,
         };
+        self.before_tags_change();
         let mut tags = std::mem::take(&mut self.user.tags);
         let mut out = std::mem::take(&mut self.out);
         let result = {
@@ -261,6 +282,7 @@ impl Ctx {
             return;
         }
         let rule = self.rule;
+        self.before_tags_change();
         let mut tags = std::mem::take(&mut self.user.tags);
         let mut out = std::mem::take(&mut self.out);
         let seq = {
@@ -290,6 +312,7 @@ impl Ctx {
 
     /// Removes a tag whose TTL is due now. Returns whether it was removed.
     pub fn expire_tag(&mut self, tag: TagId) -> bool {
+        self.before_tags_change();
         let mut tags = std::mem::take(&mut self.user.tags);
         let mut out = std::mem::take(&mut self.out);
         let (removed, seq) = {
@@ -371,11 +394,22 @@ impl Ctx {
         self.user.remove_var(key);
     }
 
-    /// Every change to the user's variables comes through here first, so the saves taken for
-    /// a rollback copy them only when they are about to change.
+    /// Every change to the user's tags comes through here first, so the saves taken for a
+    /// rollback copy them only when they are about to change. The same for variables and
+    /// timers below.
+    fn before_tags_change(&mut self) {
+        self.saved.before_tags_change(&self.user.tags);
+        self.handler_saved.before_tags_change(&self.user.tags);
+    }
+
     fn before_var_change(&mut self) {
         self.saved.before_var_change(&self.user.vars);
         self.handler_saved.before_var_change(&self.user.vars);
+    }
+
+    fn before_timers_change(&mut self) {
+        self.saved.before_timers_change(&self.user.timers);
+        self.handler_saved.before_timers_change(&self.user.timers);
     }
 
     /// Arms the current rule's timer for this user (one per rule; re-arming moves it). From an
@@ -394,6 +428,7 @@ impl Ctx {
             ));
         }
         let due = due.max(self.now.saturating_add(MIN_WAKE_MS));
+        self.before_timers_change();
         if let Some(at) = timers::set(&mut self.user.timers, self.rule, due) {
             self.dues.push(Due {
                 at,
@@ -405,6 +440,7 @@ impl Ctx {
     }
 
     pub fn cancel_wake(&mut self) {
+        self.before_timers_change();
         timers::cancel(&mut self.user.timers, self.rule);
     }
 
