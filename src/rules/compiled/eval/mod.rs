@@ -424,14 +424,17 @@ impl<'a> Machine<'a> {
     }
 
     /// A chain of one call on a variable: the receiver, then the arguments, go on the stack.
+    /// As in Rhai, the arguments are evaluated before the variable is read: an argument may
+    /// assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
     #[inline(never)]
     fn method(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
         // What the chain counts (itself and its link, twice), and reading the variable.
         self.tick_n(5)?;
         let start = self.stack.len();
-        let receiver = self.stack[base + usize::from(slot)].clone();
-        self.stack.push(receiver);
+        // The receiver's place, filled once the arguments are in.
+        self.stack.push(V::Unit);
         self.push_args(args, base)?;
+        self.stack[start] = self.stack[base + usize::from(slot)].clone();
         let result = native.call(self.ctx, &self.stack[start..]);
         self.stack.truncate(start);
         Ok(self.measured(result?)?)
