@@ -46,3 +46,52 @@ fn on_chat(event, user) {
         "{out:?}"
     );
 }
+
+/// Rhai makes a function call whose first argument is a variable, `f(x, …)`, like the method
+/// call `x.f(…)`: it evaluates the other arguments first and reads the variable last, natives
+/// and script functions alike. The compiled form once read it first.
+#[test]
+fn a_call_reads_a_variable_first_argument_after_the_others() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let f = 2.5;
+    let r = round_to(f, { f = 9.25; 1 });
+    let x = 10;
+    let m = h(x, { x = 100; x });
+    tag("intent/price", `${r} ${m}`);
+}
+
+fn h(p, q) { p * 1000 + q }
+"#;
+    let pack = pack_of(&[("regression", rule)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["regression"]);
+    let out = agree_on_a_chat(rule);
+    assert_eq!(reason(&out), "9.3 100100");
+}
+
+/// Everywhere else Rhai reads left to right: an operator's left operand before its right, an
+/// index before the value it indexes, a changing method's arguments before its variable, an
+/// assignment's value before its variable, interpolated parts in order. Each is read here
+/// around an assignment inside a later part.
+#[test]
+fn other_reads_around_an_assignment_keep_rhai_order() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let x = 1;
+    let sum = x + { x = 10; 1 };
+    let a = [1, 2, 3];
+    let item = a[{ a = [7, 8, 9]; 0 }];
+    let b = [1];
+    b.push({ b = [5, 6]; 3 });
+    let c = 5;
+    c += { c = 10; 1 };
+    let s = "s";
+    let t = `${s}${{ s = "t"; s }}${s}`;
+    tag("intent/price", `${sum} ${item} ${b.len()}:${b[0]} ${c} ${t}`);
+}
+"#;
+    let pack = pack_of(&[("regression", rule)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["regression"]);
+    let out = agree_on_a_chat(rule);
+    assert_eq!(reason(&out), "2 7 3:5 11 stt");
+}

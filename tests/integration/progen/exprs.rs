@@ -26,9 +26,19 @@ impl Gen {
         Node::Expr(Box::new(self.typed(scope, kind, depth)))
     }
 
+    /// `f` called with the variable `name` first and `arg` second, as a method (`name.f(arg)`)
+    /// or as a function (`f(name, arg)`): either way Rhai reads the variable after `arg`.
+    fn call_on(&mut self, name: &str, f: &str, arg: Node) -> Node {
+        let head = if self.chance(50) {
+            format!("{name}.{f}(")
+        } else {
+            format!("{f}({name}, ")
+        };
+        Node::Seq(vec![text(head), arg, text(")")])
+    }
+
     /// Now and then `arg` preceded by an assignment to `receiver` (a variable of `kind`), as the
-    /// argument of a method called on that variable: Rhai reads the receiver only after the
-    /// arguments.
+    /// argument of a call on that variable: Rhai reads the receiver only after the arguments.
     fn maybe_assigning(
         &mut self,
         scope: &Scope,
@@ -158,17 +168,13 @@ impl Gen {
                 }
                 10 => self.switch(scope, false),
                 11 => {
-                    // A method with an argument, called on a variable.
+                    // A call with the variable first and an argument after it.
                     let Some(name) = self.var_of(scope, Kind::Int) else {
                         return self.leaf(scope, Kind::Int);
                     };
                     let thresholds = self.expr_of(scope, Kind::Ints, d);
                     let thresholds = self.maybe_assigning(scope, &name, Kind::Int, thresholds, d);
-                    Node::Seq(vec![
-                        text(format!("{name}.grade_at_least(")),
-                        thresholds,
-                        text(")"),
-                    ])
+                    self.call_on(&name, "grade_at_least", thresholds)
                 }
                 _ => {
                     let inner = self.expr_of(scope, Kind::Int, d);
@@ -195,7 +201,7 @@ impl Gen {
                     };
                     let digits = self.expr_of(scope, Kind::Int, d);
                     let digits = self.maybe_assigning(scope, &name, Kind::Float, digits, d);
-                    Node::Seq(vec![text(format!("{name}.round_to(")), digits, text(")")])
+                    self.call_on(&name, "round_to", digits)
                 }
                 _ => {
                     let value = self.expr_of(scope, Kind::Float, d);

@@ -414,10 +414,30 @@ impl<'a> Machine<'a> {
         Ok(op.apply(&x, &y, self.limits.string_bytes)?)
     }
 
+    /// Evaluates a function call's arguments onto the stack; returns where they start.
+    ///
+    /// As in Rhai, a call whose first argument is a variable (`f(x, …)`) is made like the method
+    /// call `x.f(…)`: the other arguments are evaluated first and the variable is read last, so
+    /// an argument that assigns to it changes the first argument (`round_to(x, { x = 9.9; 1 })`
+    /// rounds 9.9).
+    fn push_call_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
+        let [Expr::Local(slot), rest @ ..] = args else {
+            return self.push_args(args, base);
+        };
+        let start = self.stack.len();
+        // The variable's place, filled once the other arguments are in.
+        self.stack.push(V::Unit);
+        self.push_args(rest, base)?;
+        // Reading the variable, as `eval` counts it.
+        self.tick()?;
+        self.stack[start] = self.stack[base + usize::from(*slot)].clone();
+        Ok(start)
+    }
+
     #[inline(never)]
     fn native(&mut self, native: &Native, args: &[Expr], base: usize) -> Step<V> {
         self.tick_n(2)?;
-        let start = self.push_args(args, base)?;
+        let start = self.push_call_args(args, base)?;
         let result = native.call(self.ctx, &self.stack[start..]);
         self.stack.truncate(start);
         Ok(self.measured(result?)?)
@@ -454,7 +474,7 @@ impl<'a> Machine<'a> {
     #[inline(never)]
     fn script(&mut self, f: u16, args: &[Expr], base: usize) -> Step<V> {
         self.tick_n(3)?;
-        let start = self.push_args(args, base)?;
+        let start = self.push_call_args(args, base)?;
         Ok(self.enter(f, start)?)
     }
 }
