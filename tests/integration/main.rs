@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod compiled;
 mod compiled_limits;
+mod compiled_probes;
 mod compiled_random;
 mod diff;
 mod diff_usage;

@@ -26,6 +26,47 @@ impl Gen {
         Node::Expr(Box::new(self.typed(scope, kind, depth)))
     }
 
+    /// `f` called with the variable `name` first and `arg` second, as a method (`name.f(arg)`)
+    /// or as a function (`f(name, arg)`): either way Rhai reads the variable after `arg`.
+    fn call_on(&mut self, name: &str, f: &str, arg: Node) -> Node {
+        let head = if self.chance(50) {
+            format!("{name}.{f}(")
+        } else {
+            format!("{f}({name}, ")
+        };
+        Node::Seq(vec![text(head), arg, text(")")])
+    }
+
+    /// Now and then `arg` preceded by an assignment to `receiver` (a variable of `kind`), as the
+    /// argument of a call on that variable: Rhai reads the receiver only after the arguments.
+    fn maybe_assigning(
+        &mut self,
+        scope: &Scope,
+        receiver: &str,
+        kind: Kind,
+        arg: Node,
+        depth: u32,
+    ) -> Node {
+        let assignable = scope.vars.iter().any(|v| v.name == receiver && !v.constant);
+        if !assignable || !self.chance(30) {
+            return arg;
+        }
+        let value = self.expr_of(scope, kind, depth);
+        Node::Seq(vec![
+            text(format!("{{ {receiver} = ")),
+            value,
+            text("; "),
+            arg,
+            text(" }"),
+        ])
+    }
+
+    /// A variable that may be assigned to (not a constant).
+    fn assignable(&mut self, scope: &Scope) -> Option<Var> {
+        let vars: Vec<&Var> = scope.vars.iter().filter(|v| !v.constant).collect();
+        (!vars.is_empty()).then(|| (*self.pick(&vars)).clone())
+    }
+
     fn var_of(&mut self, scope: &Scope, kind: Kind) -> Option<String> {
         let names: Vec<&Var> = scope.vars.iter().filter(|v| v.kind == kind).collect();
         (!names.is_empty()).then(|| self.pick(&names).name.clone())
@@ -51,8 +92,24 @@ impl Gen {
         if scope.fns.iter().any(|f| f.0 == "deep") && self.chance(5) {
             return text(format!("deep({})", 10 + self.below(30)));
         }
+        if self.chance(4) {
+            if let Some(var) = self.assignable(scope) {
+                // An assignment inside an expression: whatever else reads the variable must
+                // see it changed exactly where Rhai does (a method's arguments before its
+                // receiver, the left operand before the right, an index before its target).
+                let value = self.expr_of(scope, var.kind, d);
+                let result = self.expr_of(scope, kind, d);
+                return Node::Seq(vec![
+                    text(format!("{{ {} = ", var.name)),
+                    value,
+                    text("; "),
+                    result,
+                    text(" }"),
+                ]);
+            }
+        }
         match kind {
-            Kind::Int => match self.below(12) {
+            Kind::Int => match self.below(13) {
                 0..=3 => {
                     let op = *self.pick(&["+", "-", "*", "/", "%"]);
                     self.binary(scope, Kind::Int, op, d)
@@ -110,6 +167,15 @@ impl Gen {
                     ])
                 }
                 10 => self.switch(scope, false),
+                11 => {
+                    // A call with the variable first and an argument after it.
+                    let Some(name) = self.var_of(scope, Kind::Int) else {
+                        return self.leaf(scope, Kind::Int);
+                    };
+                    let thresholds = self.expr_of(scope, Kind::Ints, d);
+                    let thresholds = self.maybe_assigning(scope, &name, Kind::Int, thresholds, d);
+                    self.call_on(&name, "grade_at_least", thresholds)
+                }
                 _ => {
                     let inner = self.expr_of(scope, Kind::Int, d);
                     let name = self.fresh("t");
@@ -120,7 +186,7 @@ impl Gen {
                     ])
                 }
             },
-            Kind::Float => match self.below(4) {
+            Kind::Float => match self.below(5) {
                 0 | 1 => {
                     let op = *self.pick(&["+", "-", "*", "/"]);
                     self.binary(scope, Kind::Float, op, d)
@@ -128,6 +194,14 @@ impl Gen {
                 2 => {
                     let value = self.expr_of(scope, Kind::Int, d);
                     Node::Seq(vec![text("("), value, text(").to_float() / 3")])
+                }
+                3 => {
+                    let Some(name) = self.var_of(scope, Kind::Float) else {
+                        return self.leaf(scope, Kind::Float);
+                    };
+                    let digits = self.expr_of(scope, Kind::Int, d);
+                    let digits = self.maybe_assigning(scope, &name, Kind::Float, digits, d);
+                    self.call_on(&name, "round_to", digits)
                 }
                 _ => {
                     let value = self.expr_of(scope, Kind::Float, d);

@@ -414,24 +414,47 @@ impl<'a> Machine<'a> {
         Ok(op.apply(&x, &y, self.limits.string_bytes)?)
     }
 
+    /// Evaluates a function call's arguments onto the stack; returns where they start.
+    ///
+    /// As in Rhai, a call whose first argument is a variable (`f(x, …)`) is made like the method
+    /// call `x.f(…)`: the other arguments are evaluated first and the variable is read last, so
+    /// an argument that assigns to it changes the first argument (`round_to(x, { x = 9.9; 1 })`
+    /// rounds 9.9).
+    fn push_call_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
+        let [Expr::Local(slot), rest @ ..] = args else {
+            return self.push_args(args, base);
+        };
+        let start = self.stack.len();
+        // The variable's place, filled once the other arguments are in.
+        self.stack.push(V::Unit);
+        self.push_args(rest, base)?;
+        // Reading the variable, as `eval` counts it.
+        self.tick()?;
+        self.stack[start] = self.stack[base + usize::from(*slot)].clone();
+        Ok(start)
+    }
+
     #[inline(never)]
     fn native(&mut self, native: &Native, args: &[Expr], base: usize) -> Step<V> {
         self.tick_n(2)?;
-        let start = self.push_args(args, base)?;
+        let start = self.push_call_args(args, base)?;
         let result = native.call(self.ctx, &self.stack[start..]);
         self.stack.truncate(start);
         Ok(self.measured(result?)?)
     }
 
     /// A chain of one call on a variable: the receiver, then the arguments, go on the stack.
+    /// As in Rhai, the arguments are evaluated before the variable is read: an argument may
+    /// assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
     #[inline(never)]
     fn method(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
         // What the chain counts (itself and its link, twice), and reading the variable.
         self.tick_n(5)?;
         let start = self.stack.len();
-        let receiver = self.stack[base + usize::from(slot)].clone();
-        self.stack.push(receiver);
+        // The receiver's place, filled once the arguments are in.
+        self.stack.push(V::Unit);
         self.push_args(args, base)?;
+        self.stack[start] = self.stack[base + usize::from(slot)].clone();
         let result = native.call(self.ctx, &self.stack[start..]);
         self.stack.truncate(start);
         Ok(self.measured(result?)?)
@@ -451,7 +474,7 @@ impl<'a> Machine<'a> {
     #[inline(never)]
     fn script(&mut self, f: u16, args: &[Expr], base: usize) -> Step<V> {
         self.tick_n(3)?;
-        let start = self.push_args(args, base)?;
+        let start = self.push_call_args(args, base)?;
         Ok(self.enter(f, start)?)
     }
 }
