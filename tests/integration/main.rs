@@ -7,6 +7,7 @@ mod cli;
 mod compiled;
 mod compiled_limits;
 mod compiled_random;
+mod config_mistakes;
 mod diff;
 mod diff_usage;
 mod docker;
