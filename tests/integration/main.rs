@@ -3,6 +3,7 @@
 
 mod support;
 
+mod absent_broker;
 mod cli;
 mod compiled;
 mod compiled_limits;
