@@ -189,7 +189,13 @@ pub fn main(args: &DiffArgs) -> ExitCode {
     };
     let text = match args.format {
         Format::Text => report.to_text(),
-        Format::Json => report.to_json() + "\n",
+        Format::Json => {
+            // The JSON report's fields say it too; a person reading the terminal is told.
+            if let Some(why) = report.nothing_compared() {
+                crate::cli::to_stderr(format_args!("warning: {why}"));
+            }
+            report.to_json() + "\n"
+        }
     };
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
