@@ -154,6 +154,7 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
     }
     let shown = args.input.display().to_string();
     let input: Box<dyn BufRead> = if args.input == Path::new("-") {
+        crate::cli::hint_if_stdin_is_a_terminal("the recorded events");
         Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
     } else {
         let input_error = |source| DiffError::Input {

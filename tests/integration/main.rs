@@ -45,3 +45,4 @@ mod rulepack_lifecycle;
 mod rulepack_rfm;
 mod saved_state;
 mod schemas;
+mod terminal;
