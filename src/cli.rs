@@ -175,6 +175,18 @@ pub fn to_stderr(line: impl std::fmt::Display) {
         .write_all(format!("{line}\n").as_bytes());
 }
 
+/// When a command is to read `-` and stdin is a terminal (nothing piped, no `< file`), says
+/// so: otherwise it waits in silence, and looks hung, until Ctrl-D.
+pub fn hint_if_stdin_is_a_terminal(what: &str) {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        to_stderr(format_args!(
+            "tagstream: reading {what} from the terminal: paste or type JSON lines, end with \
+             Ctrl-D (or pipe them in, or give a file instead of -)"
+        ));
+    }
+}
+
 /// The exit of a command whose writing to `stream` (`stdout` or a path) failed with `e`: a
 /// reader that went away (`… | head`) ends it quietly with [`EXIT_BROKEN_PIPE`], the status
 /// SIGPIPE would give; any other error (a full disk) is exit 1 with an error naming the stream.

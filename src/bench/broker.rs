@@ -64,6 +64,32 @@ impl Drop for Broker {
     }
 }
 
+/// How long [`probe`] waits for a given broker to answer.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Asks the broker given by `--bootstrap` for its metadata, before any stage runs: a wrong
+/// address is then said at once and in these words, rather than as an admin call's timeout
+/// once the stages before Kafka's have run.
+///
+/// # Errors
+/// No broker answers at `bootstrap` within [`PROBE_TIMEOUT`].
+pub fn probe(bootstrap: &str) -> Result<(), BenchError> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    consumer
+        .fetch_metadata(None, PROBE_TIMEOUT)
+        .map(|_| ())
+        .map_err(|e| {
+            BenchError::Failed(format!(
+                "--bootstrap {bootstrap}: no Kafka broker answered within {} s ({e}); start \
+                 one there, or leave out --bootstrap to start a local tansu",
+                PROBE_TIMEOUT.as_secs()
+            ))
+        })
+}
+
 /// `scripts/tansu.sh` in the current directory or the nearest parent that has one.
 fn find_script() -> Result<PathBuf, BenchError> {
     let cwd = std::env::current_dir().map_err(|source| BenchError::Io {

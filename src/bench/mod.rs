@@ -129,6 +129,9 @@ pub fn main(args: &BenchArgs) -> ExitCode {
 
 fn run(args: &BenchArgs) -> Result<(), BenchError> {
     let (config, pack) = crate::cli::load(&args.common)?;
+    if let Some(bootstrap) = args.bootstrap.as_deref().filter(|_| args.kafka) {
+        broker::probe(bootstrap)?;
+    }
     let opts = args.gen_options();
     let stream = Stream::generate(&opts)?;
     let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();

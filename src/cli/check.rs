@@ -119,8 +119,25 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
         }
     }
     if files.is_empty() {
+        // A file there under another name (`keywords.tml`, `keywords.TOML`) is not read.
+        let tests = config.rules.dir.join("tests");
+        let mut others: Vec<String> = std::fs::read_dir(&tests)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        others.sort();
+        let held = if others.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} holds {}, not read: only files ending in .toml are)",
+                tests.display(),
+                others.join(", ")
+            )
+        };
         return usage_error(format!(
-            "no rule tests: write them in {}",
+            "no rule tests: write them in {}{held}",
             config.rules.dir.join("tests/*.toml").display()
         ));
     }

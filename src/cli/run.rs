@@ -33,9 +33,13 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     // findings follow it and read as part of it.
     let announce = {
         let (sources, version) = (sources.clone(), pack.version.clone());
+        let from_stdin = args.input.as_deref() == Some(std::path::Path::new("-"));
         move || {
             start.log();
             sources.warn_findings(&version);
+            if from_stdin {
+                super::hint_if_stdin_is_a_terminal("events");
+            }
         }
     };
     // Hot reload where a run has no natural end: Kafka mode and a pipe on stdin.

@@ -113,6 +113,17 @@ pub fn apply_env_overrides(
                     .unwrap_or_default();
                 err(format!("unknown key `{key}` in section [{section}]{hint}"))
             })?;
+        if template.is_table() {
+            // `[kafka.options]` is set one option at a time; a whole table has no text form.
+            let how = if section == "kafka" && key == "options" {
+                "set each option as TAGSTREAM_KAFKA__OPTIONS__<NAME>, underscores for dots \
+                 (TAGSTREAM_KAFKA__OPTIONS__SECURITY_PROTOCOL=SASL_SSL)"
+                    .to_string()
+            } else {
+                format!("set it in the file, as [{section}.{key}]")
+            };
+            return Err(err(format!("{section}.{key} is a table: {how}")));
+        }
         let typed = typed_like(template, value).ok_or_else(|| {
             // Digits that do not fit are a whole number all the same: say what is wrong.
             let digits = value.trim().trim_start_matches('-');

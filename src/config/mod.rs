@@ -244,6 +244,30 @@ impl Config {
                 None => ConfigError::Invalid(message),
             }
         })?;
+        if let Some((name, message)) = config.kafka_option_error() {
+            // Named by where it was set: the variable (underscores become dots), else its line.
+            let var = format!(
+                "TAGSTREAM_KAFKA__OPTIONS__{}",
+                name.replace('.', "_").to_uppercase()
+            );
+            if vars.iter().any(|(v, _)| *v == var) {
+                return Err(ConfigError::Env { var, message });
+            }
+            let place = [Seg::Key("kafka"), Seg::Key("options"), Seg::Key(&name)];
+            return Err(
+                match file_text
+                    .as_deref()
+                    .and_then(|t| TomlLines::new(t).value(&place))
+                {
+                    Some(line) => ConfigError::At {
+                        path: shown,
+                        line,
+                        message,
+                    },
+                    None => ConfigError::Invalid(message),
+                },
+            );
+        }
         Ok(config)
     }
 
@@ -287,12 +311,36 @@ impl Config {
             return invalid("kafka.input_topics", " must name at least one topic".into());
         }
         for (key, value) in [
+            ("kafka.bootstrap_servers", &self.kafka.bootstrap_servers),
             ("kafka.output_topic", &self.kafka.output_topic),
             ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
             ("kafka.group_id", &self.kafka.group_id),
         ] {
             if value.is_empty() {
                 return invalid(key, " must not be empty".into());
+            }
+        }
+        // Reading an output back as input: tag changes would all be dead letters, and dead
+        // letters read back would each make another, for ever.
+        for (key, topic, what) in [
+            (
+                "kafka.output_topic",
+                &self.kafka.output_topic,
+                "its own tag changes back as events",
+            ),
+            (
+                "kafka.dead_letter_topic",
+                &self.kafka.dead_letter_topic,
+                "its own dead letters back as events, each making another",
+            ),
+        ] {
+            if self.kafka.input_topics.contains(topic) {
+                return invalid(
+                    key,
+                    format!(
+                        " {topic:?} is also in kafka.input_topics: tagstream would read {what}"
+                    ),
+                );
             }
         }
         if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
@@ -305,6 +353,27 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The first `[kafka.options]` entry librdkafka refuses (an unknown property, a value it
+    /// does not take): its name and librdkafka's reason. Checked without connecting, so that
+    /// `check` finds it and `run` refuses it as a config error rather than at client creation.
+    fn kafka_option_error(&self) -> Option<(String, String)> {
+        self.kafka.options.iter().find_map(|(name, value)| {
+            let mut one = rdkafka::ClientConfig::new();
+            one.set(name, value);
+            match one.create_native_config() {
+                Ok(_) => None,
+                Err(rdkafka::error::KafkaError::ClientConfig(_, why, ..)) => Some((
+                    name.clone(),
+                    format!("kafka.options.{name:?} = {value:?}: librdkafka refuses it: {why}"),
+                )),
+                Err(e) => Some((
+                    name.clone(),
+                    format!("kafka.options.{name:?} = {value:?}: {e}"),
+                )),
+            }
+        })
     }
 
     /// The time budget of one handler call in milliseconds, 0 for none; `None` when invalid.

@@ -154,6 +154,7 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
     }
     let shown = args.input.display().to_string();
     let input: Box<dyn BufRead> = if args.input == Path::new("-") {
+        crate::cli::hint_if_stdin_is_a_terminal("the recorded events");
         Box::new(BufReader::with_capacity(1 << 16, io::stdin().lock()))
     } else {
         let input_error = |source| DiffError::Input {
@@ -189,7 +190,13 @@ pub fn main(args: &DiffArgs) -> ExitCode {
     };
     let text = match args.format {
         Format::Text => report.to_text(),
-        Format::Json => report.to_json() + "\n",
+        Format::Json => {
+            // The JSON report's fields say it too; a person reading the terminal is told.
+            if let Some(why) = report.nothing_compared() {
+                crate::cli::to_stderr(format_args!("warning: {why}"));
+            }
+            report.to_json() + "\n"
+        }
     };
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -80,6 +80,8 @@ struct Side<'a> {
     changes: u64,
     last: HashMap<Arc<str>, Vec<Last>>,
     first_error: Option<RuleError>,
+    /// The first line that is not a valid event: its source and why.
+    first_invalid: Option<String>,
 }
 
 impl<'a> Side<'a> {
@@ -92,6 +94,7 @@ impl<'a> Side<'a> {
             changes: 0,
             last: HashMap::new(),
             first_error: None,
+            first_invalid: None,
         })
     }
 
@@ -109,6 +112,9 @@ impl<'a> Side<'a> {
                     changes.push(c);
                 }
                 Output::Dead(d) => {
+                    if self.first_invalid.is_none() && d.rule.is_none() {
+                        self.first_invalid = Some(format!("{}: {}", d.source, d.error));
+                    }
                     if let (None, Some(rule)) = (&self.first_error, &d.rule) {
                         self.first_error = Some(RuleError {
                             rule: rule.clone(),
@@ -260,6 +266,7 @@ impl Replay<'_> {
             users_differing: 0,
             changes_differing: tallies.values().map(|t| t.only_base + t.only_new).sum(),
             tags: Vec::new(),
+            first_invalid: base.first_invalid.take(),
         };
         report.users_differing =
             self.final_differences(&base, &new, &mut tallies, &mut report.tags);

@@ -23,6 +23,9 @@ pub struct Report {
     pub changes_differing: u64,
     /// One entry per tag with any difference, by tag name.
     pub tags: Vec<TagDiff>,
+    /// The first invalid line (`source: reason`), for [`Report::nothing_compared`].
+    #[serde(skip)]
+    pub first_invalid: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +112,24 @@ impl Report {
         self.tags.is_empty() && self.base.rule_errors == self.new.rule_errors
     }
 
+    /// Why the replay compared nothing, when it did not: an empty input, or one without a
+    /// single valid event (tag changes or another file given as `--input`). "No difference"
+    /// would then say nothing of the rules.
+    pub fn nothing_compared(&self) -> Option<String> {
+        if self.lines == 0 {
+            return Some(format!("nothing compared: {} holds no lines", self.input));
+        }
+        (self.invalid_lines == self.lines).then(|| {
+            format!(
+                "nothing compared: none of the {} lines of {} is a valid event (first: {}); \
+                 --input takes recorded events, JSON lines as `tagstream run --input` reads them",
+                self.lines,
+                self.input,
+                self.first_invalid.as_deref().unwrap_or("?")
+            )
+        })
+    }
+
     pub fn to_json(&self) -> String {
         // Plain strings, numbers and maps with string keys always serialise.
         serde_json::to_string_pretty(self).expect("report serialises")
@@ -152,6 +173,10 @@ impl Report {
             }
         }
         w(String::new());
+        if let Some(why) = self.nothing_compared() {
+            w(why);
+            return s;
+        }
         if self.tags.is_empty() {
             w("no difference: both rule sets make the same tag changes for every record".into());
             if b.rule_errors != n.rule_errors {

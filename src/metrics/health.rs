@@ -31,6 +31,9 @@ struct State {
     restoring: BTreeSet<i32>,
     rebalances: u64,
     draining: bool,
+    /// What Kafka mode waits for before it can join its group (the cluster to answer, an
+    /// input topic to exist), while it waits.
+    waiting: Option<String>,
 }
 
 /// One named check of `/readyz?verbose`.
@@ -73,6 +76,7 @@ impl Health {
                 restoring: BTreeSet::new(),
                 rebalances: 0,
                 draining: false,
+                waiting: None,
             }),
         }
     }
@@ -87,6 +91,12 @@ impl Health {
 
     pub fn rules_loaded(&self) {
         self.state().rules = true;
+    }
+
+    /// Kafka mode waits (`what`: why, and for what) before it joins its group; `None` once it
+    /// no longer does. `/readyz` says so beside the assignment it lacks.
+    pub fn waiting_for(&self, what: Option<String>) {
+        self.state().waiting = what;
     }
 
     pub fn assigned(&self, partitions: &BTreeSet<i32>) {
@@ -186,7 +196,10 @@ impl Health {
                     None if s.rebalances == 0 => Check {
                         name: "assignment",
                         ok: false,
-                        detail: "no partition assignment yet".into(),
+                        detail: match &s.waiting {
+                            Some(what) => format!("no partition assignment yet: {what}"),
+                            None => "no partition assignment yet".into(),
+                        },
                     },
                     None => Check {
                         name: "assignment",
@@ -251,6 +264,29 @@ mod tests {
         assert!(h.readiness().ready, "an empty assignment is an assignment");
         h.draining();
         assert!(!h.readiness().ready);
+    }
+
+    #[test]
+    fn kafka_readiness_names_what_the_start_waits_for() {
+        let h = Health::new();
+        h.set_mode(Mode::Kafka);
+        h.rules_loaded();
+        h.waiting_for(Some("cluster at 127.0.0.1:1 not reachable".into()));
+        let r = h.readiness();
+        assert!(!r.ready);
+        assert!(
+            r.checks
+                .iter()
+                .any(|c| c.detail
+                    == "no partition assignment yet: cluster at 127.0.0.1:1 not reachable"),
+            "{r:?}"
+        );
+        h.waiting_for(None);
+        assert!(h
+            .readiness()
+            .checks
+            .iter()
+            .any(|c| c.detail == "no partition assignment yet"));
     }
 
     #[test]

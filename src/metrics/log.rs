@@ -23,6 +23,8 @@ pub enum LogError {
     Filter { value: String, why: String },
     #[error("TAGSTREAM_LOG_FORMAT={0:?}: expected `text` or `json`")]
     Format(String),
+    #[error("{var} is not a variable tagstream reads; did you mean {meant}? (TAGSTREAM_LOG is the log filter, e.g. `debug`; TAGSTREAM_LOG_FORMAT is `text` or `json`)")]
+    Misspelt { var: String, meant: &'static str },
 }
 
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
@@ -66,12 +68,41 @@ pub fn parse_format(value: Option<&str>) -> Result<bool, LogError> {
     }
 }
 
+/// A variable named like the two that set the logs but neither (`TAGSTREAM_LOG_LEVEL`,
+/// `TAGSTREAM_LOGFORMAT`), which would otherwise be ignored without a word, with the one
+/// meant. `TAGSTREAM_LOG__…` would be a config override and is left to the config.
+pub fn misspelt_log_var<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<LogError> {
+    names
+        .into_iter()
+        .filter(|name| name.starts_with("TAGSTREAM_LOG") && !name.contains("__"))
+        .find(|name| !matches!(*name, "TAGSTREAM_LOG" | "TAGSTREAM_LOG_FORMAT"))
+        .map(|name| {
+            let rest = &name["TAGSTREAM_LOG".len()..];
+            let meant = if rest.contains("FORMAT") || rest.contains("FMT") {
+                "TAGSTREAM_LOG_FORMAT"
+            } else {
+                "TAGSTREAM_LOG"
+            };
+            LogError::Misspelt {
+                var: name.to_string(),
+                meant,
+            }
+        })
+}
+
 /// Installs the global subscriber from the environment: logs to stderr (through
 /// [`QuietStderr`]), colours only when stderr is a terminal and `NO_COLOR` is unset.
 ///
 /// # Errors
-/// `TAGSTREAM_LOG` or `TAGSTREAM_LOG_FORMAT` do not parse.
+/// `TAGSTREAM_LOG` or `TAGSTREAM_LOG_FORMAT` do not parse, or a variable is named like them
+/// but is neither ([`misspelt_log_var`]).
 pub fn init_from_env() -> Result<(), LogError> {
+    let names: Vec<String> = std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .collect();
+    if let Some(e) = misspelt_log_var(names.iter().map(String::as_str)) {
+        return Err(e);
+    }
     let filter = match std::env::var("TAGSTREAM_LOG") {
         Ok(value) if !value.trim().is_empty() => parse_filter(&value)?,
         _ => EnvFilter::new("info"),
@@ -236,6 +267,23 @@ fn emit(p: &mut Pending) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_variable_named_like_the_log_settings_gets_the_one_meant() {
+        let meant = |names: &[&str]| match misspelt_log_var(names.iter().copied()) {
+            Some(LogError::Misspelt { meant, .. }) => Some(meant),
+            _ => None,
+        };
+        assert_eq!(
+            meant(&["TAGSTREAM_LOG", "TAGSTREAM_LOG_FORMAT", "PATH"]),
+            None
+        );
+        assert_eq!(meant(&["TAGSTREAM_LOGS"]), Some("TAGSTREAM_LOG"));
+        assert_eq!(meant(&["TAGSTREAM_LOG_LEVEL"]), Some("TAGSTREAM_LOG"));
+        assert_eq!(meant(&["TAGSTREAM_LOG_FMT"]), Some("TAGSTREAM_LOG_FORMAT"));
+        // A config override (no such section, said by the config) and other variables.
+        assert_eq!(meant(&["TAGSTREAM_LOG__LEVEL", "TAGSTREAM_TEST_BIN"]), None);
+    }
 
     #[test]
     fn only_the_second_close_of_a_closed_consumer_is_kept_out() {

@@ -342,6 +342,12 @@ pub fn set_rules(pack: &RulePack) {
     global().set_rules(pack);
 }
 
+/// Kafka mode waits for `what` before it can join its group (`None`: no longer), for
+/// `/readyz` to say.
+pub fn waiting_for(what: Option<String>) {
+    global().health.waiting_for(what);
+}
+
 /// The group handed this instance `partitions` (possibly none): a rebalance ends; each of
 /// them is restoring until its worker says otherwise.
 pub fn partitions_assigned(partitions: &BTreeSet<i32>) {

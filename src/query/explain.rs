@@ -239,7 +239,10 @@ pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
     let stream = Stream::input(path);
     let shown = stream.name();
     let mut reader: Box<dyn BufRead> = match stream {
-        Stream::Stdin => Box::new(std::io::stdin().lock()),
+        Stream::Stdin => {
+            crate::cli::hint_if_stdin_is_a_terminal("the tag changes");
+            Box::new(std::io::stdin().lock())
+        }
         _ => Box::new(BufReader::new(File::open(path).map_err(|source| {
             QueryError::Io {
                 path: format!("--changes {shown}"),

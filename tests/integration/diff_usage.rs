@@ -133,3 +133,70 @@ fn bad_arguments_exit_2_with_a_clear_message() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn an_input_without_a_valid_event_is_not_reported_as_no_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    // The output of a run (tag changes) given where the recorded events go.
+    let changes = dir.path().join("changes.jsonl");
+    let out = tagstream(&[
+        "run",
+        "--input",
+        "examples/sample.jsonl",
+        "--output",
+        changes.to_str().unwrap(),
+        "--dead-letter",
+        "/dev/null",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = changes.display().to_string();
+    let out = tagstream(&["diff", "--rules", "rules", "--input", &shown]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains("no difference"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "nothing compared: none of the {} lines of {shown} is a valid event (first: \
+             {shown}:1: missing field `type`); --input takes recorded events",
+            std::fs::read_to_string(&changes).unwrap().lines().count()
+        )),
+        "{stdout}"
+    );
+    // JSON keeps its fields; the person at the terminal is told on stderr.
+    let out = tagstream(&[
+        "diff", "--rules", "rules", "--input", &shown, "--format", "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: nothing compared: none of the"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["invalid_lines"], report["lines"]);
+
+    let empty = write_lines(dir.path(), "empty.jsonl", &[]);
+    let out = tagstream(&[
+        "diff",
+        "--rules",
+        "rules",
+        "--input",
+        empty.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "nothing compared: {} holds no lines",
+            empty.display()
+        )),
+        "{stdout}"
+    );
+}

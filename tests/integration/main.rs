@@ -3,11 +3,13 @@
 
 mod support;
 
+mod absent_broker;
 mod cli;
 mod compiled;
 mod compiled_limits;
 mod compiled_probes;
 mod compiled_random;
+mod config_mistakes;
 mod diff;
 mod diff_usage;
 mod docker;
@@ -44,3 +46,4 @@ mod rulepack_lifecycle;
 mod rulepack_rfm;
 mod saved_state;
 mod schemas;
+mod terminal;

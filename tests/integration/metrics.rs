@@ -316,6 +316,17 @@ fn log_settings_that_do_not_parse_stop_the_start() {
         ("TAGSTREAM_LOG", "inof", "TAGSTREAM_LOG"),
         ("TAGSTREAM_LOG", "tagstream=loud", "not a level"),
         ("TAGSTREAM_LOG_FORMAT", "yaml", "`text` or `json`"),
+        // Named like the two but neither: ignored before, without a word.
+        (
+            "TAGSTREAM_LOG_LEVEL",
+            "debug",
+            "TAGSTREAM_LOG_LEVEL is not a variable tagstream reads; did you mean TAGSTREAM_LOG?",
+        ),
+        (
+            "TAGSTREAM_LOGFORMAT",
+            "json",
+            "TAGSTREAM_LOGFORMAT is not a variable tagstream reads; did you mean TAGSTREAM_LOG_FORMAT?",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_tagstream"))
             .args(["check"])

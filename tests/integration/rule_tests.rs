@@ -197,6 +197,22 @@ fn broken_test_files_are_usage_errors_with_lines() {
     }
 }
 
+#[test]
+fn test_files_not_ending_in_toml_are_named_when_no_test_is_found() {
+    let dir = rules_with_tests(&[("keywords.tml", "[[case]]\nname = \"x\"\n")]);
+    let stderr = refused("test", dir.path());
+    let tests = dir.path().join("tests");
+    assert!(
+        stderr.contains(&format!(
+            "error: no rule tests: write them in {}/*.toml ({} holds keywords.tml, not read: \
+             only files ending in .toml are)",
+            tests.display(),
+            tests.display()
+        )),
+        "{stderr}"
+    );
+}
+
 /// A tag, rule or event type the rule set does not know is reported at the line of the value
 /// that names it, not at its step's `[[case.step]]` line: in a list written over several lines,
 /// the finding points at the misspelt item.

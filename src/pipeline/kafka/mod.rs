@@ -139,6 +139,9 @@ fn partition_count(
     let started = Instant::now();
     let mut backoff = Duration::from_millis(500);
     let mut waiting = "the cluster to answer".to_string();
+    crate::metrics::waiting_for(Some(format!(
+        "asking the cluster at {bootstrap} (kafka.bootstrap_servers) for the input topics"
+    )));
     loop {
         if shutdown.load(Ordering::SeqCst) {
             return Err(KafkaRunError::Runtime(format!(
@@ -170,6 +173,9 @@ fn partition_count(
                 },
             )
             .collect();
+        if counts.is_ok() {
+            crate::metrics::waiting_for(None);
+        }
         match counts {
             Ok(counts) if counts.windows(2).all(|w| w[0] == w[1]) => return Ok(counts[0]),
             Ok(counts) => {
@@ -183,6 +189,10 @@ fn partition_count(
                     waiting_for = ?Duration::from_secs(started.elapsed().as_secs()),
                     "{why}; waiting for {until}, retrying until then or until the process is stopped"
                 );
+                crate::metrics::waiting_for(Some(format!(
+                    "{why}; waiting for {until} ({}s so far)",
+                    started.elapsed().as_secs()
+                )));
                 waiting = until;
                 // In steps, so that a shutdown asked for meanwhile is not kept waiting.
                 let until = Instant::now() + backoff;

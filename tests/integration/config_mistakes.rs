@@ -1,0 +1,145 @@
+//! Engine-config mistakes that once passed `check` and failed only later, or failed naming the
+//! wrong place: each is refused by `check` (exit 2) at the line or variable that holds it.
+
+use std::process::Output;
+
+use crate::support::tagstream;
+
+/// `tagstream check --config FILE` with `text` as the config and `vars` set.
+fn check_with(text: &str, vars: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tagstream.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = tagstream();
+    cmd.arg("check").arg("--config").arg(&config);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).replace(&config.display().to_string(), "CONFIG");
+    (
+        out.status.code(),
+        err,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_kafka_option_librdkafka_does_not_know_fails_check_at_its_line() {
+    let (code, err, _) = check_with(
+        "[kafka.options]\n\"session.timeout.ms\" = \"6000\"\n\"sesion.timeout.ms\" = \"6000\"\n",
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG:3: kafka.options.\"sesion.timeout.ms\" = \"6000\": librdkafka refuses it: \
+             No such configuration property: \"sesion.timeout.ms\""
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_kafka_option_value_librdkafka_does_not_take_names_its_variable() {
+    let (code, err, _) = check_with(
+        "",
+        &[("TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "six")],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "environment variable TAGSTREAM_KAFKA__OPTIONS__SESSION_TIMEOUT_MS: \
+             kafka.options.\"session.timeout.ms\" = \"six\": librdkafka refuses it"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_refuses_a_bad_kafka_option_as_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tagstream.toml");
+    std::fs::write(
+        &config,
+        "[kafka.options]\n\"sesion.timeout.ms\" = \"6000\"\n[http]\nlisten = \"\"\n",
+    )
+    .unwrap();
+    let out = tagstream()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(":2: kafka.options.\"sesion.timeout.ms\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_whole_options_table_from_the_environment_says_how_to_set_one() {
+    let (code, err, _) = check_with("", &[("TAGSTREAM_KAFKA__OPTIONS", "security.protocol=SSL")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "environment variable TAGSTREAM_KAFKA__OPTIONS: kafka.options is a table: set each \
+             option as TAGSTREAM_KAFKA__OPTIONS__<NAME>"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("expected a map"), "{err}");
+}
+
+#[test]
+fn an_output_topic_that_is_also_an_input_topic_is_refused() {
+    let (code, err, _) = check_with(
+        "[kafka]\ninput_topics = [\"events\", \"tags\"]\noutput_topic = \"tags\"\n",
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG:3: kafka.output_topic \"tags\" is also in kafka.input_topics: tagstream \
+             would read its own tag changes back as events"
+        ),
+        "{err}"
+    );
+    let (code, err, _) = check_with(
+        "",
+        &[
+            ("TAGSTREAM_KAFKA__INPUT_TOPICS", "events,dead"),
+            ("TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC", "dead"),
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "environment variable TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC: kafka.dead_letter_topic \
+             \"dead\" is also in kafka.input_topics"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_empty_bootstrap_servers_is_refused() {
+    let (code, err, _) = check_with("[kafka]\nbootstrap_servers = \"\"\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("CONFIG:2: kafka.bootstrap_servers must not be empty"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_shipped_options_pass() {
+    let config = crate::support::repo().join("config/tagstream.toml");
+    let text = std::fs::read_to_string(config).unwrap();
+    let (code, err, out) = check_with(&text, &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("ok: "), "{out}");
+}
