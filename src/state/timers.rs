@@ -1,18 +1,12 @@
 //! Timers: per-user slots ("wake rule R at time T") and the partition's due queue.
 //!
-//! The queue has lazy deletion. A user's slot remembers the time of the queue entry standing for
-//! it (`queued`): moving a timer later only updates the slot (the early entry, when popped,
-//! re-queues at the slot's time), moving it earlier pushes a new entry. So a rule that re-arms
-//! its timer on every event adds entries only when it moves the timer forward.
-//!
-//! Entries are kept by time span ([`SPAN_BITS`]): the span the clock is in is a binary heap,
-//! later spans are unordered lists, each heaped when the clock reaches it. Most timers are days
-//! away (a lifecycle stage's next change, a tag's TTL), so a push is an append and a pop sifts
-//! through a heap of one span's entries, which stays in cache, where one heap of every user's
-//! entries cost a cache miss at each of its levels.
+//! The queue is a binary heap with lazy deletion. A user's slot remembers the time of the heap
+//! entry standing for it (`queued`): moving a timer later only updates the slot (the early entry,
+//! when popped, re-queues at the slot's time), moving it earlier pushes a new entry. So a rule
+//! that re-arms its timer on every event adds heap entries only when it moves the timer forward.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use serde::{Deserialize, Serialize};
 
@@ -84,144 +78,43 @@ impl Packed {
     }
 }
 
-/// Width of a span of the due queue: 2^24 ms, about 4.7 hours.
-const SPAN_BITS: u32 = 24;
-
-fn span(at: i64) -> i64 {
-    at >> SPAN_BITS
-}
-
-/// Entries of a later span are kept in chunks of this many, all of one size, so that the
-/// room given back by a span heaped is taken again whole by the next ones to grow.
-const CHUNK: usize = 128;
-
-type Chunk = Box<[Packed; CHUNK]>;
-
-/// The entries of one later span, in no order; all but the last chunk are full.
 #[derive(Debug, Default)]
-struct Span {
-    chunks: Vec<Chunk>,
-    last_len: usize,
-}
-
-#[derive(Debug)]
 pub struct DueQueue {
-    /// Every entry of a span up to `near_span`.
-    near: BinaryHeap<Reverse<Packed>>,
-    near_span: i64,
-    far: BTreeMap<i64, Span>,
-    /// Chunks of spans since heaped, for the next ones.
-    spare: Vec<Chunk>,
-    len: usize,
-}
-
-impl Default for DueQueue {
-    fn default() -> DueQueue {
-        DueQueue {
-            near: BinaryHeap::new(),
-            // Below every span: the first pop heaps the earliest one.
-            near_span: i64::MIN,
-            far: BTreeMap::new(),
-            spare: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-impl Span {
-    fn entries(&self) -> impl Iterator<Item = &Packed> {
-        let full = self.chunks.len().saturating_sub(1);
-        self.chunks.iter().enumerate().flat_map(move |(i, chunk)| {
-            let len = if i < full { CHUNK } else { self.last_len };
-            &chunk[..len]
-        })
-    }
+    heap: BinaryHeap<Reverse<Packed>>,
 }
 
 impl DueQueue {
     pub fn push(&mut self, due: Due) {
-        let packed = Packed::pack(due);
-        let at = span(due.at);
-        self.len += 1;
-        if at <= self.near_span {
-            self.near.push(Reverse(packed));
-            return;
-        }
-        let span = self.far.entry(at).or_default();
-        if span.chunks.is_empty() || span.last_len == CHUNK {
-            let chunk = self
-                .spare
-                .pop()
-                .unwrap_or_else(|| Box::new([Packed(0); CHUNK]));
-            span.chunks.push(chunk);
-            span.last_len = 0;
-        }
-        let last = span.chunks.last_mut().expect("a chunk was just ensured");
-        last[span.last_len] = packed;
-        span.last_len += 1;
+        self.heap.push(Reverse(Packed::pack(due)));
     }
 
     /// The next entry due at or before `upto`.
     pub fn pop_due(&mut self, upto: i64) -> Option<Due> {
-        loop {
-            // Every entry in `near` is earlier than every entry in `far`.
-            if let Some(Reverse(first)) = self.near.peek() {
-                if first.at() > upto {
-                    return None;
-                }
-                self.len -= 1;
-                return self.near.pop().map(|Reverse(d)| d.unpack());
-            }
-            let next = self.far.first_entry()?;
-            if *next.key() > span(upto) {
-                return None;
-            }
-            self.near_span = *next.key();
-            let span = next.remove();
-            let mut heap = std::mem::take(&mut self.near).into_vec();
-            heap.extend(span.entries().copied().map(Reverse));
-            self.near = BinaryHeap::from(heap);
-            self.spare.extend(span.chunks);
+        match self.heap.peek() {
+            Some(Reverse(d)) if d.at() <= upto => self.heap.pop().map(|Reverse(d)| d.unpack()),
+            _ => None,
         }
     }
 
     pub fn peek_at(&self) -> Option<i64> {
-        match self.near.peek() {
-            Some(Reverse(first)) => Some(first.at()),
-            None => self
-                .far
-                .first_key_value()
-                .and_then(|(_, span)| span.entries().min())
-                .map(|d| d.at()),
-        }
+        self.heap.peek().map(|Reverse(d)| d.at())
     }
 
-    /// Heap bytes held: the heaped entries' room, the chunks (spare ones too), and each later
-    /// span's list of chunks.
+    /// Heap bytes held.
     pub fn memory_bytes(&self) -> usize {
-        const SPAN_BYTES: usize = std::mem::size_of::<i64>() + std::mem::size_of::<Span>();
-        let chunks: usize =
-            self.spare.len() + self.far.values().map(|s| s.chunks.len()).sum::<usize>();
-        let lists: usize = self
-            .far
-            .values()
-            .map(|s| SPAN_BYTES + s.chunks.capacity() * std::mem::size_of::<Chunk>())
-            .sum();
-        (self.near.capacity() + chunks * CHUNK) * QUEUE_ENTRY_BYTES
-            + self.spare.capacity() * std::mem::size_of::<Chunk>()
-            + lists
+        self.heap.capacity() * QUEUE_ENTRY_BYTES
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.heap.is_empty()
     }
 
     pub fn clear(&mut self) {
-        *self = DueQueue::default();
+        self.heap.clear();
     }
 }
 
@@ -345,82 +238,6 @@ mod tests {
         set(&mut slots, 2, 10);
         cancel(&mut slots, 2);
         assert_eq!(on_pop(&mut slots, 2, 10), Popped::Stale);
-    }
-
-    /// Pushes and pops interleaved over many spans, late pushes into spans already heaped,
-    /// and the ends of time, against a sorted list of the entries.
-    #[test]
-    fn queue_pops_what_a_sorted_list_would() {
-        let mut q = DueQueue::default();
-        let mut reference: Vec<Due> = Vec::new();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let span_ms = 1_i64 << SPAN_BITS;
-        let mut clock = 0_i64;
-        for step in 0..20_000 {
-            let r = next();
-            let at = match r % 8 {
-                // Already due, or due within the span the clock is in.
-                0 => clock - (r >> 8) as i64 % span_ms,
-                1 => clock + (r >> 8) as i64 % 1000,
-                // The ends of time, kept to the few that fit the reference's order.
-                2 if step % 1000 == 0 => [i64::MIN, i64::MAX][(r >> 8) as usize % 2],
-                _ => clock + (r >> 8) as i64 % (200 * span_ms),
-            };
-            let due = Due {
-                at,
-                user: (r >> 40) as u32 % 50,
-                kind: if r & 16 == 0 {
-                    DueKind::Wake((r >> 20) as u16 % 3)
-                } else {
-                    DueKind::Expiry((r >> 20) as TagId % 3)
-                },
-            };
-            q.push(due);
-            reference.push(due);
-            assert_eq!(q.len(), reference.len());
-            if next() % 3 == 0 {
-                clock += (next() % (3 * span_ms as u64)) as i64;
-                reference.sort_unstable_by(|a, b| b.cmp(a));
-                while reference.last().is_some_and(|d| d.at <= clock) {
-                    assert_eq!(q.pop_due(clock), reference.pop());
-                }
-                assert_eq!(q.pop_due(clock), None);
-                assert_eq!(q.peek_at(), reference.last().map(|d| d.at));
-            }
-        }
-        reference.sort_unstable_by(|a, b| b.cmp(a));
-        while let Some(d) = reference.pop() {
-            assert_eq!(q.pop_due(i64::MAX), Some(d));
-        }
-        assert!(q.is_empty());
-        assert_eq!(q.pop_due(i64::MAX), None);
-    }
-
-    #[test]
-    fn a_span_of_many_chunks_pops_in_order_and_gives_its_chunks_back() {
-        let mut q = DueQueue::default();
-        let later = 5 << SPAN_BITS;
-        let n = 3 * CHUNK as i64 + 7;
-        for i in (0..n).rev() {
-            q.push(Due {
-                at: later + i,
-                user: 0,
-                kind: DueKind::Wake(0),
-            });
-        }
-        assert_eq!(q.peek_at(), Some(later));
-        assert_eq!(q.pop_due(later - 1), None);
-        for i in 0..n {
-            assert_eq!(q.pop_due(later + n).map(|d| d.at), Some(later + i));
-        }
-        assert_eq!(q.spare.len(), 4);
-        assert!(q.is_empty());
     }
 
     #[test]
