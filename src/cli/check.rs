@@ -74,13 +74,16 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
 fn report_ok(pack: &rules::RulePack, files: usize, cases: usize) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     writeln!(
         out,
-        "ok: {} rules ({}), {} tags, {} keyword tags, {cases} test cases in {files} files",
-        names.len(),
+        "ok: {} ({}), {}, {}, {} in {}",
+        count(names.len(), "rule"),
         names.join(", "),
-        pack.catalogue.len(),
-        pack.params.keywords.specs.len(),
+        count(pack.catalogue.len(), "tag"),
+        count(pack.params.keywords.specs.len(), "keyword tag"),
+        count(cases, "test case"),
+        count(files, "file"),
     )?;
     if let Ok(set) = RuleSet::compile(pack) {
         for (i, rule) in pack.rules.iter().enumerate() {

@@ -187,6 +187,10 @@ fn wrong_types_are_told_in_plain_words() {
         "f:2: kafka.options.\"session.timeout.ms\" must be text in quotes, not 6000"
     );
     assert_eq!(
+        load("[rules]\ndir = [\"rules\"]\n"),
+        "f:2: rules.dir must be a path in quotes, not a list"
+    );
+    assert_eq!(
         load("[clock]\nidle_follows_wall_clock = \"yes\"\n"),
         "f:2: clock.idle_follows_wall_clock must be true or false, not \"yes\""
     );

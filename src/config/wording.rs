@@ -102,6 +102,7 @@ fn expected_words(expected: &str) -> String {
         "f32" | "f64" => "a number",
         "a boolean" => "true or false",
         "a string" | "a borrowed string" => "text in quotes",
+        "path string" => "a path in quotes",
         "a character" | "a char" => "one character in quotes",
         "a sequence" => "a list in brackets",
         "a map" => "a table",

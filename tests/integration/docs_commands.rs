@@ -73,7 +73,7 @@ fn tutorial_commands_run() {
         );
         if args[0] == "check" {
             assert!(
-                stdout.contains("ok: 1 rules (night_owl), 1 tags, 0 keyword tags"),
+                stdout.contains("ok: 1 rule (night_owl), 1 tag, 0 keyword tags"),
                 "{at}: {stdout}"
             );
         } else if args[0] == "test" {
