@@ -175,6 +175,11 @@ pub fn to_stderr(line: impl std::fmt::Display) {
         .write_all(format!("{line}\n").as_bytes());
 }
 
+/// "1 user", "2 users".
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// When a command is to read `-` and stdin is a terminal (nothing piped, no `< file`), says
 /// so: otherwise it waits in silence, and looks hung, until Ctrl-D.
 pub fn hint_if_stdin_is_a_terminal(what: &str) {

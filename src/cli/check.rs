@@ -74,16 +74,20 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
 fn report_ok(pack: &rules::RulePack, files: usize, cases: usize) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     let names: Vec<&str> = pack.rules.iter().map(|r| r.name.as_str()).collect();
-    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let count = |n: usize, one: &str, many: &str| super::plural(n as u64, one, many);
     writeln!(
         out,
         "ok: {} ({}), {}, {}, {} in {}",
-        count(names.len(), "rule"),
+        count(names.len(), "rule", "rules"),
         names.join(", "),
-        count(pack.catalogue.len(), "tag"),
-        count(pack.params.keywords.specs.len(), "keyword tag"),
-        count(cases, "test case"),
-        count(files, "file"),
+        count(pack.catalogue.len(), "tag", "tags"),
+        count(
+            pack.params.keywords.specs.len(),
+            "keyword tag",
+            "keyword tags"
+        ),
+        count(cases, "test case", "test cases"),
+        count(files, "file", "files"),
     )?;
     if let Ok(set) = RuleSet::compile(pack) {
         for (i, rule) in pack.rules.iter().enumerate() {

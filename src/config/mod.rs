@@ -223,18 +223,16 @@ impl Config {
             line: 1,
             message: e.message().to_string(),
         })?;
-        config.validate().map_err(|(key, message)| {
-            // A value set by the environment is named as such, not blamed on the file.
-            let var = format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
+        // A value set by the environment is named as such, not blamed on the file; one from
+        // the file is named at the line that sets it, when the file sets it at all.
+        let placed = |var: String, place: &[Seg], message: String| {
             if vars.iter().any(|(name, _)| *name == var) {
                 return ConfigError::Env { var, message };
             }
-            // From the file: at the line that sets it, when the file sets it at all.
-            let place: Vec<Seg> = key.split('.').map(Seg::Key).collect();
             match file_text
                 .as_deref()
                 .map(TomlLines::new)
-                .and_then(|l| l.value(&place))
+                .and_then(|l| l.value(place))
             {
                 Some(line) => ConfigError::At {
                     path: shown.clone(),
@@ -243,30 +241,20 @@ impl Config {
                 },
                 None => ConfigError::Invalid(message),
             }
+        };
+        config.validate().map_err(|(key, message)| {
+            let var = format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
+            let place: Vec<Seg> = key.split('.').map(Seg::Key).collect();
+            placed(var, &place, message)
         })?;
         if let Some((name, message)) = config.kafka_option_error() {
-            // Named by where it was set: the variable (underscores become dots), else its line.
+            // Its variable has underscores for the option's dots.
             let var = format!(
                 "TAGSTREAM_KAFKA__OPTIONS__{}",
                 name.replace('.', "_").to_uppercase()
             );
-            if vars.iter().any(|(v, _)| *v == var) {
-                return Err(ConfigError::Env { var, message });
-            }
             let place = [Seg::Key("kafka"), Seg::Key("options"), Seg::Key(&name)];
-            return Err(
-                match file_text
-                    .as_deref()
-                    .and_then(|t| TomlLines::new(t).value(&place))
-                {
-                    Some(line) => ConfigError::At {
-                        path: shown,
-                        line,
-                        message,
-                    },
-                    None => ConfigError::Invalid(message),
-                },
-            );
+            return Err(placed(var, &place, message));
         }
         Ok(config)
     }

@@ -186,7 +186,7 @@ impl Report {
         }
         w(format!(
             "{} with different tags at the end; {} differing tag {}",
-            plural(self.users_differing, "user", "users"),
+            crate::cli::plural(self.users_differing, "user", "users"),
             self.changes_differing,
             if self.changes_differing == 1 {
                 "change"
@@ -230,10 +230,6 @@ impl Report {
         }
         s
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn side_line(view: &SideView) -> String {
