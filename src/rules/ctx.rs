@@ -118,27 +118,24 @@ impl Saved {
     /// Keeps the tags as they are, if this save is live and has not kept them yet: called
     /// before every change to them. The same for variables and timers below.
     fn before_tags_change(&mut self, tags: &[TagSlot]) {
-        if self.live && !self.kept_tags {
-            self.tags.clear();
-            self.tags.extend_from_slice(tags);
-            self.kept_tags = true;
-        }
+        keep_once(self.live, &mut self.kept_tags, &mut self.tags, tags);
     }
 
     fn before_var_change(&mut self, vars: &[(VarKey, Var)]) {
-        if self.live && !self.kept_vars {
-            self.vars.clear();
-            self.vars.extend_from_slice(vars);
-            self.kept_vars = true;
-        }
+        keep_once(self.live, &mut self.kept_vars, &mut self.vars, vars);
     }
 
     fn before_timers_change(&mut self, timers: &[TimerSlot]) {
-        if self.live && !self.kept_timers {
-            self.timers.clear();
-            self.timers.extend_from_slice(timers);
-            self.kept_timers = true;
-        }
+        keep_once(self.live, &mut self.kept_timers, &mut self.timers, timers);
+    }
+}
+
+/// Copies `now` into `copy` the first time it is asked while the save is `live`.
+fn keep_once<T: Clone>(live: bool, kept: &mut bool, copy: &mut Vec<T>, now: &[T]) {
+    if live && !*kept {
+        copy.clear();
+        copy.extend_from_slice(now);
+        *kept = true;
     }
 }
 
