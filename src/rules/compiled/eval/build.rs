@@ -15,7 +15,7 @@ impl Machine<'_> {
     #[inline(never)]
     pub(super) fn all(&mut self, items: &[Expr], base: usize) -> Step<V> {
         for item in items {
-            if !self.eval(item, base)?.as_bool()? {
+            if !self.test(item, base)? {
                 return Ok(V::Bool(false));
             }
         }
@@ -26,7 +26,7 @@ impl Machine<'_> {
     #[inline(never)]
     pub(super) fn any(&mut self, items: &[Expr], base: usize) -> Step<V> {
         for item in items {
-            if self.eval(item, base)?.as_bool()? {
+            if self.test(item, base)? {
                 return Ok(V::Bool(true));
             }
         }

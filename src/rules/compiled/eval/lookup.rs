@@ -41,7 +41,7 @@ impl Machine<'_> {
         for i in arms {
             let pass = match &s.arms[i].0 {
                 None => true,
-                Some(guard) => self.eval(guard, base)?.as_bool()?,
+                Some(guard) => self.test(guard, base)?,
             };
             if pass {
                 return Ok(Some(i));

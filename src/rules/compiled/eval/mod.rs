@@ -210,7 +210,7 @@ impl<'a> Machine<'a> {
             }
             Stmt::If(cond, then, otherwise) => {
                 self.tick()?;
-                if self.eval(cond, base)?.as_bool()? {
+                if self.test(cond, base)? {
                     self.run(then, base)
                 } else {
                     self.run(otherwise, base)
@@ -250,7 +250,7 @@ impl<'a> Machine<'a> {
                 Ok(V::Unit)
             }
             Stmt::If(cond, then, otherwise) => {
-                if self.eval(cond, base)?.as_bool()? {
+                if self.test(cond, base)? {
                     self.block(then, base)
                 } else {
                     self.block(otherwise, base)
@@ -258,7 +258,7 @@ impl<'a> Machine<'a> {
             }
             Stmt::Switch(s) => self.switch(s, base),
             Stmt::While(cond, body) => {
-                while self.eval(cond, base)?.as_bool()? {
+                while self.test(cond, base)? {
                     if self.iteration(body, base)? {
                         break;
                     }
@@ -274,7 +274,7 @@ impl<'a> Machine<'a> {
                         Pass::Continue => continue,
                         Pass::End => {}
                     }
-                    if self.eval(cond, base)?.as_bool()? == *until {
+                    if self.test(cond, base)? == *until {
                         break;
                     }
                 }
@@ -347,6 +347,23 @@ impl<'a> Machine<'a> {
         Ok(value)
     }
 
+    /// A condition's truth. The most common condition, a comparison of two plain operands, is
+    /// made here without entering [`Machine::expr`] and [`Machine::op`], counting the
+    /// operations they count.
+    #[inline(always)]
+    fn test(&mut self, cond: &Expr, base: usize) -> Step<bool> {
+        if let Expr::Op(op, a, b) = cond {
+            if a.is_plain() && b.is_plain() {
+                // The node, as `expr` counts it, and the operator with its operands, as `op`.
+                self.tick_n(4)?;
+                let frame = &self.stack[base..];
+                let value = op.apply(a.plain(frame), b.plain(frame), self.limits.string_bytes)?;
+                return Ok(value.as_bool()?);
+            }
+        }
+        Ok(self.eval(cond, base)?.as_bool()?)
+    }
+
     /// A compound expression's value ([`Machine::eval`] reads the plain ones).
     ///
     /// Only the dispatch is here: each kind of node has a function of its own, so this one
@@ -373,7 +390,7 @@ impl<'a> Machine<'a> {
             Expr::Or(items) => self.any(items, base),
             Expr::Not(e) => {
                 self.tick()?;
-                Ok(V::Bool(!self.eval(e, base)?.as_bool()?))
+                Ok(V::Bool(!self.test(e, base)?))
             }
             Expr::Neg(e) => {
                 self.tick()?;
