@@ -364,7 +364,7 @@ impl Processor {
         &mut self,
         part: &Partition,
         user: UserIndex,
-        state: UserState,
+        state: Box<UserState>,
         now: i64,
         trigger: Trigger,
         event: Option<crate::decode::Event>,
@@ -437,7 +437,7 @@ impl Processor {
     ) -> Option<Event> {
         let mut ctx = self.rules.ctx().borrow_mut();
         let event = ctx.event.take();
-        let mut state = std::mem::take(&mut ctx.user);
+        let mut state = ctx.end_step();
         let trigger = match &ctx.trigger {
             Trigger::Event(id) => Some(&**id),
             Trigger::Timer => None,

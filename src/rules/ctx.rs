@@ -34,7 +34,12 @@ pub struct Ctx {
     pub now: i64,
     /// The rule running now.
     pub rule: u16,
-    pub user: UserState,
+    /// The user of the step, lent by its partition: boxed, so that lending it and giving it
+    /// back move a pointer, not the struct.
+    pub user: Box<UserState>,
+    /// What [`Ctx::user`] held before the step (an empty struct), given back by
+    /// [`Ctx::end_step`].
+    idle_user: Option<Box<UserState>>,
     pub user_id: String,
     /// `user_id` shared with the outputs of the step; made (or taken from the event) on the
     /// first output.
@@ -147,7 +152,8 @@ impl Ctx {
             rule_names,
             now: 0,
             rule: 0,
-            user: UserState::default(),
+            user: Box::default(),
+            idle_user: None,
             user_id: String::new(),
             shared_user_id: None,
             user_index: 0,
@@ -175,7 +181,7 @@ impl Ctx {
         &mut self,
         user_id: &str,
         index: UserIndex,
-        user: UserState,
+        user: Box<UserState>,
         now: i64,
         trigger: Trigger,
     ) {
@@ -183,10 +189,16 @@ impl Ctx {
         self.user_id.push_str(user_id);
         self.shared_user_id = None;
         self.user_index = index;
-        self.user = user;
+        self.idle_user = Some(std::mem::replace(&mut self.user, user));
         self.now = now;
         self.trigger = trigger;
         self.seq = 0;
+    }
+
+    /// Ends the step: the user lent to it, to be given back to its partition.
+    pub fn end_step(&mut self) -> Box<UserState> {
+        let idle = self.idle_user.take().unwrap_or_default();
+        std::mem::replace(&mut self.user, idle)
     }
 
     /// Saves what rule `rule` may change.

@@ -53,6 +53,9 @@ pub struct Partition {
     /// purpose: the boxes themselves are what is reused, moved into [`Held::Hot`].
     #[allow(clippy::vec_box)]
     spare: Vec<Box<UserState>>,
+    /// An empty struct left in the place of a user lent out ([`Partition::take_user`]), so
+    /// that lending and giving back move pointers, not structs.
+    placeholder: Option<Box<UserState>>,
     due: DueQueue,
     /// Users changed since the last [`Partition::take_dirty`], for incremental snapshots.
     dirty: Vec<UserIndex>,
@@ -146,19 +149,36 @@ impl Partition {
     }
 
     /// Lends a user's state out (to the rule context); give it back with [`Partition::put_user`].
-    pub fn take_user(&mut self, user: UserIndex) -> UserState {
+    /// Until then the partition holds an empty state in its place.
+    pub fn take_user(&mut self, user: UserIndex) -> Box<UserState> {
         self.mark_dirty(user);
         // Touched again while hot (not just made hot for this step): spared at the next cooling.
         if matches!(self.users[user as usize], Held::Hot(_)) && self.hot.last() != Some(&user) {
             self.marks[user as usize] |= USED;
         }
-        std::mem::take(self.warm(user))
+        self.warm(user);
+        let empty = self.placeholder.take().unwrap_or_default();
+        match &mut self.users[user as usize] {
+            Held::Hot(state) => std::mem::replace(state, empty),
+            Held::Cold(_) => unreachable!("warmed above"),
+        }
     }
 
-    /// Gives a user's state back (or sets it). Hot users beyond the limit ([`HOT_SHARE`]) go
-    /// compact here, when no state is lent out.
-    pub fn put_user(&mut self, user: UserIndex, state: UserState) {
-        *self.warm(user) = state;
+    /// Gives back a user's state that [`Partition::take_user`] lent out (or sets it). Hot users
+    /// beyond the limit ([`HOT_SHARE`]) go compact here, when no state is lent out.
+    pub fn put_user(&mut self, user: UserIndex, mut state: Box<UserState>) {
+        match &mut self.users[user as usize] {
+            Held::Hot(held) => {
+                std::mem::swap(held, &mut state);
+                // What stood in the user's place while it was lent, emptied for the next one.
+                *state = UserState::default();
+                self.placeholder = Some(state);
+            }
+            held @ Held::Cold(_) => {
+                *held = Held::Hot(state);
+                self.hot.push(user);
+            }
+        }
         let limit = self
             .hot_limit
             .unwrap_or_else(|| (self.users.len() / HOT_SHARE).max(MIN_HOT_USERS));
@@ -471,10 +491,10 @@ mod tests {
     fn with_user_reads_hot_and_compact_users_as_user_does() {
         let mut part = Partition::with_hot_limit(1);
         let (big, small) = (part.find_or_add("big"), part.find_or_add("small"));
-        part.put_user(big, user_with(9, 40));
-        part.put_user(small, user_with(2, 3));
+        part.put_user(big, Box::new(user_with(9, 40)));
+        part.put_user(small, Box::new(user_with(2, 3)));
         let hot = part.find_or_add("hot");
-        part.put_user(hot, user_with(1, 1));
+        part.put_user(hot, Box::new(user_with(1, 1)));
         assert_eq!(part.compact_users(), 2, "big and small went compact");
         // The scratch first holds the larger user, then is reused for the smaller one: nothing
         // of the first may show through.
