@@ -121,8 +121,13 @@ impl<'a> Machine<'a> {
         self.stack.resize(base + usize::from(func.slots), V::Unit);
         let result = self.block(&func.body, base);
         for value in self.stack.drain(base..) {
-            if matches!(value, V::Array(_) | V::Orders(_)) {
-                self.ctx.spares.recycle(value);
+            match value {
+                V::Array(_) | V::Orders(_) => self.ctx.spares.recycle(value),
+                // Own nothing: no call to drop them.
+                V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::User | V::Event => {
+                    std::mem::forget(value);
+                }
+                _ => {}
             }
         }
         self.depth -= 1;
