@@ -11,7 +11,8 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
 use std::sync::Arc;
 
 use super::file::{
@@ -31,8 +32,15 @@ use crate::tags::Output;
 /// waiting, before a rule set is swapped in, and at the end.
 const BATCH: usize = 128;
 
-/// Batches a shard may hold queued before the reader waits for it.
-const QUEUED_BATCHES: usize = 4;
+/// Batches sent and not yet answered, per shard: past this many for all shards together, the
+/// reader takes answers (merging and writing them) before it reads on. The bound is shared, not
+/// per shard: a reader stopped by one shard's full queue left the other shards without work
+/// whenever the first fell a few batches behind.
+const IN_FLIGHT_PER_SHARD: usize = 5;
+
+/// How long the reader waits for an answer before it looks whether a shard has ended early (on
+/// an error, which joining it reports): its batches will never be answered.
+const SHARD_CHECK: Duration = Duration::from_millis(100);
 
 /// Emptied batches the reader keeps for refilling, at most (a batch in flight per shard and
 /// queue place needs one; past this, batches are allocated).
@@ -201,10 +209,13 @@ struct Merge {
     ready: Vec<Output>,
     /// Batches back from the shards, emptied, to be filled again.
     free: Vec<Batch>,
+    /// Batches sent to the shards and not yet answered.
+    in_flight: usize,
 }
 
 impl Merge {
     fn take(&mut self, done: Done) {
+        self.in_flight -= 1;
         self.answers[done.shard]
             .batches
             .push_back((done.outputs.into_iter(), done.counts.into_iter()));
@@ -244,7 +255,7 @@ impl Merge {
 
 /// The reader's side of the shards: their work queues and the batches being filled.
 struct Shards {
-    senders: Vec<SyncSender<Work>>,
+    senders: Vec<Sender<Work>>,
     filling: Vec<Batch>,
 }
 
@@ -257,6 +268,7 @@ impl Shards {
         }
         let next = merge.free.pop().unwrap_or_default();
         let batch = std::mem::replace(&mut self.filling[shard], next);
+        merge.in_flight += 1;
         self.senders[shard].send(Work::Events(batch)).is_ok()
     }
 
@@ -293,18 +305,22 @@ pub fn run_sharded(
         };
         let mut handles = Vec::with_capacity(count);
         for (shard, part) in parts.into_iter().enumerate() {
-            let (tx, rx) = sync_channel(QUEUED_BATCHES);
+            let (tx, rx) = channel();
             let (results_tx, name) = (results_tx.clone(), name.clone());
             shards.senders.push(tx);
             handles.push(scope.spawn(move || run_shard(pack, shard, name, part, rx, results_tx)));
         }
         drop(results_tx);
+        // Before the end of the input, a shard ends only on an error.
+        let shard_ended = || handles.iter().any(std::thread::ScopedJoinHandle::is_finished);
         let mut merge = Merge {
             order: VecDeque::new(),
             answers: (0..count).map(|_| Answers::default()).collect(),
             ready: Vec::new(),
             free: Vec::new(),
+            in_flight: 0,
         };
+        let max_in_flight = IN_FLIGHT_PER_SHARD * count;
         let mut future = FutureLimit {
             max_ms: max_future_ms,
             wall_ms: None,
@@ -319,15 +335,14 @@ pub fn run_sharded(
             let (line, bytes) = match input.next_line(IDLE_FLUSH) {
                 Ok(Next::Line(line, bytes)) => (line, bytes),
                 Ok(Next::Waiting) => {
-                    // A quiet input: every line read so far is answered and written out.
-                    if !shards.send_all(&mut merge) {
+                    // A quiet input: every line read so far is answered and written out, the
+                    // dead letters after the last event included.
+                    if !shards.send_all(&mut merge)
+                        || !take_answers(&results, &mut merge, 0, &shard_ended, driver)?
+                    {
                         break Ok(());
                     }
-                    while !merge.order.is_empty() {
-                        let Ok(done) = results.recv() else { break };
-                        merge.take(done);
-                        merge.emit_ready(driver)?;
-                    }
+                    merge.emit_ready(driver)?;
                     driver.idle()?;
                     continue;
                 }
@@ -371,6 +386,11 @@ pub fn run_sharded(
                     merge.order.push_back(Slot::Shard(shard));
                     if batch.events.len() >= BATCH {
                         if !shards.send(shard, &mut merge) {
+                            break Ok(());
+                        }
+                        // Back-pressure: answers are taken while too many batches are out.
+                        if !take_answers(&results, &mut merge, max_in_flight, &shard_ended, driver)?
+                        {
                             break Ok(());
                         }
                         while let Ok(done) = results.try_recv() {
@@ -420,6 +440,28 @@ pub fn run_sharded(
         }
         Ok((summary, parts))
     })
+}
+
+/// Takes the shards' answers, writing out what they complete, until at most `max` batches are
+/// out. Returns false if a shard ended before answering (`shard_ended`).
+fn take_answers(
+    results: &Receiver<Done>,
+    merge: &mut Merge,
+    max: usize,
+    shard_ended: &impl Fn() -> bool,
+    driver: &mut impl Driver,
+) -> Result<bool, FileRunError> {
+    while merge.in_flight > max {
+        match results.recv_timeout(SHARD_CHECK) {
+            Ok(done) => {
+                merge.take(done);
+                merge.emit_ready(driver)?;
+            }
+            Err(RecvTimeoutError::Timeout) if !shard_ended() => {}
+            Err(_) => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 fn merge_stats(into: &mut Stats, from: &Stats) {

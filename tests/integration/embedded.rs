@@ -196,6 +196,47 @@ fn stdin_works_in_a_live_pipe() {
     }
 }
 
+/// A bad line after the last event, then a pause: its dead letter is written while the input is
+/// quiet, and the run goes on reading. (With two workers the reader once waited for an answer
+/// to a line no shard had: it hung, deaf even to SIGTERM.)
+#[test]
+fn a_dead_letter_before_a_pause_is_written_and_the_run_reads_on() {
+    for workers in ["1", "2"] {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join("dead.jsonl");
+        let mut child = tagstream()
+            .args(["run", "--input", "-", "--workers", workers, "--dead-letter"])
+            .arg(&dead)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"{not json\n").unwrap();
+        stdin.flush().unwrap();
+        let started = Instant::now();
+        while std::fs::read_to_string(&dead).map_or(0, |t| t.lines().count()) == 0 {
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("--workers {workers}: no dead letter 10 s after a bad line and a pause");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let line = chat("u1", wall_ms() - DAY, "多少钱") + "\n";
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (lines, _out) = lines_until(out, "intent/price", Duration::from_secs(10));
+        assert!(lines.contains("intent/price"), "--workers {workers}: {lines}");
+        drop(stdin);
+        assert!(child.wait().unwrap().success(), "--workers {workers}");
+        let dead = std::fs::read_to_string(&dead).unwrap();
+        assert_eq!(dead.lines().count(), 1, "{dead}");
+        assert!(dead.contains("not JSON"), "{dead}");
+    }
+}
+
 #[test]
 fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
     let numbers = regex::Regex::new("[0-9]+").unwrap();
