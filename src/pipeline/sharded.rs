@@ -11,9 +11,9 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::file::{
     io_err, wall_clock_ms, Driver, FileRunError, Summary, IDLE_FLUSH, PUBLISH_EVERY,
@@ -32,11 +32,8 @@ use crate::tags::Output;
 /// waiting, before a rule set is swapped in, and at the end.
 const BATCH: usize = 128;
 
-/// Batches sent and not yet answered, per shard: past this many for all shards together, the
-/// reader takes answers (merging and writing them) before it reads on. The bound is shared, not
-/// per shard: a reader stopped by one shard's full queue left the other shards without work
-/// whenever the first fell a few batches behind.
-const IN_FLIGHT_PER_SHARD: usize = 5;
+/// Batches a shard may hold queued before the reader waits for it.
+const QUEUED_BATCHES: usize = 4;
 
 /// How long the reader waits for an answer before it looks whether a shard has ended early (on
 /// an error, which joining it reports): its batches will never be answered.
@@ -255,7 +252,7 @@ impl Merge {
 
 /// The reader's side of the shards: their work queues and the batches being filled.
 struct Shards {
-    senders: Vec<Sender<Work>>,
+    senders: Vec<SyncSender<Work>>,
     filling: Vec<Batch>,
 }
 
@@ -305,14 +302,18 @@ pub fn run_sharded(
         };
         let mut handles = Vec::with_capacity(count);
         for (shard, part) in parts.into_iter().enumerate() {
-            let (tx, rx) = channel();
+            let (tx, rx) = sync_channel(QUEUED_BATCHES);
             let (results_tx, name) = (results_tx.clone(), name.clone());
             shards.senders.push(tx);
             handles.push(scope.spawn(move || run_shard(pack, shard, name, part, rx, results_tx)));
         }
         drop(results_tx);
         // Before the end of the input, a shard ends only on an error.
-        let shard_ended = || handles.iter().any(std::thread::ScopedJoinHandle::is_finished);
+        let shard_ended = || {
+            handles
+                .iter()
+                .any(std::thread::ScopedJoinHandle::is_finished)
+        };
         let mut merge = Merge {
             order: VecDeque::new(),
             answers: (0..count).map(|_| Answers::default()).collect(),
@@ -320,7 +321,6 @@ pub fn run_sharded(
             free: Vec::new(),
             in_flight: 0,
         };
-        let max_in_flight = IN_FLIGHT_PER_SHARD * count;
         let mut future = FutureLimit {
             max_ms: max_future_ms,
             wall_ms: None,
@@ -386,11 +386,6 @@ pub fn run_sharded(
                     merge.order.push_back(Slot::Shard(shard));
                     if batch.events.len() >= BATCH {
                         if !shards.send(shard, &mut merge) {
-                            break Ok(());
-                        }
-                        // Back-pressure: answers are taken while too many batches are out.
-                        if !take_answers(&results, &mut merge, max_in_flight, &shard_ended, driver)?
-                        {
                             break Ok(());
                         }
                         while let Ok(done) = results.try_recv() {
