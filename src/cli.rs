@@ -7,6 +7,7 @@
 mod args;
 mod check;
 mod generate;
+mod kafka_clients;
 mod run;
 
 use std::io::Write;

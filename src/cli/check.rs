@@ -17,15 +17,24 @@ use super::{
 pub(super) fn check(common: &CommonArgs) -> ExitCode {
     let vars = env_vars();
     let mut found = Vec::new();
-    let config = load_config(common, &vars).unwrap_or_else(|e| {
-        found.push(Diagnostic::from_config(
-            &e,
-            &config_path(common).0.display().to_string(),
-        ));
-        let mut config = Config::default();
-        apply_paths(common, &mut config);
-        config
-    });
+    let path = config_path(common).0;
+    let shown = path.display().to_string();
+    let config = match load_config(common, &vars) {
+        Ok(config) => {
+            // Its Kafka clients are created too, without a broker: librdkafka refuses some
+            // options only then.
+            if let Err(e) = super::kafka_clients::check(&config, &path, &vars) {
+                found.push(Diagnostic::from_config(&e, &shown));
+            }
+            config
+        }
+        Err(e) => {
+            found.push(Diagnostic::from_config(&e, &shown));
+            let mut config = Config::default();
+            apply_paths(common, &mut config);
+            config
+        }
+    };
     let sources = Sources::of(&config);
     let checked = rules::check::check(&sources, &vars);
     match super::missing_params(&config) {

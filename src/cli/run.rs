@@ -18,6 +18,14 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
+    // Kafka mode creates its clients first, without a broker: an option librdkafka cannot
+    // build a client with is a config error before anything starts, not a failure later.
+    if args.input.is_none() {
+        let path = super::config_path(&args.common).0;
+        if let Err(e) = super::kafka_clients::check(&config, &path, &env_vars()) {
+            return usage_error(e);
+        }
+    }
     let explicit_state = args.state.is_some();
     let state = args
         .state

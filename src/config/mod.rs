@@ -223,24 +223,8 @@ impl Config {
             line: 1,
             message: e.message().to_string(),
         })?;
-        // A value set by the environment is named as such, not blamed on the file; one from
-        // the file is named at the line that sets it, when the file sets it at all.
         let placed = |var: String, place: &[Seg], message: String| {
-            if vars.iter().any(|(name, _)| *name == var) {
-                return ConfigError::Env { var, message };
-            }
-            match file_text
-                .as_deref()
-                .map(TomlLines::new)
-                .and_then(|l| l.value(place))
-            {
-                Some(line) => ConfigError::At {
-                    path: shown.clone(),
-                    line,
-                    message,
-                },
-                None => ConfigError::Invalid(message),
-            }
+            placed(&shown, file_text.as_deref(), vars, var, place, message)
         };
         config.validate().map_err(|(key, message)| {
             let var = format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
@@ -248,13 +232,8 @@ impl Config {
             placed(var, &place, message)
         })?;
         if let Some((name, message)) = config.kafka_option_error() {
-            // Its variable has underscores for the option's dots.
-            let var = format!(
-                "TAGSTREAM_KAFKA__OPTIONS__{}",
-                name.replace('.', "_").to_uppercase()
-            );
             let place = [Seg::Key("kafka"), Seg::Key("options"), Seg::Key(&name)];
-            return Err(placed(var, &place, message));
+            return Err(placed(option_var(&name), &place, message));
         }
         Ok(config)
     }
@@ -382,6 +361,75 @@ impl Config {
     /// `clock.max_future` in ms; `None` when it is `"off"`.
     pub fn max_future_ms(&self) -> Option<i64> {
         duration::parse_limit_ms(&self.clock.max_future).flatten()
+    }
+}
+
+/// An error about `[kafka.options]` entry `name` (`None`: the options together) of the config
+/// read from `path` (when it exists) with `vars`: named by its environment variable when one
+/// sets it, else at its line in the file, as the errors of [`Config::load`] are.
+pub fn at_kafka_option(
+    path: &Path,
+    vars: &[(String, String)],
+    name: Option<&str>,
+    message: String,
+) -> ConfigError {
+    let text = std::fs::read_to_string(path).ok();
+    let shown = path.display().to_string();
+    match name {
+        Some(name) => {
+            let place = [Seg::Key("kafka"), Seg::Key("options"), Seg::Key(name)];
+            placed(
+                &shown,
+                text.as_deref(),
+                vars,
+                option_var(name),
+                &place,
+                message,
+            )
+        }
+        None => match text
+            .as_deref()
+            .map(TomlLines::new)
+            .and_then(|l| l.key(&[Seg::Key("kafka"), Seg::Key("options")]))
+        {
+            Some(line) => ConfigError::At {
+                path: shown,
+                line,
+                message,
+            },
+            None => ConfigError::Invalid(message),
+        },
+    }
+}
+
+/// The environment variable that sets librdkafka option `name`: underscores for its dots.
+fn option_var(name: &str) -> String {
+    format!(
+        "TAGSTREAM_KAFKA__OPTIONS__{}",
+        name.replace('.', "_").to_uppercase()
+    )
+}
+
+/// A value set by the environment is named as such, not blamed on the file; one from the file
+/// (`shown`, holding `file_text`) is named at the line that sets it, when the file sets it.
+fn placed(
+    shown: &str,
+    file_text: Option<&str>,
+    vars: &[(String, String)],
+    var: String,
+    place: &[Seg],
+    message: String,
+) -> ConfigError {
+    if vars.iter().any(|(name, _)| *name == var) {
+        return ConfigError::Env { var, message };
+    }
+    match file_text.map(TomlLines::new).and_then(|l| l.value(place)) {
+        Some(line) => ConfigError::At {
+            path: shown.to_string(),
+            line,
+            message,
+        },
+        None => ConfigError::Invalid(message),
     }
 }
 

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::near::NearIds;
 use super::{each_user, open, ExplainArgs, ExplainFormat, Found, QueryError, Source};
 use crate::config::duration::DAY_MS;
 use crate::decode::EventType;
@@ -89,18 +90,24 @@ pub struct Timer {
 /// Runs the command.
 ///
 /// # Errors
-/// Unknown user (exit 1), unreadable source or history.
+/// Unknown user (exit 1, with the ids near it), unreadable source or history.
 pub fn run(args: &ExplainArgs) -> Result<(), QueryError> {
     let (config, pack, source) = open(&args.source)?;
     let mut found = None;
+    // Read to the end when the id has no state: the ids near it are the suggestions.
+    let mut near = NearIds::new(&args.user);
     each_user(&source, &pack, &mut |user: Found| {
         if user.id == args.user {
             found = Some(user);
             return Ok(false);
         }
+        near.offer(&user.id);
         Ok(true)
     })?;
-    let user = found.ok_or_else(|| QueryError::UnknownUser(args.user.clone()))?;
+    let user = found.ok_or_else(|| QueryError::UnknownUser {
+        id: args.user.clone(),
+        near: near.into_ids(),
+    })?;
     let history = match (&args.changes, &source) {
         (Some(path), _) => Some(read_history(path, &args.user)?),
         (None, Source::Changelog(_)) => Some(super::changelog::history(&config, &args.user)?),

@@ -10,6 +10,7 @@
 mod changelog;
 pub mod explain;
 pub mod expr;
+mod near;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
@@ -104,8 +105,9 @@ pub enum QueryError {
     },
     #[error("Kafka: {0}")]
     Kafka(String),
-    #[error("unknown user {0:?}: no state for this id")]
-    UnknownUser(String),
+    /// No state for `id`; `near` are ids that have some and look like it.
+    #[error("unknown user {id:?}: no state for this id{}", near::did_you_mean(.near))]
+    UnknownUser { id: String, near: Vec<String> },
 }
 
 impl QueryError {

@@ -18,6 +18,7 @@ mod inline;
 mod locate;
 mod params;
 mod set;
+mod syntax;
 mod terms;
 
 use std::path::{Path, PathBuf};

@@ -177,13 +177,14 @@ fn compile(engine: &Engine, source: &RuleSource, sections: &Sections) -> Result<
     if let Ok(ast) = engine.compile(&inlined) {
         return Ok(ast);
     }
-    let ast = engine
-        .compile(&source.text)
-        .map_err(|e| RulesError::Compile {
+    let ast = engine.compile(&source.text).map_err(|e| {
+        let (line, message) = super::syntax::explain(engine, &source.text, &e);
+        RulesError::Compile {
             path: source.path.display().to_string(),
-            line: e.position().line().unwrap_or(1),
-            message: e.err_type().to_string(),
-        })?;
+            line,
+            message,
+        }
+    })?;
     tracing::warn!(rule = %source.name, "parameters not inlined: the inlined script does not compile");
     Ok(ast)
 }

@@ -141,6 +141,35 @@ impl ProducerContext for Reports {
     }
 }
 
+/// The config [`KafkaSink`] creates its producer with: `base` without the consumer's group
+/// settings, and tagstream's defaults for what it leaves out. `tagstream check` creates a
+/// producer with it too (without brokers), so that a setting librdkafka takes but cannot build
+/// a client with is found before a run.
+pub fn producer_config(base: &ClientConfig) -> ClientConfig {
+    let mut config = base.clone();
+    // Group settings from `[kafka.options]` concern the consumer; librdkafka warns about
+    // each one a producer is given.
+    for key in [
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+    ] {
+        config.remove(key);
+    }
+    for (key, value) in [
+        ("message.timeout.ms", "0"),
+        ("acks", "all"),
+        ("linger.ms", "5"),
+        ("queue.buffering.max.messages", "200000"),
+        ("max.in.flight.requests.per.connection", "5"),
+    ] {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
+    }
+    config
+}
+
 /// The shared producer. Sending never drops a record: a full local queue blocks the caller
 /// (back-pressure), and [`Producer`] retries are unbounded (`message.timeout.ms = 0`).
 pub struct KafkaSink {
@@ -151,29 +180,8 @@ impl KafkaSink {
     /// # Errors
     /// librdkafka rejects the configuration.
     pub fn new(base: &ClientConfig) -> Result<KafkaSink, KafkaError> {
-        let mut config = base.clone();
-        // Group settings from `[kafka.options]` concern the consumer; librdkafka warns about
-        // each one a producer is given.
-        for key in [
-            "session.timeout.ms",
-            "heartbeat.interval.ms",
-            "max.poll.interval.ms",
-        ] {
-            config.remove(key);
-        }
-        for (key, value) in [
-            ("message.timeout.ms", "0"),
-            ("acks", "all"),
-            ("linger.ms", "5"),
-            ("queue.buffering.max.messages", "200000"),
-            ("max.in.flight.requests.per.connection", "5"),
-        ] {
-            if config.get(key).is_none() {
-                config.set(key, value);
-            }
-        }
         Ok(KafkaSink {
-            producer: config.create_with_context(Reports)?,
+            producer: producer_config(base).create_with_context(Reports)?,
         })
     }
 

@@ -223,6 +223,36 @@ pub fn group_consumer(
     router: Router,
     durable: Durable,
 ) -> KafkaResult<BaseConsumer<GroupContext>> {
+    for (key, value) in forced(group_id) {
+        if base.get(key).is_some_and(|v| v != value) {
+            tracing::warn!(key, "option overridden: at-least-once delivery needs it");
+        }
+    }
+    group_consumer_config(base, group_id).create_with_context(GroupContext {
+        router,
+        durable,
+        resume: Mutex::new(Resume::default()),
+        resuming: AtomicBool::new(false),
+        assignments: AtomicU64::new(0),
+        regroup: AtomicBool::new(false),
+    })
+}
+
+/// The settings at-least-once depends on, whatever `[kafka.options]` says.
+fn forced(group_id: &str) -> [(&str, &str); 4] {
+    [
+        ("group.id", group_id),
+        ("enable.auto.commit", "false"),
+        ("enable.auto.offset.store", "false"),
+        ("enable.partition.eof", "false"),
+    ]
+}
+
+/// The config [`group_consumer`] creates its consumer with: `base`, tagstream's defaults for
+/// what it leaves out, and the settings at-least-once depends on. `tagstream check` creates a
+/// consumer with it too (without brokers), so that a setting librdkafka takes but cannot build
+/// a client with is found before a run.
+pub fn group_consumer_config(base: &ClientConfig, group_id: &str) -> ClientConfig {
     let mut config = base.clone();
     let fetch_max = fetch_max_bytes(&config);
     for (key, value) in [
@@ -251,25 +281,10 @@ pub fn group_consumer(
             config.set(key, value);
         }
     }
-    for (key, value) in [
-        ("group.id", group_id),
-        ("enable.auto.commit", "false"),
-        ("enable.auto.offset.store", "false"),
-        ("enable.partition.eof", "false"),
-    ] {
-        if config.get(key).is_some_and(|v| v != value) {
-            tracing::warn!(key, "option overridden: at-least-once delivery needs it");
-        }
+    for (key, value) in forced(group_id) {
         config.set(key, value);
     }
-    config.create_with_context(GroupContext {
-        router,
-        durable,
-        resume: Mutex::new(Resume::default()),
-        resuming: AtomicBool::new(false),
-        assignments: AtomicU64::new(0),
-        regroup: AtomicBool::new(false),
-    })
+    config
 }
 
 /// The group consumer's `fetch.max.bytes` unless configured (see [`group_consumer`]): 1 MiB,

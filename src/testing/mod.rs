@@ -96,7 +96,8 @@ pub struct Summary {
 }
 
 /// Runs every case (whose name contains `filter`, when given) and writes a runner's report:
-/// a line per case, the diff of each failure, and `N passed, N failed`.
+/// a line per case, under a failed case each expectation its failing step missed with its
+/// diff, and `N passed, N failed` (cases, however many expectations each missed).
 ///
 /// # Errors
 /// A rule set that does not compile, or a failed write.
@@ -118,16 +119,18 @@ pub fn run(
                     summary.passed += 1;
                     writeln!(w, "test {}:{}: {} ... ok", file.path, case.line, case.name)?;
                 }
-                Err(failure) => {
+                Err(failures) => {
                     summary.failed += 1;
                     writeln!(
                         w,
                         "test {}:{}: {} ... FAILED",
                         file.path, case.line, case.name
                     )?;
-                    writeln!(w, "    {}:{}: {}", file.path, failure.line, failure.what)?;
-                    for line in &failure.diff {
-                        writeln!(w, "        {line}")?;
+                    for failure in &failures {
+                        writeln!(w, "    {}:{}: {}", file.path, failure.line, failure.what)?;
+                        for line in &failure.diff {
+                            writeln!(w, "        {line}")?;
+                        }
                     }
                 }
             }

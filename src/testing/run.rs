@@ -15,7 +15,7 @@ use crate::state::timers::{Due, DueKind};
 use crate::state::Partition;
 use crate::tags::{format_ts, DeadLetter, Op, Output, TagChange, TagSlot, NEVER};
 
-/// Why a case failed: the step, what differed, and the lines of the diff.
+/// One expectation a case did not meet: the step, what differed, and the lines of the diff.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     pub line: usize,
@@ -26,13 +26,15 @@ pub struct Failure {
 /// Runs `case` of the file at `path` on a fresh partition.
 ///
 /// # Errors
-/// The first step whose outputs or tags differ from what it expects.
+/// Every expectation not met by the first step that misses one (dead letters, `changes`,
+/// `contains`, `tags`, then `holds`/`lacks`); the steps after it are not run, since they would
+/// start from a state the case does not describe.
 pub fn run_case(
     proc: &mut Processor,
     pack: &RulePack,
     path: &str,
     case: &Case,
-) -> Result<(), Failure> {
+) -> Result<(), Vec<Failure>> {
     let mut run = CaseRun {
         proc,
         pack,
@@ -42,11 +44,14 @@ pub fn run_case(
         now: case.start,
         out: Vec::new(),
     };
-    run.given()?;
+    run.given().map_err(|f| vec![f])?;
     for (i, step) in case.steps.iter().enumerate() {
         run.out.clear();
         run.act(step);
-        run.expect(i + 1, step)?;
+        let failures = run.expect(i + 1, step);
+        if !failures.is_empty() {
+            return Err(failures);
+        }
     }
     Ok(())
 }
@@ -178,26 +183,27 @@ impl CaseRun<'_> {
         self.proc.advance(&mut self.part, self.now, &mut self.out);
     }
 
-    fn expect(&self, n: usize, step: &Step) -> Result<(), Failure> {
-        let fail = |what: String, diff: Vec<String>| Failure {
-            line: step.line,
-            what: format!("step {n} ({}): {what}", self.describe(&step.action)),
-            diff,
+    /// Every expectation of `step` (the `n`th) that its outputs or the tags held afterwards miss.
+    fn expect(&self, n: usize, step: &Step) -> Vec<Failure> {
+        let mut failures = Vec::new();
+        let mut fail = |what: String, diff: Vec<String>| {
+            failures.push(Failure {
+                line: step.line,
+                what: format!("step {n} ({}): {what}", self.describe(&step.action)),
+                diff,
+            });
         };
         let e: &Expect = &step.expect;
         let dead = dead_letters(&self.out);
         match &e.dead_letters {
             None if !dead.is_empty() => {
                 let diff = dead.iter().map(|d| format!("+ {}", show_dead(d))).collect();
-                return Err(fail("unexpected dead letter".into(), diff));
+                fail("unexpected dead letter".into(), diff);
             }
             Some(expected) => {
                 let diff = align(expected, &dead, dead_matches, show_dead_spec, show_dead);
                 if diff.iter().any(|l| !l.starts_with(' ')) {
-                    return Err(fail(
-                        "dead letters differ (- expected, + actual)".into(),
-                        diff,
-                    ));
+                    fail("dead letters differ (- expected, + actual)".into(), diff);
                 }
             }
             None => {}
@@ -215,7 +221,7 @@ impl CaseRun<'_> {
         if let Some(expected) = &e.changes {
             let diff = align(expected, &changes, matches, |s| self.show_spec(s), show);
             if diff.iter().any(|l| !l.starts_with(' ')) {
-                return Err(fail("changes differ (- expected, + actual)".into(), diff));
+                fail("changes differ (- expected, + actual)".into(), diff);
             }
         }
         if let Some(expected) = &e.contains {
@@ -235,7 +241,7 @@ impl CaseRun<'_> {
                     diff.push("  actual:".into());
                     diff.extend(changes.iter().map(|c| format!("    {}", show(c))));
                 }
-                return Err(fail("expected changes missing".into(), diff));
+                fail("expected changes missing".into(), diff);
             }
         }
         let user = step.user.as_deref().unwrap_or(&self.case.user);
@@ -248,10 +254,7 @@ impl CaseRun<'_> {
                     want.intersection(&have).map(|t| format!("  {t}")).collect();
                 diff.extend(want.difference(&have).map(|t| format!("- {t}")));
                 diff.extend(have.difference(&want).map(|t| format!("+ {t}")));
-                return Err(fail(
-                    format!("tags of {user} differ (- expected, + held)"),
-                    diff,
-                ));
+                fail(format!("tags of {user} differ (- expected, + held)"), diff);
             }
         }
         let missing: Vec<String> = e
@@ -270,13 +273,17 @@ impl CaseRun<'_> {
             .collect();
         if !missing.is_empty() {
             let mut diff = missing;
-            diff.push(format!("  held: {}", held.join(", ")));
-            return Err(fail(
+            diff.push(if held.is_empty() {
+                "  held: (none)".into()
+            } else {
+                format!("  held: {}", held.join(", "))
+            });
+            fail(
                 format!("tags of {user}: - should be held, + should not be"),
                 diff,
-            ));
+            );
         }
-        Ok(())
+        failures
     }
 
     fn held(&self, user: &str) -> Vec<String> {

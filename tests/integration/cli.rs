@@ -167,6 +167,59 @@ fn check_reports_syntax_error_with_file_and_line() {
     assert!(err.contains("broken.rhai:2:"), "{err}");
 }
 
+/// Rhai notices an unclosed `{` at the end of the file or at the next `fn`, and a missing `;`
+/// or `)` at the first token of the next line; `check` and `run` name where the slip is too.
+#[test]
+fn syntax_errors_name_where_the_slip_is_not_only_where_rhai_noticed_it() {
+    let cases = [
+        (
+            "fn on_chat(event, user) {\n    tag(\"intent/price\");\n\n// the end\n",
+            "1: Expecting '}' to terminate this block, at the end of the file; the `{` opened \
+             at line 1 is never closed",
+        ),
+        (
+            "fn on_chat(event, user) {\n    if event.text == \"a\" {\n        tag(\"intent/price\");\n\n}\n\nfn on_click(event, user) {\n}\n",
+            "7: Function definitions must be at global level and cannot be inside a block or \
+             another function; the `{` opened at line 1 is not closed before line 7 (by the \
+             indentation, the `}` at line 5 lines up with it, so the `{` at line 2 may be the \
+             one missing its `}`)",
+        ),
+        (
+            "fn on_chat(event, user) {\n    let n = 1\n\n    tag(\"intent/price\");\n}\n",
+            "2: Expecting ';' to terminate this statement, at the end of line 2 (noticed at \
+             line 4)",
+        ),
+        (
+            "fn on_chat(event, user) {\n    tag(\"intent/price\"\n}\n",
+            "2: Expecting ',' to separate the arguments to function call 'tag', at the end of \
+             line 2 (noticed at line 3); the `(` opened at line 2 is not closed before line 3",
+        ),
+    ];
+    for (text, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let rule = dir.path().join("x.rhai");
+        std::fs::write(&rule, text).unwrap();
+        let expected = format!("{}:{expected}\n", rule.display());
+        let out = tagstream()
+            .args(["check", "--rules"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.starts_with(&expected), "check: {err}");
+        let out = tagstream()
+            .args(["run", "--input", "-", "--output", "-", "--rules"])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&expected), "run: {err}");
+    }
+}
+
 #[test]
 fn bad_config_and_usage_exit_2() {
     let out = tagstream()

@@ -474,3 +474,52 @@ fn explain_quotes_ids_with_control_characters_and_reads_changes_from_stdin() {
     let report: Value = serde_json::from_str(&ok(with_pack(&mut cmd).output().unwrap())).unwrap();
     assert_eq!(report["user_id"], "a\nb");
 }
+
+/// An id with no state is an unknown user (exit 1) with the ids near it that have some: the
+/// same id in other case or with a stray space first, then ids a typo away, at most three.
+#[test]
+fn explain_suggests_ids_near_an_unknown_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let users = [
+        "wm_1042",
+        "wm_1043",
+        "wm_1049",
+        "wm_1041",
+        "Shop-Alice",
+        "persona_new_1",
+    ];
+    let lines: Vec<String> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| chat(u, T0 + i as i64 * MINUTE, "你好"))
+        .collect();
+    write_lines(d, "in.jsonl", &lines);
+    let mut cmd = tagstream_in(d);
+    cmd.args(["run", "--input", "in.jsonl", "--output", "out.jsonl"])
+        .args(["--state", "st"]);
+    ok(with_pack(&mut cmd).output().unwrap());
+    for (asked, hint) in [
+        (
+            "WM_1042 ",
+            "; did you mean \"wm_1042\", \"wm_1041\" or \"wm_1043\"?",
+        ),
+        ("shop-alice", "; did you mean \"Shop-Alice\"?"),
+        (
+            "wm_1044",
+            "; did you mean \"wm_1041\", \"wm_1042\" or \"wm_1043\"?",
+        ),
+        ("persona_new_2", "; did you mean \"persona_new_1\"?"),
+        ("someone-else", ""),
+    ] {
+        let mut cmd = tagstream_in(d);
+        cmd.args(["explain", asked, "--state", "st"]);
+        let out = with_pack(&mut cmd).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{asked}: {stderr}");
+        assert_eq!(
+            stderr,
+            format!("error: unknown user {asked:?}: no state for this id{hint}\n"),
+        );
+    }
+}

@@ -142,6 +142,54 @@ fn a_failing_case_shows_its_place_a_diff_and_exits_1() {
     );
 }
 
+/// A step that misses several expectations is reported with every one of them, each with what
+/// was expected and what happened; the case still counts once, and its later steps do not run.
+#[test]
+fn a_failing_step_reports_every_expectation_it_misses() {
+    let case = r#"[[case]]
+name = "everything wrong at once"
+
+[[case.step]]
+raw = "not json"
+dead_letters = []
+contains = ["+intent/purchase"]
+tags = ["intent/price"]
+holds = ["intent/purchase"]
+lacks = ["activity/low"]
+
+[[case.step]]
+event = { type = "chat", text = "多少钱" }
+changes = []
+"#;
+    let dir = rules_with_tests(&[("many.toml", case)]);
+    let out = run_tests(dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    let file = dir.path().join("tests/many.toml").display().to_string();
+    let at = format!("    {file}:4: step 1 (raw input): ");
+    let expected = format!(
+        "test {file}:1: everything wrong at once ... FAILED\n\
+         {at}dead letters differ (- expected, + actual)\n\
+         \x20       + dead letter: not JSON: expected ident at line 1 column 2\n\
+         {at}expected changes missing\n\
+         \x20       - add intent/purchase\n\
+         \x20         actual: (no changes)\n\
+         {at}tags of u1 differ (- expected, + held)\n\
+         \x20       - intent/price\n\
+         {at}tags of u1: - should be held, + should not be\n\
+         \x20       - intent/purchase\n\
+         \x20         held: (none)\n\
+         \n\
+         0 passed, 1 failed\n"
+    );
+    assert_eq!(stdout, expected);
+}
+
 #[test]
 fn a_case_of_a_broken_set_comes_after_what_check_says_of_it() {
     let dir = tempfile::tempdir().unwrap();

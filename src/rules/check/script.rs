@@ -125,11 +125,8 @@ fn check_rule(
     let ast = match engine.compile(&rule.text) {
         Ok(ast) => ast,
         Err(e) => {
-            out.push(Diagnostic::error(
-                &path,
-                Some(e.position().line().unwrap_or(1)),
-                e.err_type().to_string(),
-            ));
+            let (line, message) = crate::rules::syntax::explain(engine, &rule.text, &e);
+            out.push(Diagnostic::error(&path, Some(line), message));
             return facts;
         }
     };
