@@ -16,7 +16,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext};
 
-use crate::config::{at_kafka_option, Config, ConfigError};
+use crate::config::{at_kafka_option, option_value_shown as shown, Config, ConfigError};
 use crate::sink::kafka::producer_config;
 use crate::source::kafka::group_consumer_config;
 
@@ -104,16 +104,6 @@ fn blame<'a>(
         .or_else(by_value)
         .or_else(by_removal)
         .map(String::as_str)
-}
-
-/// An option's value as an error shows it: quoted, or not at all for a secret.
-fn shown(name: &str, value: &str) -> String {
-    let secret = ["password", "secret", "jaas", ".pem", "oauthbearer.config"];
-    if secret.iter().any(|s| name.contains(s)) {
-        "(value not shown)".into()
-    } else {
-        format!("{value:?}")
-    }
 }
 
 /// ` (no such file: PATH)` for a file option naming no file: librdkafka says only that

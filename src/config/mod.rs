@@ -333,11 +333,17 @@ impl Config {
                 Ok(_) => None,
                 Err(rdkafka::error::KafkaError::ClientConfig(_, why, ..)) => Some((
                     name.clone(),
-                    format!("kafka.options.{name:?} = {value:?}: librdkafka refuses it: {why}"),
+                    format!(
+                        "kafka.options.{name:?} = {}: librdkafka refuses it: {why}",
+                        option_value_shown(name, value)
+                    ),
                 )),
                 Err(e) => Some((
                     name.clone(),
-                    format!("kafka.options.{name:?} = {value:?}: {e}"),
+                    format!(
+                        "kafka.options.{name:?} = {}: {e}",
+                        option_value_shown(name, value)
+                    ),
                 )),
             }
         })
@@ -446,6 +452,17 @@ pub fn env_vars() -> Vec<(String, String)> {
         .collect();
     vars.sort();
     vars
+}
+
+/// A `[kafka.options]` value as an error shows it: quoted, or not at all for a secret
+/// (passwords, keys, JAAS and OAuth settings), which errors go to logs and terminals with.
+pub fn option_value_shown(name: &str, value: &str) -> String {
+    let secret = ["password", "secret", "jaas", ".pem", "oauthbearer.config"];
+    if secret.iter().any(|s| name.contains(s)) {
+        "(value not shown)".into()
+    } else {
+        format!("{value:?}")
+    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,26 @@ fn a_kafka_option_librdkafka_does_not_know_fails_check_at_its_line() {
 }
 
 #[test]
+fn a_misspelt_secret_option_is_refused_without_its_value() {
+    let (code, err, out) = check_with(
+        "[kafka.options]\n\"ssl.keystore.passwords\" = \"hunter2-do-not-print\"\n",
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG:2: kafka.options.\"ssl.keystore.passwords\" = (value not shown): librdkafka \
+             refuses it: No such configuration property"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hunter2") && !out.contains("hunter2"),
+        "{err}{out}"
+    );
+}
+
+#[test]
 fn a_kafka_option_value_librdkafka_does_not_take_names_its_variable() {
     let (code, err, _) = check_with(
         "",

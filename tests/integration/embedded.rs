@@ -228,7 +228,10 @@ fn a_dead_letter_before_a_pause_is_written_and_the_run_reads_on() {
         stdin.flush().unwrap();
         let out = child.stdout.take().unwrap();
         let (lines, _out) = lines_until(out, "intent/price", Duration::from_secs(10));
-        assert!(lines.contains("intent/price"), "--workers {workers}: {lines}");
+        assert!(
+            lines.contains("intent/price"),
+            "--workers {workers}: {lines}"
+        );
         drop(stdin);
         assert!(child.wait().unwrap().success(), "--workers {workers}");
         let dead = std::fs::read_to_string(&dead).unwrap();
