@@ -2,13 +2,14 @@
 //! the call being made, so a call allocates nothing.
 
 use super::natives::Native;
-use super::value::{negate, within_limits, Bail, BinOp, Res, V};
+use super::value::{negate, within_limits, Bail, Res, V};
 use super::{Expr, Program, Stmt};
 use crate::rules::budget::Budget;
 use crate::rules::{Ctx, Limits};
 
 mod build;
 mod lookup;
+mod ops;
 
 /// Operations between two looks at the clock. A compiled operation is far cheaper than an
 /// interpreted one (the interpreter looks every [`crate::rules::budget::CLOCK_EVERY`]): this many
@@ -352,23 +353,6 @@ impl<'a> Machine<'a> {
         Ok(value)
     }
 
-    /// A condition's truth. The most common condition, a comparison of two plain operands, is
-    /// made here without entering [`Machine::expr`] and [`Machine::op`], counting the
-    /// operations they count.
-    #[inline(always)]
-    fn test(&mut self, cond: &Expr, base: usize) -> Step<bool> {
-        if let Expr::Op(op, a, b) = cond {
-            if a.is_plain() && b.is_plain() {
-                // The node, as `expr` counts it, and the operator with its operands, as `op`.
-                self.tick_n(4)?;
-                let frame = &self.stack[base..];
-                let value = op.apply(a.plain(frame), b.plain(frame), self.limits.string_bytes)?;
-                return Ok(value.as_bool()?);
-            }
-        }
-        Ok(self.eval(cond, base)?.as_bool()?)
-    }
-
     /// A compound expression's value ([`Machine::eval`] reads the plain ones).
     ///
     /// Only the dispatch is here: each kind of node has a function of its own, so this one
@@ -413,27 +397,6 @@ impl<'a> Machine<'a> {
             Expr::Array(items) => self.array(items, base),
             Expr::Map(fields) => self.map(fields, base),
         }
-    }
-
-    #[inline(never)]
-    fn op(&mut self, op: BinOp, a: &Expr, b: &Expr, base: usize) -> Step<V> {
-        // A local or a constant operand is read in place rather than copied. The first is read
-        // so only when the second is plain too: nothing can run in between.
-        if a.is_plain() && b.is_plain() {
-            // The node and both operands, counted at once.
-            self.tick_n(3)?;
-            let frame = &self.stack[base..];
-            return Ok(op.apply(a.plain(frame), b.plain(frame), self.limits.string_bytes)?);
-        }
-        self.tick()?;
-        let x = self.eval(a, base)?;
-        if b.is_plain() {
-            self.tick()?;
-            let y = b.plain(&self.stack[base..]);
-            return Ok(op.apply(&x, y, self.limits.string_bytes)?);
-        }
-        let y = self.eval(b, base)?;
-        Ok(op.apply(&x, &y, self.limits.string_bytes)?)
     }
 
     /// Evaluates a function call's arguments onto the stack; returns where they start.
