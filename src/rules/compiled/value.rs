@@ -162,7 +162,7 @@ impl BinOp {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn apply(self, x: &V, y: &V, max_string: usize) -> Res<V> {
         match (x, y) {
             (V::Int(a), V::Int(b)) => self.ints(*a, *b),
