@@ -147,6 +147,15 @@ pub fn load_config(
     Ok(config)
 }
 
+/// Creates the Kafka clients a Kafka-mode run creates, with `config`'s options and no broker
+/// ([`kafka_clients::check`]): an option librdkafka refuses only then is a config error.
+pub(crate) fn check_kafka_clients(
+    config: &Config,
+    common: &CommonArgs,
+) -> Result<(), crate::config::ConfigError> {
+    kafka_clients::check(config, &config_path(common).0, &env_vars())
+}
+
 fn config_path(common: &CommonArgs) -> (PathBuf, bool) {
     match &common.config {
         Some(path) => (path.clone(), true),

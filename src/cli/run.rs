@@ -21,8 +21,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     // Kafka mode creates its clients first, without a broker: an option librdkafka cannot
     // build a client with is a config error before anything starts, not a failure later.
     if args.input.is_none() {
-        let path = super::config_path(&args.common).0;
-        if let Err(e) = super::kafka_clients::check(&config, &path, &env_vars()) {
+        if let Err(e) = super::check_kafka_clients(&config, &args.common) {
             return usage_error(e);
         }
     }

@@ -147,7 +147,12 @@ fn open(args: &SourceArgs) -> Result<(Config, RulePack, Source), QueryError> {
         .or_else(|| config.state.embedded.then(|| config.state.dir.clone()));
     let source = match dir {
         Some(dir) => Source::Dir(dir),
-        None => Source::Changelog(Box::new(config.clone())),
+        None => {
+            // The changelog is read with the run's Kafka options: one librdkafka refuses only
+            // when a client is created is a config error at its line, as for `run` and `check`.
+            crate::cli::check_kafka_clients(&config, &args.common).map_err(RulesError::Config)?;
+            Source::Changelog(Box::new(config.clone()))
+        }
     };
     Ok((config, pack, source))
 }

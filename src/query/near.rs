@@ -1,7 +1,8 @@
 //! Ids near one that has no state, for `explain`'s "did you mean": the same id in other case or
-//! with other whitespace first, then ids a typo or two away (a third of the id's length at
-//! most, as for every "did you mean"). Users stream past one at a time, so only the best few
-//! are kept, whatever the number of users.
+//! with other whitespace first, then ids a typo or two away: a third of the id's length at
+//! most, as for names, but at least one edit where names allow two (ids are many and alike, so
+//! two edits from a short id is mostly a stranger). Users stream past one at a time, so only
+//! the best few are kept, whatever the number of users.
 
 use crate::rules::check::distance;
 
@@ -25,7 +26,7 @@ impl NearIds {
         NearIds {
             wanted: wanted.to_string(),
             folded: fold(wanted),
-            // A third of the id, as for every other "did you mean"; one edit for the shortest.
+            // A third of the id, as for names; one edit for the shortest.
             limit: (fold(wanted).chars().count() / 3).max(1),
             best: Vec::new(),
         }

@@ -197,6 +197,33 @@ fn run_refuses_an_option_refused_at_client_creation_before_it_starts() {
     assert!(!err.contains("starting Kafka mode"), "{err}");
 }
 
+/// `segment` and `explain` read Kafka mode's changelog with the same options: one refused at
+/// client creation is the same config error at its line, exit 2, not a Kafka failure (exit 1).
+#[test]
+fn queries_of_the_changelog_refuse_an_option_refused_at_client_creation() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tagstream.toml");
+    std::fs::write(
+        &config,
+        "[kafka]\nbootstrap_servers = \"127.0.0.1:1\"\n[kafka.options]\n\"security.protocol\" = \"ssl\"\n\"ssl.ca.location\" = \"/nonexistent/ca.pem\"\n",
+    )
+    .unwrap();
+    for args in [&["segment", "lifecycle/*"][..], &["explain", "u1"][..]] {
+        let out = tagstream()
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(":5: kafka.options.\"ssl.ca.location\" = \"/nonexistent/ca.pem\": librdkafka cannot create a client with it"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 #[test]
 fn the_whole_options_table_from_the_environment_says_how_to_set_one() {
     let (code, err, _) = check_with("", &[("TAGSTREAM_KAFKA__OPTIONS", "security.protocol=SSL")]);
