@@ -34,6 +34,7 @@ mod pipes;
 mod progen;
 mod programs;
 mod query;
+mod query_ids;
 mod query_kafka;
 mod reload;
 mod restore;
