@@ -80,6 +80,9 @@ impl<'a> Reader<'a> {
         b
     }
 
+    /// A varint. Most are one byte (counts, lengths, small gaps): that case is inlined where
+    /// it is read, the longer ones are [`Reader::long_uint`]'s.
+    #[inline]
     pub fn uint(&mut self) -> u64 {
         if let Some(&b) = self.buf.get(self.pos) {
             if b < 0x80 {
@@ -87,6 +90,11 @@ impl<'a> Reader<'a> {
                 return u64::from(b);
             }
         }
+        self.long_uint()
+    }
+
+    #[inline(never)]
+    fn long_uint(&mut self) -> u64 {
         // Up to eight bytes at once: where the value ends is the first byte without the high
         // bit, and its 7-bit groups are packed together in three steps. A window log's gaps
         // take three to five bytes each, and a loop over them costs several times this.
