@@ -41,6 +41,17 @@ enum Pass {
     Break,
 }
 
+/// Drops `value`; one that owns nothing is let go without a call to drop it.
+#[inline(always)]
+fn let_go(value: V) {
+    match value {
+        V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::User | V::Event => {
+            std::mem::forget(value);
+        }
+        value => drop(value),
+    }
+}
+
 /// Operations the interpreter counts to make the handler call itself: the calling statement,
 /// its two arguments and entering the function.
 const HANDLER_CALL_OPERATIONS: u64 = 6;
@@ -124,11 +135,7 @@ impl<'a> Machine<'a> {
         for value in self.stack.drain(base..) {
             match value {
                 V::Array(_) | V::Orders(_) => self.ctx.spares.recycle(value),
-                // Own nothing: no call to drop them.
-                V::Unit | V::Bool(_) | V::Int(_) | V::Float(_) | V::User | V::Event => {
-                    std::mem::forget(value);
-                }
-                _ => {}
+                value => let_go(value),
             }
         }
         self.depth -= 1;
@@ -140,13 +147,31 @@ impl<'a> Machine<'a> {
     }
 
     /// A native's result within the data limits, which Rhai checks on every result (a chat
-    /// text may well be longer than a script's strings may be).
+    /// text may well be longer than a script's strings may be). A string, the common case, is
+    /// measured here: its bytes are all [`V::data_sizes`] counts of it.
     #[inline]
     fn measured(&self, value: V) -> Res<V> {
-        if matches!(value, V::Str(_) | V::Array(_) | V::Map(_)) {
-            return self.measure(value);
+        match &value {
+            V::Str(s) => {
+                let max = self.limits.string_bytes;
+                if max > 0 && s.len() > max {
+                    return Err(Bail);
+                }
+                Ok(value)
+            }
+            V::Array(_) | V::Map(_) => self.measure(value),
+            _ => Ok(value),
         }
-        Ok(value)
+    }
+
+    /// Drops the stack's values from `start` on, the call's receiver and arguments.
+    #[inline]
+    fn pop_to(&mut self, start: usize) {
+        while self.stack.len() > start {
+            if let Some(value) = self.stack.pop() {
+                let_go(value);
+            }
+        }
     }
 
     #[inline(never)]
@@ -424,7 +449,7 @@ impl<'a> Machine<'a> {
         self.tick_n(2)?;
         let start = self.push_call_args(args, base)?;
         let result = native.call(self.ctx, &self.stack[start..]);
-        self.stack.truncate(start);
+        self.pop_to(start);
         Ok(self.measured(result?)?)
     }
 
@@ -441,7 +466,7 @@ impl<'a> Machine<'a> {
         self.push_args(args, base)?;
         self.stack[start] = self.stack[base + usize::from(slot)].clone();
         let result = native.call(self.ctx, &self.stack[start..]);
-        self.stack.truncate(start);
+        self.pop_to(start);
         Ok(self.measured(result?)?)
     }
 
@@ -452,7 +477,7 @@ impl<'a> Machine<'a> {
         // The target is a slot of this frame, below the arguments.
         let (frame, args) = self.stack.split_at_mut(start);
         let result = native.call_mut(&mut frame[base + usize::from(slot)], args, self.limits);
-        self.stack.truncate(start);
+        self.pop_to(start);
         Ok(result?)
     }
 
