@@ -548,6 +548,9 @@ fn three(a, b, c) { c }
         "user.paid_orders().count;",
         "user.has(\"intent/price\");",
         "user.count(\"chat\", \"7d\");",
+        "user.tags.len();",
+        "user.tags.len().days();",
+        "user.tags.len() + 1;",
         "user.tags[0];",
         "user.id.len();",
         "event.text.len();",
@@ -649,4 +652,16 @@ fn an_operator_assignment_counts_rhais_two_lookups() {
         let out = stopped_at_the_limit("let x = 0;", &format!("x = 1; x {op} 0.5;"), 100, 700);
         assert!(out[0].contains("Too many operations"), "{op}: {out:?}");
     }
+}
+
+/// After a method that takes its receiver by reference (an array's `len`), Rhai writes the
+/// value of a property back through its setter, then through an indexer, and counts both
+/// attempts even when neither exists: `user.tags.len()` costs two operations more than
+/// `user.id.len()`. The compiled form once counted it as the latter, so a handler the
+/// interpreter stops for its operations (about 1800 against a limit of 1700) finished compiled.
+#[test]
+fn a_method_on_a_property_counts_rhais_write_back() {
+    let out = stopped_at_the_limit("", "user.tags.len();", 200, 1_700);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(out[0].contains("Too many operations"), "{out:?}");
 }
