@@ -6,6 +6,7 @@ mod support;
 mod absent_broker;
 mod cli;
 mod compiled;
+mod compiled_corners;
 mod compiled_limits;
 mod compiled_probes;
 mod compiled_random;

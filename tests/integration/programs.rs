@@ -27,8 +27,8 @@ use crate::support::{chat, click, encoded, order, pack_of, refund, DAY, HOUR, T0
 
 /// What one run of a rule gave: every output as the sinks write it, and the operations of
 /// each handler call.
-struct Outcome {
-    outputs: Vec<String>,
+pub(crate) struct Outcome {
+    pub(crate) outputs: Vec<String>,
     operations: Vec<u64>,
     compiled: bool,
     fallbacks: u64,
@@ -92,7 +92,7 @@ fn limited(source: &str, operations: u64) -> Option<RulePack> {
 }
 
 /// Runs `pack` both ways: why they differ, if they do, and the compiled run.
-fn compare(pack: &RulePack, lines: &[String]) -> (Option<String>, Outcome) {
+pub(crate) fn compare(pack: &RulePack, lines: &[String]) -> (Option<String>, Outcome) {
     let compiled = run(pack, Execution::Compiled, lines);
     let interpreted = run(pack, Execution::Interpreted, lines);
     if compiled.outputs != interpreted.outputs {

@@ -350,6 +350,7 @@ impl Lowerer<'_> {
         }
         Ok(Expr::Chain(Box::new(Chain {
             target,
+            operations: chain_operations(&links),
             links: links.into_boxed_slice(),
         })))
     }
@@ -448,6 +449,18 @@ impl Lowerer<'_> {
         }
         Ok(Expr::Native(native, args))
     }
+}
+
+/// The operations Rhai counts for a chain: itself, and each link as it collects its arguments
+/// and applies it. A property read before a method costs two more: should the method take its
+/// receiver by reference (an array's `len` does), Rhai writes the value back through the
+/// property's setter, then an indexer, and counts both attempts even when neither exists.
+fn chain_operations(links: &[Link]) -> u64 {
+    let written_back = (0..links.len())
+        .filter(|&i| matches!(links[i], Link::Get(_)))
+        .filter(|&i| links[i..].iter().any(|l| matches!(l, Link::Call(..))))
+        .count();
+    2 + 2 * (links.len() + written_back) as u64
 }
 
 fn operator(op: &Token, args: Box<[Expr]>) -> Lowered<Expr> {

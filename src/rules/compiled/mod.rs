@@ -133,6 +133,9 @@ impl Expr {
 struct Chain {
     target: Expr,
     links: Box<[Link]>,
+    /// What Rhai counts for the chain, worked out when it is lowered (see
+    /// `lower::chain_operations`).
+    operations: u64,
 }
 
 enum Link {

@@ -51,8 +51,7 @@ impl Machine<'_> {
     }
 
     pub(super) fn chain(&mut self, chain: &Chain, base: usize) -> Step<V> {
-        // Rhai counts the chain, and each link as it collects its arguments and applies it.
-        self.tick_n(2 + 2 * chain.links.len() as u64)?;
+        self.tick_n(chain.operations)?;
         let start = self.stack.len();
         for link in chain.links.iter() {
             match link {

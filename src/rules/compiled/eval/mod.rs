@@ -271,12 +271,20 @@ impl<'a> Machine<'a> {
                 Ok(V::Unit)
             }
             Stmt::Assign(slot, op, e) => {
-                self.tick()?;
                 let v = self.eval(e, base)?;
                 let at = base + usize::from(*slot);
                 self.stack[at] = match op {
-                    None => v,
-                    Some(op) => op.apply(&self.stack[at], &v, self.limits.string_bytes)?,
+                    None => {
+                        self.tick()?;
+                        v
+                    }
+                    Some(op) => {
+                        // Rhai has no built-in `int op= float`: it looks for the operator-
+                        // assignment function, then for the operator, two operations more.
+                        // Every operator-assignment counts them rather than testing the types.
+                        self.tick_n(3)?;
+                        op.apply(&self.stack[at], &v, self.limits.string_bytes)?
+                    }
                 };
                 Ok(V::Unit)
             }
