@@ -216,6 +216,9 @@ pub(crate) fn runtime_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn main(cli: Cli) -> ExitCode {
+    if let Some(e) = crate::config::env_not_utf8() {
+        return usage_error(e);
+    }
     match cli.command {
         Command::Check(common) => check::check(&common),
         Command::Test(args) => check::test(&args),

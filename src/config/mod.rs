@@ -446,12 +446,37 @@ pub fn is_host_port(addr: &str) -> bool {
 }
 
 /// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.
+/// A variable whose name or value is not UTF-8 is left out (`std::env::vars` would panic on
+/// it, whoever set it): another program's is none of tagstream's business, and one of
+/// tagstream's own is refused before a command starts ([`env_not_utf8`]).
 pub fn env_vars() -> Vec<(String, String)> {
-    let mut vars: Vec<_> = std::env::vars()
+    let mut vars: Vec<_> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with("TAGSTREAM_"))
         .collect();
     vars.sort();
     vars
+}
+
+/// The first `TAGSTREAM_*` variable whose name or value is not UTF-8: an override that can
+/// be neither read nor left out without a word.
+pub fn env_not_utf8() -> Option<ConfigError> {
+    std::env::vars_os().find_map(|(name, value)| {
+        if !name.as_encoded_bytes().starts_with(b"TAGSTREAM_") {
+            return None;
+        }
+        let what = if name.to_str().is_none() {
+            "its name"
+        } else if value.to_str().is_none() {
+            "its value"
+        } else {
+            return None;
+        };
+        Some(ConfigError::Env {
+            var: name.to_string_lossy().into_owned(),
+            message: format!("{what} is not valid UTF-8"),
+        })
+    })
 }
 
 /// A `[kafka.options]` value as an error shows it: quoted, or not at all for a secret

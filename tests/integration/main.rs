@@ -18,6 +18,7 @@ mod docs_commands;
 mod docs_references;
 mod docs_support;
 mod embedded;
+mod environment;
 mod failover;
 mod fuzz;
 mod guards;
