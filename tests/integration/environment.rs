@@ -41,3 +41,47 @@ fn a_variable_that_is_not_utf8_is_no_panic() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `TAGSTREAM_STATE=/var/lib/tagstream` names a section and no key: it was ignored without a
+/// word, as `TAGSTREAM_STATE_DIR` no longer is.
+#[test]
+fn a_variable_naming_only_a_section_is_refused_with_its_keys() {
+    for (var, says) in [
+        (
+            "TAGSTREAM_STATE",
+            "environment variable TAGSTREAM_STATE: names the section [state] but no key; set \
+             one key as TAGSTREAM_STATE__<KEY> (dir, embedded)",
+        ),
+        (
+            "TAGSTREAM_ACTIVITY",
+            "environment variable TAGSTREAM_ACTIVITY: names the section [activity] but no key; \
+             set one key as TAGSTREAM_ACTIVITY__<KEY> (half_life, ",
+        ),
+    ] {
+        let out = tagstream().arg("check").env(var, "x").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}: {err}");
+        assert!(err.contains(says), "{var}: {err}");
+    }
+    // Not a section: none of tagstream's business.
+    let out = tagstream()
+        .arg("check")
+        .env("TAGSTREAM_FUZZ", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    // TAGSTREAM_LOG is the log filter, even beside parameters of a rule named `log`.
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params.toml");
+    let shipped = std::fs::read_to_string(crate::support::repo().join("config/params.toml"));
+    std::fs::write(&params, shipped.unwrap() + "\n[log]\nlevel = 1\n").unwrap();
+    let out = tagstream()
+        .arg("check")
+        .arg("--params")
+        .arg(&params)
+        .env("TAGSTREAM_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
