@@ -61,9 +61,9 @@ pub struct RunArgs {
     /// JSON-lines input file, or - for stdin (embedded mode, no broker).
     #[arg(long, value_name = "FILE|-")]
     pub input: Option<PathBuf>,
-    /// Tag changes output (embedded mode), - for stdout.
-    #[arg(long, value_name = "FILE|-", default_value = "-")]
-    pub output: PathBuf,
+    /// Tag changes output (embedded mode), - for stdout (the default).
+    #[arg(long, value_name = "FILE|-")]
+    pub output: Option<PathBuf>,
     /// Dead letters output (embedded mode); stderr when absent.
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
