@@ -482,12 +482,17 @@ pub fn env_not_utf8() -> Option<ConfigError> {
 /// A `[kafka.options]` value as an error shows it: quoted, or not at all for a secret
 /// (passwords, keys, JAAS and OAuth settings), which errors go to logs and terminals with.
 pub fn option_value_shown(name: &str, value: &str) -> String {
-    let secret = ["password", "secret", "jaas", ".pem", "oauthbearer.config"];
-    if secret.iter().any(|s| name.contains(s)) {
+    if is_secret_option(name) {
         "(value not shown)".into()
     } else {
         format!("{value:?}")
     }
+}
+
+/// Whether librdkafka option `name` holds a secret, whose value no message shows.
+pub fn is_secret_option(name: &str) -> bool {
+    let secret = ["password", "secret", "jaas", ".pem", "oauthbearer.config"];
+    secret.iter().any(|s| name.contains(s))
 }
 
 #[cfg(test)]

@@ -260,3 +260,20 @@ fn the_shipped_options_pass() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.starts_with("ok: "), "{out}");
 }
+
+/// A value of the wrong type under `[kafka.options]` is refused naming its key; a secret's
+/// value stays out of the message, as it does for an option librdkafka refuses.
+#[test]
+fn a_secret_option_of_the_wrong_type_is_refused_without_its_value() {
+    let (code, err, out) = check_with("[kafka.options]\n\"ssl.key.password\" = 739184\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("CONFIG:2: kafka.options.\"ssl.key.password\" must be text in quotes"),
+        "{err}"
+    );
+    assert!(!err.contains("739184") && !out.contains("739184"), "{err}{out}");
+    // Not a secret: the value helps.
+    let (code, err, _) = check_with("[kafka.options]\n\"session.timeout.ms\" = 6000\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("must be text in quotes, not 6000"), "{err}");
+}
