@@ -327,6 +327,10 @@ impl Config {
     /// `check` finds it and `run` refuses it as a config error rather than at client creation.
     fn kafka_option_error(&self) -> Option<(String, String)> {
         self.kafka.options.iter().find_map(|(name, value)| {
+            if let Some(why) = set_by_tagstream(name) {
+                let shown = option_value_shown(name, value);
+                return Some((name.clone(), format!("kafka.options.{name:?} = {shown}: {why}")));
+            }
             let mut one = rdkafka::ClientConfig::new();
             one.set(name, value);
             match one.create_native_config() {
@@ -368,6 +372,24 @@ impl Config {
     pub fn max_future_ms(&self) -> Option<i64> {
         duration::parse_limit_ms(&self.clock.max_future).flatten()
     }
+}
+
+/// Why librdkafka option `name` may not be set under `[kafka.options]`, when tagstream sets it
+/// itself: from a key of its own, which logs and errors name (the option would win over it, or
+/// lose, without a word), or to a value at-least-once delivery depends on.
+fn set_by_tagstream(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "bootstrap.servers" | "metadata.broker.list" => {
+            "set kafka.bootstrap_servers instead, the address tagstream's logs and errors name"
+        }
+        "group.id" => "set kafka.group_id instead, which also names the changelog topic",
+        "enable.auto.commit" | "enable.auto.offset.store" => {
+            "tagstream sets it to false: an offset is committed only once every output of its \
+             message is delivered"
+        }
+        "enable.partition.eof" => "tagstream sets it itself",
+        _ => return None,
+    })
 }
 
 /// An error about `[kafka.options]` entry `name` (`None`: the options together) of the config

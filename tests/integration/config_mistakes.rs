@@ -277,3 +277,32 @@ fn a_secret_option_of_the_wrong_type_is_refused_without_its_value() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("must be text in quotes, not 6000"), "{err}");
 }
+
+/// Options tagstream sets itself were taken without a word and then ignored (`group.id`, the
+/// commit settings at-least-once depends on) or silently won over their own key while the logs
+/// named the other (`bootstrap.servers`).
+#[test]
+fn options_tagstream_sets_itself_are_refused_with_the_key_to_use() {
+    let cases = [
+        ("bootstrap.servers", "10.0.0.5:9092", "set kafka.bootstrap_servers instead"),
+        ("metadata.broker.list", "10.0.0.5:9092", "set kafka.bootstrap_servers instead"),
+        ("group.id", "other", "set kafka.group_id instead"),
+        ("enable.auto.commit", "true", "tagstream sets it to false"),
+        ("enable.auto.offset.store", "true", "tagstream sets it to false"),
+    ];
+    for (name, value, says) in cases {
+        let (code, err, _) = check_with(&format!("[kafka.options]\n\"{name}\" = \"{value}\"\n"), &[]);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(
+            err.contains(&format!("CONFIG:2: kafka.options.\"{name}\"")) && err.contains(says),
+            "{name}: {err}"
+        );
+    }
+    let (code, err, _) = check_with("", &[("TAGSTREAM_KAFKA__OPTIONS__GROUP_ID", "other")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("environment variable TAGSTREAM_KAFKA__OPTIONS__GROUP_ID: kafka.options.\"group.id\"")
+            && err.contains("set kafka.group_id instead"),
+        "{err}"
+    );
+}
