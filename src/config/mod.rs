@@ -272,6 +272,18 @@ impl Config {
                 ),
             );
         }
+        // An empty path is the working directory to the file system: `: No such file or
+        // directory` for a rules path, and the state of every run kept wherever it started.
+        for (key, path) in [
+            ("rules.dir", &self.rules.dir),
+            ("rules.catalogue", &self.rules.catalogue),
+            ("rules.params", &self.rules.params),
+            ("state.dir", &self.state.dir),
+        ] {
+            if path.as_os_str().is_empty() {
+                return invalid(key, " must not be empty".into());
+            }
+        }
         if self.kafka.input_topics.is_empty()
             || self.kafka.input_topics.iter().any(|t| t.is_empty())
         {

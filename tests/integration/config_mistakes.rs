@@ -306,3 +306,40 @@ fn options_tagstream_sets_itself_are_refused_with_the_key_to_use() {
         "{err}"
     );
 }
+
+/// An empty path setting said only `: No such file or directory`, naming nothing; an empty
+/// `state.dir` kept the state of embedded runs in whatever directory the run started in.
+#[test]
+fn an_empty_path_setting_is_refused_naming_its_key() {
+    for key in ["dir", "catalogue", "params"] {
+        let (code, err, _) = check_with(&format!("[rules]\n{key} = \"\"\n"), &[]);
+        assert_eq!(code, Some(2), "{key}: {err}");
+        assert!(
+            err.contains(&format!("CONFIG:2: rules.{key} must not be empty")),
+            "{key}: {err}"
+        );
+    }
+    let (code, err, _) = check_with("", &[("TAGSTREAM_RULES__DIR", "")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("environment variable TAGSTREAM_RULES__DIR: rules.dir must not be empty"),
+        "{err}"
+    );
+    let (code, err, _) = check_with("[state]\ndir = \"\"\nembedded = true\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("CONFIG:2: state.dir must not be empty"), "{err}");
+    // And a run does not leave its state in the working directory.
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&crate::support::repo().join("rules"), &dir.path().join("rules"));
+    crate::support::copy_dir(&crate::support::repo().join("config"), &dir.path().join("config"));
+    let out = crate::support::tagstream_in(dir.path())
+        .args(["run", "--input", "-", "--output", "/dev/null"])
+        .env("TAGSTREAM_STATE__DIR", "")
+        .env("TAGSTREAM_STATE__EMBEDDED", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("tagstream.state").exists());
+    assert!(!dir.path().join("tagstream.lock").exists());
+}
