@@ -299,6 +299,30 @@ impl Config {
                 return invalid(key, " must not be empty".into());
             }
         }
+        let topics = self.kafka.input_topics.iter().map(|t| ("kafka.input_topics", t));
+        let outputs = [
+            ("kafka.output_topic", &self.kafka.output_topic),
+            ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
+        ];
+        for (key, topic) in topics.chain(outputs) {
+            if !is_topic_name(topic) {
+                return invalid(
+                    key,
+                    format!(" {topic:?} is not a Kafka topic name: {TOPIC_NAME}"),
+                );
+            }
+        }
+        let changelog = self.changelog_topic();
+        if !is_topic_name(&changelog) {
+            return invalid(
+                "kafka.group_id",
+                format!(
+                    " {:?} names the changelog topic {changelog:?}, which is not a Kafka topic \
+                     name: {TOPIC_NAME}",
+                    self.kafka.group_id
+                ),
+            );
+        }
         // Reading an output back as input: tag changes would all be dead letters, and dead
         // letters read back would each make another, for ever.
         for (key, topic, what) in [
@@ -363,6 +387,11 @@ impl Config {
                 )),
             }
         })
+    }
+
+    /// The compacted topic Kafka mode keeps its users' state in, named after the group.
+    pub fn changelog_topic(&self) -> String {
+        format!("{}-state-changelog", self.kafka.group_id)
     }
 
     /// The time budget of one handler call in milliseconds, 0 for none; `None` when invalid.
@@ -471,6 +500,21 @@ fn placed(
         },
         None => ConfigError::Invalid(message),
     }
+}
+
+/// What a Kafka topic name may hold, as brokers check it.
+const TOPIC_NAME: &str = "letters, digits, '.', '_' and '-' only, at most 249 of them";
+
+/// Whether a broker takes `topic` as a topic name: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or
+/// `..`. A name it refuses is a topic it never creates: a run would wait for it, or retry its
+/// records, for ever.
+fn is_topic_name(topic: &str) -> bool {
+    (1..=249).contains(&topic.len())
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// `host:port` with a port number (`[::1]:9898` too).

@@ -343,3 +343,40 @@ fn an_empty_path_setting_is_refused_naming_its_key() {
     assert!(!dir.path().join("tagstream.state").exists());
     assert!(!dir.path().join("tagstream.lock").exists());
 }
+
+/// A topic name Kafka refuses passed `check`; a run would wait for ever on a topic no broker
+/// can create, or retry its records for ever (`message.timeout.ms = 0`).
+#[test]
+fn a_topic_name_kafka_refuses_is_refused_at_its_line() {
+    let (code, err, _) = check_with("[kafka]\noutput_topic = \"tag changes\"\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG:2: kafka.output_topic \"tag changes\" is not a Kafka topic name: \
+             letters, digits, '.', '_' and '-' only, at most 249 of them"
+        ),
+        "{err}"
+    );
+    let (code, err, _) = check_with("", &[("TAGSTREAM_KAFKA__INPUT_TOPICS", "chat,clicks!")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "environment variable TAGSTREAM_KAFKA__INPUT_TOPICS: kafka.input_topics \"clicks!\" \
+             is not a Kafka topic name"
+        ),
+        "{err}"
+    );
+    // The group id names the changelog topic.
+    let (code, err, _) = check_with("[kafka]\ngroup_id = \"tag stream\"\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG:2: kafka.group_id \"tag stream\" names the changelog topic \
+             \"tag stream-state-changelog\", which is not a Kafka topic name"
+        ),
+        "{err}"
+    );
+    let (code, err, _) = check_with("[kafka]\ndead_letter_topic = \"..\"\n", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("is not a Kafka topic name"), "{err}");
+}
