@@ -66,10 +66,31 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or(1)
 }
 
+/// Reads a file of config, rules or rule tests as text.
+///
+/// # Errors
+/// It cannot be read; or it is not UTF-8 (saved in another encoding), named at the line and
+/// column of its first bad byte rather than in Rust's words ("stream did not contain valid
+/// UTF-8").
 pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.display().to_string(),
+    let shown = || path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: shown(),
         source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let (before, bad) = (&e.as_bytes()[..at], e.as_bytes()[at]);
+        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // `before` is valid UTF-8 up to `at`: count its characters, not its bytes.
+        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        ConfigError::At {
+            path: shown(),
+            line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+            message: format!(
+                "not valid UTF-8 (byte 0x{bad:02X} at column {column}): save the file as UTF-8"
+            ),
+        }
     })
 }
 

@@ -380,3 +380,41 @@ fn a_topic_name_kafka_refuses_is_refused_at_its_line() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("is not a Kafka topic name"), "{err}");
 }
+
+/// A file saved in another encoding said `stream did not contain valid UTF-8`: Rust's words,
+/// with no line. Each file `check` reads now says where the first bad byte is.
+#[test]
+fn a_file_that_is_not_utf8_is_named_at_the_line_of_its_first_bad_byte() {
+    let (code, err, _) = check_with("[clock]\n# caf\u{e9}\nidle_after = \"30s\"\n", &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    crate::support::copy_dir(&crate::support::repo().join("rules"), &rules);
+    std::fs::create_dir(rules.join("tests")).unwrap();
+    let latin1 = b"# caf\xe9\n".to_vec();
+    let files = [
+        (dir.path().join("tagstream.toml"), "--config"),
+        (dir.path().join("tags.toml"), "--catalogue"),
+        (rules.join("vip.rhai"), "--rules"),
+        (rules.join("tests/vip.toml"), "--rules"),
+    ];
+    for (file, flag) in &files {
+        let mut text = b"\n\n".to_vec();
+        text.extend_from_slice(&latin1);
+        std::fs::write(file, &text).unwrap();
+        let arg = if *flag == "--rules" { rules.clone() } else { file.clone() };
+        let out = tagstream().arg("check").arg(flag).arg(&arg).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
+        assert!(
+            err.contains(&format!(
+                "{}:3: not valid UTF-8 (byte 0xE9 at column 6): save the file as UTF-8",
+                file.display()
+            )),
+            "{}: {err}",
+            file.display()
+        );
+        assert!(!err.contains("stream did not contain"), "{err}");
+        std::fs::remove_file(file).unwrap();
+    }
+}
