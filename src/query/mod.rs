@@ -50,6 +50,8 @@ pub struct SegmentArgs {
     pub expr: String,
     #[command(flatten)]
     pub source: SourceArgs,
+    /// csv: a header row, then a row per user with each group's tags, scores and since when;
+    /// jsonl: a JSON object per user.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: SegmentFormat,
     /// Print only the number of users in the segment.
@@ -73,6 +75,7 @@ pub struct ExplainArgs {
     pub user: String,
     #[command(flatten)]
     pub source: SourceArgs,
+    /// text: a report to read; json: one JSON document for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ExplainFormat,
     /// Tag changes written by `run --input` (its --output), - for stdin: adds the user's

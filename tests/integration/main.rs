@@ -22,6 +22,7 @@ mod environment;
 mod failover;
 mod fuzz;
 mod guards;
+mod help;
 mod hostile;
 mod kafka;
 mod kafka_future;
