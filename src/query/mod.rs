@@ -54,8 +54,8 @@ pub struct SegmentArgs {
     /// jsonl: a JSON object per user.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: SegmentFormat,
-    /// Print only the number of users in the segment.
-    #[arg(long)]
+    /// Print only the number of users in the segment (a number has no --format).
+    #[arg(long, conflicts_with = "format")]
     pub count: bool,
     /// Where to write the users, - for stdout.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
