@@ -4,6 +4,7 @@
 mod support;
 
 mod absent_broker;
+mod check_variables;
 mod cli;
 mod compiled;
 mod compiled_limits;
