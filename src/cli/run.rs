@@ -76,8 +76,7 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
                 output: args.output.unwrap_or_else(|| "-".into()),
                 dead_letter: args.dead_letter,
                 workers: args.workers.unwrap_or_else(|| {
-                    std::thread::available_parallelism()
-                        .map_or(1, |n| n.get().min(MAX_WORKERS))
+                    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS))
                 }),
                 max_future_ms: config.max_future_ms(),
                 state,
@@ -97,10 +96,26 @@ fn kafka_mode_with_embedded_flags(args: &RunArgs) -> Option<String> {
         return None;
     }
     let (flag, kafka) = [
-        (args.output.is_some(), "--output", "writes tag changes to kafka.output_topic"),
-        (args.dead_letter.is_some(), "--dead-letter", "writes dead letters to kafka.dead_letter_topic"),
-        (args.workers.is_some(), "--workers", "has one worker thread per core"),
-        (args.state.is_some(), "--state", "keeps its state in the changelog topic"),
+        (
+            args.output.is_some(),
+            "--output",
+            "writes tag changes to kafka.output_topic",
+        ),
+        (
+            args.dead_letter.is_some(),
+            "--dead-letter",
+            "writes dead letters to kafka.dead_letter_topic",
+        ),
+        (
+            args.workers.is_some(),
+            "--workers",
+            "has one worker thread per core",
+        ),
+        (
+            args.state.is_some(),
+            "--state",
+            "keeps its state in the changelog topic",
+        ),
     ]
     .into_iter()
     .find_map(|(given, flag, kafka)| given.then_some((flag, kafka)))?;

@@ -81,9 +81,15 @@ pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let (before, bad) = (&e.as_bytes()[..at], e.as_bytes()[at]);
-        let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         // `before` is valid UTF-8 up to `at`: count its characters, not its bytes.
-        let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
         ConfigError::At {
             path: shown(),
             line: before.iter().filter(|&&b| b == b'\n').count() + 1,
@@ -320,7 +326,11 @@ impl Config {
                 return invalid(key, " must not be empty".into());
             }
         }
-        let topics = self.kafka.input_topics.iter().map(|t| ("kafka.input_topics", t));
+        let topics = self
+            .kafka
+            .input_topics
+            .iter()
+            .map(|t| ("kafka.input_topics", t));
         let outputs = [
             ("kafka.output_topic", &self.kafka.output_topic),
             ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
@@ -386,7 +396,10 @@ impl Config {
         self.kafka.options.iter().find_map(|(name, value)| {
             if let Some(why) = set_by_tagstream(name) {
                 let shown = option_value_shown(name, value);
-                return Some((name.clone(), format!("kafka.options.{name:?} = {shown}: {why}")));
+                return Some((
+                    name.clone(),
+                    format!("kafka.options.{name:?} = {shown}: {why}"),
+                ));
             }
             let mut one = rdkafka::ClientConfig::new();
             one.set(name, value);

@@ -271,7 +271,10 @@ fn a_secret_option_of_the_wrong_type_is_refused_without_its_value() {
         err.contains("CONFIG:2: kafka.options.\"ssl.key.password\" must be text in quotes"),
         "{err}"
     );
-    assert!(!err.contains("739184") && !out.contains("739184"), "{err}{out}");
+    assert!(
+        !err.contains("739184") && !out.contains("739184"),
+        "{err}{out}"
+    );
     // Not a secret: the value helps.
     let (code, err, _) = check_with("[kafka.options]\n\"session.timeout.ms\" = 6000\n", &[]);
     assert_eq!(code, Some(2), "{err}");
@@ -284,14 +287,27 @@ fn a_secret_option_of_the_wrong_type_is_refused_without_its_value() {
 #[test]
 fn options_tagstream_sets_itself_are_refused_with_the_key_to_use() {
     let cases = [
-        ("bootstrap.servers", "10.0.0.5:9092", "set kafka.bootstrap_servers instead"),
-        ("metadata.broker.list", "10.0.0.5:9092", "set kafka.bootstrap_servers instead"),
+        (
+            "bootstrap.servers",
+            "10.0.0.5:9092",
+            "set kafka.bootstrap_servers instead",
+        ),
+        (
+            "metadata.broker.list",
+            "10.0.0.5:9092",
+            "set kafka.bootstrap_servers instead",
+        ),
         ("group.id", "other", "set kafka.group_id instead"),
         ("enable.auto.commit", "true", "tagstream sets it to false"),
-        ("enable.auto.offset.store", "true", "tagstream sets it to false"),
+        (
+            "enable.auto.offset.store",
+            "true",
+            "tagstream sets it to false",
+        ),
     ];
     for (name, value, says) in cases {
-        let (code, err, _) = check_with(&format!("[kafka.options]\n\"{name}\" = \"{value}\"\n"), &[]);
+        let (code, err, _) =
+            check_with(&format!("[kafka.options]\n\"{name}\" = \"{value}\"\n"), &[]);
         assert_eq!(code, Some(2), "{name}: {err}");
         assert!(
             err.contains(&format!("CONFIG:2: kafka.options.\"{name}\"")) && err.contains(says),
@@ -301,8 +317,9 @@ fn options_tagstream_sets_itself_are_refused_with_the_key_to_use() {
     let (code, err, _) = check_with("", &[("TAGSTREAM_KAFKA__OPTIONS__GROUP_ID", "other")]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
-        err.contains("environment variable TAGSTREAM_KAFKA__OPTIONS__GROUP_ID: kafka.options.\"group.id\"")
-            && err.contains("set kafka.group_id instead"),
+        err.contains(
+            "environment variable TAGSTREAM_KAFKA__OPTIONS__GROUP_ID: kafka.options.\"group.id\""
+        ) && err.contains("set kafka.group_id instead"),
         "{err}"
     );
 }
@@ -327,11 +344,20 @@ fn an_empty_path_setting_is_refused_naming_its_key() {
     );
     let (code, err, _) = check_with("[state]\ndir = \"\"\nembedded = true\n", &[]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("CONFIG:2: state.dir must not be empty"), "{err}");
+    assert!(
+        err.contains("CONFIG:2: state.dir must not be empty"),
+        "{err}"
+    );
     // And a run does not leave its state in the working directory.
     let dir = tempfile::tempdir().unwrap();
-    crate::support::copy_dir(&crate::support::repo().join("rules"), &dir.path().join("rules"));
-    crate::support::copy_dir(&crate::support::repo().join("config"), &dir.path().join("config"));
+    crate::support::copy_dir(
+        &crate::support::repo().join("rules"),
+        &dir.path().join("rules"),
+    );
+    crate::support::copy_dir(
+        &crate::support::repo().join("config"),
+        &dir.path().join("config"),
+    );
     let out = crate::support::tagstream_in(dir.path())
         .args(["run", "--input", "-", "--output", "/dev/null"])
         .env("TAGSTREAM_STATE__DIR", "")
@@ -402,8 +428,17 @@ fn a_file_that_is_not_utf8_is_named_at_the_line_of_its_first_bad_byte() {
         let mut text = b"\n\n".to_vec();
         text.extend_from_slice(&latin1);
         std::fs::write(file, &text).unwrap();
-        let arg = if *flag == "--rules" { rules.clone() } else { file.clone() };
-        let out = tagstream().arg("check").arg(flag).arg(&arg).output().unwrap();
+        let arg = if *flag == "--rules" {
+            rules.clone()
+        } else {
+            file.clone()
+        };
+        let out = tagstream()
+            .arg("check")
+            .arg(flag)
+            .arg(&arg)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", file.display());
         assert!(

@@ -14,7 +14,13 @@ fn a_variable_that_is_not_utf8_is_no_panic() {
     for command in [
         vec!["check"],
         vec!["test", "price"],
-        vec!["run", "--input", "examples/sample.jsonl", "--output", "/dev/null"],
+        vec![
+            "run",
+            "--input",
+            "examples/sample.jsonl",
+            "--output",
+            "/dev/null",
+        ],
     ] {
         let out = tagstream()
             .args(&command)
@@ -28,7 +34,10 @@ fn a_variable_that_is_not_utf8_is_no_panic() {
     }
     let out = tagstream()
         .arg("check")
-        .env("TAGSTREAM_ACTIVITY__HALF_LIFE", OsStr::from_bytes(b"7d\xff"))
+        .env(
+            "TAGSTREAM_ACTIVITY__HALF_LIFE",
+            OsStr::from_bytes(b"7d\xff"),
+        )
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -155,8 +155,9 @@ fn every_command_exits_1_naming_stdout_when_it_was_closed() {
             });
         }
         let (code, err) = finish(cmd, true);
-        let named = err.contains("error: stdout: closed when tagstream started, so nothing can be written to it")
-            && !err.contains("panicked");
+        let named = err.contains(
+            "error: stdout: closed when tagstream started, so nothing can be written to it",
+        ) && !err.contains("panicked");
         if code != Some(1) || !named {
             wrong.push(format!("{args:?}: exit {code:?}, stderr: {err}"));
         }
@@ -177,7 +178,9 @@ fn every_command_exits_1_naming_stdout_when_it_was_closed() {
     }
     let (code, err) = finish(cmd, true);
     if code != Some(0) || !out.exists() {
-        wrong.push(format!("segment --output FILE: exit {code:?}, stderr: {err}"));
+        wrong.push(format!(
+            "segment --output FILE: exit {code:?}, stderr: {err}"
+        ));
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
