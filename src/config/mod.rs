@@ -377,6 +377,17 @@ impl Config {
                 );
             }
         }
+        // One topic for both: a reader of tag changes would get dead letters among them.
+        if self.kafka.dead_letter_topic == self.kafka.output_topic {
+            return invalid(
+                "kafka.dead_letter_topic",
+                format!(
+                    " {:?} is also kafka.output_topic: dead letters would reach the readers of \
+                     tag changes as if they were tag changes",
+                    self.kafka.dead_letter_topic
+                ),
+            );
+        }
         if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
             return invalid(
                 "http.listen",

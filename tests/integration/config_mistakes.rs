@@ -453,3 +453,29 @@ fn a_file_that_is_not_utf8_is_named_at_the_line_of_its_first_bad_byte() {
         std::fs::remove_file(file).unwrap();
     }
 }
+
+/// `output_topic` and `dead_letter_topic` both "tags" passed check: the consumers of tag changes
+/// would have read every dead letter as a tag change.
+#[test]
+fn one_topic_for_tag_changes_and_dead_letters_is_refused() {
+    let (code, err, _) = check_with(
+        "[kafka]\noutput_topic = \"tags\"\ndead_letter_topic = \"tags\"\n",
+        &[],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG:3: kafka.dead_letter_topic \"tags\" is also kafka.output_topic: dead letters \
+             would reach the readers of tag changes as if they were tag changes"
+        ),
+        "{err}"
+    );
+    let (code, err, _) = check_with("", &[("TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC", "tag-changes")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "environment variable TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC: kafka.dead_letter_topic"
+        ),
+        "{err}"
+    );
+}
