@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::{env_vars, Config};
+use crate::pipeline::paths::Stream;
 use crate::rules::{RulePack, RulesError};
 
 pub(crate) use args::{users_flag, whole_number};
@@ -225,6 +226,17 @@ pub(crate) fn runtime_error(e: impl std::fmt::Display) -> ExitCode {
 }
 
 pub fn main(cli: Cli) -> ExitCode {
+    if let Some(e) = crate::config::env_not_utf8() {
+        return usage_error(e);
+    }
+    // The Rust runtime puts `/dev/null` on a stdout closed at start (`>&-`), where every write
+    // succeeds: the report or export would be lost under exit 0. `run` checks its own outputs.
+    if writes_stdout(&cli.command) && crate::pipeline::paths::was_closed(&Stream::Stdout) {
+        return runtime_error(format_args!(
+            "{}: closed when tagstream started, so nothing can be written to it",
+            Stream::Stdout.name()
+        ));
+    }
     match cli.command {
         Command::Check(common) => check::check(&common),
         Command::Test(args) => check::test(&args),
@@ -234,5 +246,20 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Bench(args) => crate::bench::main(&args),
         Command::Segment(args) => crate::query::segment_main(&args),
         Command::Explain(args) => crate::query::explain_main(&args),
+    }
+}
+
+/// Whether `command` writes what it is for to stdout (`run` checks its outputs itself).
+fn writes_stdout(command: &Command) -> bool {
+    let stdout = |path: &std::path::Path| path == std::path::Path::new("-");
+    match command {
+        Command::Run(_) => false,
+        Command::Segment(args) => stdout(&args.output),
+        Command::Generate(args) => stdout(&args.output),
+        Command::Check(_)
+        | Command::Test(_)
+        | Command::Diff(_)
+        | Command::Bench(_)
+        | Command::Explain(_) => true,
     }
 }

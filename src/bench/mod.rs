@@ -63,6 +63,7 @@ pub struct BenchArgs {
     /// Days of event time the stream spans, 1 to 3650.
     #[arg(long, default_value_t = 28, value_parser = crate::cli::whole_number::<u32>(1, 3650), allow_negative_numbers = true)]
     pub days: u32,
+    /// Seed of the generated stream: the same seed and sizes give the same stream.
     #[arg(long, default_value_t = 1, value_parser = crate::cli::whole_number::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// A small stream (CI): finishes in seconds.

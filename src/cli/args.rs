@@ -61,9 +61,9 @@ pub struct RunArgs {
     /// JSON-lines input file, or - for stdin (embedded mode, no broker).
     #[arg(long, value_name = "FILE|-")]
     pub input: Option<PathBuf>,
-    /// Tag changes output (embedded mode), - for stdout.
-    #[arg(long, value_name = "FILE|-", default_value = "-")]
-    pub output: PathBuf,
+    /// Tag changes output (embedded mode), - for stdout (the default).
+    #[arg(long, value_name = "FILE|-")]
+    pub output: Option<PathBuf>,
     /// Dead letters output (embedded mode); stderr when absent.
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
@@ -105,6 +105,7 @@ pub struct GenerateArgs {
     /// The first day of event time (UTC), YYYY-MM-DD.
     #[arg(long, value_name = "DATE", default_value = "2026-09-01", value_parser = parse_start)]
     pub start: i64,
+    /// Seed of the random draws: the same seed and sizes write the same stream, byte for byte.
     #[arg(long, default_value_t = 1, value_parser = whole_number::<u64>(0, u64::MAX), allow_negative_numbers = true)]
     pub seed: u64,
     /// Share of invalid lines, per mille (0 to 1000).
@@ -116,6 +117,7 @@ pub struct GenerateArgs {
     /// Add the scripted persona users (every lifecycle stage and RFM segment).
     #[arg(long)]
     pub personas: bool,
+    /// Where to write the stream, - for stdout.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     pub output: PathBuf,
 }

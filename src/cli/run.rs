@@ -14,6 +14,9 @@ use super::{load, runtime_error, to_stderr, usage_error, RunArgs, EXIT_BROKEN_PI
 
 /// `tagstream run`: embedded mode with `--input`, Kafka mode without.
 pub(super) fn run(args: RunArgs) -> ExitCode {
+    if let Some(e) = kafka_mode_with_embedded_flags(&args) {
+        return usage_error(e);
+    }
     let (config, pack) = match load(&args.common) {
         Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
@@ -25,7 +28,6 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             return usage_error(e);
         }
     }
-    let explicit_state = args.state.is_some();
     let state = args
         .state
         .clone()
@@ -64,20 +66,16 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         None
     };
     match args.input {
-        None if explicit_state => usage_error(
-            "--state is for embedded mode (--input FILE); Kafka mode keeps its state in the changelog topic",
-        ),
         Some(input) => run_file(
             &pack,
             watch,
             announce,
             FileJob {
                 input,
-                output: args.output,
+                output: args.output.unwrap_or_else(|| "-".into()),
                 dead_letter: args.dead_letter,
                 workers: args.workers.unwrap_or_else(|| {
-                    std::thread::available_parallelism()
-                        .map_or(1, |n| n.get().min(MAX_WORKERS))
+                    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS))
                 }),
                 max_future_ms: config.max_future_ms(),
                 state,
@@ -88,6 +86,42 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
             crate::pipeline::kafka::main(config, pack, watch)
         }
     }
+}
+
+/// A flag of embedded mode given without `--input`, which would start Kafka mode without it:
+/// `run --output tags.jsonl < events.jsonl` would wait for a broker and write nowhere.
+fn kafka_mode_with_embedded_flags(args: &RunArgs) -> Option<String> {
+    if args.input.is_some() {
+        return None;
+    }
+    let (flag, kafka) = [
+        (
+            args.output.is_some(),
+            "--output",
+            "writes tag changes to kafka.output_topic",
+        ),
+        (
+            args.dead_letter.is_some(),
+            "--dead-letter",
+            "writes dead letters to kafka.dead_letter_topic",
+        ),
+        (
+            args.workers.is_some(),
+            "--workers",
+            "has one worker thread per core",
+        ),
+        (
+            args.state.is_some(),
+            "--state",
+            "keeps its state in the changelog topic",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(given, flag, kafka)| given.then_some((flag, kafka)))?;
+    Some(format!(
+        "{flag} is for embedded mode (--input FILE, or --input - for stdin); without --input, \
+         run is Kafka mode, which {kafka}"
+    ))
 }
 
 /// Observability before the run: the rule set in the metrics and the HTTP listener when asked

@@ -44,6 +44,25 @@ pub fn apply_env_overrides(
                     key.to_uppercase()
                 )));
             }
+            // `TAGSTREAM_STATE=/var/lib/tagstream`: a section with no key sets nothing.
+            // `TAGSTREAM_LOG` is the log filter, whatever a rule's parameters are called.
+            if name != "log" && owns_section(name) && known(name) {
+                let mut keys: Vec<&str> = [table.get(name), defaults.get(name)]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_table)
+                    .flat_map(Table::keys)
+                    .map(String::as_str)
+                    .collect();
+                let mut seen = std::collections::BTreeSet::new();
+                keys.retain(|k| seen.insert(*k));
+                return Err(err(format!(
+                    "names the section [{name}] but no key; set one key as TAGSTREAM_{}__<KEY> \
+                     ({})",
+                    name.to_uppercase(),
+                    keys.join(", ")
+                )));
+            }
             continue;
         }
         let section = &parts[0];

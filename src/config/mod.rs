@@ -8,6 +8,7 @@
 pub mod duration;
 mod env;
 pub mod spans;
+mod validate;
 pub mod wording;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use env::apply_env_overrides;
 use spans::{Seg, TomlLines};
+pub use validate::is_host_port;
 
 /// The engine config's sections; rule parameters may not use these names.
 pub const ENGINE_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];
@@ -66,10 +68,37 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or(1)
 }
 
+/// Reads a file of config, rules or rule tests as text.
+///
+/// # Errors
+/// It cannot be read; or it is not UTF-8 (saved in another encoding), named at the line and
+/// column of its first bad byte rather than in Rust's words ("stream did not contain valid
+/// UTF-8").
 pub(crate) fn read_file(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.display().to_string(),
+    let shown = || path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: shown(),
         source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let (before, bad) = (&e.as_bytes()[..at], e.as_bytes()[at]);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        // `before` is valid UTF-8 up to `at`: count its characters, not its bytes.
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        ConfigError::At {
+            path: shown(),
+            line: before.iter().filter(|&&b| b == b'\n').count() + 1,
+            message: format!(
+                "not valid UTF-8 (byte 0x{bad:02X} at column {column}): save the file as UTF-8"
+            ),
+        }
     })
 }
 
@@ -238,115 +267,9 @@ impl Config {
         Ok(config)
     }
 
-    /// The first invalid value: its key (`section.key`) and what is wrong with it.
-    fn validate(&self) -> Result<(), (&'static str, String)> {
-        // The message starts with the key, so the key is written once.
-        let invalid = |key: &'static str, problem: String| Err((key, format!("{key}{problem}")));
-        if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
-            return invalid(
-                "clock.idle_after",
-                format!(
-                    " = {:?} must be a duration like \"30s\"{}",
-                    self.clock.idle_after,
-                    duration::why_not(&self.clock.idle_after)
-                ),
-            );
-        }
-        if self.time_budget_ms().is_none() {
-            return invalid(
-                "rules.time_budget",
-                format!(
-                    " = {:?} must be a duration over 0 like \"50ms\", or \"off\"{}",
-                    self.rules.time_budget,
-                    duration::why_not(&self.rules.time_budget)
-                ),
-            );
-        }
-        if duration::parse_limit_ms(&self.clock.max_future).is_none() {
-            return invalid(
-                "clock.max_future",
-                format!(
-                    " = {:?} must be a duration like \"1h\", or \"off\"{}",
-                    self.clock.max_future,
-                    duration::why_not(&self.clock.max_future)
-                ),
-            );
-        }
-        if self.kafka.input_topics.is_empty()
-            || self.kafka.input_topics.iter().any(|t| t.is_empty())
-        {
-            return invalid("kafka.input_topics", " must name at least one topic".into());
-        }
-        for (key, value) in [
-            ("kafka.bootstrap_servers", &self.kafka.bootstrap_servers),
-            ("kafka.output_topic", &self.kafka.output_topic),
-            ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
-            ("kafka.group_id", &self.kafka.group_id),
-        ] {
-            if value.is_empty() {
-                return invalid(key, " must not be empty".into());
-            }
-        }
-        // Reading an output back as input: tag changes would all be dead letters, and dead
-        // letters read back would each make another, for ever.
-        for (key, topic, what) in [
-            (
-                "kafka.output_topic",
-                &self.kafka.output_topic,
-                "its own tag changes back as events",
-            ),
-            (
-                "kafka.dead_letter_topic",
-                &self.kafka.dead_letter_topic,
-                "its own dead letters back as events, each making another",
-            ),
-        ] {
-            if self.kafka.input_topics.contains(topic) {
-                return invalid(
-                    key,
-                    format!(
-                        " {topic:?} is also in kafka.input_topics: tagstream would read {what}"
-                    ),
-                );
-            }
-        }
-        if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
-            return invalid(
-                "http.listen",
-                format!(
-                    " {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
-                    self.http.listen
-                ),
-            );
-        }
-        Ok(())
-    }
-
-    /// The first `[kafka.options]` entry librdkafka refuses (an unknown property, a value it
-    /// does not take): its name and librdkafka's reason. Checked without connecting, so that
-    /// `check` finds it and `run` refuses it as a config error rather than at client creation.
-    fn kafka_option_error(&self) -> Option<(String, String)> {
-        self.kafka.options.iter().find_map(|(name, value)| {
-            let mut one = rdkafka::ClientConfig::new();
-            one.set(name, value);
-            match one.create_native_config() {
-                Ok(_) => None,
-                Err(rdkafka::error::KafkaError::ClientConfig(_, why, ..)) => Some((
-                    name.clone(),
-                    format!(
-                        "kafka.options.{name:?} = {}: librdkafka refuses it: {why}",
-                        option_value_shown(name, value)
-                    ),
-                )),
-                Err(e) => Some((
-                    name.clone(),
-                    format!(
-                        "kafka.options.{name:?} = {}: {e}",
-                        option_value_shown(name, value)
-                    ),
-                )),
-            }
-        })
+    /// The compacted topic Kafka mode keeps its users' state in, named after the group.
+    pub fn changelog_topic(&self) -> String {
+        format!("{}-state-changelog", self.kafka.group_id)
     }
 
     /// The time budget of one handler call in milliseconds, 0 for none; `None` when invalid.
@@ -439,30 +362,54 @@ fn placed(
     }
 }
 
-/// `host:port` with a port number (`[::1]:9898` too).
-pub fn is_host_port(addr: &str) -> bool {
-    addr.rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
-}
-
 /// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.
+/// A variable whose name or value is not UTF-8 is left out (`std::env::vars` would panic on
+/// it, whoever set it): another program's is none of tagstream's business, and one of
+/// tagstream's own is refused before a command starts ([`env_not_utf8`]).
 pub fn env_vars() -> Vec<(String, String)> {
-    let mut vars: Vec<_> = std::env::vars()
+    let mut vars: Vec<_> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .filter(|(k, _)| k.starts_with("TAGSTREAM_"))
         .collect();
     vars.sort();
     vars
 }
 
+/// The first `TAGSTREAM_*` variable whose name or value is not UTF-8: an override that can
+/// be neither read nor left out without a word.
+pub fn env_not_utf8() -> Option<ConfigError> {
+    std::env::vars_os().find_map(|(name, value)| {
+        if !name.as_encoded_bytes().starts_with(b"TAGSTREAM_") {
+            return None;
+        }
+        let what = if name.to_str().is_none() {
+            "its name"
+        } else if value.to_str().is_none() {
+            "its value"
+        } else {
+            return None;
+        };
+        Some(ConfigError::Env {
+            var: name.to_string_lossy().into_owned(),
+            message: format!("{what} is not valid UTF-8"),
+        })
+    })
+}
+
 /// A `[kafka.options]` value as an error shows it: quoted, or not at all for a secret
 /// (passwords, keys, JAAS and OAuth settings), which errors go to logs and terminals with.
 pub fn option_value_shown(name: &str, value: &str) -> String {
-    let secret = ["password", "secret", "jaas", ".pem", "oauthbearer.config"];
-    if secret.iter().any(|s| name.contains(s)) {
+    if is_secret_option(name) {
         "(value not shown)".into()
     } else {
         format!("{value:?}")
     }
+}
+
+/// Whether librdkafka option `name` holds a secret, whose value no message shows.
+pub fn is_secret_option(name: &str) -> bool {
+    let secret = ["password", "secret", "jaas", ".pem", "oauthbearer.config"];
+    secret.iter().any(|s| name.contains(s))
 }
 
 #[cfg(test)]

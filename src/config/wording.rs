@@ -17,6 +17,10 @@ pub fn toml_message(message: &str, key: Option<&str>, written: Option<&str>) -> 
             wrong.got = format!("{date} (a date or time)");
         }
         return match key {
+            // `"ssl.key.password" = 739184`: a secret of the wrong type is a secret all the same.
+            Some(key) if secret_option(key) => {
+                format!("{key} must be {} (value not shown)", wrong.expected)
+            }
             Some(key) => wrong.of_key(key),
             None => wrong.to_string(),
         };
@@ -35,6 +39,12 @@ pub fn toml_message(message: &str, key: Option<&str>, written: Option<&str>) -> 
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// Whether `key` (as [`toml_message`] names it) is a `[kafka.options]` entry holding a secret.
+fn secret_option(key: &str) -> bool {
+    key.strip_prefix("kafka.options.")
+        .is_some_and(|name| super::is_secret_option(name.trim_matches('"')))
 }
 
 /// "; did you mean `clock`?" for serde's "`clok`, expected one of `rules`, …, `clock`".

@@ -40,6 +40,7 @@ pub struct DiffArgs {
     /// The recorded events to replay (JSON lines), - for stdin.
     #[arg(long, value_name = "FILE|-")]
     pub input: PathBuf,
+    /// The report: a table for people (text), or one JSON document for scripts (json).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Sample users shown per tag.

@@ -62,6 +62,9 @@ struct Batch {
 
 enum Work {
     Events(Batch),
+    /// The input is quiet: publish the counters now rather than at the next
+    /// [`PUBLISH_EVERY`] events, which may be long in coming.
+    Publish,
     /// Run every later event on this rule set.
     Rules(RulePack),
     Finish {
@@ -140,6 +143,10 @@ fn run_shard(
                     published = processor.stats.events;
                     metrics.core(&mut processor);
                 }
+            }
+            Work::Publish => {
+                published = processor.stats.events;
+                metrics.core(&mut processor);
             }
             Work::Rules(new) => {
                 processor.swap_rules(&new)?.apply(&mut part);
@@ -327,6 +334,8 @@ pub fn run_sharded(
         };
         let (mut seq, mut clock, mut decode_errors) = (0_u64, clock, 0_u64);
         let mut interrupted = None;
+        // Whether the shards have published their counters since the last line read.
+        let mut published = false;
         let read = loop {
             if let Some(signal) = driver.stop() {
                 interrupted = Some(signal);
@@ -343,6 +352,13 @@ pub fn run_sharded(
                         break Ok(());
                     }
                     merge.emit_ready(driver)?;
+                    // The metrics catch up while the run waits, as with one worker.
+                    if !published {
+                        for tx in &shards.senders {
+                            let _ = tx.send(Work::Publish);
+                        }
+                        published = true;
+                    }
                     driver.idle()?;
                     continue;
                 }
@@ -350,6 +366,7 @@ pub fn run_sharded(
                 Err(e) => break Err(io_err(Path::new(&*name))(e)),
             };
             seq += 1;
+            published = false;
             if let Some(new) = watch.as_mut().and_then(RulesWatch::take_new) {
                 // Each shard takes the set after every event sent to it before: a cut between
                 // two lines of the input.

@@ -50,10 +50,12 @@ pub struct SegmentArgs {
     pub expr: String,
     #[command(flatten)]
     pub source: SourceArgs,
+    /// csv: a header row, then a row per user with each group's tags, scores and since when;
+    /// jsonl: a JSON object per user.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: SegmentFormat,
-    /// Print only the number of users in the segment.
-    #[arg(long)]
+    /// Print only the number of users in the segment (a number has no --format).
+    #[arg(long, conflicts_with = "format")]
     pub count: bool,
     /// Where to write the users, - for stdout.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
@@ -73,6 +75,7 @@ pub struct ExplainArgs {
     pub user: String,
     #[command(flatten)]
     pub source: SourceArgs,
+    /// text: a report to read; json: one JSON document for scripts.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ExplainFormat,
     /// Tag changes written by `run --input` (its --output), - for stdin: adds the user's

@@ -44,10 +44,10 @@ pub fn load(rules_dir: &Path, pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Di
     let mut problems = Vec::new();
     for path in test_files(rules_dir) {
         let shown = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::config::read_file(&path) {
             Ok(text) => text,
             Err(e) => {
-                problems.push(Diagnostic::error(&shown, None, e.to_string()));
+                problems.push(Diagnostic::from_config(&e, &shown));
                 continue;
             }
         };

@@ -4,6 +4,7 @@
 mod support;
 
 mod absent_broker;
+mod check_variables;
 mod cli;
 mod compiled;
 mod compiled_corners;
@@ -19,9 +20,11 @@ mod docs_commands;
 mod docs_references;
 mod docs_support;
 mod embedded;
+mod environment;
 mod failover;
 mod fuzz;
 mod guards;
+mod help;
 mod hostile;
 mod kafka;
 mod kafka_future;

@@ -427,3 +427,51 @@ fn findings_on_a_full_stderr_change_no_exit_code() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `run --output tags.jsonl < events.jsonl` (no `--input`) started Kafka mode, dropping the
+/// flags given for embedded mode, and waited for a broker; `--state` alone was refused.
+#[test]
+fn embedded_mode_flags_without_input_are_refused_not_dropped_for_kafka_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let out = out.to_str().unwrap();
+    for flags in [
+        vec!["--output", out],
+        vec!["--output", "-"],
+        vec!["--dead-letter", out],
+        vec!["--workers", "2"],
+        vec!["--output", out, "--workers", "2"],
+    ] {
+        let mut child = tagstream()
+            .arg("run")
+            .args(&flags)
+            .env("TAGSTREAM_HTTP__LISTEN", "")
+            .env("TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let running = child.try_wait().unwrap().is_none();
+        if running {
+            child.kill().unwrap();
+        }
+        let status = child.wait().unwrap();
+        let err = crate::support::stderr_of(&mut child);
+        assert!(!running, "{flags:?}: still running (Kafka mode): {err}");
+        assert_eq!(status.code(), Some(2), "{flags:?}: {err}");
+        let flag = flags[0];
+        assert!(
+            err.contains(&format!(
+                "error: {flag} is for embedded mode (--input FILE, or --input - for stdin); \
+                 without --input, run is Kafka mode"
+            )),
+            "{flags:?}: {err}"
+        );
+        assert!(!err.contains("tagstream starting"), "{err}");
+        assert!(!dir.path().join("out.jsonl").exists());
+    }
+}

@@ -135,6 +135,56 @@ fn every_command_exits_1_naming_stdout_when_it_is_full() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
+/// `tagstream segment … >&-`: the Rust runtime puts `/dev/null` on a closed stdout, so every
+/// write succeeded and the export was lost with exit 0. `run` already refused it; every
+/// command does now, before it starts, as it would a full stdout.
+#[test]
+fn every_command_exits_1_naming_stdout_when_it_was_closed() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let user = saved_state(dir.path());
+    let mut wrong = Vec::new();
+    for args in writers(dir.path(), &user) {
+        let mut cmd = tagstream();
+        cmd.args(&args);
+        // SAFETY: `close` is async-signal-safe and touches nothing the parent shares.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        let (code, err) = finish(cmd, true);
+        let named = err.contains(
+            "error: stdout: closed when tagstream started, so nothing can be written to it",
+        ) && !err.contains("panicked");
+        if code != Some(1) || !named {
+            wrong.push(format!("{args:?}: exit {code:?}, stderr: {err}"));
+        }
+    }
+    // An output named by --output does not need stdout.
+    let out = dir.path().join("users.csv");
+    let mut cmd = tagstream();
+    cmd.args(["segment", "activity/*", "--state"])
+        .arg(dir.path())
+        .arg("--output")
+        .arg(&out);
+    // SAFETY: as above.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let (code, err) = finish(cmd, true);
+    if code != Some(0) || !out.exists() {
+        wrong.push(format!(
+            "segment --output FILE: exit {code:?}, stderr: {err}"
+        ));
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// Commands, the exit code each has whatever becomes of stderr, and what it writes there
 /// (log lines, findings, errors).
 fn stderr_writers() -> Vec<(Vec<&'static str>, i32)> {

@@ -70,7 +70,7 @@ impl Default for KafkaOptions {
 }
 
 pub fn changelog_topic(config: &Config) -> String {
-    format!("{}-state-changelog", config.kafka.group_id)
+    config.changelog_topic()
 }
 
 fn client_config(config: &Config) -> ClientConfig {

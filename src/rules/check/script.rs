@@ -310,6 +310,17 @@ impl Walker<'_> {
                         self.locals.remove(ident.name.as_str());
                     }
                 }
+                // `let year = user.paid_orders(…)`: `year.cont` is checked as the chain is.
+                match self.value_type(init) {
+                    Some(ty) => self.types.insert(ident.name.to_string(), ty),
+                    None => self.types.remove(ident.name.as_str()),
+                };
+            }
+            // Assigned something else, a variable is no longer known to hold its type.
+            ASTNode::Stmt(Stmt::Assignment(x)) => {
+                if let Expr::Variable(v, ..) = &x.1.lhs {
+                    self.types.remove(v.1.as_str());
+                }
             }
             ASTNode::Expr(e) => match e {
                 Expr::StringConstant(s, pos) => self.maybe_written(path, s, *pos),
@@ -387,6 +398,34 @@ impl Walker<'_> {
         match e {
             Expr::Variable(x, ..) if x.2.is_empty() => self.types.get(x.1.as_str()).cloned(),
             _ => None,
+        }
+    }
+
+    /// The type `e` yields when it is a variable of known type or a chain of members from one
+    /// (`user`, `user.paid_orders(days(30))`), reporting nothing: the chain's own visit does.
+    fn value_type(&self, e: &Expr) -> Option<String> {
+        let Expr::Dot(b, ..) = e else {
+            return self.type_of(e);
+        };
+        let mut ty = self.value_type(&b.lhs)?;
+        let mut link = &b.rhs;
+        loop {
+            let (member, rest) = match link {
+                Expr::Dot(b, ..) => (&b.lhs, Some(&b.rhs)),
+                other => (other, None),
+            };
+            let (name, args) = match member {
+                Expr::Property(p, _) => (format!("get${}", p.2), 0),
+                Expr::MethodCall(call, _) if !self.script_fns.contains_key(call.name.as_str()) => {
+                    (call.name.to_string(), call.args.len())
+                }
+                _ => return None,
+            };
+            ty = self.api.method(&ty, &name, args)?.returns.clone()?;
+            match rest {
+                Some(rest) => link = rest,
+                None => return Some(ty),
+            }
         }
     }
 }

@@ -1,0 +1,214 @@
+//! The engine config's values checked together once it is read: each error names its key
+//! (`section.key`), for [`Config::load`](super::Config::load) to place at its line or variable.
+
+use super::{duration, option_value_shown, Config};
+
+impl Config {
+    /// The first invalid value: its key (`section.key`) and what is wrong with it.
+    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        // The message starts with the key, so the key is written once.
+        let invalid = |key: &'static str, problem: String| Err((key, format!("{key}{problem}")));
+        if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
+            return invalid(
+                "clock.idle_after",
+                format!(
+                    " = {:?} must be a duration like \"30s\"{}",
+                    self.clock.idle_after,
+                    duration::why_not(&self.clock.idle_after)
+                ),
+            );
+        }
+        if self.time_budget_ms().is_none() {
+            return invalid(
+                "rules.time_budget",
+                format!(
+                    " = {:?} must be a duration over 0 like \"50ms\", or \"off\"{}",
+                    self.rules.time_budget,
+                    duration::why_not(&self.rules.time_budget)
+                ),
+            );
+        }
+        if duration::parse_limit_ms(&self.clock.max_future).is_none() {
+            return invalid(
+                "clock.max_future",
+                format!(
+                    " = {:?} must be a duration like \"1h\", or \"off\"{}",
+                    self.clock.max_future,
+                    duration::why_not(&self.clock.max_future)
+                ),
+            );
+        }
+        // An empty path is the working directory to the file system: `: No such file or
+        // directory` for a rules path, and the state of every run kept wherever it started.
+        for (key, path) in [
+            ("rules.dir", &self.rules.dir),
+            ("rules.catalogue", &self.rules.catalogue),
+            ("rules.params", &self.rules.params),
+            ("state.dir", &self.state.dir),
+        ] {
+            if path.as_os_str().is_empty() {
+                return invalid(key, " must not be empty".into());
+            }
+        }
+        if self.kafka.input_topics.is_empty()
+            || self.kafka.input_topics.iter().any(|t| t.is_empty())
+        {
+            return invalid("kafka.input_topics", " must name at least one topic".into());
+        }
+        for (key, value) in [
+            ("kafka.bootstrap_servers", &self.kafka.bootstrap_servers),
+            ("kafka.output_topic", &self.kafka.output_topic),
+            ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
+            ("kafka.group_id", &self.kafka.group_id),
+        ] {
+            if value.is_empty() {
+                return invalid(key, " must not be empty".into());
+            }
+        }
+        let topics = self
+            .kafka
+            .input_topics
+            .iter()
+            .map(|t| ("kafka.input_topics", t));
+        let outputs = [
+            ("kafka.output_topic", &self.kafka.output_topic),
+            ("kafka.dead_letter_topic", &self.kafka.dead_letter_topic),
+        ];
+        for (key, topic) in topics.chain(outputs) {
+            if !is_topic_name(topic) {
+                return invalid(
+                    key,
+                    format!(" {topic:?} is not a Kafka topic name: {TOPIC_NAME}"),
+                );
+            }
+        }
+        let changelog = self.changelog_topic();
+        if !is_topic_name(&changelog) {
+            return invalid(
+                "kafka.group_id",
+                format!(
+                    " {:?} names the changelog topic {changelog:?}, which is not a Kafka topic \
+                     name: {TOPIC_NAME}",
+                    self.kafka.group_id
+                ),
+            );
+        }
+        // Reading an output back as input: tag changes would all be dead letters, and dead
+        // letters read back would each make another, for ever.
+        for (key, topic, what) in [
+            (
+                "kafka.output_topic",
+                &self.kafka.output_topic,
+                "its own tag changes back as events",
+            ),
+            (
+                "kafka.dead_letter_topic",
+                &self.kafka.dead_letter_topic,
+                "its own dead letters back as events, each making another",
+            ),
+        ] {
+            if self.kafka.input_topics.contains(topic) {
+                return invalid(
+                    key,
+                    format!(
+                        " {topic:?} is also in kafka.input_topics: tagstream would read {what}"
+                    ),
+                );
+            }
+        }
+        // One topic for both: a reader of tag changes would get dead letters among them.
+        if self.kafka.dead_letter_topic == self.kafka.output_topic {
+            return invalid(
+                "kafka.dead_letter_topic",
+                format!(
+                    " {:?} is also kafka.output_topic: dead letters would reach the readers of \
+                     tag changes as if they were tag changes",
+                    self.kafka.dead_letter_topic
+                ),
+            );
+        }
+        if !self.http.listen.is_empty() && !is_host_port(&self.http.listen) {
+            return invalid(
+                "http.listen",
+                format!(
+                    " {:?} must be host:port like \"127.0.0.1:9898\", or \"\" for off",
+                    self.http.listen
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The first `[kafka.options]` entry librdkafka refuses (an unknown property, a value it
+    /// does not take): its name and librdkafka's reason. Checked without connecting, so that
+    /// `check` finds it and `run` refuses it as a config error rather than at client creation.
+    pub(super) fn kafka_option_error(&self) -> Option<(String, String)> {
+        self.kafka.options.iter().find_map(|(name, value)| {
+            if let Some(why) = set_by_tagstream(name) {
+                let shown = option_value_shown(name, value);
+                return Some((
+                    name.clone(),
+                    format!("kafka.options.{name:?} = {shown}: {why}"),
+                ));
+            }
+            let mut one = rdkafka::ClientConfig::new();
+            one.set(name, value);
+            match one.create_native_config() {
+                Ok(_) => None,
+                Err(rdkafka::error::KafkaError::ClientConfig(_, why, ..)) => Some((
+                    name.clone(),
+                    format!(
+                        "kafka.options.{name:?} = {}: librdkafka refuses it: {why}",
+                        option_value_shown(name, value)
+                    ),
+                )),
+                Err(e) => Some((
+                    name.clone(),
+                    format!(
+                        "kafka.options.{name:?} = {}: {e}",
+                        option_value_shown(name, value)
+                    ),
+                )),
+            }
+        })
+    }
+}
+
+/// Why librdkafka option `name` may not be set under `[kafka.options]`, when tagstream sets it
+/// itself: from a key of its own, which logs and errors name (the option would win over it, or
+/// lose, without a word), or to a value at-least-once delivery depends on.
+fn set_by_tagstream(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "bootstrap.servers" | "metadata.broker.list" => {
+            "set kafka.bootstrap_servers instead, the address tagstream's logs and errors name"
+        }
+        "group.id" => "set kafka.group_id instead, which also names the changelog topic",
+        "enable.auto.commit" | "enable.auto.offset.store" => {
+            "tagstream sets it to false: an offset is committed only once every output of its \
+             message is delivered"
+        }
+        "enable.partition.eof" => "tagstream sets it itself",
+        _ => return None,
+    })
+}
+
+/// What a Kafka topic name may hold, as brokers check it.
+const TOPIC_NAME: &str = "letters, digits, '.', '_' and '-' only, at most 249 of them";
+
+/// Whether a broker takes `topic` as a topic name: 1 to 249 of `[a-zA-Z0-9._-]`, not `.` or
+/// `..`. A name it refuses is a topic it never creates: a run would wait for it, or retry its
+/// records, for ever.
+fn is_topic_name(topic: &str) -> bool {
+    (1..=249).contains(&topic.len())
+        && topic != "."
+        && topic != ".."
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// `host:port` with a port number (`[::1]:9898` too).
+pub fn is_host_port(addr: &str) -> bool {
+    addr.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+}

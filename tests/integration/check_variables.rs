@@ -1,0 +1,51 @@
+//! What `check` follows through a `let`: a variable bound to `user`, `event` or a value their
+//! methods return is checked as they are, so the rules guide's own pattern
+//! (`let year = user.paid_orders(days(365)); … year.count`) has its slips found before a run.
+
+use crate::support::tagstream;
+
+/// `year.cont` passed check and made every order a rule error (`Property not found`) at run
+/// time, though `user.paid_orders(…).cont` written in one chain was found.
+#[test]
+fn a_member_misspelt_on_a_variable_bound_to_a_typed_value_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("vip.rhai");
+    std::fs::write(
+        &rule,
+        r#"fn on_order(event, user) {
+    let year = user.paid_orders(days(365));
+    if year.cont >= 3 { tag("value/high"); }
+    let who = user;
+    who.sett("k", 1);
+    let e = event;
+    if e.amout > 1.0 && year.count > 0 && year.last != () { tag("value/high"); }
+    let stats = user.paid_orders();
+    stats = #{ cont: 1 };
+    if stats.cont > 0 { untag("value/high"); }
+    let year = 365;
+    if year.cont > 0 { untag("value/high"); }
+}
+"#,
+    )
+    .unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rule = rule.display();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for finding in [
+        format!("{rule}:3: OrderStats has no property `cont`; did you mean `count`?"),
+        format!("{rule}:5: unknown method `sett` on User; did you mean `set`?"),
+        format!("{rule}:7: Event has no property `amout`; did you mean `amount`?"),
+    ] {
+        assert!(err.contains(&finding), "{finding}\n{err}");
+    }
+    // Rebound or assigned something else, a variable is no longer checked as before.
+    for line in [10, 12] {
+        assert!(!err.contains(&format!("{rule}:{line}:")), "{err}");
+    }
+    assert!(err.contains("check failed: 3 error(s)"), "{err}");
+}
