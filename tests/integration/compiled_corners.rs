@@ -673,3 +673,34 @@ fn a_method_on_a_property_counts_rhais_write_back() {
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(out[0].contains("Too many operations"), "{out:?}");
 }
+
+/// `days`, `hours` and `minutes` of a count whose milliseconds overflow are the rule's error,
+/// in both tiers, not a time wrapped round to some other.
+#[test]
+fn a_duration_past_the_largest_time_is_an_error() {
+    for (call, shown) in [
+        ("days(9223372036854775807 - z)", "days(9223372036854775807)"),
+        (
+            "hours(-9223372036854775807 - n)",
+            "hours(-9223372036854775808)",
+        ),
+        ("minutes(n * 400000000000000)", "minutes(400000000000000)"),
+    ] {
+        let mut pack = pack_of(&[("corner", &rule(call, ""))]).unwrap();
+        assert!(!compiled_rules(&pack).is_empty(), "{call}: not compiled");
+        pack.limits.time_budget_ms = 0;
+        let (why, outcome) = compare(&pack, &events());
+        assert_eq!(why, None, "{call}");
+        let message = format!("{shown} is past the largest time");
+        assert!(
+            outcome.outputs.iter().any(|o| o.contains(&message)),
+            "{call}: {:?}",
+            outcome.outputs
+        );
+        assert!(
+            !outcome.outputs.iter().any(|o| o.contains("intent/price")),
+            "{call}: {:?}",
+            outcome.outputs
+        );
+    }
+}

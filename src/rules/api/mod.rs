@@ -204,7 +204,11 @@ fn register_time(engine: &mut Engine, ctx: &Shared) {
     let c = ctx.clone();
     engine.register_fn("now", move || -> INT { c.borrow().now });
     for (name, unit) in [("days", DAY_MS), ("hours", HOUR_MS), ("minutes", MINUTE_MS)] {
-        engine.register_fn(name, move |n: INT| -> INT { n * unit });
+        // Past the largest time is an error, not a time wrapped round to some other.
+        engine.register_fn(name, move |n: INT| -> Res<INT> {
+            n.checked_mul(unit)
+                .map_or_else(|| fail(format!("{name}({n}) is past the largest time")), Ok)
+        });
         engine.register_fn(name, move |n: FLOAT| -> INT { (n * unit as f64) as INT });
     }
     engine.register_fn("duration", |text: &str| -> Res<INT> {

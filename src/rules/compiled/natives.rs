@@ -272,7 +272,8 @@ impl Native {
                     _ => MINUTE_MS,
                 };
                 match n {
-                    V::Int(n) => Ok(V::Int(n * unit)),
+                    // Past the largest time: the interpreter's error to report.
+                    V::Int(n) => n.checked_mul(unit).map(V::Int).ok_or(Bail),
                     V::Float(n) => Ok(V::Int((n * unit as f64) as INT)),
                     _ => Err(Bail),
                 }
