@@ -144,32 +144,25 @@ impl Config {
     /// `check` finds it and `run` refuses it as a config error rather than at client creation.
     pub(super) fn kafka_option_error(&self) -> Option<(String, String)> {
         self.kafka.options.iter().find_map(|(name, value)| {
-            if let Some(why) = set_by_tagstream(name) {
-                let shown = option_value_shown(name, value);
-                return Some((
-                    name.clone(),
-                    format!("kafka.options.{name:?} = {shown}: {why}"),
-                ));
-            }
-            let mut one = rdkafka::ClientConfig::new();
-            one.set(name, value);
-            match one.create_native_config() {
-                Ok(_) => None,
-                Err(rdkafka::error::KafkaError::ClientConfig(_, why, ..)) => Some((
-                    name.clone(),
-                    format!(
-                        "kafka.options.{name:?} = {}: librdkafka refuses it: {why}",
-                        option_value_shown(name, value)
-                    ),
-                )),
-                Err(e) => Some((
-                    name.clone(),
-                    format!(
-                        "kafka.options.{name:?} = {}: {e}",
-                        option_value_shown(name, value)
-                    ),
-                )),
-            }
+            let why = match set_by_tagstream(name) {
+                Some(why) => why.to_string(),
+                None => {
+                    let mut one = rdkafka::ClientConfig::new();
+                    one.set(name, value);
+                    match one.create_native_config() {
+                        Ok(_) => return None,
+                        Err(rdkafka::error::KafkaError::ClientConfig(_, why, ..)) => {
+                            format!("librdkafka refuses it: {why}")
+                        }
+                        Err(e) => e.to_string(),
+                    }
+                }
+            };
+            let shown = option_value_shown(name, value);
+            Some((
+                name.clone(),
+                format!("kafka.options.{name:?} = {shown}: {why}"),
+            ))
         })
     }
 }

@@ -17,7 +17,6 @@ use serde_json::Value;
 use super::{Found, QueryError};
 use crate::config::Config;
 use crate::hash::fnv1a;
-use crate::pipeline::kafka::changelog_topic;
 use crate::source::kafka::MARKER_KEY;
 use crate::state::snapshot::{Meta, UserRecord, META_KEY};
 
@@ -124,7 +123,7 @@ pub(super) fn each_user(
     each: &mut dyn FnMut(Found) -> Result<bool, QueryError>,
 ) -> Result<(), QueryError> {
     let consumer = consumer(config)?;
-    let topic = changelog_topic(config);
+    let topic = config.changelog_topic();
     for partition in partitions(config, &consumer, &topic)? {
         let mut latest: HashMap<u64, i64> = HashMap::new();
         let mut meta: Option<Vec<u8>> = None;

@@ -69,10 +69,6 @@ impl Default for KafkaOptions {
     }
 }
 
-pub fn changelog_topic(config: &Config) -> String {
-    config.changelog_topic()
-}
-
 fn client_config(config: &Config) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.kafka.bootstrap_servers);
@@ -268,7 +264,7 @@ pub fn run(
         }
         other => other?,
     };
-    let changelog = changelog_topic(config);
+    let changelog = config.changelog_topic();
     ensure_changelog(&client, &changelog, partitions)?;
 
     let sink = Arc::new(KafkaSink::new(&client)?);
