@@ -8,6 +8,7 @@ mod check_variables;
 mod cli;
 mod compiled;
 mod compiled_corners;
+mod compiled_counts;
 mod compiled_limits;
 mod compiled_probes;
 mod compiled_random;
