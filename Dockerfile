@@ -8,12 +8,13 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # librdkafka is built from source by its -sys crate (a C toolchain and make, which the rust
-# image has) and linked against the system's OpenSSL (scripts/deps.sh: a no-op where the image
-# already has pkg-config and libssl-dev). The build command is the one scripts/test.sh runs
+# image has) and linked against the system's OpenSSL (scripts/deps.sh checks the toolchain
+# against Cargo.toml's rust-version, and is a no-op where the image already has a C compiler,
+# make, pkg-config and libssl-dev). The build command is the one scripts/test.sh runs
 # (tests/integration/docker.rs holds the two together).
+COPY Cargo.toml Cargo.lock ./
 COPY scripts/deps.sh ./scripts/deps.sh
 RUN scripts/deps.sh
-COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY tests ./tests
 RUN cargo build --release --locked \
