@@ -1,6 +1,7 @@
-//! What `check` follows through a `let`: a variable bound to `user`, `event` or a value their
-//! methods return is checked as they are, so the rules guide's own pattern
-//! (`let year = user.paid_orders(days(365)); … year.count`) has its slips found before a run.
+//! What `check` follows through a `let` or a `for`: a variable bound to `user`, `event`, a value
+//! their methods return or an item of an array they return is checked as they are, so the rules
+//! guide's own patterns (`let year = user.paid_orders(days(365)); … year.count`, `for hit in
+//! event.keyword_hits() { … hit.within … }`) have their slips found before a run.
 
 use crate::support::tagstream;
 
@@ -45,6 +46,52 @@ fn a_member_misspelt_on_a_variable_bound_to_a_typed_value_is_found() {
     }
     // Rebound or assigned something else, a variable is no longer checked as before.
     for line in [10, 12] {
+        assert!(!err.contains(&format!("{rule}:{line}:")), "{err}");
+    }
+    assert!(err.contains("check failed: 3 error(s)"), "{err}");
+}
+
+/// `hit.withn` in the keyword rule's own loop passed check (exit 0, with only a note that the
+/// rule runs in the interpreter) and made every repeated keyword a rule error at run time.
+#[test]
+fn a_member_misspelt_on_a_loop_variable_over_keyword_hits_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("kw.rhai");
+    std::fs::write(
+        &rule,
+        r#"fn on_chat(event, user) {
+    let hit = user.paid_orders(days(30));
+    for hit in event.keyword_hits() {
+        let n = user.record_hit(hit.tag, hit.withn);
+        if n >= hit.hits { tag(hit.tag, #{ ttl: hit.ttl, reason: hit.word }); }
+        for hit in [1, 2] { if hit.count > 0 { untag("value/high"); } }
+        if hit.cont > 0 { untag("value/high"); }
+    }
+    if hit.count > 0 && hit.last != () { tag("value/high"); }
+    if hit.word != "" { tag("value/high"); }
+}
+"#,
+    )
+    .unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let rule = rule.display();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for finding in [
+        format!("{rule}:4: KeywordHit has no property `withn`; did you mean `within`?"),
+        // Back in the outer loop after the inner one over plain numbers.
+        format!("{rule}:7: KeywordHit has no property `cont`"),
+        // After the loop the name is the `let` before it again: an order summary.
+        format!("{rule}:10: OrderStats has no property `word`"),
+    ] {
+        assert!(err.contains(&finding), "{finding}\n{err}");
+    }
+    // An item of an array literal is not followed; the summary's members are its own.
+    for line in [5, 6, 9] {
         assert!(!err.contains(&format!("{rule}:{line}:")), "{err}");
     }
     assert!(err.contains("check failed: 3 error(s)"), "{err}");

@@ -119,6 +119,12 @@ pub(in crate::rules) fn keyword_hits(ctx: &Ctx) -> impl Iterator<Item = KeywordH
     })
 }
 
+/// Methods whose array holds items of one registered type: (receiver, method, item). The check
+/// follows a loop variable over such an array (`for hit in event.keyword_hits()`: `hit.withn`
+/// is a mistake it reports).
+pub(in crate::rules) const ARRAY_ITEMS: [(&str, &str, &str); 1] =
+    [("Event", "keyword_hits", "KeywordHit")];
+
 pub(super) fn register_matching(engine: &mut Engine, ctx: &Shared) {
     engine.register_type_with_name::<KeywordHit>("KeywordHit");
     engine.register_get("tag", |k: &mut KeywordHit| k.tag.clone());

@@ -383,7 +383,7 @@ fn register_vars(engine: &mut Engine, ctx: &Shared) {
 mod event;
 mod measures;
 
-pub(in crate::rules) use event::{grade, keyword_hits, EVENT_FIELDS};
+pub(in crate::rules) use event::{grade, keyword_hits, ARRAY_ITEMS, EVENT_FIELDS};
 pub(in crate::rules) use measures::{
     count, count_below_at, count_between, decay_add, decay_below_at, decayed, paid_orders,
     record_hit, window_exit,

@@ -140,6 +140,7 @@ fn check_rule(
         script_fns: BTreeMap::new(),
         types: HashMap::new(),
         locals: HashMap::new(),
+        loops: Vec::new(),
         facts: &mut facts,
     };
     walker.walk(&ast);
@@ -170,6 +171,9 @@ pub(super) struct Walker<'a> {
     pub(super) types: HashMap<String, String>,
     /// Variables of the current function bound to a parameter (`let w = rfm::weights`).
     pub(super) locals: HashMap<String, (String, String)>,
+    /// Loops whose variable holds a known type, innermost last: the `for` statement, its
+    /// variable, and the type the name had before the loop (restored when the walk leaves it).
+    pub(super) loops: Vec<(*const Stmt, String, Option<String>)>,
     pub(super) facts: &'a mut RuleFacts,
 }
 
@@ -231,6 +235,7 @@ impl Walker<'_> {
     fn enter(&mut self, def: Option<&rhai::ScriptFuncDef>) {
         self.types.clear();
         self.locals.clear();
+        self.loops.clear();
         let Some(def) = def else { return };
         let params: Vec<&str> = def.params.iter().map(|p| p.as_str()).collect();
         let handler = Handler::ALL.iter().find(|h| h.name() == def.name.as_str());
@@ -298,7 +303,17 @@ impl Walker<'_> {
 
     fn visit(&mut self, path: &[ASTNode]) {
         let Some(node) = path.last() else { return };
+        self.leave_loops(path);
         match node {
+            ASTNode::Stmt(stmt @ Stmt::For(x, ..)) => {
+                let (var, _, flow) = &**x;
+                let name = var.name.to_string();
+                let before = match self.item_type(&flow.expr) {
+                    Some(ty) => self.types.insert(name.clone(), ty),
+                    None => self.types.remove(&name),
+                };
+                self.loops.push((std::ptr::from_ref(stmt), name, before));
+            }
             ASTNode::Stmt(Stmt::FnCall(call, pos)) => self.call(call, *pos),
             ASTNode::Stmt(Stmt::Var(x, ..)) => {
                 let (ident, init, _) = &**x;
@@ -358,6 +373,39 @@ impl Walker<'_> {
             },
             _ => {}
         }
+    }
+
+    /// Gives back the names of loop variables whose loop the walk has left (`path` no longer
+    /// runs through it) the types they had before.
+    fn leave_loops(&mut self, path: &[ASTNode]) {
+        while let Some((stmt, ..)) = self.loops.last() {
+            let inside = path
+                .iter()
+                .any(|n| matches!(n, ASTNode::Stmt(s) if std::ptr::eq(*s, *stmt)));
+            if inside {
+                return;
+            }
+            if let Some((_, name, before)) = self.loops.pop() {
+                match before {
+                    Some(ty) => self.types.insert(name, ty),
+                    None => self.types.remove(&name),
+                };
+            }
+        }
+    }
+
+    /// The type of the items of the array `e` yields, when it is a method of known items called
+    /// on a variable or chain of known type (`event.keyword_hits()`).
+    fn item_type(&self, e: &Expr) -> Option<String> {
+        let Expr::Dot(b, ..) = e else { return None };
+        let Expr::MethodCall(call, _) = &b.rhs else {
+            return None;
+        };
+        let receiver = self.value_type(&b.lhs)?;
+        script_api::ARRAY_ITEMS
+            .iter()
+            .find(|(r, m, _)| *r == receiver && *m == call.name.as_str())
+            .map(|(.., item)| item.to_string())
     }
 
     /// The parameter an expression reads, directly (`true`: `section::key` is written there)
