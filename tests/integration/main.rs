@@ -5,6 +5,7 @@ mod support;
 
 mod absent_broker;
 mod check_variables;
+mod check_warnings;
 mod cli;
 mod compiled;
 mod compiled_corners;
