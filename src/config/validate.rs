@@ -65,6 +65,15 @@ impl Config {
                 return invalid(key, " must not be empty".into());
             }
         }
+        if let Some(why) = bootstrap_servers_error(&self.kafka.bootstrap_servers) {
+            return invalid(
+                "kafka.bootstrap_servers",
+                format!(
+                    " = {:?} must be host:port[,host:port] like \"10.0.0.5:9092\": {why}",
+                    self.kafka.bootstrap_servers
+                ),
+            );
+        }
         let topics = self
             .kafka
             .input_topics
@@ -182,6 +191,40 @@ fn set_by_tagstream(name: &str) -> Option<&'static str> {
         }
         "enable.partition.eof" => "tagstream sets it itself",
         _ => return None,
+    })
+}
+
+/// The protocol prefixes librdkafka takes on a broker (`SSL://host:port`), upper case.
+const BROKER_PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+/// Why `servers` is not a list of brokers as librdkafka reads them, `host:port` entries
+/// separated by commas, each maybe after a protocol (`SSL://`). An entry librdkafka would not
+/// connect to (`http://host:9092`, a URL) or would connect to somewhere not meant (an empty
+/// entry) only failed once a run waited on a broker that never answered. A port is asked for
+/// although librdkafka would take 9092: the address the logs name is then the one used.
+fn bootstrap_servers_error(servers: &str) -> Option<String> {
+    servers.split(',').enumerate().find_map(|(i, entry)| {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            return Some(format!("entry {} is empty", i + 1));
+        }
+        let address = match entry.split_once("://") {
+            Some((scheme, rest)) => {
+                if !BROKER_PROTOCOLS.contains(&scheme.to_ascii_uppercase().as_str()) {
+                    return Some(format!(
+                        "{entry:?} starts with {scheme}://, not a Kafka protocol (a prefix, when \
+                         there is one, is {}://)",
+                        BROKER_PROTOCOLS.join("://, ")
+                    ));
+                }
+                rest
+            }
+            None => entry,
+        };
+        if address.contains('/') {
+            return Some(format!("{entry:?} has a path; a broker is host:port"));
+        }
+        (!is_host_port(address)).then(|| format!("{entry:?} has no port"))
     })
 }
 

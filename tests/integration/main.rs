@@ -13,6 +13,7 @@ mod compiled_counts;
 mod compiled_limits;
 mod compiled_probes;
 mod compiled_random;
+mod config_kafka;
 mod config_mistakes;
 mod config_overrides;
 mod diff;
