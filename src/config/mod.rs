@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use env::apply_env_overrides;
 use spans::{Seg, TomlLines};
-pub use validate::is_host_port;
+pub use validate::{is_host_port, SetByTagstream, SET_BY_TAGSTREAM};
 
 /// The engine config's sections; rule parameters may not use these names.
 pub const ENGINE_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];

@@ -176,22 +176,62 @@ impl Config {
     }
 }
 
+/// A librdkafka option tagstream sets itself, which `[kafka.options]` may not set: from a key
+/// of its own, which logs and errors name (the option would win over it, or lose, without a
+/// word), or to a value at-least-once delivery depends on.
+pub struct SetByTagstream {
+    pub name: &'static str,
+    /// The value the group consumer is always created with; `None` when a key gives it.
+    pub value: Option<&'static str>,
+    /// Why it may not be set, for the error refusing it.
+    pub why: &'static str,
+}
+
+/// Every option tagstream sets itself: the one list both the refusal at load
+/// ([`Config::load`]) and the group consumer's settings (`source::kafka`) are made from, so
+/// that an option forced on the consumer is never one a config could set and see ignored.
+pub const SET_BY_TAGSTREAM: [SetByTagstream; 6] = [
+    SetByTagstream::by_key("bootstrap.servers", BOOTSTRAP),
+    SetByTagstream::by_key("metadata.broker.list", BOOTSTRAP),
+    SetByTagstream::by_key(
+        "group.id",
+        "set kafka.group_id instead, which also names the changelog topic",
+    ),
+    SetByTagstream::forced("enable.auto.commit", "false", COMMIT),
+    SetByTagstream::forced("enable.auto.offset.store", "false", COMMIT),
+    SetByTagstream::forced("enable.partition.eof", "false", "tagstream sets it itself"),
+];
+
+const BOOTSTRAP: &str =
+    "set kafka.bootstrap_servers instead, the address tagstream's logs and errors name";
+const COMMIT: &str = "tagstream sets it to false: an offset is committed only once every output \
+                      of its message is delivered";
+
+impl SetByTagstream {
+    const fn by_key(name: &'static str, why: &'static str) -> Self {
+        SetByTagstream {
+            name,
+            value: None,
+            why,
+        }
+    }
+
+    const fn forced(name: &'static str, value: &'static str, why: &'static str) -> Self {
+        SetByTagstream {
+            name,
+            value: Some(value),
+            why,
+        }
+    }
+}
+
 /// Why librdkafka option `name` may not be set under `[kafka.options]`, when tagstream sets it
-/// itself: from a key of its own, which logs and errors name (the option would win over it, or
-/// lose, without a word), or to a value at-least-once delivery depends on.
+/// itself ([`SET_BY_TAGSTREAM`]).
 fn set_by_tagstream(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "bootstrap.servers" | "metadata.broker.list" => {
-            "set kafka.bootstrap_servers instead, the address tagstream's logs and errors name"
-        }
-        "group.id" => "set kafka.group_id instead, which also names the changelog topic",
-        "enable.auto.commit" | "enable.auto.offset.store" => {
-            "tagstream sets it to false: an offset is committed only once every output of its \
-             message is delivered"
-        }
-        "enable.partition.eof" => "tagstream sets it itself",
-        _ => return None,
-    })
+    SET_BY_TAGSTREAM
+        .iter()
+        .find(|option| option.name == name)
+        .map(|option| option.why)
 }
 
 /// The protocol prefixes librdkafka takes on a broker (`SSL://host:port`), upper case.
