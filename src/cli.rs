@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{env_vars, Config};
+use crate::config::{env_vars, Config, PathFlags};
 use crate::pipeline::paths::Stream;
 use crate::rules::{RulePack, RulesError};
 
@@ -33,8 +33,19 @@ pub const MAX_WORKERS: usize = 256;
 /// # Errors
 /// Any config or rules error (exit code 2).
 pub fn load(common: &CommonArgs) -> Result<(Config, RulePack), RulesError> {
+    load_with_state(common, None)
+}
+
+/// [`load`] for a command whose `--state DIR` (`state`) stands in for `state.dir`.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_state(
+    common: &CommonArgs,
+    state: Option<&std::path::Path>,
+) -> Result<(Config, RulePack), RulesError> {
     let vars = env_vars();
-    let config = load_config(common, &vars)?;
+    let config = load_config(common, state, &vars)?;
     let loaded = match missing_params(&config) {
         Some(e) => Err(RulesError::Config(e)),
         None => RulePack::load(
@@ -128,12 +139,14 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
-/// The engine config with the CLI's path overrides applied.
+/// The engine config with the CLI's path overrides (and `--state DIR`, `state`) applied
+/// before it is validated.
 ///
 /// # Errors
 /// A config error (exit code 2).
 pub fn load_config(
     common: &CommonArgs,
+    state: Option<&std::path::Path>,
     vars: &[(String, String)],
 ) -> Result<Config, crate::config::ConfigError> {
     let (path, required) = config_path(common);
@@ -143,9 +156,11 @@ pub fn load_config(
             source,
         });
     }
-    let mut config = Config::load(&path, required, vars)?;
-    apply_paths(common, &mut config);
-    Ok(config)
+    let flags = PathFlags {
+        state_dir: state.map(std::path::Path::to_path_buf),
+        ..path_flags(common)
+    };
+    Config::load_with(&path, required, vars, &flags)
 }
 
 /// Creates the Kafka clients a Kafka-mode run creates, with `config`'s options and no broker
@@ -164,15 +179,13 @@ fn config_path(common: &CommonArgs) -> (PathBuf, bool) {
     }
 }
 
-fn apply_paths(common: &CommonArgs, config: &mut Config) {
-    if let Some(dir) = &common.rules {
-        config.rules.dir = dir.clone();
-    }
-    if let Some(catalogue) = &common.catalogue {
-        config.rules.catalogue = catalogue.clone();
-    }
-    if let Some(params) = &common.params {
-        config.rules.params = params.clone();
+/// The rules paths `common`'s flags give.
+fn path_flags(common: &CommonArgs) -> PathFlags {
+    PathFlags {
+        rules_dir: common.rules.clone(),
+        catalogue: common.catalogue.clone(),
+        params: common.params.clone(),
+        state_dir: None,
     }
 }
 

@@ -9,8 +9,8 @@ use crate::rules::check::{Diagnostic, Sources};
 use crate::rules::{self, RuleSet};
 
 use super::{
-    apply_paths, config_path, load, load_config, runtime_error, to_stderr, usage_error,
-    write_failed, CommonArgs, TestArgs, EXIT_RUNTIME, EXIT_USAGE,
+    config_path, load, load_config, runtime_error, to_stderr, usage_error, write_failed,
+    CommonArgs, TestArgs, EXIT_RUNTIME, EXIT_USAGE,
 };
 
 /// `tagstream check`: every finding of config, catalogue, parameters, rules and rule tests.
@@ -19,7 +19,7 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
     let mut found = Vec::new();
     let path = config_path(common).0;
     let shown = path.display().to_string();
-    let config = match load_config(common, &vars) {
+    let config = match load_config(common, None, &vars) {
         Ok(config) => {
             // Its Kafka clients are created too, without a broker: librdkafka refuses some
             // options only then.
@@ -31,7 +31,7 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
         Err(e) => {
             found.push(Diagnostic::from_config(&e, &shown));
             let mut config = Config::default();
-            apply_paths(common, &mut config);
+            super::path_flags(common).apply(&mut config);
             config
         }
     };

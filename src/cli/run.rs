@@ -10,14 +10,16 @@ use crate::pipeline::reload::{self, RuleSources, RulesWatch};
 use crate::pipeline::signals::Stop;
 use crate::rules::RulePack;
 
-use super::{load, runtime_error, to_stderr, usage_error, RunArgs, EXIT_BROKEN_PIPE, MAX_WORKERS};
+use super::{
+    load_with_state, runtime_error, to_stderr, usage_error, RunArgs, EXIT_BROKEN_PIPE, MAX_WORKERS,
+};
 
 /// `tagstream run`: embedded mode with `--input`, Kafka mode without.
 pub(super) fn run(args: RunArgs) -> ExitCode {
     if let Some(e) = kafka_mode_with_embedded_flags(&args) {
         return usage_error(e);
     }
-    let (config, pack) = match load(&args.common) {
+    let (config, pack) = match load_with_state(&args.common, args.state.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };

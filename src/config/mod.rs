@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use env::apply_env_overrides;
 use spans::{Seg, TomlLines};
-pub use validate::is_host_port;
+pub use validate::{is_host_port, SetByTagstream, SET_BY_TAGSTREAM};
 
 /// The engine config's sections; rule parameters may not use these names.
 pub const ENGINE_SECTIONS: [&str; 5] = ["rules", "kafka", "state", "clock", "http"];
@@ -216,6 +216,34 @@ impl Default for HttpConfig {
     }
 }
 
+/// Paths given on the command line (`--rules DIR`, `--state DIR`, ...). They win over the file
+/// and the environment, and are in place before the values are checked: a flag stands in for a
+/// path the file leaves empty, and only an empty path that is still in effect is refused.
+#[derive(Debug, Clone, Default)]
+pub struct PathFlags {
+    pub rules_dir: Option<PathBuf>,
+    pub catalogue: Option<PathBuf>,
+    pub params: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
+}
+
+impl PathFlags {
+    /// Sets in `config` each path a flag gives.
+    pub fn apply(&self, config: &mut Config) {
+        let paths = [
+            (&self.rules_dir, &mut config.rules.dir),
+            (&self.catalogue, &mut config.rules.catalogue),
+            (&self.params, &mut config.rules.params),
+            (&self.state_dir, &mut config.state.dir),
+        ];
+        for (flag, path) in paths {
+            if let Some(flag) = flag {
+                path.clone_from(flag);
+            }
+        }
+    }
+}
+
 impl Config {
     /// Reads `path` (a missing file is an error only when `required`), applies `TAGSTREAM_*`
     /// overrides from `vars`, and validates the result.
@@ -226,6 +254,20 @@ impl Config {
         path: &Path,
         required: bool,
         vars: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        Config::load_with(path, required, vars, &PathFlags::default())
+    }
+
+    /// [`Config::load`] with the command line's paths applied over the file and `vars`
+    /// before the result is validated.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with(
+        path: &Path,
+        required: bool,
+        vars: &[(String, String)],
+        flags: &PathFlags,
     ) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
         let mut file_text = None;
@@ -247,11 +289,12 @@ impl Config {
             defaults.contains_key(section)
         })?;
         let text = table.to_string();
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::At {
+        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::At {
             path: shown.clone(),
             line: 1,
             message: e.message().to_string(),
         })?;
+        flags.apply(&mut config);
         let placed = |var: String, place: &[Seg], message: String| {
             placed(&shown, file_text.as_deref(), vars, var, place, message)
         };

@@ -65,6 +65,15 @@ impl Config {
                 return invalid(key, " must not be empty".into());
             }
         }
+        if let Some(why) = bootstrap_servers_error(&self.kafka.bootstrap_servers) {
+            return invalid(
+                "kafka.bootstrap_servers",
+                format!(
+                    " = {:?} must be host:port[,host:port] like \"10.0.0.5:9092\": {why}",
+                    self.kafka.bootstrap_servers
+                ),
+            );
+        }
         let topics = self
             .kafka
             .input_topics
@@ -167,21 +176,95 @@ impl Config {
     }
 }
 
+/// A librdkafka option tagstream sets itself, which `[kafka.options]` may not set: from a key
+/// of its own, which logs and errors name (the option would win over it, or lose, without a
+/// word), or to a value at-least-once delivery depends on.
+pub struct SetByTagstream {
+    pub name: &'static str,
+    /// The value the group consumer is always created with; `None` when a key gives it.
+    pub value: Option<&'static str>,
+    /// Why it may not be set, for the error refusing it.
+    pub why: &'static str,
+}
+
+/// Every option tagstream sets itself: the one list both the refusal at load
+/// ([`Config::load`]) and the group consumer's settings (`source::kafka`) are made from, so
+/// that an option forced on the consumer is never one a config could set and see ignored.
+pub const SET_BY_TAGSTREAM: [SetByTagstream; 6] = [
+    SetByTagstream::by_key("bootstrap.servers", BOOTSTRAP),
+    SetByTagstream::by_key("metadata.broker.list", BOOTSTRAP),
+    SetByTagstream::by_key(
+        "group.id",
+        "set kafka.group_id instead, which also names the changelog topic",
+    ),
+    SetByTagstream::forced("enable.auto.commit", "false", COMMIT),
+    SetByTagstream::forced("enable.auto.offset.store", "false", COMMIT),
+    SetByTagstream::forced("enable.partition.eof", "false", "tagstream sets it itself"),
+];
+
+const BOOTSTRAP: &str =
+    "set kafka.bootstrap_servers instead, the address tagstream's logs and errors name";
+const COMMIT: &str = "tagstream sets it to false: an offset is committed only once every output \
+                      of its message is delivered";
+
+impl SetByTagstream {
+    const fn by_key(name: &'static str, why: &'static str) -> Self {
+        SetByTagstream {
+            name,
+            value: None,
+            why,
+        }
+    }
+
+    const fn forced(name: &'static str, value: &'static str, why: &'static str) -> Self {
+        SetByTagstream {
+            name,
+            value: Some(value),
+            why,
+        }
+    }
+}
+
 /// Why librdkafka option `name` may not be set under `[kafka.options]`, when tagstream sets it
-/// itself: from a key of its own, which logs and errors name (the option would win over it, or
-/// lose, without a word), or to a value at-least-once delivery depends on.
+/// itself ([`SET_BY_TAGSTREAM`]).
 fn set_by_tagstream(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "bootstrap.servers" | "metadata.broker.list" => {
-            "set kafka.bootstrap_servers instead, the address tagstream's logs and errors name"
+    SET_BY_TAGSTREAM
+        .iter()
+        .find(|option| option.name == name)
+        .map(|option| option.why)
+}
+
+/// The protocol prefixes librdkafka takes on a broker (`SSL://host:port`), upper case.
+const BROKER_PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+/// Why `servers` is not a list of brokers as librdkafka reads them, `host:port` entries
+/// separated by commas, each maybe after a protocol (`SSL://`). An entry librdkafka would not
+/// connect to (`http://host:9092`, a URL) or would connect to somewhere not meant (an empty
+/// entry) only failed once a run waited on a broker that never answered. A port is asked for
+/// although librdkafka would take 9092: the address the logs name is then the one used.
+fn bootstrap_servers_error(servers: &str) -> Option<String> {
+    servers.split(',').enumerate().find_map(|(i, entry)| {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            return Some(format!("entry {} is empty", i + 1));
         }
-        "group.id" => "set kafka.group_id instead, which also names the changelog topic",
-        "enable.auto.commit" | "enable.auto.offset.store" => {
-            "tagstream sets it to false: an offset is committed only once every output of its \
-             message is delivered"
+        let address = match entry.split_once("://") {
+            Some((scheme, rest)) => {
+                if !BROKER_PROTOCOLS.contains(&scheme.to_ascii_uppercase().as_str()) {
+                    return Some(format!(
+                        "{entry:?} starts with {scheme}://, not a Kafka protocol (a prefix, when \
+                         there is one, is {}://)",
+                        BROKER_PROTOCOLS.join("://, ")
+                    ));
+                }
+                rest
+            }
+            None => entry,
+        };
+        if address.contains('/') {
+            return Some(format!("{entry:?} has a path; a broker is host:port"));
         }
-        "enable.partition.eof" => "tagstream sets it itself",
-        _ => return None,
+        (!is_host_port(address)).then(|| format!("{entry:?} has no port"))
     })
 }
 

@@ -120,7 +120,7 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
         catalogue: None,
         params: None,
     };
-    let config = crate::cli::load_config(&common, &vars)?;
+    let config = crate::cli::load_config(&common, None, &vars)?;
     let r = &config.rules;
     let base_dir = args.base.clone().unwrap_or_else(|| r.dir.clone());
     let base = load_side(

@@ -143,7 +143,7 @@ pub struct Found {
 }
 
 fn open(args: &SourceArgs) -> Result<(Config, RulePack, Source), QueryError> {
-    let (config, pack) = crate::cli::load(&args.common)?;
+    let (config, pack) = crate::cli::load_with_state(&args.common, args.state.as_deref())?;
     let dir = args
         .state
         .clone()

@@ -223,11 +223,7 @@ pub fn group_consumer(
     router: Router,
     durable: Durable,
 ) -> KafkaResult<BaseConsumer<GroupContext>> {
-    for (key, value) in forced(group_id) {
-        if base.get(key).is_some_and(|v| v != value) {
-            tracing::warn!(key, "option overridden: at-least-once delivery needs it");
-        }
-    }
+    // `base` holds none of the forced settings: a config setting one is refused at load.
     group_consumer_config(base, group_id).create_with_context(GroupContext {
         router,
         durable,
@@ -238,14 +234,14 @@ pub fn group_consumer(
     })
 }
 
-/// The settings at-least-once depends on, whatever `[kafka.options]` says.
-fn forced(group_id: &str) -> [(&str, &str); 4] {
-    [
-        ("group.id", group_id),
-        ("enable.auto.commit", "false"),
-        ("enable.auto.offset.store", "false"),
-        ("enable.partition.eof", "false"),
-    ]
+/// The settings at-least-once depends on: the group, and the options
+/// [`SET_BY_TAGSTREAM`](crate::config::SET_BY_TAGSTREAM) forces, which `[kafka.options]` may
+/// not set.
+fn forced(group_id: &str) -> impl Iterator<Item = (&'static str, &str)> {
+    let options = crate::config::SET_BY_TAGSTREAM
+        .iter()
+        .filter_map(|option| Some((option.name, option.value?)));
+    std::iter::once(("group.id", group_id)).chain(options)
 }
 
 /// The config [`group_consumer`] creates its consumer with: `base`, tagstream's defaults for
@@ -378,6 +374,32 @@ fn try_read(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every setting the group consumer is forced to is refused at load when `[kafka.options]`
+    /// sets it, so that no config sets one and sees it ignored.
+    #[test]
+    fn every_forced_setting_is_refused_at_load_and_set_on_the_consumer() {
+        let consumer = group_consumer_config(&ClientConfig::new(), "g");
+        let mut count = 0;
+        for (key, value) in forced("g") {
+            count += 1;
+            assert_eq!(consumer.get(key), Some(value), "{key}");
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(
+                file.path(),
+                format!("[kafka.options]\n{key:?} = {value:?}\n"),
+            )
+            .unwrap();
+            let err = crate::config::Config::load(file.path(), true, &[])
+                .expect_err(key)
+                .to_string();
+            assert!(
+                err.contains(&format!(":2: kafka.options.{key:?} = {value:?}: ")),
+                "{key}: {err}"
+            );
+        }
+        assert_eq!(count, 4);
+    }
 
     #[test]
     fn a_fetch_is_one_mib_unless_a_message_may_be_larger() {

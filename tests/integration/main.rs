@@ -5,6 +5,7 @@ mod support;
 
 mod absent_broker;
 mod check_variables;
+mod check_warnings;
 mod cli;
 mod compiled;
 mod compiled_corners;
@@ -12,7 +13,9 @@ mod compiled_counts;
 mod compiled_limits;
 mod compiled_probes;
 mod compiled_random;
+mod config_kafka;
 mod config_mistakes;
+mod config_overrides;
 mod diff;
 mod diff_usage;
 mod docker;

@@ -412,3 +412,31 @@ fn log_settings_that_do_not_parse_stop_the_start() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("9898"));
 }
+
+/// `--http ADDR` on a port another process holds: a runtime failure (exit 1) naming the
+/// address and saying it is in use, before any event is read or any output written.
+#[test]
+fn an_http_address_in_use_stops_the_run_before_it_reads() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_lines(dir.path(), "in.jsonl", &[chat("u1", T0, "hello")]);
+    let output = dir.path().join("out.jsonl");
+    let out = tagstream()
+        .args(["run", "--http", &addr, "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "http listen address {addr}: Address already in use"
+        )),
+        "{err}"
+    );
+    assert!(!output.exists(), "{err}");
+}

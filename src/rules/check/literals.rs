@@ -163,6 +163,16 @@ impl Walker<'_> {
                     Expr::IntegerConstant(ms, p) if *ms <= 0 => {
                         self.error(*p, format!("tag(): ttl must be positive, got {ms}"))
                     }
+                    // A number is milliseconds: `ttl: 5` meant days or hours, not a tag
+                    // gone before the next event.
+                    Expr::IntegerConstant(ms, p) if *ms < 1000 => self.warning(
+                        *p,
+                        format!(
+                            "tag(): ttl {ms}: a number without a unit is milliseconds, so this \
+                             is {ms} ms; write \"{ms}d\", \"{ms}h\" or days({ms}) if that is \
+                             what is meant"
+                        ),
+                    ),
                     _ => self.arg_needs(Some(value), Need::Duration),
                 },
                 "score" => match literal_kind(value) {

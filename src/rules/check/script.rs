@@ -188,6 +188,11 @@ impl Walker<'_> {
         self.out.push(Diagnostic::error(self.path, line, message));
     }
 
+    pub(super) fn warning(&mut self, pos: Position, message: String) {
+        let line = pos.line();
+        self.out.push(Diagnostic::warning(self.path, line, message));
+    }
+
     /// The line `fn name(` is on, else the body's.
     fn fn_line(&self, name: &str, body: Position) -> Option<usize> {
         fn_line(self.text, name).or(body.line())
