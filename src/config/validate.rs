@@ -264,8 +264,20 @@ fn bootstrap_servers_error(servers: &str) -> Option<String> {
         if address.contains('/') {
             return Some(format!("{entry:?} has a path; a broker is host:port"));
         }
-        (!is_host_port(address)).then(|| format!("{entry:?} has no port"))
+        (!is_broker_address(address))
+            .then(|| format!("{entry:?} is not a host, or host:port with a port up to 65535"))
     })
+}
+
+/// A broker's address as librdkafka takes it: `host:port` (`[::1]:9092` too), or a host alone,
+/// which it connects to on Kafka's port, 9092.
+fn is_broker_address(addr: &str) -> bool {
+    let host_alone = !addr.is_empty()
+        && addr
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let ipv6_alone = addr.len() > 2 && addr.starts_with('[') && addr.ends_with(']');
+    is_host_port(addr) || host_alone || ipv6_alone
 }
 
 /// What a Kafka topic name may hold, as brokers check it.

@@ -32,7 +32,14 @@ fn bootstrap_servers_that_are_not_host_port_lists_are_refused_at_their_line() {
             "https://x:9092",
             "\"https://x:9092\" starts with https://, not a Kafka protocol",
         ),
-        ("a:9092,b", "\"b\" has no port"),
+        (
+            "a:9092,b:90x2",
+            "\"b:90x2\" is not a host, or host:port with a port up to 65535",
+        ),
+        (
+            "a:99999",
+            "\"a:99999\" is not a host, or host:port with a port up to 65535",
+        ),
         ("a:9092,,b:9092", "entry 2 is empty"),
         ("x:9092/kafka", "\"x:9092/kafka\" has a path"),
     ];
@@ -61,7 +68,8 @@ fn bootstrap_servers_that_are_not_host_port_lists_are_refused_at_their_line() {
     );
 }
 
-/// What librdkafka takes still passes: lists, spaces after commas, IPv6 and protocol prefixes.
+/// What librdkafka takes still passes: lists, spaces after commas, IPv6, protocol prefixes and
+/// hosts without a port.
 #[test]
 fn bootstrap_server_lists_librdkafka_takes_pass() {
     for servers in [
@@ -70,6 +78,10 @@ fn bootstrap_server_lists_librdkafka_takes_pass() {
         "[::1]:9092",
         "SSL://broker:9093,plaintext://other:9092",
         "SASL_SSL://broker:9094",
+        // A host alone is reached on Kafka's port, 9092.
+        "kafka",
+        "kafka-0.kafka.svc, kafka-1.kafka.svc:9093",
+        "[::1]",
     ] {
         let (code, err) = check_with(&format!("[kafka]\nbootstrap_servers = {servers:?}\n"), &[]);
         assert_eq!(code, Some(0), "{servers}: {err}");
