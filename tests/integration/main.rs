@@ -55,4 +55,5 @@ mod rulepack_lifecycle;
 mod rulepack_rfm;
 mod saved_state;
 mod schemas;
+mod setup_script;
 mod terminal;
