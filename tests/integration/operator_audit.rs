@@ -1,0 +1,69 @@
+//! What a new operator gets wrong outside `check`'s own report: a tag misspelt in a rule met
+//! by `run` or `test`, a file where a directory is wanted, a test filter naming a file, a
+//! state directory misspelt, event times nearly RFC 3339, a benchmark of failing rules. Each
+//! message names the value and says what to write instead.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::support::{copy_dir, repo, tagstream};
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The shipped rules copied to `dir/rules`, with `extra` added as `extra.rhai`.
+fn rules_with(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let rules = dir.join("rules");
+    copy_dir(&repo().join("rules"), &rules);
+    copy_dir(&repo().join("rules/tests"), &rules.join("tests"));
+    std::fs::write(rules.join("extra.rhai"), extra).unwrap();
+    rules
+}
+
+#[test]
+fn a_misspelt_tag_or_group_met_by_run_or_test_names_the_near_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_with(
+        dir.path(),
+        "fn on_chat(e, u) {\n    tag(\"intent/pric\");\n}\n",
+    );
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "").unwrap();
+    let out = tagstream()
+        .args(["run", "--output", "-", "--rules"])
+        .arg(&rules)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let at = rules.join("extra.rhai").display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{at}:2: tag \"intent/pric\" is not declared in the tag catalogue; did you mean `intent/price`?"
+        )),
+        "{err}"
+    );
+
+    std::fs::write(
+        rules.join("extra.rhai"),
+        "fn on_chat(e, u) {\n    if u.tag_in(\"activty\") == \"\" {}\n}\n",
+    )
+    .unwrap();
+    let out = tagstream()
+        .arg("test")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{at}:2: group \"activty\" is not declared in the tag catalogue; did you mean `activity`?"
+        )),
+        "{err}"
+    );
+}
