@@ -67,3 +67,34 @@ fn a_misspelt_tag_or_group_met_by_run_or_test_names_the_near_one() {
         "{err}"
     );
 }
+
+#[test]
+fn a_file_for_the_rules_directory_or_a_directory_for_a_file_says_what_the_flag_takes() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["check", "--rules", "rules/activity.rhai"],
+            "hint: rules/activity.rhai is a file; --rules (rules.dir) names the directory of \
+             .rhai rules, such as rules",
+        ),
+        (
+            &["test", "--catalogue", "config"],
+            "hint: config is a directory; --catalogue (rules.catalogue) names the tag catalogue \
+             file, such as config/tags.toml",
+        ),
+        (
+            &["run", "--params", "config", "--input", "-", "--output", "-"],
+            "hint: config is a directory; --params (rules.params) names the rule parameters \
+             file, such as config/params.toml",
+        ),
+    ];
+    for (args, hint) in cases {
+        let out = tagstream()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(hint), "{args:?}: {err}");
+    }
+}
