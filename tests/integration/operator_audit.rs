@@ -98,3 +98,33 @@ fn a_file_for_the_rules_directory_or_a_directory_for_a_file_says_what_the_flag_t
         assert!(err.contains(hint), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_test_filter_that_picks_nothing_says_why() {
+    let run = |filter: &str| {
+        let out = tagstream().args(["test", filter]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        stderr(&out)
+    };
+    // A file's name: the filter matches case names only.
+    let err = run("lifecycle");
+    assert!(
+        err.contains(
+            "error: no case name contains \"lifecycle\"; FILTER matches case names, not file \
+             names: the cases of rules/tests/lifecycle.toml are named like \""
+        ),
+        "{err}"
+    );
+    // Another letter case: the filter is case-sensitive.
+    let err = run("PRICE QUESTION");
+    assert!(
+        err.contains("FILTER is case-sensitive: did you mean a part of \"a price question"),
+        "{err}"
+    );
+    // Nothing near: no hint.
+    let err = run("zzzz");
+    assert!(
+        err.contains("error: no case name contains \"zzzz\"\n"),
+        "{err}"
+    );
+}
