@@ -128,3 +128,42 @@ fn a_test_filter_that_picks_nothing_says_why() {
         "{err}"
     );
 }
+
+#[test]
+fn a_misspelt_state_directory_names_the_near_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("state")).unwrap();
+    let typo = dir.path().join("stat");
+    for args in [["segment", "rfm/*"], ["explain", "u1"]] {
+        let out = tagstream()
+            .args(args)
+            .arg("--state")
+            .arg(&typo)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!(
+                "{}: no such state directory; did you mean {}?",
+                typo.display(),
+                dir.path().join("state").display()
+            )),
+            "{err}"
+        );
+    }
+    let file = dir.path().join("state.toml");
+    std::fs::write(&file, "").unwrap();
+    let out = tagstream()
+        .args(["segment", "rfm/*", "--state"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains(
+            "not a directory (--state names the directory given to `tagstream run --state`)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
