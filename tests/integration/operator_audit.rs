@@ -167,3 +167,35 @@ fn a_misspelt_state_directory_names_the_near_one() {
         stderr(&out)
     );
 }
+
+#[test]
+fn generate_into_a_missing_folder_or_a_directory_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nodir/events.jsonl");
+    let out = tagstream()
+        .args(["generate", "--events", "5", "--users", "2", "--output"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot create {} (directory {} does not exist)",
+            missing.display(),
+            dir.path().join("nodir").display()
+        )),
+        "{err}"
+    );
+    let out = tagstream()
+        .args(["generate", "--events", "5", "--users", "2", "--output"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("(a directory: --output names the file to write, or - for stdout)"),
+        "{err}"
+    );
+}
