@@ -199,3 +199,57 @@ fn generate_into_a_missing_folder_or_a_directory_says_which() {
         "{err}"
     );
 }
+
+#[test]
+fn nearly_valid_times_and_types_say_what_to_write() {
+    let input = [
+        r#"{"type":"chat","user_id":"u1","ts":"2026-07-01T09:00:00","text":"hi"}"#,
+        r#"{"type":"chat","user_id":"u1","ts":"2026-07-01T09:00:00+0800","text":"hi"}"#,
+        r#"{"type":"chat","user_id":"u1","ts":"2026-07-01","text":"hi"}"#,
+        r#"{"type":"Chat","user_id":"u1","ts":"2026-07-01T09:00:00Z","text":"hi"}"#,
+    ]
+    .join("\n");
+    let mut child = tagstream()
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--output",
+            "/dev/null",
+            "--dead-letter",
+            "-",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let errors: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["error"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let expected = [
+        "(no UTC offset: end it with Z, or with its zone's offset such as +08:00)",
+        "(the UTC offset needs a colon, as in +08:00)",
+        "(a date alone: add the time and its UTC offset, as in 2026-07-01T00:00:00Z)",
+        "unknown event type \"Chat\" (chat, click or order)",
+    ];
+    assert_eq!(errors.len(), expected.len(), "{errors:?}");
+    for (error, end) in errors.iter().zip(expected) {
+        assert!(error.ends_with(end), "{error}");
+    }
+}
