@@ -253,3 +253,33 @@ fn nearly_valid_times_and_types_say_what_to_write() {
         assert!(error.ends_with(end), "{error}");
     }
 }
+
+#[test]
+fn a_bench_of_rules_that_fail_warns_that_it_times_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_with(
+        dir.path(),
+        "fn on_event(e, u) {\n    throw \"broken\";\n}\n",
+    );
+    let out = tagstream()
+        .args([
+            "bench", "--quick", "--events", "200", "--users", "5", "--rules",
+        ])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(
+            "dead letters of valid events: rule errors, so these figures time rules that fail"
+        ),
+        "{err}"
+    );
+    // The shipped rules fail on nothing: no warning.
+    let out = tagstream()
+        .args(["bench", "--quick", "--events", "200", "--users", "5"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
