@@ -283,3 +283,58 @@ fn a_bench_of_rules_that_fail_warns_that_it_times_failures() {
         .unwrap();
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_run_in_which_no_line_is_an_event_says_so_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = r#"{"type":"chat","user_id":"u1","ts":"2026-07-01T09:00:00Z","text":"hi"}"#;
+    // A JSON array of events, one per line, as an export tool may write it.
+    let array = dir.path().join("events.json");
+    std::fs::write(&array, format!("[{event},\n{event}]\n")).unwrap();
+    let run = |input: &Path| {
+        let out = tagstream()
+            .env("TAGSTREAM_LOG", "warn")
+            .args([
+                "run",
+                "--output",
+                "/dev/null",
+                "--dead-letter",
+                "/dev/null",
+                "--input",
+            ])
+            .arg(input)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let err = run(&array);
+    assert!(
+        err.contains("no line of the input is a valid event; the dead-letter output gives each line's reason"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad_input_by_reason=not_json=1 not_object=1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint=\"--input takes JSON lines: one event object per line"),
+        "{err}"
+    );
+    // Objects with a field wrong: the fields, not the format, are the hint.
+    let fields = dir.path().join("fields.jsonl");
+    std::fs::write(&fields, event.replace("chat", "view") + "\n").unwrap();
+    let err = run(&fields);
+    assert!(
+        err.contains("no line of the input is a valid event"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the events' fields are in docs/contract.md"),
+        "{err}"
+    );
+    // One valid line among bad ones: no warning.
+    let mixed = dir.path().join("mixed.jsonl");
+    std::fs::write(&mixed, format!("[1]\n{event}\n")).unwrap();
+    assert!(!run(&mixed).contains("no line of the input"));
+}
