@@ -180,6 +180,22 @@ pub fn load_config(
             source,
         });
     }
+    if required && path.is_dir() {
+        // `--config config`: the folder of the config files for the file itself.
+        let inside = path.join("tagstream.toml");
+        let such_as = if inside.is_file() {
+            format!(", such as {}", inside.display())
+        } else {
+            String::new()
+        };
+        return Err(crate::config::ConfigError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a directory; --config names the engine config file{such_as}"),
+            ),
+        });
+    }
     let mut config = Config::load(&path, required, vars)?;
     apply_paths(common, &mut config);
     Ok(config)

@@ -338,3 +338,23 @@ fn a_run_in_which_no_line_is_an_event_says_so_and_why() {
     std::fs::write(&mixed, format!("[1]\n{event}\n")).unwrap();
     assert!(!run(&mixed).contains("no line of the input"));
 }
+
+#[test]
+fn a_directory_for_the_config_file_names_the_file_in_it() {
+    let expected = "config: a directory; --config names the engine config file, such as \
+                    config/tagstream.toml";
+    for args in [
+        &["check", "--config", "config"][..],
+        &["test", "--config", "config"],
+        &["run", "--config", "config", "--input", "-", "--output", "-"],
+    ] {
+        let out = tagstream()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
