@@ -358,3 +358,34 @@ fn a_directory_for_the_config_file_names_the_file_in_it() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn segment_expressions_in_words_say_what_to_write() {
+    let cases = [
+        (
+            "lifecycle/mature and value/high",
+            "(write & for and, | for or)",
+        ),
+        (
+            "lifecycle/mature or value/high",
+            "(write & for and, | for or)",
+        ),
+        (
+            "not lifecycle/mature",
+            "tag \"not\" is not declared in the tag catalogue (write ! for not)",
+        ),
+        (
+            "lifecycle/mature,value/high",
+            "(a comma joins nothing: write & for and, | for or)",
+        ),
+    ];
+    for (expr, expected) in cases {
+        let out = tagstream()
+            .args(["segment", expr, "--count", "--state", "nowhere"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{expr}: {err}");
+        assert!(err.contains(expected), "{expr}: {err}");
+    }
+}
