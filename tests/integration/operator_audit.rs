@@ -389,3 +389,30 @@ fn segment_expressions_in_words_say_what_to_write() {
         assert!(err.contains(expected), "{expr}: {err}");
     }
 }
+
+#[test]
+fn a_single_tag_where_a_test_wants_a_list_shows_the_list_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_with(dir.path(), "");
+    std::fs::remove_file(rules.join("extra.rhai")).unwrap();
+    std::fs::write(
+        rules.join("tests/keywords.toml"),
+        "[[case]]\nname = \"a\"\n\n[[case.step]]\nevent = { type = \"chat\", text = \"多少钱\" }\nholds = \"intent/price\"\n",
+    )
+    .unwrap();
+    let out = tagstream()
+        .arg("test")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:6: `holds` must be a list of tag names: write holds = [\"intent/price\"]",
+            rules.join("tests/keywords.toml").display()
+        )),
+        "{err}"
+    );
+}
