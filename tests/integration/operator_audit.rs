@@ -416,3 +416,53 @@ fn a_single_tag_where_a_test_wants_a_list_shows_the_list_to_write() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rule_that_loops_forever_is_told_the_limit_it_broke() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_with(
+        dir.path(),
+        "fn on_chat(e, u) {\n    spin();\n}\nfn spin() {\n    loop {}\n}\n",
+    );
+    let mut child = tagstream()
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--output",
+            "/dev/null",
+            "--dead-letter",
+            "-",
+            "--rules",
+        ])
+        .arg(&rules)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let event = r#"{"type":"chat","user_id":"u1","ts":"2026-07-01T09:00:00Z","text":"hi"}"#;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(event.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let letter: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert_eq!(letter["rule"], "extra");
+    let error = letter["error"].as_str().unwrap();
+    // The handler's line that called into the loop, then the limit and its usual cause.
+    assert!(
+        error.starts_with("Too many operations (line 2, position 5)"),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(
+            ": more than the 200000 operations a handler call may run (a loop that never ends?)"
+        ),
+        "{error}"
+    );
+}
