@@ -112,8 +112,16 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     let mut lines = Vec::new();
     let mut elsewhere = Vec::new();
     // The rules are a directory; the catalogue and the parameters are files.
-    for (path, dir) in paths.into_iter().zip([true, false, false]) {
+    let kinds = [
+        ("--rules (rules.dir)", "the directory of .rhai rules"),
+        ("--catalogue (rules.catalogue)", "the tag catalogue file"),
+        ("--params (rules.params)", "the rule parameters file"),
+    ];
+    for ((path, dir), (flag, names)) in paths.into_iter().zip([true, false, false]).zip(kinds) {
         if path.exists() {
+            if path.is_dir() != dir {
+                lines.push(wrong_kind(path, dir, flag, names));
+            }
             continue;
         }
         match crate::pipeline::paths::near_name(path, dir) {
@@ -139,6 +147,35 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
+/// The hint for a rules path that exists but is a file where a directory is wanted, or the
+/// other way round (`--rules rules/activity.rhai`, `--catalogue config`), naming what the flag
+/// takes and, when the path is a directory holding the file wanted by its usual name, that file.
+fn wrong_kind(path: &std::path::Path, want_dir: bool, flag: &str, names: &str) -> String {
+    let shown = path.display();
+    if want_dir {
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        return format!(
+            "hint: {shown} is a file; {flag} names {names}, such as {}",
+            parent.display()
+        );
+    }
+    let usual = if flag.starts_with("--catalogue") {
+        "tags.toml"
+    } else {
+        "params.toml"
+    };
+    let inside = path.join(usual);
+    let such_as = if inside.is_file() {
+        format!(", such as {}", inside.display())
+    } else {
+        String::new()
+    };
+    format!("hint: {shown} is a directory; {flag} names {names}{such_as}")
+}
+
 /// The engine config with the CLI's path overrides (and `--state DIR`, `state`) applied
 /// before it is validated.
 ///
@@ -154,6 +191,22 @@ pub fn load_config(
         return Err(crate::config::ConfigError::Io {
             path: path.display().to_string(),
             source,
+        });
+    }
+    if required && path.is_dir() {
+        // `--config config`: the folder of the config files for the file itself.
+        let inside = path.join("tagstream.toml");
+        let such_as = if inside.is_file() {
+            format!(", such as {}", inside.display())
+        } else {
+            String::new()
+        };
+        return Err(crate::config::ConfigError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("a directory; --config names the engine config file{such_as}"),
+            ),
         });
     }
     let flags = PathFlags {

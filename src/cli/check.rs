@@ -112,6 +112,34 @@ fn report_ok(pack: &rules::RulePack, files: usize, cases: usize) -> std::io::Res
     out.flush()
 }
 
+/// What a FILTER that picked no case was probably meant as: a test file's name (the filter
+/// matches case names only), or a case name in other letter case (it is case-sensitive).
+fn filter_hint(files: &[crate::testing::TestFile], filter: &str) -> String {
+    let lower = filter.to_lowercase();
+    let named_file = files.iter().find(|f| {
+        std::path::Path::new(&f.path)
+            .file_stem()
+            .is_some_and(|stem| stem.to_string_lossy().to_lowercase().contains(&lower))
+    });
+    if let Some(file) = named_file.filter(|f| !f.cases.is_empty()) {
+        return format!(
+            "; FILTER matches case names, not file names: the cases of {} are named like {:?}",
+            file.path, file.cases[0].name
+        );
+    }
+    let other_case = files
+        .iter()
+        .flat_map(|f| &f.cases)
+        .find(|c| c.name.to_lowercase().contains(&lower));
+    match other_case {
+        Some(case) => format!(
+            "; FILTER is case-sensitive: did you mean a part of {:?}?",
+            case.name
+        ),
+        None => String::new(),
+    }
+}
+
 /// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules
 /// are broken.
 pub(super) fn test(args: &TestArgs) -> ExitCode {
@@ -164,10 +192,13 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
             Ok(summary)
         });
     match ran {
-        Ok(summary) if summary.passed + summary.failed == 0 => usage_error(format!(
-            "no case name contains {:?}",
-            args.filter.as_deref().unwrap_or_default()
-        )),
+        Ok(summary) if summary.passed + summary.failed == 0 => {
+            let filter = args.filter.as_deref().unwrap_or_default();
+            usage_error(format!(
+                "no case name contains {filter:?}{}",
+                filter_hint(&files, filter)
+            ))
+        }
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_RUNTIME),
         Err(crate::testing::RunError::Io(e)) => write_failed("stdout", &e),

@@ -32,7 +32,19 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
     let mut out = match crate::sink::file::open_output(&args.output) {
         Ok(out) => out,
         Err(e) => {
-            return runtime_error(format_args!("cannot create {}: {e}", args.output.display()))
+            // Said as `run` says it: a missing folder or a folder given for the file.
+            let path = &args.output;
+            let missing_dir = path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
+            let why = match missing_dir {
+                Some(dir) => format!(" (directory {} does not exist)", dir.display()),
+                None if path.is_dir() => {
+                    " (a directory: --output names the file to write, or - for stdout)".into()
+                }
+                None => String::new(),
+            };
+            return runtime_error(format_args!("cannot create {}{why}: {e}", path.display()));
         }
     };
     let result = crate::generate::generate(&opts, &mut out).and_then(|stats| {

@@ -63,7 +63,7 @@ pub enum DecodeError {
         expected: &'static str,
         got: &'static str,
     },
-    #[error("unknown event type {0:?}")]
+    #[error("unknown event type {0:?} (chat, click or order)")]
     UnknownType(String),
     #[error("`user_id` must be 1 to {max} bytes, got {0}", max = MAX_USER_ID_BYTES)]
     UserIdLength(usize),

@@ -137,6 +137,22 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
         args.params.as_ref().unwrap_or(&r.params),
         &vars,
     )?;
+    // Rules edited in place and diffed against themselves (the base defaults to rules.dir)
+    // would report "no difference" for any change.
+    if base.version == new.version {
+        let whence = if args.base.is_none() {
+            " (rules.dir of the config)"
+        } else {
+            ""
+        };
+        crate::cli::to_stderr(format_args!(
+            "warning: the base and the new rule set are the same files (rules_version {}): the \
+             base is {}{whence}; pass the changed set with --rules DIR, --params FILE or \
+             --catalogue FILE, or the set that runs today with --base DIR",
+            new.version,
+            base_dir.display()
+        ));
+    }
     // What check says of each side, before the report: differences that come from a broken
     // set (a misnamed handler, a misspelt parameter) are not read as the change's effect.
     for (side, rules, catalogue, params) in [

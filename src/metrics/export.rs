@@ -342,6 +342,24 @@ pub fn log_end_summary(m: &Metrics, input: &InputCounts, stats: &Stats) {
         peak_rss_bytes = super::peak_rss_bytes().unwrap_or(0),
         "input processed"
     );
+    // Input where nothing decodes is most often the wrong file or format (a JSON array,
+    // pretty-printed JSON, a binary), which the counts above leave to be noticed.
+    let bad_input = bad.values().sum::<u64>();
+    if stats.events == 0 && bad_input > 0 {
+        let format = ["not_json", "not_object", "not_utf8", "oversize"];
+        let hint = if bad.keys().all(|k| format.contains(&k.as_str())) {
+            "--input takes JSON lines: one event object per line, not a JSON array, \
+             pretty-printed JSON or a binary file"
+        } else {
+            "the events' fields are in docs/contract.md"
+        };
+        tracing::warn!(
+            bad_input,
+            bad_input_by_reason = %join(&bad),
+            hint,
+            "no line of the input is a valid event; the dead-letter output gives each line's reason"
+        );
+    }
     let held = by_label(m, "tagstream_tags_held", "tag");
     for f in m
         .registry

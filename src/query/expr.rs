@@ -61,7 +61,15 @@ impl Segment {
             let message = if c == ')' {
                 "')' without a matching '('".to_string()
             } else {
-                format!("expected '&', '|' or the end, found {c:?}")
+                // `a and b`, `a or b`: the words of other query languages.
+                let rest: String = parser.chars[parser.at..].iter().map(|(_, c)| c).collect();
+                let word = rest.split_whitespace().next().unwrap_or("");
+                let hint = if ["and", "or"].iter().any(|w| word.eq_ignore_ascii_case(w)) {
+                    " (write & for and, | for or)"
+                } else {
+                    ""
+                };
+                format!("expected '&', '|' or the end, found {c:?}{hint}")
             };
             return Err(parser.error(message));
         }
@@ -235,9 +243,15 @@ impl Parser<'_> {
                     )))
                 }
                 None => {
-                    let hint = crate::rules::check::nearest(&name, self.catalogue.names())
-                        .map(|n| format!("; did you mean {n:?}?"))
-                        .unwrap_or_default();
+                    let hint = if name.eq_ignore_ascii_case("not") {
+                        " (write ! for not)".to_string()
+                    } else if name.contains(',') {
+                        " (a comma joins nothing: write & for and, | for or)".to_string()
+                    } else {
+                        crate::rules::check::nearest(&name, self.catalogue.names())
+                            .map(|n| format!("; did you mean {n:?}?"))
+                            .unwrap_or_default()
+                    };
                     return Err(undeclared(format!(
                         "tag {name:?} is not declared in the tag catalogue{hint}"
                     )));
@@ -351,6 +365,29 @@ tags = ["complaint"]
             .message
             .ends_with("(write & for and, | for or)"));
         assert!(!err("vip & )").message.contains("write &"));
+        // The words of other query languages say what to write instead.
+        for words in [
+            "lifecycle/new and value/high",
+            "lifecycle/new OR value/high",
+        ] {
+            let e = err(words);
+            assert_eq!(e.position, 15, "{words}");
+            assert!(
+                e.message.ends_with("(write & for and, | for or)"),
+                "{words}: {e:?}"
+            );
+        }
+        let e = err("not lifecycle/new");
+        assert_eq!(
+            e.message,
+            "tag \"not\" is not declared in the tag catalogue (write ! for not)"
+        );
+        let e = err("lifecycle/new,value/high");
+        assert!(
+            e.message
+                .ends_with("(a comma joins nothing: write & for and, | for or)"),
+            "{e:?}"
+        );
         for wrong in ["lifecycle/*/*", "lifecycle/ma*", "*", "*/mature"] {
             let e = err(wrong);
             assert_eq!(e.position, 1, "{wrong}");

@@ -193,9 +193,12 @@ pub fn each_user(
 fn open_dir(dir: &Path, pack: &RulePack) -> Result<StateReader, QueryError> {
     if !dir.is_dir() {
         let what = if dir.exists() {
-            "not a directory"
+            "not a directory (--state names the directory given to `tagstream run --state`)".into()
         } else {
-            "no such state directory"
+            match crate::pipeline::paths::near_name(dir, true) {
+                Some(near) => format!("no such state directory; did you mean {}?", near.display()),
+                None => "no such state directory".to_string(),
+            }
         };
         return Err(QueryError::Usage(format!("{}: {what}", dir.display())));
     }

@@ -326,15 +326,23 @@ fn check_tag_literals(rule: &RuleSource, catalogue: &Catalogue) -> Result<(), Ru
                 _ => catalogue.id(name).is_some(),
             };
             if !known {
-                let what = if func.starts_with("tag_in") || func == "untag_group" {
-                    "group"
+                // The near name `check` would suggest, so that `run`, `test`, `diff` and a
+                // reload say what to write instead, not only what is wrong.
+                let (what, hint) = if func == "tag_in" || func == "untag_group" {
+                    let groups = (0..catalogue.len()).map(|id| {
+                        catalogue
+                            .group(catalogue.info(id as crate::tags::TagId).group)
+                            .name
+                            .as_str()
+                    });
+                    ("group", check::suggest(name, groups))
                 } else {
-                    "tag"
+                    ("tag", check::suggest(name, catalogue.names()))
                 };
                 return Err(RulesError::Compile {
                     path: rule.path.display().to_string(),
                     line: i + 1,
-                    message: format!("{what} {name:?} is not declared in the tag catalogue"),
+                    message: format!("{what} {name:?} is not declared in the tag catalogue{hint}"),
                 });
             }
         }

@@ -114,6 +114,15 @@ fn ran_out_of_time(e: &EvalAltResult) -> bool {
     }
 }
 
+/// Whether `error` is the operation limit, also when it broke inside a script function.
+fn ran_out_of_operations(error: &EvalAltResult) -> bool {
+    match error {
+        EvalAltResult::ErrorTooManyOperations(..) => true,
+        EvalAltResult::ErrorInFunctionCall(.., inner, _) => ran_out_of_operations(inner),
+        _ => false,
+    }
+}
+
 /// The message of a call that ran past its time budget.
 fn over_budget(limits: &Limits) -> RuleRunError {
     RuleRunError {
@@ -427,9 +436,20 @@ impl RuleSet {
             // The one place a rule error becomes text (the compiled form hands every error to
             // the interpreter), so dead letters, `test` and `diff` all read script terms.
             terms::in_script_terms(&mut e);
+            let mut message = e.to_string();
+            if ran_out_of_operations(&e) {
+                // Rhai says only "Too many operations": say how many, and the usual cause, on
+                // its first line (the lines after it name the functions called on the way).
+                let at = message.find('\n').unwrap_or(message.len());
+                let why = format!(
+                    ": more than the {} operations a handler call may run (a loop that never ends?)",
+                    self.pack.limits.operations
+                );
+                message.insert_str(at, &why);
+            }
             RuleRunError {
                 kind: RuleErrorKind::of(&e),
-                message: e.to_string(),
+                message,
             }
         })
     }

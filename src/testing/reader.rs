@@ -143,8 +143,17 @@ impl<'t> Reader<'t> {
     /// A list of tag names, each noted at its own line; a bad item is reported at its line.
     fn tag_names(&mut self, table: &Table, key: &str, at: &[Seg]) -> Option<Vec<String>> {
         let list_at = with(at, key);
-        let Value::Array(items) = table.get(key)? else {
-            self.error(&list_at, format!("`{key}` must be a list of tag names"));
+        let value = table.get(key)?;
+        let Value::Array(items) = value else {
+            // One tag written bare: the list to write instead.
+            let hint = match value.as_str() {
+                Some(one) => format!(": write {key} = [{one:?}]"),
+                None => String::new(),
+            };
+            self.error(
+                &list_at,
+                format!("`{key}` must be a list of tag names{hint}"),
+            );
             return None;
         };
         let mut names = Vec::new();

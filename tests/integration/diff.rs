@@ -157,8 +157,22 @@ fn identical_sets_report_no_difference() {
         text.contains("no difference: both rule sets make the same tag changes for every record"),
         "{text}"
     );
-    // A clean set has nothing for check to say.
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // A clean set has nothing for check to say; the one line is that both sides are one set
+    // (rules edited in place and diffed against themselves would show no change).
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "warning: the base and the new rule set are the same files (rules_version "
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "the base is rules (rules.dir of the config); pass the changed set with --rules DIR"
+        ),
+        "{stderr}"
+    );
 
     let (lines, _) = purchase_stream(40);
     let pack = pack();

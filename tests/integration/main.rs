@@ -37,6 +37,7 @@ mod memory;
 mod metrics;
 mod misuse;
 mod net_cut;
+mod operator_audit;
 mod personas;
 mod pipes;
 mod progen;

@@ -147,7 +147,10 @@ fn generate_names_the_output_it_cannot_write() {
     let err = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("cannot create /nonexistent/dir/events.jsonl: "),
+        err.contains(
+            "cannot create /nonexistent/dir/events.jsonl (directory /nonexistent/dir does not \
+             exist): "
+        ),
         "{err}"
     );
 }

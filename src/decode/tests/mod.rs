@@ -119,7 +119,10 @@ fn an_oversize_line_is_cut_between_characters() {
 fn unknown_type() {
     let e = err(&msg("view", ""));
     assert_eq!(e, DecodeError::UnknownType("view".into()));
-    assert_eq!(e.to_string(), r#"unknown event type "view""#);
+    assert_eq!(
+        e.to_string(),
+        r#"unknown event type "view" (chat, click or order)"#
+    );
 }
 
 #[test]

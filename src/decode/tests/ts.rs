@@ -130,3 +130,39 @@ fn rfc3339_times() {
 fn epoch_ms_integer() {
     assert_eq!(ok(&msg("chat", r#","text":"hi""#)).ts, TS);
 }
+
+/// Text one step short of RFC 3339 says which step: the offset, its colon, or the time.
+#[test]
+fn nearly_rfc3339_text_says_what_it_lacks() {
+    let no_offset = "(no UTC offset: end it with Z, or with its zone's offset such as +08:00)";
+    for text in [
+        "2026-07-01T09:00:00",
+        "2026-07-01 09:00:00",
+        "2026-07-01T09:00:00.250",
+    ] {
+        let e = err(&chat_at(json!(text))).to_string();
+        assert!(e.ends_with(no_offset), "{e}");
+    }
+    for text in ["2026-07-01T09:00:00+0800", "2026-07-01T09:00:00.5-0330"] {
+        let e = err(&chat_at(json!(text))).to_string();
+        assert!(
+            e.ends_with("(the UTC offset needs a colon, as in +08:00)"),
+            "{e}"
+        );
+    }
+    let e = err(&chat_at(json!("2026-07-01"))).to_string();
+    assert!(
+        e.ends_with("(a date alone: add the time and its UTC offset, as in 2026-07-01T00:00:00Z)"),
+        "{e}"
+    );
+    // A time that is RFC 3339 but out of range, and other text, get none of these.
+    for text in [
+        "1960-01-01T00:00:00Z",
+        "2026-07-01T25:00:00",
+        "2026-13-01",
+        "2026-07-01T09:00:00+08",
+    ] {
+        let e = err(&chat_at(json!(text))).to_string();
+        assert!(!e.contains("offset") && !e.contains("date alone"), "{e}");
+    }
+}
