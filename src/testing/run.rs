@@ -216,7 +216,11 @@ impl CaseRun<'_> {
                 Output::Dead(_) => None,
             })
             .collect();
-        let show = |c: &&TagChange| self.show_change(c);
+        // An actual change without a score says so when an expected one names a score.
+        let scored = (e.changes.iter().flatten())
+            .chain(e.contains.iter().flatten())
+            .any(|s| s.score.is_some());
+        let show = |c: &&TagChange| self.show_change(c, scored);
         let matches = |s: &ChangeSpec, c: &&TagChange| self.change_matches(s, c);
         if let Some(expected) = &e.changes {
             let diff = align(expected, &changes, matches, |s| self.show_spec(s), show);
@@ -341,13 +345,16 @@ impl CaseRun<'_> {
         text
     }
 
-    fn show_change(&self, c: &TagChange) -> String {
+    /// A change as the report shows it; `scored`: also say "no score" when it has none.
+    fn show_change(&self, c: &TagChange, scored: bool) -> String {
         let mut details = Vec::new();
         if *c.user_id != *self.case.user {
             details.push(format!("user {}", c.user_id));
         }
-        if let Some(x) = c.score {
-            details.push(format!("score {x}"));
+        match c.score {
+            Some(x) => details.push(format!("score {x}")),
+            None if scored => details.push("no score".into()),
+            None => {}
         }
         details.push(format!("rule {}", c.rule));
         details.push(format!("reason {:?}", c.reason));

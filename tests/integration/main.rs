@@ -49,6 +49,7 @@ mod reload;
 mod restore;
 mod resume;
 mod rule_errors;
+mod rule_test_reports;
 mod rule_tests;
 mod rulepack_activity;
 mod rulepack_keywords;

@@ -13,7 +13,7 @@ fn tagstream() -> Command {
     cmd
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -30,7 +30,7 @@ fn refused(cmd: &str, dir: &Path) -> String {
 }
 
 /// A copy of the shipped rules in a temporary directory, with `tests` as its test files.
-fn rules_with_tests(tests: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn rules_with_tests(tests: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for entry in std::fs::read_dir(repo().join("rules")).unwrap() {
         let path = entry.unwrap().path();
@@ -45,7 +45,7 @@ fn rules_with_tests(tests: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn run_tests(rules: &Path) -> Output {
+pub(crate) fn run_tests(rules: &Path) -> Output {
     tagstream()
         .args(["test", "--rules"])
         .arg(rules)
