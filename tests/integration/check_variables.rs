@@ -3,16 +3,34 @@
 //! guide's own patterns (`let year = user.paid_orders(days(365)); … year.count`, `for hit in
 //! event.keyword_hits() { … hit.within … }`) have their slips found before a run.
 
+use std::path::PathBuf;
+
 use crate::support::tagstream;
+
+/// `check --rules` on a rule set of one rule, `file` holding `source`: the set's directory (kept
+/// while the result lives), the rule's path, the exit code and stderr.
+pub(crate) fn check_one_rule(
+    file: &str,
+    source: &str,
+) -> (tempfile::TempDir, PathBuf, Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join(file);
+    std::fs::write(&rule, source).unwrap();
+    let out = tagstream()
+        .args(["check", "--rules"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (dir, rule, out.status.code(), err)
+}
 
 /// `year.cont` passed check and made every order a rule error (`Property not found`) at run
 /// time, though `user.paid_orders(…).cont` written in one chain was found.
 #[test]
 fn a_member_misspelt_on_a_variable_bound_to_a_typed_value_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let rule = dir.path().join("vip.rhai");
-    std::fs::write(
-        &rule,
+    let (_dir, rule, code, err) = check_one_rule(
+        "vip.rhai",
         r#"fn on_order(event, user) {
     let year = user.paid_orders(days(365));
     if year.cont >= 3 { tag("value/high"); }
@@ -27,16 +45,9 @@ fn a_member_misspelt_on_a_variable_bound_to_a_typed_value_is_found() {
     if year.cont > 0 { untag("value/high"); }
 }
 "#,
-    )
-    .unwrap();
-    let out = tagstream()
-        .args(["check", "--rules"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     let rule = rule.display();
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     for finding in [
         format!("{rule}:3: OrderStats has no property `cont`; did you mean `count`?"),
         format!("{rule}:5: unknown method `sett` on User; did you mean `set`?"),
@@ -55,10 +66,8 @@ fn a_member_misspelt_on_a_variable_bound_to_a_typed_value_is_found() {
 /// rule runs in the interpreter) and made every repeated keyword a rule error at run time.
 #[test]
 fn a_member_misspelt_on_a_loop_variable_over_keyword_hits_is_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let rule = dir.path().join("kw.rhai");
-    std::fs::write(
-        &rule,
+    let (_dir, rule, code, err) = check_one_rule(
+        "kw.rhai",
         r#"fn on_chat(event, user) {
     let hit = user.paid_orders(days(30));
     for hit in event.keyword_hits() {
@@ -71,16 +80,9 @@ fn a_member_misspelt_on_a_loop_variable_over_keyword_hits_is_found() {
     if hit.word != "" { tag("value/high"); }
 }
 "#,
-    )
-    .unwrap();
-    let out = tagstream()
-        .args(["check", "--rules"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     let rule = rule.display();
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     for finding in [
         format!("{rule}:4: KeywordHit has no property `withn`; did you mean `within`?"),
         // Back in the outer loop after the inner one over plain numbers.

@@ -12,6 +12,14 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Runs `command`, which must exit with `code`; its stderr.
+fn exits_with(code: i32, command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    err
+}
+
 /// The shipped rules copied to `dir/rules`, with `extra` added as `extra.rhai`.
 fn rules_with(dir: &Path, extra: &str) -> std::path::PathBuf {
     let rules = dir.join("rules");
@@ -30,15 +38,14 @@ fn a_misspelt_tag_or_group_met_by_run_or_test_names_the_near_one() {
     );
     let input = dir.path().join("in.jsonl");
     std::fs::write(&input, "").unwrap();
-    let out = tagstream()
-        .args(["run", "--output", "-", "--rules"])
-        .arg(&rules)
-        .arg("--input")
-        .arg(&input)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = exits_with(
+        2,
+        tagstream()
+            .args(["run", "--output", "-", "--rules"])
+            .arg(&rules)
+            .arg("--input")
+            .arg(&input),
+    );
     let at = rules.join("extra.rhai").display().to_string();
     assert!(
         err.contains(&format!(
@@ -52,14 +59,7 @@ fn a_misspelt_tag_or_group_met_by_run_or_test_names_the_near_one() {
         "fn on_chat(e, u) {\n    if u.tag_in(\"activty\") == \"\" {}\n}\n",
     )
     .unwrap();
-    let out = tagstream()
-        .arg("test")
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = exits_with(2, tagstream().arg("test").arg("--rules").arg(&rules));
     assert!(
         err.contains(&format!(
             "{at}:2: group \"activty\" is not declared in the tag catalogue; did you mean `activity`?"
@@ -135,14 +135,7 @@ fn a_misspelt_state_directory_names_the_near_one() {
     std::fs::create_dir(dir.path().join("state")).unwrap();
     let typo = dir.path().join("stat");
     for args in [["segment", "rfm/*"], ["explain", "u1"]] {
-        let out = tagstream()
-            .args(args)
-            .arg("--state")
-            .arg(&typo)
-            .output()
-            .unwrap();
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let err = exits_with(2, tagstream().args(args).arg("--state").arg(&typo));
         assert!(
             err.contains(&format!(
                 "{}: no such state directory; did you mean {}?",
@@ -172,13 +165,12 @@ fn a_misspelt_state_directory_names_the_near_one() {
 fn generate_into_a_missing_folder_or_a_directory_says_which() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nodir/events.jsonl");
-    let out = tagstream()
-        .args(["generate", "--events", "5", "--users", "2", "--output"])
-        .arg(&missing)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits_with(
+        1,
+        tagstream()
+            .args(["generate", "--events", "5", "--users", "2", "--output"])
+            .arg(&missing),
+    );
     assert!(
         err.contains(&format!(
             "cannot create {} (directory {} does not exist)",
@@ -187,13 +179,12 @@ fn generate_into_a_missing_folder_or_a_directory_says_which() {
         )),
         "{err}"
     );
-    let out = tagstream()
-        .args(["generate", "--events", "5", "--users", "2", "--output"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits_with(
+        1,
+        tagstream()
+            .args(["generate", "--events", "5", "--users", "2", "--output"])
+            .arg(dir.path()),
+    );
     assert!(
         err.contains("(a directory: --output names the file to write, or - for stdout)"),
         "{err}"
@@ -400,14 +391,7 @@ fn a_single_tag_where_a_test_wants_a_list_shows_the_list_to_write() {
         "[[case]]\nname = \"a\"\n\n[[case.step]]\nevent = { type = \"chat\", text = \"多少钱\" }\nholds = \"intent/price\"\n",
     )
     .unwrap();
-    let out = tagstream()
-        .arg("test")
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = exits_with(2, tagstream().arg("test").arg("--rules").arg(&rules));
     assert!(
         err.contains(&format!(
             "{}:6: `holds` must be a list of tag names: write holds = [\"intent/price\"]",
