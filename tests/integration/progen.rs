@@ -286,7 +286,7 @@ impl Gen {
     /// and sometimes `on_tick`, each handler reporting what it computed through `emit`.
     pub fn rule(&mut self) -> Node {
         self.handovers = self.chance(10);
-        self.loose = self.chance(30);
+        self.loose = self.chance(15);
         let mut parts = Vec::new();
         let mut fns: Vec<Sig> = Vec::new();
         for (name, params, result, source) in LIBRARY {

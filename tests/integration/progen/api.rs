@@ -173,7 +173,7 @@ impl Gen {
         if !self.loose || self.chance(90) {
             EVENT_TYPES[self.below(3) as usize]
         } else {
-            *self.pick(&EVENT_TYPES)
+            EVENT_TYPES[self.below(EVENT_TYPES.len() as u64) as usize]
         }
     }
 
@@ -206,6 +206,37 @@ impl Gen {
     /// A call of a native of the rule API with generated arguments, giving `kind` when the
     /// arguments are what it takes.
     pub(super) fn api_call(&mut self, scope: &Scope, kind: Kind) -> Node {
+        let call = self.api_call_on_user(scope, kind);
+        self.now_and_then_a_function(call)
+    }
+
+    /// `user.f(a)` as `f(user, a)` now and then: Rhai makes such a call like the method call,
+    /// reading `user` after the other arguments.
+    fn now_and_then_a_function(&mut self, call: Node) -> Node {
+        if !self.chance(20) {
+            return call;
+        }
+        let as_function = |t: &str| -> Option<String> {
+            let rest = t.strip_prefix("user.")?;
+            let (name, args) = rest.split_once('(')?;
+            let comma = if args.starts_with(')') { "" } else { ", " };
+            Some(format!("{name}(user{comma}{args}"))
+        };
+        match call {
+            Node::Text(t) => Node::Text(as_function(&t).unwrap_or(t)),
+            Node::Seq(mut parts) => {
+                if let Some(Node::Text(t)) = parts.first_mut() {
+                    if let Some(f) = as_function(t) {
+                        *t = f;
+                    }
+                }
+                Node::Seq(parts)
+            }
+            other => other,
+        }
+    }
+
+    fn api_call_on_user(&mut self, scope: &Scope, kind: Kind) -> Node {
         match kind {
             Kind::Int => match self.below(7) {
                 0 => {
@@ -327,6 +358,11 @@ impl Gen {
     }
 
     pub(super) fn api_statement(&mut self, scope: &Scope) -> Node {
+        let statement = self.api_statement_on_user(scope);
+        self.now_and_then_a_function(statement)
+    }
+
+    fn api_statement_on_user(&mut self, scope: &Scope) -> Node {
         if !scope.user {
             let value = self.any_expr(scope, 1);
             return Node::Seq(vec![value, text(";")]);
