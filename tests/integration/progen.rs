@@ -367,8 +367,18 @@ impl Gen {
             if !self.chance(chance) {
                 continue;
             }
+            // `now`, the time of the tick, is a parameter like any other.
+            let tick = vec![Var {
+                name: "now".into(),
+                kind: Kind::Int,
+                constant: false,
+            }];
             let mut scope = Scope {
-                vars: Vec::new(),
+                vars: if handler == "on_tick" {
+                    tick
+                } else {
+                    Vec::new()
+                },
                 event: handler != "on_tick",
                 user: true,
                 out: true,

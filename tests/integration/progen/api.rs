@@ -71,6 +71,8 @@ impl Gen {
                 "user.record_hit(\"h\", days(7))",
                 "grade_at_least(user.events, [10, 5, 3, 2])",
                 "grade_at_most(user.since_last(), [days(1), days(7)])",
+                // The handle in a variable of its own.
+                "{ let u = user; u.events + u.tags.len() }",
             ],
             Kind::Float => vec![
                 "0.0",
@@ -119,6 +121,7 @@ impl Gen {
                     "event.type + \"!\"",
                     "event.id",
                     "event.user_id",
+                    "{ let e = event; e.type }",
                 ][..],
                 Kind::Bool => &["event.paid", "event.text == ()"][..],
                 _ => &[][..],
