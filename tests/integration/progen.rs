@@ -11,7 +11,9 @@
 //! Here: the tree, the shrinker, and the generator's state and whole rules; the generator's
 //! statements are in [`statements`], its expressions in [`exprs`].
 
+mod api;
 mod exprs;
+mod shapes;
 mod statements;
 
 use crate::support::Lcg;
@@ -168,20 +170,89 @@ struct Scope {
     vars: Vec<Var>,
     /// `event` is in scope (not in `on_tick`).
     event: bool,
+    /// `user` is in scope (not in functions that do not take it).
+    user: bool,
     /// `out` collects values to report (handlers only).
     out: bool,
     /// Inside a loop: `break` and `continue` are allowed.
     in_loop: bool,
     /// Inside a script function: `return` is allowed.
     in_fn: bool,
-    /// Script functions callable from here: name and the kinds of their plain arguments.
-    fns: Vec<(String, Vec<Kind>)>,
+    /// Script functions callable from here.
+    fns: Vec<Sig>,
     depth: u32,
 }
+
+/// A script function as callers see it.
+#[derive(Debug, Clone)]
+struct Sig {
+    name: String,
+    /// `user` comes first, before the plain arguments.
+    user: bool,
+    /// The kinds of the plain arguments.
+    params: Vec<Kind>,
+    /// What it gives, when the generator knows.
+    result: Option<Kind>,
+}
+
+/// Recursive functions (one pair calling each other, the first defined before the second),
+/// added to some rules whole: each with its parameters and result.
+const LIBRARY: [(&str, &[Kind], Kind, &str); 7] = [
+    (
+        "fib",
+        &[Kind::Int],
+        Kind::Int,
+        "fn fib(n) { if n < 2 { n } else { fib(n - 1) + fib(n - 2) } }",
+    ),
+    (
+        "rep",
+        &[Kind::Str, Kind::Int],
+        Kind::Str,
+        "fn rep(s, n) { if n <= 0 { s } else { rep(s + \"ab\", n - 1) } }",
+    ),
+    (
+        "total",
+        &[Kind::Ints, Kind::Int],
+        Kind::Int,
+        "fn total(a, i) { if i >= a.len() { 0 } else { a[i] + total(a, i + 1) } }",
+    ),
+    (
+        "is_even",
+        &[Kind::Int],
+        Kind::Bool,
+        "fn is_even(n) { if n == 0 { true } else { is_odd(n - 1) } }\n\
+      fn is_odd(n) { if n == 0 { false } else { is_even(n - 1) } }",
+    ),
+    (
+        "first_over",
+        &[Kind::Ints, Kind::Int],
+        Kind::Int,
+        "fn first_over(a, k) { for x in a { if x > k { return x; } } return; }",
+    ),
+    (
+        "label",
+        &[Kind::Int],
+        Kind::Str,
+        "fn label(x) { switch x { 0 => \"zero\", 1..10 => \"small\", \
+      10..=100 if x % 2 == 0 => { let h = x / 2; `half ${h}` }, _ => `big ${x}` } }",
+    ),
+    (
+        "shadow",
+        &[Kind::Int],
+        Kind::Int,
+        "fn shadow(x) { let x = x * 2; let r = { let x = x + 1; x } + { let y = x; y }; r }",
+    ),
+];
 
 pub struct Gen {
     rng: Lcg,
     next_var: u32,
+    /// This rule may use constructs the compiled form hands to the interpreter (a few rules
+    /// do, so that handing over is checked without leaving most rules interpreted).
+    handovers: bool,
+    /// This rule reads values that may be `()` or of another kind, and passes arguments the
+    /// API refuses: most of its calls are the interpreter's, so only some rules do.
+    loose: bool,
 }
 
 impl Gen {
@@ -189,6 +260,8 @@ impl Gen {
         Gen {
             rng: Lcg(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
             next_var: 0,
+            handovers: false,
+            loose: false,
         }
     }
 
@@ -212,11 +285,30 @@ impl Gen {
     /// A whole rule: up to three script functions (each may call the earlier ones), `on_event`
     /// and sometimes `on_tick`, each handler reporting what it computed through `emit`.
     pub fn rule(&mut self) -> Node {
+        self.handovers = self.chance(10);
+        self.loose = self.chance(15);
         let mut parts = Vec::new();
-        let mut fns: Vec<(String, Vec<Kind>)> = Vec::new();
+        let mut fns: Vec<Sig> = Vec::new();
+        for (name, params, result, source) in LIBRARY {
+            if self.chance(12) {
+                parts.push(text(format!("{source}\n")));
+                fns.push(Sig {
+                    name: name.into(),
+                    user: false,
+                    params: params.to_vec(),
+                    result: Some(result),
+                });
+            }
+        }
         for i in 0..self.below(4) {
             let name = format!("f{i}");
-            let arity = 1 + self.below(2) as usize;
+            // Most functions take `user`; some take only plain values, or nothing at all.
+            let user = self.chance(70);
+            let arity = if user {
+                1 + self.below(2)
+            } else {
+                self.below(3)
+            } as usize;
             let params: Vec<Var> = (0..arity)
                 .map(|p| Var {
                     name: format!("p{p}"),
@@ -227,6 +319,7 @@ impl Gen {
             let mut scope = Scope {
                 vars: params.clone(),
                 event: false,
+                user,
                 out: false,
                 in_loop: false,
                 in_fn: true,
@@ -237,28 +330,57 @@ impl Gen {
             let mut body = self.statements(&mut scope, n);
             let result = self.any_expr(&scope, 2);
             body.push(result);
-            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            let mut names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            if user {
+                names.insert(0, "user");
+            }
             parts.push(Node::Seq(vec![
-                text(format!("fn {name}(user, {}) ", names.join(", "))),
+                text(format!("fn {name}({}) ", names.join(", "))),
                 Node::Block(body),
                 text("\n"),
             ]));
-            fns.push((name, params.iter().map(|p| p.kind).collect()));
+            fns.push(Sig {
+                name,
+                user,
+                params: params.iter().map(|p| p.kind).collect(),
+                result: None,
+            });
         }
         if self.chance(15) {
             // Recursion deep enough, now and then, to meet the call-depth limit.
             parts.push(text(
                 "fn deep(n) { if n <= 0 { 0 } else { 1 + deep(n - 1) } }\n",
             ));
-            fns.push(("deep".into(), Vec::new()));
+            fns.push(Sig {
+                name: "deep".into(),
+                user: false,
+                params: vec![Kind::Int],
+                result: Some(Kind::Int),
+            });
         }
-        for handler in ["on_event", "on_tick"] {
-            if handler == "on_tick" && !self.chance(40) {
+        for handler in ["on_chat", "on_order", "on_event", "on_tick"] {
+            let chance = match handler {
+                "on_event" => 100,
+                "on_tick" => 40,
+                _ => 20,
+            };
+            if !self.chance(chance) {
                 continue;
             }
+            // `now`, the time of the tick, is a parameter like any other.
+            let tick = vec![Var {
+                name: "now".into(),
+                kind: Kind::Int,
+                constant: false,
+            }];
             let mut scope = Scope {
-                vars: Vec::new(),
-                event: handler == "on_event",
+                vars: if handler == "on_tick" {
+                    tick
+                } else {
+                    Vec::new()
+                },
+                event: handler != "on_tick",
+                user: true,
                 out: true,
                 in_loop: false,
                 in_fn: false,
@@ -270,9 +392,9 @@ impl Gen {
             body.extend(self.statements(&mut scope, n));
             body.push(text("emit(out);"));
             let signature = if handler == "on_tick" {
-                "fn on_tick(user, now) "
+                "fn on_tick(user, now) ".to_string()
             } else {
-                "fn on_event(event, user) "
+                format!("fn {handler}(event, user) ")
             };
             parts.push(Node::Seq(vec![
                 text(signature),

@@ -51,6 +51,19 @@ fn stream() -> Vec<String> {
     }
     lines.push(refund("u1", T0 + 3 * DAY, "o1"));
     lines.push(click("u1", T0 + 5 * DAY));
+    // The optional fields present, and a text that several keyword tags match.
+    let t = T0 + 5 * DAY + HOUR;
+    lines.push(format!(
+        r#"{{"type":"chat","user_id":"u2","ts":{t},"text":"price 投诉 buy 购买 refund","event_id":"c-x","room_id":"r1","staff_id":"s1"}}"#
+    ));
+    lines.push(format!(
+        r#"{{"type":"order","user_id":"u2","ts":{},"order_id":"o9","amount":-0.0,"promo":true,"category":"book","event_id":"o-x"}}"#,
+        t + 1
+    ));
+    lines.push(format!(
+        r#"{{"type":"click","user_id":"u1","ts":{},"target":"item:2","channel":"app","event_id":"k-x"}}"#,
+        t + 2
+    ));
     lines
 }
 

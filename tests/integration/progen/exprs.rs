@@ -19,7 +19,7 @@ impl Gen {
     /// An expression that usually gives a value of `kind`; now and then any kind at all.
     pub(super) fn expr_of(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
         // Conditions stay boolean: Rhai rejects a condition that is a literal of another type.
-        if kind != Kind::Bool && self.chance(3) {
+        if kind != Kind::Bool && self.chance(if self.loose { 3 } else { 1 }) {
             let other = *self.pick(&KINDS);
             return Node::Expr(Box::new(self.typed(scope, other, depth)));
         }
@@ -62,34 +62,36 @@ impl Gen {
     }
 
     /// A variable that may be assigned to (not a constant).
-    fn assignable(&mut self, scope: &Scope) -> Option<Var> {
+    pub(super) fn assignable(&mut self, scope: &Scope) -> Option<Var> {
         let vars: Vec<&Var> = scope.vars.iter().filter(|v| !v.constant).collect();
         (!vars.is_empty()).then(|| (*self.pick(&vars)).clone())
     }
 
-    fn var_of(&mut self, scope: &Scope, kind: Kind) -> Option<String> {
+    pub(super) fn var_of(&mut self, scope: &Scope, kind: Kind) -> Option<String> {
         let names: Vec<&Var> = scope.vars.iter().filter(|v| v.kind == kind).collect();
         (!names.is_empty()).then(|| self.pick(&names).name.clone())
     }
 
+    /// A value of `kind`; in a function without `user`, one that does not name it.
     fn typed(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
+        let node = self.typed_any(scope, kind, depth);
+        if !scope.user && node.source().contains("user") {
+            return self.leaf(scope, kind);
+        }
+        node
+    }
+
+    fn typed_any(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
         if depth == 0 || self.chance(30) {
             return self.leaf(scope, kind);
         }
         let d = depth - 1;
-        if scope.fns.iter().any(|f| !f.1.is_empty()) && self.chance(8) {
-            let calls: Vec<&(String, Vec<Kind>)> =
-                scope.fns.iter().filter(|f| !f.1.is_empty()).collect();
-            let (name, kinds) = (*self.pick(&calls)).clone();
-            let mut parts = vec![text(format!("{name}(user"))];
-            for kind in kinds {
-                parts.push(text(", "));
-                parts.push(self.expr_of(scope, kind, d));
+        if self.chance(8) {
+            if let Some(call) = self.script_call(scope, kind, d) {
+                return call;
             }
-            parts.push(text(")"));
-            return Node::Seq(parts);
         }
-        if scope.fns.iter().any(|f| f.0 == "deep") && self.chance(5) {
+        if scope.fns.iter().any(|f| f.name == "deep") && self.chance(5) {
             return text(format!("deep({})", 10 + self.below(30)));
         }
         if self.chance(4) {
@@ -107,6 +109,9 @@ impl Gen {
                     text(" }"),
                 ]);
             }
+        }
+        if self.chance(25) {
+            return self.shape(scope, kind, d);
         }
         match kind {
             Kind::Int => match self.below(13) {
@@ -260,79 +265,10 @@ impl Gen {
         let a = self.expr_of(scope, kind, depth);
         // Mostly a divisor that is not zero; now and then anything.
         let b = if matches!(op, "/" | "%") && self.chance(80) {
-            text(*self.pick(&["3", "7", "-2", "2.5"]))
+            text(*self.pick(&["3", "7", "-2", "2.5", "-1", "0.5"]))
         } else {
             self.expr_of(scope, kind, depth)
         };
         Node::Seq(vec![text("("), a, text(format!(" {op} ")), b, text(")")])
-    }
-
-    fn leaf(&mut self, scope: &Scope, kind: Kind) -> Node {
-        if self.chance(55) {
-            if let Some(name) = self.var_of(scope, kind) {
-                return text(name);
-            }
-        }
-        let event = scope.event;
-        let options: Vec<&str> = match kind {
-            Kind::Int => {
-                let mut v = vec![
-                    "0",
-                    "1",
-                    "2",
-                    "-3",
-                    "7",
-                    "1000",
-                    "9223372036854775807",
-                    "user.events",
-                    "user.count(\"chat\", days(7))",
-                    "user.count(\"click\", days(14), days(7))",
-                    "user.paid_orders().count",
-                    "user.paid_orders(days(365)).count",
-                    "user.since_last()",
-                    "now() % 100000",
-                    "user.record_hit(\"h\", days(7))",
-                    "grade_at_least(user.events, [10, 5, 3, 2])",
-                ];
-                if event {
-                    v.extend(["event.ts % 1000", "event.ts"]);
-                }
-                v
-            }
-            Kind::Float => vec![
-                "0.0",
-                "0.5",
-                "-1.25",
-                "1e10",
-                "0.1",
-                "user.decayed(\"s\", days(7))",
-                "as_days(user.age())",
-                "user.paid_orders().amount",
-            ],
-            Kind::Str => {
-                let mut v = vec![
-                    "\"\"",
-                    "\"a\"",
-                    "\"chat\"",
-                    "\"多少钱\"",
-                    "user.id",
-                    "user.tag_in(\"activity\")",
-                ];
-                if event {
-                    v.extend(["event.type", "event.type + \"!\""]);
-                }
-                v
-            }
-            Kind::Bool => vec!["true", "false"],
-            Kind::Ints => {
-                if self.chance(10) {
-                    vec!["[]", "[0]", "user.tags"]
-                } else {
-                    vec!["[1, 2, 3]", "[-1, 5]", "[4, 0, 9]"]
-                }
-            }
-            Kind::Nested => vec!["[[1, 2], [3]]", "[[5]]"],
-        };
-        text(*self.pick(&options))
     }
 }

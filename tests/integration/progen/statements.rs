@@ -24,7 +24,7 @@ impl Gen {
     fn statement(&mut self, scope: &mut Scope) -> Node {
         let nested = scope.depth < 3;
         loop {
-            match self.below(20) {
+            match self.below(24) {
                 0..=3 => {
                     let kind = *self.pick(&KINDS);
                     let value = self.expr_of(scope, kind, 2);
@@ -86,6 +86,11 @@ impl Gen {
                     ]);
                 }
                 14 | 15 => return self.api_statement(scope),
+                17..=20 => {
+                    if let Some(s) = self.shape_statement(scope) {
+                        return s;
+                    }
+                }
                 16 => {
                     // A changing method on a variable, constants included.
                     let arrays: Vec<Var> = scope
@@ -180,9 +185,13 @@ impl Gen {
         let mut cases: Vec<String> = Vec::new();
         for _ in 0..1 + self.below(4) {
             let case = if on_int {
-                match self.below(4) {
+                match self.below(6) {
                     0 => format!("{}..{}", self.below(4), 2 + self.below(6)),
                     1 => format!("{}..={}", self.below(4), 2 + self.below(6)),
+                    // Cases of other types: an integer never matches them.
+                    2 if self.chance(30) => {
+                        (*self.pick(&["1.0", "()", "true", "\"2\"", "-0.0"])).to_string()
+                    }
                     _ => format!("{}", self.below(8) as i64 - 2),
                 }
             } else {
@@ -217,49 +226,22 @@ impl Gen {
     }
 
     fn arm(&mut self, scope: &Scope, statement: bool) -> Node {
+        if statement && scope.in_loop && self.chance(20) {
+            return text(*self.pick(&["{ break; }", "{ continue; }"]));
+        }
+        if !statement && self.chance(20) {
+            // An arm of another kind, or a block of statements ending in a value.
+            let mut inner = scope.clone();
+            inner.depth = 3;
+            let mut stmts = self.statements(&mut inner, 1);
+            stmts.push(self.any_expr(&inner, 1));
+            return Node::Block(stmts);
+        }
         if statement && scope.out {
             let value = self.scalar(scope, 1);
             Node::Seq(vec![text("{ out.push("), value, text("); }")])
         } else {
             self.expr_of(scope, Kind::Int, 1)
-        }
-    }
-
-    fn api_statement(&mut self, scope: &Scope) -> Node {
-        let key = format!("\"k{}\"", self.below(3));
-        match self.below(7) {
-            0 => {
-                let value = self.scalar(scope, 1);
-                Node::Seq(vec![text(format!("user.set({key}, ")), value, text(");")])
-            }
-            1 => text(format!("user.unset({key});")),
-            2 => {
-                let tag = *self.pick(&[
-                    "\"intent/purchase\"",
-                    "\"service/complaint\"",
-                    "\"activity/high\"",
-                ]);
-                let reason = self.expr_of(scope, Kind::Str, 1);
-                Node::Seq(vec![text(format!("tag({tag}, ")), reason, text(");")])
-            }
-            3 => text(*self.pick(&[
-                "untag(\"intent/purchase\");",
-                "untag_group(\"activity\", \"gone\");",
-                "user.cancel_wake();",
-            ])),
-            4 => text(*self.pick(&[
-                "user.wake_in(\"1d\");",
-                "user.wake_in(\"6h\");",
-                "user.wake_at(now() + days(2));",
-            ])),
-            5 => text(*self.pick(&[
-                "user.record_hit(\"h\", days(7));",
-                "user.decay_add(\"s\", days(7), 1.5);",
-            ])),
-            _ => {
-                let value = self.any_expr(scope, 1);
-                Node::Seq(vec![value, text(";")])
-            }
         }
     }
 }
