@@ -329,13 +329,7 @@ fn check_tag_literals(rule: &RuleSource, catalogue: &Catalogue) -> Result<(), Ru
                 // The near name `check` would suggest, so that `run`, `test`, `diff` and a
                 // reload say what to write instead, not only what is wrong.
                 let (what, hint) = if func == "tag_in" || func == "untag_group" {
-                    let groups = (0..catalogue.len()).map(|id| {
-                        catalogue
-                            .group(catalogue.info(id as crate::tags::TagId).group)
-                            .name
-                            .as_str()
-                    });
-                    ("group", check::suggest(name, groups))
+                    ("group", check::suggest(name, catalogue.group_names()))
                 } else {
                     ("tag", check::suggest(name, catalogue.names()))
                 };

@@ -222,6 +222,11 @@ impl Catalogue {
         &self.groups[index]
     }
 
+    /// Every group's name, in the order the groups were declared.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().map(|g| g.name.as_str())
+    }
+
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)
     }

@@ -238,16 +238,7 @@ impl Walker<'_> {
         if catalogue.group_by_name(group).is_some() {
             return;
         }
-        let mut groups: Vec<&str> = (0..catalogue.len())
-            .map(|i| {
-                catalogue
-                    .group(catalogue.info(i as u16).group)
-                    .name
-                    .as_str()
-            })
-            .collect();
-        groups.dedup();
-        let hint = suggest(group, groups);
+        let hint = suggest(group, catalogue.group_names());
         self.error(
             pos,
             format!("group {group:?} is not declared in the tag catalogue{hint}"),
