@@ -167,13 +167,19 @@ fn wrong_kind(path: &std::path::Path, want_dir: bool, flag: &str, names: &str) -
     } else {
         "params.toml"
     };
-    let inside = path.join(usual);
-    let such_as = if inside.is_file() {
+    let such_as = such_as_inside(path, usual);
+    format!("hint: {shown} is a directory; {flag} names {names}{such_as}")
+}
+
+/// `, such as DIR/NAME` when directory `dir` holds the file `name`, for a hint about a
+/// directory given where a file is wanted; empty otherwise.
+fn such_as_inside(dir: &std::path::Path, name: &str) -> String {
+    let inside = dir.join(name);
+    if inside.is_file() {
         format!(", such as {}", inside.display())
     } else {
         String::new()
-    };
-    format!("hint: {shown} is a directory; {flag} names {names}{such_as}")
+    }
 }
 
 /// The engine config with the CLI's path overrides (and `--state DIR`, `state`) applied
@@ -195,12 +201,7 @@ pub fn load_config(
     }
     if required && path.is_dir() {
         // `--config config`: the folder of the config files for the file itself.
-        let inside = path.join("tagstream.toml");
-        let such_as = if inside.is_file() {
-            format!(", such as {}", inside.display())
-        } else {
-            String::new()
-        };
+        let such_as = such_as_inside(&path, "tagstream.toml");
         return Err(crate::config::ConfigError::Io {
             path: path.display().to_string(),
             source: std::io::Error::new(
