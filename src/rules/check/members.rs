@@ -1,5 +1,6 @@
 //! Properties and methods applied to values of known type (`user.count(…)`, `event.amount`,
-//! `user.paid_orders(…).last`), checked link by link along a chain.
+//! `user.paid_orders(…).last`), checked link by link along a chain; and the types a variable,
+//! a chain or an array's items are known to have.
 
 use rhai::{Expr, FnCallExpr, Position};
 
@@ -8,6 +9,55 @@ use super::calls::list;
 use super::script::Walker;
 
 impl Walker<'_> {
+    pub(super) fn type_of(&self, e: &Expr) -> Option<String> {
+        match e {
+            Expr::Variable(x, ..) if x.2.is_empty() => self.types.get(x.1.as_str()).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The type `e` yields when it is a variable of known type or a chain of members from one
+    /// (`user`, `user.paid_orders(days(30))`), reporting nothing: the chain's own visit does.
+    pub(super) fn value_type(&self, e: &Expr) -> Option<String> {
+        let Expr::Dot(b, ..) = e else {
+            return self.type_of(e);
+        };
+        let mut ty = self.value_type(&b.lhs)?;
+        let mut link = &b.rhs;
+        loop {
+            let (member, rest) = match link {
+                Expr::Dot(b, ..) => (&b.lhs, Some(&b.rhs)),
+                other => (other, None),
+            };
+            let (name, args) = match member {
+                Expr::Property(p, _) => (format!("get${}", p.2), 0),
+                Expr::MethodCall(call, _) if !self.script_fns.contains_key(call.name.as_str()) => {
+                    (call.name.to_string(), call.args.len())
+                }
+                _ => return None,
+            };
+            ty = self.api.method(&ty, &name, args)?.returns.clone()?;
+            match rest {
+                Some(rest) => link = rest,
+                None => return Some(ty),
+            }
+        }
+    }
+
+    /// The type of the items of the array `e` yields, when it is a method of known items called
+    /// on a variable or chain of known type (`event.keyword_hits()`).
+    pub(super) fn item_type(&self, e: &Expr) -> Option<String> {
+        let Expr::Dot(b, ..) = e else { return None };
+        let Expr::MethodCall(call, _) = &b.rhs else {
+            return None;
+        };
+        let receiver = self.value_type(&b.lhs)?;
+        crate::rules::api::ARRAY_ITEMS
+            .iter()
+            .find(|(r, m, _)| *r == receiver && *m == call.name.as_str())
+            .map(|(.., item)| item.to_string())
+    }
+
     /// Checks one link of a `receiver.a.b(…)` chain after another; `recv` is the type of what
     /// the link is applied to, when known.
     pub(super) fn chain(&mut self, recv: Option<String>, rhs: &Expr) {

@@ -399,20 +399,6 @@ impl Walker<'_> {
         }
     }
 
-    /// The type of the items of the array `e` yields, when it is a method of known items called
-    /// on a variable or chain of known type (`event.keyword_hits()`).
-    fn item_type(&self, e: &Expr) -> Option<String> {
-        let Expr::Dot(b, ..) = e else { return None };
-        let Expr::MethodCall(call, _) = &b.rhs else {
-            return None;
-        };
-        let receiver = self.value_type(&b.lhs)?;
-        script_api::ARRAY_ITEMS
-            .iter()
-            .find(|(r, m, _)| *r == receiver && *m == call.name.as_str())
-            .map(|(.., item)| item.to_string())
-    }
-
     /// The parameter an expression reads, directly (`true`: `section::key` is written there)
     /// or through a `let` bound to it (`false`).
     fn param_of(&self, e: &Expr) -> Option<(String, String, bool)> {
@@ -443,41 +429,6 @@ impl Walker<'_> {
         if let Some(arg) = arg {
             if let Some((s, k, written)) = self.param_of(arg) {
                 self.use_param(&s, &k, arg.position(), need, written);
-            }
-        }
-    }
-
-    pub(super) fn type_of(&self, e: &Expr) -> Option<String> {
-        match e {
-            Expr::Variable(x, ..) if x.2.is_empty() => self.types.get(x.1.as_str()).cloned(),
-            _ => None,
-        }
-    }
-
-    /// The type `e` yields when it is a variable of known type or a chain of members from one
-    /// (`user`, `user.paid_orders(days(30))`), reporting nothing: the chain's own visit does.
-    fn value_type(&self, e: &Expr) -> Option<String> {
-        let Expr::Dot(b, ..) = e else {
-            return self.type_of(e);
-        };
-        let mut ty = self.value_type(&b.lhs)?;
-        let mut link = &b.rhs;
-        loop {
-            let (member, rest) = match link {
-                Expr::Dot(b, ..) => (&b.lhs, Some(&b.rhs)),
-                other => (other, None),
-            };
-            let (name, args) = match member {
-                Expr::Property(p, _) => (format!("get${}", p.2), 0),
-                Expr::MethodCall(call, _) if !self.script_fns.contains_key(call.name.as_str()) => {
-                    (call.name.to_string(), call.args.len())
-                }
-                _ => return None,
-            };
-            ty = self.api.method(&ty, &name, args)?.returns.clone()?;
-            match rest {
-                Some(rest) => link = rest,
-                None => return Some(ty),
             }
         }
     }
