@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use crate::config::{env_vars, Config, PathFlags};
 use crate::pipeline::paths::Stream;
-use crate::rules::{RulePack, RulesError};
+use crate::rules::{Execution, RulePack, RulesError};
 
 pub(crate) use args::{users_flag, whole_number};
 pub use args::{Cli, Command, CommonArgs, GenerateArgs, RunArgs, TestArgs};
@@ -57,6 +57,7 @@ pub fn load_with_state(
     };
     let mut pack = loaded.map_err(|e| with_paths_hint(e, rules_paths(&config)))?;
     pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
+    pack.execution = config.execution().unwrap_or(Execution::Compiled);
     Ok((config, pack))
 }
 

@@ -87,7 +87,7 @@ impl Processor {
     /// # Errors
     /// A rule that does not compile.
     pub fn new(pack: &RulePack) -> Result<Processor, RulesError> {
-        Processor::with_execution(pack, Execution::Compiled)
+        Processor::with_execution(pack, pack.execution)
     }
 
     /// A processor whose handlers run as `execution` says (tests and the benchmark compare).

@@ -58,7 +58,7 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
         to_stderr(d);
     }
     let errors = found.iter().filter(|d| d.is_error()).count();
-    let Some(pack) = checked.pack.filter(|_| errors == 0) else {
+    let Some(mut pack) = checked.pack.filter(|_| errors == 0) else {
         if let Some(hint) = super::missing_paths_hint(&config) {
             to_stderr(hint);
         }
@@ -68,6 +68,7 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
         ));
         return ExitCode::from(EXIT_USAGE);
     };
+    pack.execution = config.execution().unwrap_or(rules::Execution::Compiled);
     match report_ok(
         &pack,
         tests.len(),
@@ -98,7 +99,14 @@ fn report_ok(pack: &rules::RulePack, files: usize, cases: usize) -> std::io::Res
         count(cases, "test case", "test cases"),
         count(files, "file", "files"),
     )?;
-    if let Ok(set) = RuleSet::compile(pack) {
+    if pack.execution == rules::Execution::Interpreted {
+        // One line for the set: every rule would give the same reason.
+        writeln!(
+            out,
+            "note: rules.execution = \"interpreted\": every rule runs in the interpreter, \
+             several times slower"
+        )?;
+    } else if let Ok(set) = RuleSet::compile(pack) {
         for (i, rule) in pack.rules.iter().enumerate() {
             if let Some(why) = set.interpreted_because(i) {
                 writeln!(

@@ -184,6 +184,7 @@ fn observe(config: &Config, pack: &RulePack, args: &RunArgs) -> Result<StartLine
             .join(","),
         rules_dir: config.rules.dir.display().to_string(),
         rules_version: metrics::rules_version(pack).to_string(),
+        execution: pack.execution.name(),
         tags: pack.catalogue.len(),
         catalogue: config.rules.catalogue.display().to_string(),
         keyword_tags: pack.params.keywords.specs.len(),
@@ -203,6 +204,7 @@ struct StartLine {
     rules: String,
     rules_dir: String,
     rules_version: String,
+    execution: &'static str,
     tags: usize,
     catalogue: String,
     keyword_tags: usize,
@@ -219,6 +221,7 @@ impl StartLine {
             rules = %self.rules,
             rules_dir = %self.rules_dir,
             rules_version = %self.rules_version,
+            execution = self.execution,
             tags = self.tags,
             catalogue = %self.catalogue,
             keyword_tags = self.keyword_tags,
@@ -237,6 +240,7 @@ fn rule_sources(config: &Config, running: &RulePack) -> RuleSources {
         params: config.rules.params.clone(),
         vars: env_vars(),
         limits: running.limits,
+        execution: running.execution,
     }
 }
 

@@ -123,6 +123,9 @@ pub struct RulesConfig {
     pub params: PathBuf,
     /// Wall time one handler call may take (`50ms`); `off` for none.
     pub time_budget: String,
+    /// How handlers run: `compiled` (each rule in compiled form where it allows it) or
+    /// `interpreted` (every rule by Rhai's interpreter, several times slower).
+    pub execution: String,
 }
 
 impl Default for RulesConfig {
@@ -132,6 +135,7 @@ impl Default for RulesConfig {
             catalogue: "config/tags.toml".into(),
             params: "config/params.toml".into(),
             time_budget: "50ms".into(),
+            execution: "compiled".into(),
         }
     }
 }
@@ -324,6 +328,11 @@ impl Config {
                 .and_then(|ms| u64::try_from(ms).ok())
                 .filter(|ms| *ms > 0),
         }
+    }
+
+    /// `rules.execution`; `None` when invalid.
+    pub fn execution(&self) -> Option<crate::rules::Execution> {
+        crate::rules::Execution::from_name(&self.rules.execution.trim().to_ascii_lowercase())
     }
 
     pub fn idle_after_ms(&self) -> i64 {

@@ -28,6 +28,20 @@ impl Config {
                 ),
             );
         }
+        if self.execution().is_none() {
+            let names = crate::rules::Execution::NAMES;
+            let written = self.rules.execution.trim().to_ascii_lowercase();
+            let near = crate::rules::check::nearest(&written, names)
+                .map(|name| format!("; did you mean {name:?}?"))
+                .unwrap_or_default();
+            return invalid(
+                "rules.execution",
+                format!(
+                    " = {:?} must be {:?} or {:?}{near}",
+                    self.rules.execution, names[0], names[1]
+                ),
+            );
+        }
         if duration::parse_limit_ms(&self.clock.max_future).is_none() {
             return invalid(
                 "clock.max_future",

@@ -123,20 +123,27 @@ pub fn diff(args: &DiffArgs) -> Result<Report, DiffError> {
     let config = crate::cli::load_config(&common, None, &vars)?;
     let r = &config.rules;
     let base_dir = args.base.clone().unwrap_or_else(|| r.dir.clone());
-    let base = load_side(
+    let mut base = load_side(
         "base",
         &base_dir,
         args.base_catalogue.as_ref().unwrap_or(&r.catalogue),
         args.base_params.as_ref().unwrap_or(&r.params),
         &vars,
     )?;
-    let new = load_side(
+    let mut new = load_side(
         "new",
         &args.rules,
         args.catalogue.as_ref().unwrap_or(&r.catalogue),
         args.params.as_ref().unwrap_or(&r.params),
         &vars,
     )?;
+    // Both sides run as `run` runs them under this config.
+    for side in [&mut base, &mut new] {
+        side.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
+        side.execution = config
+            .execution()
+            .unwrap_or(crate::rules::Execution::Compiled);
+    }
     // Rules edited in place and diffed against themselves (the base defaults to rules.dir)
     // would report "no difference" for any change.
     if base.version == new.version {

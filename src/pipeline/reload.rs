@@ -73,6 +73,8 @@ pub struct RuleSources {
     pub vars: Vec<(String, String)>,
     /// The limits the running set was given (`rules.time_budget`); a new set runs under them.
     pub limits: crate::rules::Limits,
+    /// How the running set's handlers run (`rules.execution`); a new set's run the same way.
+    pub execution: crate::rules::Execution,
 }
 
 impl RuleSources {
@@ -84,6 +86,7 @@ impl RuleSources {
     pub fn load(&self) -> Result<RulePack, crate::rules::RulesError> {
         let mut pack = RulePack::load(&self.dir, &self.catalogue, &self.params, &self.vars)?;
         pack.limits = self.limits;
+        pack.execution = self.execution;
         Ok(pack)
     }
 
@@ -458,6 +461,35 @@ mod tests {
         assert_eq!(&*taken.version, "next");
         assert!(watch.take_new().is_none(), "a set is taken once");
         publisher.join().unwrap();
+    }
+
+    /// `rules.execution` is read once, at start: a reloaded set runs its handlers the way the
+    /// running one does, as it keeps its limits.
+    #[test]
+    fn a_reloaded_set_runs_as_the_running_one() {
+        let mut running = shipped();
+        running.execution = crate::rules::Execution::Interpreted;
+        running.limits.time_budget_ms = 7;
+        let sources = RuleSources {
+            dir: "rules".into(),
+            catalogue: "config/tags.toml".into(),
+            params: "config/params.toml".into(),
+            vars: Vec::new(),
+            limits: running.limits,
+            execution: running.execution,
+        };
+        let reloaded = sources.load().unwrap();
+        assert_eq!(reloaded.execution, crate::rules::Execution::Interpreted);
+        assert_eq!(reloaded.limits.time_budget_ms, 7);
+        let set = crate::rules::RuleSet::compile(&reloaded).unwrap();
+        for (i, rule) in reloaded.rules.iter().enumerate() {
+            assert_eq!(
+                set.interpreted_because(i),
+                Some("rules.execution = \"interpreted\""),
+                "{}",
+                rule.name
+            );
+        }
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct RulePack {
     pub catalogue: Arc<Catalogue>,
     pub params: Arc<Params>,
     pub limits: Limits,
+    /// How handlers run (`rules.execution`): compiled where a rule allows it, or every rule by
+    /// Rhai's interpreter.
+    pub execution: Execution,
     /// Names this exact set (scripts, catalogue, parameters): logged when it starts or is
     /// reloaded, and written into every output record as `rules_version`.
     pub version: Arc<str>,
@@ -303,6 +306,7 @@ impl RulePack {
             catalogue: Arc::new(catalogue),
             params: Arc::new(params),
             limits,
+            execution: Execution::Compiled,
             version,
         };
         // Compiling once here reports syntax errors before any worker starts.

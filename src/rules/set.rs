@@ -62,13 +62,35 @@ impl Handler {
     }
 }
 
-/// How handlers run.
+/// How handlers run (`rules.execution`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Execution {
     /// Compiled where the rule allows it (see [`compiled`]), interpreted otherwise.
     Compiled,
-    /// Always by Rhai's interpreter: the reference the compiled form is tested against.
+    /// Always by Rhai's interpreter: the reference the compiled form is tested against, and
+    /// an operator's way to rule the compiled form out.
     Interpreted,
+}
+
+impl Execution {
+    /// The values `rules.execution` takes, as written there.
+    pub const NAMES: [&'static str; 2] = ["compiled", "interpreted"];
+
+    /// The setting's value for `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<Execution> {
+        match name {
+            "compiled" => Some(Execution::Compiled),
+            "interpreted" => Some(Execution::Interpreted),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Execution::Compiled => "compiled",
+            Execution::Interpreted => "interpreted",
+        }
+    }
 }
 
 /// One compiled rule with what its calls keep between events: the rule in compiled form when
@@ -215,7 +237,7 @@ impl RuleSet {
     /// # Errors
     /// The first script that does not compile, with its file and line.
     pub fn compile(pack: &RulePack) -> Result<RuleSet, RulesError> {
-        RuleSet::compile_for(pack, Execution::Compiled)
+        RuleSet::compile_for(pack, pack.execution)
     }
 
     /// As [`RuleSet::compile`], choosing how handlers run.
@@ -249,7 +271,7 @@ impl RuleSet {
                     tracing::debug!(rule = %source.name, reason = %why.0, "rule runs interpreted");
                     why.0
                 }),
-                Execution::Interpreted => Err("interpreted by request".to_string()),
+                Execution::Interpreted => Err("rules.execution = \"interpreted\"".to_string()),
             };
             let mut calls: [Option<AST>; 5] = Default::default();
             for f in ast.iter_functions() {

@@ -25,6 +25,7 @@ mod docs_references;
 mod docs_support;
 mod embedded;
 mod environment;
+mod execution;
 mod failover;
 mod fuzz;
 mod guards;

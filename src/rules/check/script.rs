@@ -72,6 +72,7 @@ pub fn check_rules(
         catalogue: catalogue.cloned().map_or(fallback_catalogue, Arc::new),
         params: params.cloned().map_or(fallback_params, Arc::new),
         limits: Limits::default(),
+        execution: crate::rules::Execution::Compiled,
         // Only for the engine that checks scripts: no output is made.
         version: Arc::from(""),
     };
