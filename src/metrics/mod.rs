@@ -51,6 +51,7 @@ pub struct Metrics {
     pub users: IntGauge,
     pub rule_invocations: IntCounterVec,
     pub rule_errors: IntCounterVec,
+    pub rule_compiled: IntGaugeVec,
     pub rule_duration: HistogramVec,
     pub timers_pending: IntGauge,
     pub timers_fired: IntCounter,
@@ -169,6 +170,13 @@ impl Metrics {
                 "Rule errors (each is a dead letter with reason rule_error).",
                 &["rule", "kind"],
             ),
+            rule_compiled: gauge_vec(
+                &r,
+                "tagstream_rule_compiled",
+                "1 when the rule runs in compiled form, 0 when Rhai's interpreter runs it \
+                 (rules.execution, or a construct the compiled form lacks).",
+                &["rule"],
+            ),
             rule_duration: register(
                 &r,
                 HistogramVec::new(
@@ -276,8 +284,9 @@ impl Metrics {
         m
     }
 
-    /// Describes the loaded rule set: `build_info`, and every tag and rule at zero so that
-    /// `rate()` and alerts see them before their first change.
+    /// Describes the loaded rule set: `build_info`, how each rule runs (logged too, for a rule
+    /// the interpreter runs), and every tag and rule at zero so that `rate()` and alerts see
+    /// them before their first change.
     pub fn set_rules(&self, pack: &RulePack) {
         self.build_info.reset();
         self.build_info
@@ -296,7 +305,26 @@ impl Metrics {
                     .with_label_values(&[&rule.name, kind.as_str()]);
             }
         }
+        self.set_execution(pack);
         self.health.rules_loaded();
+    }
+
+    /// `rule_compiled` for each rule of `pack`, from the set as the workers compile it.
+    fn set_execution(&self, pack: &RulePack) {
+        self.rule_compiled.reset();
+        // The set loaded, so it compiles; the workers compile their own copies.
+        let Ok(set) = crate::rules::RuleSet::compile(pack) else {
+            return;
+        };
+        for (i, rule) in pack.rules.iter().enumerate() {
+            let compiled = set.is_compiled(i);
+            self.rule_compiled
+                .with_label_values(&[&rule.name])
+                .set(i64::from(compiled));
+            if let Some(why) = set.interpreted_because(i) {
+                tracing::info!(rule = %rule.name, reason = %why, "rule runs in the interpreter, several times slower");
+            }
+        }
     }
 
     /// The Prometheus text format of every metric.

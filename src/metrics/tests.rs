@@ -367,3 +367,31 @@ fn rule_errors_are_counted_by_kind() {
     assert_eq!(count("zz_runtime", "runtime"), 1.0);
     assert_eq!(sum(&s, "tagstream_rule_errors_total", &[]), 2.0);
 }
+
+/// `tagstream_rule_compiled` says which rules the interpreter runs: one with a construct the
+/// compiled form lacks (a closure), or every rule under `rules.execution = "interpreted"`.
+#[test]
+fn each_rule_says_whether_it_runs_compiled() {
+    let gauge = |m: &Metrics, rule: &str| m.rule_compiled.with_label_values(&[rule]).get();
+    let m = Metrics::new();
+    let mut pack = pack_with(&[(
+        "closure",
+        "fn on_click(event, user) { let f = |x| x + 1; f.call(1); }",
+    )]);
+    m.set_rules(&pack);
+    assert_eq!(gauge(&m, "activity"), 1);
+    assert_eq!(gauge(&m, "closure"), 0);
+    pack.execution = crate::rules::Execution::Interpreted;
+    m.set_rules(&pack);
+    for rule in ["activity", "keywords", "lifecycle", "rfm", "closure"] {
+        assert_eq!(gauge(&m, rule), 0, "{rule}");
+    }
+    // A reload that drops a rule drops its series.
+    let mut pack = pack_with(&[]);
+    pack.execution = crate::rules::Execution::Compiled;
+    m.set_rules(&pack);
+    assert!(!m
+        .render()
+        .contains("tagstream_rule_compiled{rule=\"power\"}"));
+    assert_eq!(gauge(&m, "rfm"), 1);
+}
