@@ -17,11 +17,29 @@ use super::Metrics;
 pub enum HttpError {
     #[error("http listen address {addr:?}: {why}")]
     Address { addr: String, why: String },
-    #[error("http listen address {addr}: {source}")]
+    #[error("http listen address {addr}: {}", bind_failure(source))]
     Bind {
         addr: String,
         source: std::io::Error,
     },
+}
+
+/// Why an address could not be bound, and what to do, in an operator's terms.
+fn bind_failure(e: &std::io::Error) -> String {
+    let other = "give another with --http HOST:PORT or http.listen (TAGSTREAM_HTTP__LISTEN), \
+                 or \"\" for none";
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            format!("the port is in use by another process (another tagstream?); {other}")
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("no network interface of this machine has that address; {other}")
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            format!("not allowed to listen there (ports below 1024 need privileges); {other}")
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// Binds `addr` now (so a taken port is an error at start) and serves on a thread of its own

@@ -434,9 +434,32 @@ fn an_http_address_in_use_stops_the_run_before_it_reads() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains(&format!(
-            "http listen address {addr}: Address already in use"
+            "http listen address {addr}: the port is in use by another process (another \
+             tagstream?); give another with --http HOST:PORT or http.listen \
+             (TAGSTREAM_HTTP__LISTEN), or \"\" for none"
         )),
         "{err}"
     );
+    assert!(!err.contains("os error"), "{err}");
     assert!(!output.exists(), "{err}");
+}
+
+/// An address no interface has (a documentation address, 192.0.2.1) says so, not
+/// "Cannot assign requested address (os error 99)".
+#[test]
+fn an_http_address_of_another_machine_is_named_as_such() {
+    let out = tagstream()
+        .args(["run", "--http", "192.0.2.1:9898", "--input", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "http listen address 192.0.2.1:9898: no network interface of this machine has that \
+             address"
+        ),
+        "{err}"
+    );
 }
