@@ -2,24 +2,9 @@
 //! checked, so an empty path in the file does not stop a run that names the path another way;
 //! an empty path still in effect is refused at the file's line.
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
-use crate::support::{repo, tagstream};
-
-/// `tagstream check --config FILE` with `text` as the config, then `args`.
-fn check_with(text: &str, args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tagstream.toml");
-    std::fs::write(&config, text).unwrap();
-    let mut cmd = tagstream();
-    cmd.arg("check").arg("--config").arg(&config).args(args);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out: Output = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).replace(&config.display().to_string(), "CONFIG");
-    (out.status.code(), err)
-}
+use crate::support::{check_config, repo, tagstream};
 
 /// `rules.dir = ""` (and the catalogue and parameters) in the file was refused even with
 /// `--rules DIR` given: the file was checked before the flags were applied.
@@ -33,11 +18,11 @@ fn a_flag_stands_in_for_an_empty_rules_path_in_the_file() {
     ];
     for (key, flag, path) in cases {
         let path = path.to_str().unwrap();
-        let (code, err) = check_with(&format!("[rules]\n{key} = \"\"\n"), &[flag, path], &[]);
+        let (code, err, _) = check_config(&format!("[rules]\n{key} = \"\"\n"), &[flag, path], &[]);
         assert_eq!(code, Some(0), "{key}: {err}");
         // The environment's empty value is overridden too.
         let var = format!("TAGSTREAM_RULES__{}", key.to_uppercase());
-        let (code, err) = check_with("", &[flag, path], &[(&var, "")]);
+        let (code, err, _) = check_config("", &[flag, path], &[(&var, "")]);
         assert_eq!(code, Some(0), "{var}: {err}");
     }
 }
@@ -46,7 +31,7 @@ fn a_flag_stands_in_for_an_empty_rules_path_in_the_file() {
 #[test]
 fn an_empty_rules_path_no_flag_overrides_is_still_refused_at_its_line() {
     let catalogue = repo().join("config/tags.toml");
-    let (code, err) = check_with(
+    let (code, err, _) = check_config(
         "[rules]\ndir = \"\"\n",
         &["--catalogue", catalogue.to_str().unwrap()],
         &[],

@@ -5,7 +5,7 @@ use std::process::Output;
 
 use tagstream::generate::GenOptions;
 
-use crate::support::{generated_lines, repo, tagstream, write_lines};
+use crate::support::{check_with, generated_lines, tagstream, write_lines};
 
 /// `tagstream run --workers 1` over `input` with `rules.execution` set by its variable;
 /// returns the tag changes, the dead letters and the log.
@@ -55,46 +55,27 @@ fn the_interpreter_chosen_by_config_gives_the_same_outputs() {
     assert!(dead == dead_i, "dead letters differ");
 }
 
-/// `tagstream check --config FILE` with `text` as the config and `vars` set.
-fn check_with(text: &str, vars: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tagstream.toml");
-    std::fs::write(&config, text).unwrap();
-    let mut cmd = tagstream();
-    cmd.current_dir(repo())
-        .arg("check")
-        .arg("--config")
-        .arg(&config);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    let shown = config.display().to_string();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).replace(&shown, "CONFIG");
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
-}
-
 #[test]
 fn check_says_when_every_rule_runs_in_the_interpreter() {
-    let (code, out, err) = check_with("[rules]\nexecution = \"interpreted\"\n", &[]);
+    let (code, err, out) = check_with("[rules]\nexecution = \"interpreted\"\n", &[]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         out.contains("note: rules.execution = \"interpreted\": every rule runs in the interpreter"),
         "{out}"
     );
     // Letter case does not matter, as for "off" elsewhere.
-    let (code, out, err) = check_with("", &[("TAGSTREAM_RULES__EXECUTION", "Interpreted")]);
+    let (code, err, out) = check_with("", &[("TAGSTREAM_RULES__EXECUTION", "Interpreted")]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("every rule runs in the interpreter"), "{out}");
     // The default pack compiles whole: no note at all.
-    let (code, out, err) = check_with("", &[]);
+    let (code, err, out) = check_with("", &[]);
     assert_eq!(code, Some(0), "{err}");
     assert!(!out.contains("note:"), "{out}");
 }
 
 #[test]
 fn a_misspelt_execution_is_refused_with_the_value_meant() {
-    let (code, _, err) = check_with("[rules]\nexecution = \"interpretd\"\n", &[]);
+    let (code, err, _) = check_with("[rules]\nexecution = \"interpretd\"\n", &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(
@@ -103,7 +84,7 @@ fn a_misspelt_execution_is_refused_with_the_value_meant() {
         ),
         "{err}"
     );
-    let (code, _, err) = check_with("", &[("TAGSTREAM_RULES__EXECUTION", "fast")]);
+    let (code, err, _) = check_with("", &[("TAGSTREAM_RULES__EXECUTION", "fast")]);
     assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains(

@@ -39,6 +39,32 @@ pub fn tagstream_in(cwd: &Path) -> Command {
     cmd
 }
 
+/// `tagstream check --config FILE` with `text` as the config file, then `args`, with `vars`
+/// set: the exit code, stderr and stdout, the config file's path written `CONFIG`.
+pub fn check_config(
+    text: &str,
+    args: &[&str],
+    vars: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tagstream.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut cmd = tagstream();
+    cmd.arg("check").arg("--config").arg(&config).args(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let shown = config.display().to_string();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace(&shown, "CONFIG");
+    (out.status.code(), text(&out.stderr), text(&out.stdout))
+}
+
+/// [`check_config`] with no arguments after the config.
+pub fn check_with(text: &str, vars: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    check_config(text, &[], vars)
+}
+
 /// `tagstream run` with `args` and no stdin.
 pub fn run_args(args: &[&str]) -> std::process::Output {
     tagstream()
