@@ -11,6 +11,7 @@ mod compiled;
 mod compiled_corners;
 mod compiled_counts;
 mod compiled_limits;
+mod compiled_operators;
 mod compiled_probes;
 mod compiled_random;
 mod config_kafka;
