@@ -151,6 +151,12 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
         names.len(),
         pack.catalogue.len()
     );
+    if pack.execution == crate::rules::Execution::Interpreted {
+        say!(
+            "rules.execution = \"interpreted\": the file-mode stages (child processes of \
+             `tagstream run`) run every rule in the interpreter; the core stages measure both ways"
+        );
+    }
     say!(
         "stream: {} lines ({} valid, {} invalid) from {} users, {}; generated in {:.2} s ({} lines/s)",
         thousands(stream.len()),
