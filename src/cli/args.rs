@@ -85,7 +85,8 @@ pub struct RunArgs {
 pub struct TestArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Run only the cases whose name contains this text.
+    /// Run only the cases whose name contains this text; or, ending in .toml, every case of
+    /// that test file (a path, or a file name in <rules>/tests).
     pub filter: Option<String>,
 }
 

@@ -2,10 +2,11 @@
 //! tests, and the rule tests run.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{env_vars, Config};
-use crate::rules::check::{Diagnostic, Sources};
+use crate::rules::check::{nearest, Diagnostic, Sources};
 use crate::rules::{self, RuleSet};
 
 use super::{
@@ -120,6 +121,52 @@ fn report_ok(pack: &rules::RulePack, files: usize, cases: usize) -> std::io::Res
     out.flush()
 }
 
+/// The test files `tagstream test` reads and the filter on their case names. A FILTER ending in
+/// `.toml` names one test file, as a path or as a file of `<rules>/tests/`, and every case of
+/// it runs; any other FILTER picks cases of every file in `<rules>/tests/` by name.
+fn chosen_tests<'f>(
+    rules_dir: &Path,
+    filter: Option<&'f str>,
+) -> Result<(Vec<PathBuf>, Option<&'f str>), String> {
+    let Some(name) = filter.filter(|f| f.to_ascii_lowercase().ends_with(".toml")) else {
+        return Ok((crate::testing::test_files(rules_dir), filter));
+    };
+    let given = Path::new(name);
+    let in_tests = rules_dir.join("tests").join(name);
+    for path in [given, in_tests.as_path()] {
+        if path.is_file() {
+            return Ok((vec![path.to_path_buf()], None));
+        }
+    }
+    let known = crate::testing::test_files(rules_dir);
+    let file_names: Vec<String> = known
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    let asked = given
+        .file_name()
+        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+    let same = file_names.iter().find(|n| **n == asked).map(String::as_str);
+    let hint = match same.or_else(|| nearest(&asked, file_names.iter().map(String::as_str))) {
+        Some(near) => format!(
+            "; did you mean {}?",
+            rules_dir.join("tests").join(near).display()
+        ),
+        None if known.is_empty() => {
+            format!("; {} holds no test file", rules_dir.join("tests").display())
+        }
+        None => format!(
+            "; the test files are {}",
+            known
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(format!("no test file {name}{hint}"))
+}
+
 /// What a FILTER that picked no case was probably meant as: a test file's name (the filter
 /// matches case names only), or a case name in other letter case (it is case-sensitive).
 fn filter_hint(files: &[crate::testing::TestFile], filter: &str) -> String {
@@ -131,8 +178,9 @@ fn filter_hint(files: &[crate::testing::TestFile], filter: &str) -> String {
     });
     if let Some(file) = named_file.filter(|f| !f.cases.is_empty()) {
         return format!(
-            "; FILTER matches case names, not file names: the cases of {} are named like {:?}",
-            file.path, file.cases[0].name
+            "; FILTER matches case names, not file names: the cases of {} are named like {:?} \
+             (`tagstream test {}` runs them all)",
+            file.path, file.cases[0].name, file.path
         );
     }
     let other_case = files
@@ -161,7 +209,11 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
     for line in rules::check::finding_lines("", &rules::check::findings(&sources, &env_vars())) {
         to_stderr(line);
     }
-    let (files, problems) = crate::testing::load(&config.rules.dir, Some(&pack));
+    let (paths, filter) = match chosen_tests(&config.rules.dir, args.filter.as_deref()) {
+        Ok(chosen) => chosen,
+        Err(e) => return usage_error(e),
+    };
+    let (files, problems) = crate::testing::load_paths(&paths, Some(&pack));
     if !problems.is_empty() {
         for d in &problems {
             to_stderr(d);
@@ -193,20 +245,32 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
             config.rules.dir.join("tests/*.toml").display()
         ));
     }
-    let mut out = std::io::stdout().lock();
-    let ran =
-        crate::testing::run(&pack, &files, args.filter.as_deref(), &mut out).and_then(|summary| {
-            out.flush()?;
-            Ok(summary)
-        });
-    match ran {
-        Ok(summary) if summary.passed + summary.failed == 0 => {
-            let filter = args.filter.as_deref().unwrap_or_default();
-            usage_error(format!(
+    let picked = files
+        .iter()
+        .flat_map(|f| &f.cases)
+        .any(|c| filter.is_none_or(|f| c.name.contains(f)));
+    if !picked {
+        return usage_error(match filter {
+            Some(filter) => format!(
                 "no case name contains {filter:?}{}",
                 filter_hint(&files, filter)
-            ))
-        }
+            ),
+            None => format!(
+                "{} has no [[case]]: nothing to run",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    let ran = crate::testing::run(&pack, &files, filter, &mut out).and_then(|summary| {
+        out.flush()?;
+        Ok(summary)
+    });
+    match ran {
         Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(EXIT_RUNTIME),
         Err(crate::testing::RunError::Io(e)) => write_failed("stdout", &e),

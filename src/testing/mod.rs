@@ -40,11 +40,16 @@ pub fn test_files(rules_dir: &Path) -> Vec<PathBuf> {
 /// Reads and validates every test file of `rules_dir`; with a `pack`, also checks the tags,
 /// rules and event types the cases name against it. Returns the files and every problem found.
 pub fn load(rules_dir: &Path, pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Diagnostic>) {
+    load_paths(&test_files(rules_dir), pack)
+}
+
+/// Reads and validates the test files at `paths`, as [`load`] does those of a rules directory.
+pub fn load_paths(paths: &[PathBuf], pack: Option<&RulePack>) -> (Vec<TestFile>, Vec<Diagnostic>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
-    for path in test_files(rules_dir) {
+    for path in paths {
         let shown = path.display().to_string();
-        let text = match crate::config::read_file(&path) {
+        let text = match crate::config::read_file(path) {
             Ok(text) => text,
             Err(e) => {
                 problems.push(Diagnostic::from_config(&e, &shown));
