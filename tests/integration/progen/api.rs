@@ -112,6 +112,14 @@ impl Gen {
             ],
             Kind::Ints => vec!["[1, 2, 3]", "[-1, 5]", "[4, 0, 9]", "[]", "[0]"],
             Kind::Nested => vec!["[[1, 2], [3]]", "[[5]]", "[[], [0, -1, 2]]"],
+            Kind::Map => vec![
+                "#{}",
+                "#{a: 1}",
+                "#{a: 1, \"b c\": \"x\"}",
+                "#{count: 2, amount: 1.5, b: \"多\"}",
+                "#{x: [1, 2], y: #{z: 3}}",
+                "#{\"\": 0, a: ()}",
+            ],
         };
         if scope.event {
             options.extend(match kind {
@@ -148,6 +156,7 @@ impl Gen {
             Kind::Bool => vec!["user.get(\"k0\") != ()"],
             Kind::Ints => vec!["user.tags", "[1, \"a\", 2.5]", "[()]", "[[1], 2]"],
             Kind::Nested => vec!["[[1, 2], 3]", "[\"ab\", [1]]"],
+            Kind::Map => vec!["#{a: \"1\", x: 5}", "#{count: -1.5, amount: 3}"],
         };
         if scope.event {
             // Fields of other event types are `()`: present on some events, absent on others.
@@ -165,7 +174,7 @@ impl Gen {
                 ][..],
                 Kind::Bool => &["event.promo"][..],
                 Kind::Ints => &["event.keyword_hits()"][..],
-                Kind::Nested => &[][..],
+                Kind::Nested | Kind::Map => &[][..],
             });
         }
         options
