@@ -127,7 +127,8 @@ impl Gen {
     fn growing_loop(&mut self, scope: &mut Scope) -> Node {
         let v = self.fresh("g");
         let c = self.fresh("c");
-        let (init, step, bound, kind) = match self.below(if self.maps { 6 } else { 5 }) {
+        let maps = self.maps && self.handovers;
+        let (init, step, bound, kind) = match self.below(if maps { 6 } else { 5 }) {
             0 | 1 => {
                 // Doubled texts: 8 bytes reach 64 KiB in 13 steps, 1 byte in 16, and 6 bytes
                 // (two characters of three bytes) pass it in 14.
@@ -179,6 +180,8 @@ impl Gen {
                 )
             }
             _ => {
+                // Map entries set by index: the interpreter's (the compiled form hands over
+                // assignments into indexes).
                 let bound = *self.pick(&[999, 1000, 1001]);
                 (
                     "#{}".into(),
