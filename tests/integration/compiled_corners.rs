@@ -21,7 +21,7 @@ fn events() -> Vec<String> {
 /// The rule of a probe: `body` is the body of `probe(event, user, n, z)`, where `n` is the
 /// user's event count (1) and `z` is 0, both known only at run time so that Rhai's optimiser
 /// cannot fold what uses them; its value becomes the tag's reason. `extra` adds functions.
-fn rule(body: &str, extra: &str) -> String {
+pub(crate) fn rule(body: &str, extra: &str) -> String {
     format!(
         "fn on_event(event, user) {{\n    let n = user.events;\n    let z = n - 1;\n    \
          tag(\"intent/price\", `${{probe(event, user, n, z)}}`);\n}}\n\n\

@@ -4,6 +4,8 @@
 use tagstream::rules::Execution;
 
 use crate::compiled::{agree, agree_on_a_chat, compiled_rules, joined, outputs};
+use crate::compiled_corners::{agree_all, rule};
+use crate::programs::compare;
 use crate::support::{chat, click, order, pack_of, T0};
 
 /// An endless loop leaves the compiled path before the operation limit; the interpreter then
@@ -135,4 +137,68 @@ fn on_chat(event, user) {
     let (out, fallbacks) = outputs(&pack, Execution::Compiled, &joined(&[chat("u1", T0, "hi")]));
     assert_eq!(fallbacks, 0, "the compiled call ends itself");
     assert!(out[0].contains("time budget of 30 ms"), "{out:?}");
+}
+
+/// Values grown to Rhai's data limits, each just under or at and just over: 64 KiB of text
+/// (by `+=`, `+` and `${…}`, in one- and three-byte characters), the array items the compiled
+/// form grows itself (256), an array that holds itself (10,000 items in all), and an array's
+/// texts (64 KiB in all). Both tiers give the same length, or the same error.
+#[test]
+fn values_at_the_data_limits_agree() {
+    const TEXT: &str = "Length of string";
+    const ARRAY: &str = "Size of array";
+    let hundred = "0123456789".repeat(10);
+    let doubled = |init: &str, step: &str, times: u32| {
+        format!(
+            "let s = `{init}${{z}}`; let i = 0; while i < {times} * n {{ {step} i += 1; }} s.len()"
+        )
+    };
+    let pushes = |times: u32, item: &str| {
+        format!("let a = []; let i = 0; while i < {times} * n {{ a.push({item}); i += 1; }} a.len()")
+    };
+    let holding = |times: u32| {
+        format!("let a = [n]; let i = 0; while i < {times} * n {{ a.push(a); i += 1; }} a.len()")
+    };
+    let quoted = format!("\"{hundred}\"");
+    // (probe, its body, the reason it tags or the error it meets)
+    let probes = [
+        // 8 bytes doubled 13 times is 64 KiB exactly: at the limit, not past it.
+        ("text at the limit", doubled("abcdefg", "s += s;", 13), "65536"),
+        ("text past the limit", doubled("abcdefg", "s += s;", 14), TEXT),
+        ("plus at the limit", doubled("abcdefg", "s = s + s;", 13), "65536"),
+        ("plus past the limit", doubled("abcdefg", "s = s + s;", 14), TEXT),
+        ("parts at the limit", doubled("abcdefg", "s = `${s}${s}`;", 13), "65536"),
+        ("parts past the limit", doubled("abcdefg", "s = `${s}${s}`;", 14), TEXT),
+        // `多0` is four bytes in two characters: `len` counts characters.
+        ("wide text at the limit", doubled("多", "s += s;", 14), "32768"),
+        ("wide text past the limit", doubled("多", "s += s;", 15), TEXT),
+        ("255 pushes", pushes(255, "i"), "255"),
+        ("256 pushes", pushes(256, "i"), "256"),
+        ("257 pushes", pushes(257, "i"), "257"),
+        // 2^(k+1) - 1 items in all after k pushes: 8,191, then 16,383.
+        ("holding itself under the limit", holding(12), "13"),
+        ("holding itself past the limit", holding(13), ARRAY),
+        ("texts under the limit", pushes(655, &quoted), "655"),
+        ("texts past the limit", pushes(656, &quoted), TEXT),
+        (
+            "a literal of long texts",
+            format!("let s = `{hundred}${{z}}`; let i = 0; while i < 9 * n {{ s += s; i += 1; }} [s, s].len()"),
+            TEXT,
+        ),
+    ];
+    let bodies: Vec<(&str, &str)> = probes.iter().map(|(n, b, _)| (*n, b.as_str())).collect();
+    agree_all(&bodies, "");
+    for (name, body, expected) in &probes {
+        let mut pack = pack_of(&[("limits", &rule(body, ""))]).unwrap();
+        pack.limits.time_budget_ms = 0;
+        let (_, outcome) = compare(&pack, &[chat("u1", T0, "hi")]);
+        let first = &outcome.outputs[0];
+        let v: serde_json::Value = serde_json::from_str(first).unwrap();
+        let met = if expected.starts_with(char::is_numeric) {
+            v["reason"].as_str() == Some(expected)
+        } else {
+            first.contains(expected)
+        };
+        assert!(met, "{name}: expected {expected}, got {first}");
+    }
 }

@@ -13,6 +13,8 @@
 
 mod api;
 mod exprs;
+mod loops;
+mod maps;
 mod shapes;
 mod statements;
 
@@ -146,6 +148,8 @@ enum Kind {
     Bool,
     Ints,
     Nested,
+    /// An object map; only in rules that use maps ([`Gen::kind`]).
+    Map,
 }
 
 const KINDS: [Kind; 6] = [
@@ -253,6 +257,10 @@ pub struct Gen {
     /// This rule reads values that may be `()` or of another kind, and passes arguments the
     /// API refuses: most of its calls are the interpreter's, so only some rules do.
     loose: bool,
+    /// This rule holds object maps in variables, passes them to functions and reads them.
+    maps: bool,
+    /// This rule has a loop that grows a value up to a data limit (one at most).
+    grown: bool,
 }
 
 impl Gen {
@@ -262,6 +270,18 @@ impl Gen {
             next_var: 0,
             handovers: false,
             loose: false,
+            maps: false,
+            grown: false,
+        }
+    }
+
+    /// A kind for a variable, a parameter or a value of any kind: a map now and then in the
+    /// rules that use maps.
+    fn kind(&mut self) -> Kind {
+        if self.maps && self.chance(15) {
+            Kind::Map
+        } else {
+            *self.pick(&KINDS)
         }
     }
 
@@ -287,6 +307,8 @@ impl Gen {
     pub fn rule(&mut self) -> Node {
         self.handovers = self.chance(10);
         self.loose = self.chance(15);
+        self.maps = self.chance(10);
+        self.grown = false;
         let mut parts = Vec::new();
         let mut fns: Vec<Sig> = Vec::new();
         for (name, params, result, source) in LIBRARY {
@@ -312,7 +334,7 @@ impl Gen {
             let params: Vec<Var> = (0..arity)
                 .map(|p| Var {
                     name: format!("p{p}"),
-                    kind: *self.pick(&KINDS),
+                    kind: self.kind(),
                     constant: false,
                 })
                 .collect();

@@ -64,6 +64,12 @@ fn stream() -> Vec<String> {
         r#"{{"type":"click","user_id":"u1","ts":{},"target":"item:2","channel":"app","event_id":"k-x"}}"#,
         t + 2
     ));
+    // Fields the event type lacks (`event.fields`): plain values, an array, an object, and a
+    // field of another event type.
+    lines.push(format!(
+        r#"{{"type":"click","user_id":"u2","ts":{},"target":"item:3","event_id":"k-f","a":5,"x":[1,2.5,"s"],"meta":{{"a":1,"b c":"多"}},"amount":2.5}}"#,
+        t + 3
+    ));
     lines
 }
 
@@ -195,9 +201,12 @@ fn random_rules_agree_with_the_interpreter() {
     assert!(tally.rules >= 300, "{tally:?}");
     assert!(tally.compiled * 10 >= tally.rules * 6, "{tally:?}");
     assert!(tally.calls > 3_000, "{tally:?}");
-    // Most calls must finish compiled: a generator whose programs all fell back to the
-    // interpreter would compare the interpreter with itself.
-    assert!(tally.fallbacks * 2 < tally.calls, "{tally:?}");
+    // Many calls must finish compiled: a generator whose programs all fell back to the
+    // interpreter would compare the interpreter with itself. About half do: maps, loops over
+    // texts and values grown to the data limits are mostly the interpreter's at run time
+    // (46 % fell back before the generator made them, 52 % after).
+    assert!(tally.fallbacks * 100 < tally.calls * 55, "{tally:?}");
+    assert!(tally.calls - tally.fallbacks > 3_000, "{tally:?}");
 }
 
 /// Open-ended: `TAGSTREAM_PROGRAMS` rules from `TAGSTREAM_PROGRAMS_SEED`, or as many as fit in

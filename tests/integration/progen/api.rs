@@ -73,6 +73,8 @@ impl Gen {
                 "grade_at_most(user.since_last(), [days(1), days(7)])",
                 // The handle in a variable of its own.
                 "{ let u = user; u.events + u.tags.len() }",
+                // An order summary in a variable, read as a local's properties.
+                "{ let o = user.paid_orders(); o.count + o.promo }",
             ],
             Kind::Float => vec![
                 "0.0",
@@ -92,6 +94,7 @@ impl Gen {
                 "user.paid_orders().amount",
                 "user.paid_orders().average",
                 "user.paid_orders().promo_share",
+                "{ let o = user.paid_orders(days(30)); o.amount + o.average }",
             ],
             Kind::Str => vec![
                 "\"\"",
@@ -112,6 +115,14 @@ impl Gen {
             ],
             Kind::Ints => vec!["[1, 2, 3]", "[-1, 5]", "[4, 0, 9]", "[]", "[0]"],
             Kind::Nested => vec!["[[1, 2], [3]]", "[[5]]", "[[], [0, -1, 2]]"],
+            Kind::Map => vec![
+                "#{}",
+                "#{a: 1}",
+                "#{a: 1, \"b c\": \"x\"}",
+                "#{count: 2, amount: 1.5, b: \"多\"}",
+                "#{x: [1, 2], y: #{z: 3}}",
+                "#{\"\": 0, a: ()}",
+            ],
         };
         if scope.event {
             options.extend(match kind {
@@ -142,12 +153,18 @@ impl Gen {
                 "user.count_below_at(\"click\", days(3), 1)",
                 "user.decay_below_at(\"s\", days(7), 0.5)",
                 "user.get(\"k1\")",
+                // Properties of another receiver, and a hit held in a variable.
+                "user.amount",
+                "event.count",
+                "{ let o = user.paid_orders(); o.ttl }",
+                "{ let h = event.keyword_hits()[0]; h.hits + h.within }",
             ],
             Kind::Float => vec!["user.get(\"k2\")"],
             Kind::Str => vec!["user.get(\"k0\")", "()"],
             Kind::Bool => vec!["user.get(\"k0\") != ()"],
             Kind::Ints => vec!["user.tags", "[1, \"a\", 2.5]", "[()]", "[[1], 2]"],
             Kind::Nested => vec!["[[1, 2], 3]", "[\"ab\", [1]]"],
+            Kind::Map => vec!["#{a: \"1\", x: 5}", "#{count: -1.5, amount: 3}"],
         };
         if scope.event {
             // Fields of other event types are `()`: present on some events, absent on others.
@@ -165,7 +182,7 @@ impl Gen {
                 ][..],
                 Kind::Bool => &["event.promo"][..],
                 Kind::Ints => &["event.keyword_hits()"][..],
-                Kind::Nested => &[][..],
+                Kind::Nested | Kind::Map => &[][..],
             });
         }
         options
@@ -279,9 +296,24 @@ impl Gen {
                     Node::Seq(vec![text(format!("{f}(")), x, text(", "), arr, text(")")])
                 }
                 5 => {
+                    // Natives as functions or as methods, whichever the script writes.
                     let n = self.expr_of(scope, Kind::Int, 1);
                     let f = *self.pick(&["days", "hours", "minutes"]);
-                    Node::Seq(vec![text(format!("{f}(")), n, text(")")])
+                    if self.chance(30) {
+                        Node::Seq(vec![text("("), n, text(format!(").{f}()"))])
+                    } else {
+                        Node::Seq(vec![text(format!("{f}(")), n, text(")")])
+                    }
+                }
+                6 if self.chance(40) => {
+                    let x = self.expr_of(scope, Kind::Float, 1);
+                    let (head, tail) = *self.pick(&[
+                        ("to_int(", ")"),
+                        ("to_int(floor(", "))"),
+                        ("ceiling(", ").to_int()"),
+                        ("round(", ").to_int()"),
+                    ]);
+                    Node::Seq(vec![text(head), x, text(tail)])
                 }
                 _ => {
                     let w = self.duration_arg(scope);
@@ -300,7 +332,14 @@ impl Gen {
                 }
                 1 => {
                     let n = self.expr_of(scope, Kind::Int, 1);
-                    Node::Seq(vec![text("as_days("), n, text(")")])
+                    let (head, tail) = *self.pick(&[
+                        ("as_days(", ")"),
+                        ("(", ").as_days()"),
+                        ("to_float(", ")"),
+                        ("floor(to_float(", "))"),
+                        ("round(as_days(", "))"),
+                    ]);
+                    Node::Seq(vec![text(head), n, text(tail)])
                 }
                 _ => {
                     let w = self.duration_arg(scope);

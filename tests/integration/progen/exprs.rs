@@ -2,7 +2,7 @@
 //! built from operators, indexes, method chains, conditionals, blocks, script-function calls and
 //! the rule API's reads, down to literals and variables in scope.
 
-use super::{text, Gen, Kind, Node, Scope, Var, KINDS};
+use super::{text, Gen, Kind, Node, Scope, Var};
 
 impl Gen {
     /// A value `emit` can write into a reason: not an array.
@@ -12,7 +12,7 @@ impl Gen {
     }
 
     pub(super) fn any_expr(&mut self, scope: &Scope, depth: u32) -> Node {
-        let kind = *self.pick(&KINDS);
+        let kind = self.kind();
         self.expr_of(scope, kind, depth)
     }
 
@@ -20,7 +20,7 @@ impl Gen {
     pub(super) fn expr_of(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
         // Conditions stay boolean: Rhai rejects a condition that is a literal of another type.
         if kind != Kind::Bool && self.chance(if self.loose { 3 } else { 1 }) {
-            let other = *self.pick(&KINDS);
+            let other = self.kind();
             return Node::Expr(Box::new(self.typed(scope, other, depth)));
         }
         Node::Expr(Box::new(self.typed(scope, kind, depth)))
@@ -109,6 +109,9 @@ impl Gen {
                     text(" }"),
                 ]);
             }
+        }
+        if kind == Kind::Map {
+            return self.map_value(scope, depth);
         }
         if self.chance(25) {
             return self.shape(scope, kind, d);
@@ -258,6 +261,7 @@ impl Gen {
                 let a = self.expr_of(scope, Kind::Ints, d);
                 Node::Seq(vec![text("["), a, text(", [7, 30]]")])
             }
+            Kind::Map => unreachable!("maps are made by map_value"),
         }
     }
 

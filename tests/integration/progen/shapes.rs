@@ -5,7 +5,7 @@
 //! loops over the event's keyword hits, and constructs the compiled form hands to the
 //! interpreter (`in`, `**`, bit operators, string methods) so that handing over is checked too.
 
-use super::{text, Gen, Kind, Node, Scope, Var, KINDS};
+use super::{text, Gen, Kind, Node, Scope, Var};
 
 impl Gen {
     /// A call of a script function in scope that gives `kind` (or a kind the generator does not
@@ -50,7 +50,7 @@ impl Gen {
     /// interpreter's) only in loose rules.
     fn some_kind(&mut self) -> Kind {
         if self.loose {
-            *self.pick(&KINDS)
+            self.kind()
         } else {
             *self.pick(&[Kind::Int, Kind::Float, Kind::Str, Kind::Bool])
         }
@@ -58,6 +58,11 @@ impl Gen {
 
     /// One of the wider shapes of `kind`.
     pub(super) fn shape(&mut self, scope: &Scope, kind: Kind, d: u32) -> Node {
+        if self.maps && self.chance(15) {
+            if let Some(read) = self.map_read(scope, kind, d) {
+                return read;
+            }
+        }
         match kind {
             Kind::Int => match self.below(9) {
                 0 => {
@@ -252,7 +257,7 @@ impl Gen {
                         let kind = if self.chance(80) {
                             Kind::Int
                         } else {
-                            *self.pick(&KINDS)
+                            self.kind()
                         };
                         parts.push(self.expr_of(scope, kind, d));
                     }
@@ -275,6 +280,7 @@ impl Gen {
                 let b = self.expr_of(scope, Kind::Ints, d);
                 Node::Seq(vec![text("["), a, text(", "), b, text("]")])
             }
+            Kind::Map => self.map_value(scope, d),
         }
     }
 
@@ -287,7 +293,7 @@ impl Gen {
                     return None;
                 }
                 let old = self.pick(&scope.vars.clone()).clone();
-                let kind = *self.pick(&KINDS);
+                let kind = self.kind();
                 let value = self.expr_of(scope, kind, 2);
                 scope.vars.retain(|v| v.name != old.name);
                 scope.vars.push(Var {

@@ -2,7 +2,7 @@
 //! own counter (unless shrunk or skipped into endless ones), `switch`, `break`/`continue` and
 //! `return` where they are allowed, and calls of the rule API.
 
-use super::{text, Gen, Kind, Node, Scope, Var, KINDS};
+use super::{text, Gen, Kind, Node, Scope, Var};
 
 impl Gen {
     pub(super) fn statements(&mut self, scope: &mut Scope, n: usize) -> Vec<Node> {
@@ -26,7 +26,7 @@ impl Gen {
         loop {
             match self.below(24) {
                 0..=3 => {
-                    let kind = *self.pick(&KINDS);
+                    let kind = self.kind();
                     let value = self.expr_of(scope, kind, 2);
                     let constant = self.chance(20);
                     let name = self.fresh("v");
@@ -87,6 +87,11 @@ impl Gen {
                 }
                 14 | 15 => return self.api_statement(scope),
                 17..=20 => {
+                    if self.maps && self.chance(35) {
+                        if let Some(s) = self.map_statement(scope) {
+                            return s;
+                        }
+                    }
                     if let Some(s) = self.shape_statement(scope) {
                         return s;
                     }
@@ -107,6 +112,9 @@ impl Gen {
                     return Node::Seq(vec![text(format!("{}.push(", var.name)), item, text(");")]);
                 }
                 _ => {
+                    if self.chance(8) {
+                        return self.odd_statement(scope);
+                    }
                     let value = self.any_expr(scope, 2);
                     return Node::Seq(vec![value, text(";")]);
                 }
@@ -117,6 +125,11 @@ impl Gen {
     /// A loop that ends by its own counter, unless a deleted or skipped increment (or Rhai's
     /// `continue` in a `do` loop) makes it endless: the operation limit then stops it.
     fn a_loop(&mut self, scope: &mut Scope) -> Node {
+        if self.chance(15) {
+            if let Some(other) = self.other_loop(scope) {
+                return other;
+            }
+        }
         let counter = self.fresh("c");
         let bound = 1 + self.below(5);
         let body = self.block(scope, true);
