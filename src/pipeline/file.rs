@@ -186,6 +186,11 @@ impl Opened {
                         path.display(),
                         dir.display()
                     ),
+                    None if path.is_dir() => format!(
+                        "cannot create {what} {} (a directory: name the file to write in it, \
+                         or - for stdout)",
+                        path.display()
+                    ),
                     None => format!("cannot create {what} {}", path.display()),
                 };
                 FileRunError::Io { path, source }

@@ -71,7 +71,7 @@ pub enum ExplainFormat {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// The user id.
-    #[arg(value_name = "USER")]
+    #[arg(value_name = "USER", value_parser = user_id)]
     pub user: String,
     #[command(flatten)]
     pub source: SourceArgs,
@@ -228,6 +228,18 @@ pub fn segment_main(args: &SegmentArgs) -> ExitCode {
 }
 
 /// `tagstream explain`.
+/// A user id as events carry it: 1 to 128 bytes; no user has another.
+fn user_id(text: &str) -> Result<String, String> {
+    let max = crate::decode::MAX_USER_ID_BYTES;
+    match text.len() {
+        0 => Err("a user id is never empty (an event without one is a dead letter)".into()),
+        n if n > max => Err(format!(
+            "{n} bytes: a user id is at most {max} (an event with a longer one is a dead letter)"
+        )),
+        _ => Ok(text.to_string()),
+    }
+}
+
 pub fn explain_main(args: &ExplainArgs) -> ExitCode {
     report(explain::run(args))
 }

@@ -154,7 +154,9 @@ fn values_at_the_data_limits_agree() {
         )
     };
     let pushes = |times: u32, item: &str| {
-        format!("let a = []; let i = 0; while i < {times} * n {{ a.push({item}); i += 1; }} a.len()")
+        format!(
+            "let a = []; let i = 0; while i < {times} * n {{ a.push({item}); i += 1; }} a.len()"
+        )
     };
     let holding = |times: u32| {
         format!("let a = [n]; let i = 0; while i < {times} * n {{ a.push(a); i += 1; }} a.len()")

@@ -529,3 +529,34 @@ fn a_rule_that_loops_forever_is_told_the_limit_it_broke() {
         "{error}"
     );
 }
+
+/// `explain` of an id no event can carry (empty, or past 128 bytes) is refused before any
+/// state is read; `run --output` or `--dead-letter` naming a directory says so.
+#[test]
+fn an_impossible_user_and_a_directory_for_output_are_refused_with_why() {
+    let err = exits_with(2, tagstream().args(["explain", ""]));
+    assert!(err.contains("a user id is never empty"), "{err}");
+    let long = "u".repeat(129);
+    let err = exits_with(2, tagstream().args(["explain", &long]));
+    assert!(err.contains("129 bytes: a user id is at most 128"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, "").unwrap();
+    for flag in ["--output", "--dead-letter"] {
+        let err = exits_with(
+            1,
+            tagstream()
+                .args(["run", "--input"])
+                .arg(&input)
+                .arg(flag)
+                .arg(dir.path()),
+        );
+        assert!(
+            err.contains(&format!(
+                "{} (a directory: name the file to write in it, or - for stdout)",
+                dir.path().display()
+            )),
+            "{flag}: {err}"
+        );
+    }
+}
