@@ -297,6 +297,11 @@ impl Gen {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    /// One of `items`, by value.
+    fn one_of(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
     fn fresh(&mut self, prefix: &str) -> String {
         self.next_var += 1;
         format!("{prefix}{}", self.next_var)

@@ -155,17 +155,17 @@ impl Gen {
                 0 => tail(".len()"),
                 1 => wrap("len(", ")"),
                 2 => tail(&at),
-                3 if wide => tail(*self.pick(&[".keys().len()", ".values().len()"])),
-                4 => tail(*self.pick(&["[\"x\"].len()", "[\"x\"][0]", "[\"x\"][-1]"])),
-                5 if wide => tail(*self.pick(&[".x[0]", ".x.len()", ".y.z"])),
+                3 if wide => tail(self.one_of(&[".keys().len()", ".values().len()"])),
+                4 => tail(self.one_of(&["[\"x\"].len()", "[\"x\"][0]", "[\"x\"][-1]"])),
+                5 if wide => tail(self.one_of(&[".x[0]", ".x.len()", ".y.z"])),
                 6 => {
                     // An index of a text computed at run time.
                     let k = self.expr_of(scope, Kind::Str, d);
                     Some(Node::Seq(vec![m.clone(), text("["), k, text("]")]))
                 }
-                _ => tail(*self.pick(&[".count", "[\"a\"]", "[\"count\"]"])),
+                _ => tail(self.one_of(&[".count", "[\"a\"]", "[\"count\"]"])),
             },
-            Kind::Float => tail(*self.pick(&[".amount", "[\"amount\"]", "[\"b\"]"])),
+            Kind::Float => tail(self.one_of(&[".amount", "[\"amount\"]", "[\"b\"]"])),
             Kind::Str => match self.below(6) {
                 0 | 1 => wrap("`${", "}`"),
                 2 if wide => wrap("type_of(", ")"),
@@ -208,12 +208,12 @@ impl Gen {
                 }
                 3 if wide => tail(&format!(".contains({})", quoted(key))),
                 4 if wide => tail(".is_empty()"),
-                5 | 2..=4 => wrap("(", &format!("{at} == ())")),
+                2..=5 => wrap("(", &format!("{at} == ())")),
                 _ => wrap("(", ".len() > 1)"),
             },
             Kind::Ints => {
                 if wide && self.chance(50) {
-                    tail(*self.pick(&[".keys()", ".values()", ".x", ".values() + [1]"]))
+                    tail(self.one_of(&[".keys()", ".values()", ".x", ".values() + [1]"]))
                 } else {
                     let item = tail(&at)?;
                     Some(Node::Seq(vec![text("["), item, text(", 1]")]))
