@@ -204,3 +204,67 @@ fn values_at_the_data_limits_agree() {
         assert!(met, "{name}: expected {expected}, got {first}");
     }
 }
+
+/// Maps inside arrays and arrays and texts inside maps count toward the data limits as Rhai
+/// counts them (an entry for each map value, an item for each array item, the bytes of every
+/// text): the compiled form finishes a call at the limit itself and hands one past it to the
+/// interpreter, whose error it then is.
+#[test]
+fn maps_in_values_are_measured_as_rhai_measures_them() {
+    let hundred = "0123456789".repeat(10);
+    let forty = (0..39)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let pushes = |times: u32, item: &str| {
+        format!(
+            "let a = []; let i = 0; while i < {times} * n {{ a.push({item}); i += 1; }} a.len()"
+        )
+    };
+    let four = "#{a: i, b: 2, c: 3.5, d: ()}";
+    let texts = "#{a: s, b: s, c: s, d: s}";
+    let texts = |times| format!("let s = `{hundred}${{z}}`; {}", pushes(times, texts));
+    let lists = format!("#{{l: [{forty}]}}");
+    // (probe, its body, the reason it tags or the error it meets)
+    let probes = [
+        // Four entries a map: 250 maps are 1,000 entries, the limit.
+        ("map entries at the limit", pushes(250, four), "250"),
+        (
+            "map entries past the limit",
+            pushes(251, four),
+            "Size of object map",
+        ),
+        // Four texts of 101 bytes a map: 162 maps are 65,448 bytes, 163 are 65,852.
+        ("texts in maps under the limit", texts(162), "162"),
+        (
+            "texts in maps past the limit",
+            texts(163),
+            "Length of string",
+        ),
+        // An array of 39 in each map: 40 items a push, 10,000 at 250.
+        ("arrays in maps at the limit", pushes(250, &lists), "250"),
+        (
+            "arrays in maps past the limit",
+            pushes(251, &lists),
+            "Size of array",
+        ),
+    ];
+    for (name, body, expected) in &probes {
+        let mut pack = pack_of(&[("limits", &rule(body, ""))]).unwrap();
+        pack.limits.time_budget_ms = 0;
+        assert_eq!(compiled_rules(&pack).len(), 1, "{name}");
+        let line = format!("{}\n", chat("u1", T0, "hi"));
+        let (compiled, fallbacks) = outputs(&pack, Execution::Compiled, line.as_bytes());
+        let (interpreted, _) = outputs(&pack, Execution::Interpreted, line.as_bytes());
+        assert_eq!(compiled, interpreted, "{name}");
+        let first = &compiled[0];
+        if expected.starts_with(char::is_numeric) {
+            let v: serde_json::Value = serde_json::from_str(first).unwrap();
+            assert_eq!(v["reason"].as_str(), Some(*expected), "{name}: {first}");
+            assert_eq!(fallbacks, 0, "{name}: measured by the compiled form");
+        } else {
+            assert!(first.contains(expected), "{name}: {first}");
+            assert_eq!(fallbacks, 1, "{name}: handed to the interpreter");
+        }
+    }
+}

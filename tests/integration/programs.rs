@@ -204,7 +204,7 @@ fn random_rules_agree_with_the_interpreter() {
     // Many calls must finish compiled: a generator whose programs all fell back to the
     // interpreter would compare the interpreter with itself. About half do: maps, loops over
     // texts and values grown to the data limits are mostly the interpreter's at run time
-    // (46 % fell back before the generator made them, 52 % after).
+    // (46 % fell back before the generator made them, 51 % after).
     assert!(tally.fallbacks * 100 < tally.calls * 55, "{tally:?}");
     assert!(tally.calls - tally.fallbacks > 3_000, "{tally:?}");
 }

@@ -83,12 +83,12 @@ impl V {
     }
 
     /// The value as Rhai measures it against the data limits: nested array items, map entries
-    /// and string bytes. Maps inside arrays are left to the interpreter.
+    /// and string bytes.
     pub fn data_sizes(&self) -> Res<(usize, usize, usize)> {
         match self {
             V::Str(s) => Ok((0, 0, s.len())),
             V::Array(items) => array_sizes(items),
-            V::Map(_) => Err(Bail),
+            V::Map(map) => map_sizes(map),
             _ => Ok((0, 0, 0)),
         }
     }
@@ -266,6 +266,36 @@ pub fn array_sizes(items: &[V]) -> Res<(usize, usize, usize)> {
         let (ia, im, is) = item.data_sizes()?;
         Ok((a + ia + 1, m + im, s + is))
     })
+}
+
+/// [`V::data_sizes`] of a map's values, as Rhai counts them: an entry for each value, and
+/// the values' own sizes.
+fn map_sizes(map: &Map) -> Res<(usize, usize, usize)> {
+    map.values().try_fold((0, 0, 0), |(a, m, s), value| {
+        let (va, vm, vs) = dynamic_sizes(value)?;
+        Ok((a + va, m + vm + 1, s + vs))
+    })
+}
+
+/// The data sizes of a value held in a map, as Rhai counts them for an array, a map or a
+/// string; a blob (never made by a compiled handler) is the interpreter's.
+fn dynamic_sizes(value: &Dynamic) -> Res<(usize, usize, usize)> {
+    if value.is_blob() {
+        return Err(Bail);
+    }
+    if let Ok(s) = value.as_immutable_string_ref() {
+        return Ok((0, 0, s.len()));
+    }
+    if let Ok(items) = value.as_array_ref() {
+        return items.iter().try_fold((0, 0, 0), |(a, m, s), item| {
+            let (ia, im, is) = dynamic_sizes(item)?;
+            Ok((a + ia + 1, m + im, s + is))
+        });
+    }
+    if let Ok(map) = value.as_map_ref() {
+        return map_sizes(&map);
+    }
+    Ok((0, 0, 0))
 }
 
 /// Rhai's data limits on a value's (array items, map entries, string bytes); 0 is no limit.
