@@ -5,6 +5,22 @@
 use super::{text, Gen, Kind, Node, Scope, Var};
 
 impl Gen {
+    /// `if cond { a } else { b }` as a value of `kind`.
+    pub(super) fn if_expr(&mut self, scope: &Scope, kind: Kind, depth: u32) -> Node {
+        let cond = self.expr_of(scope, Kind::Bool, depth);
+        let a = self.expr_of(scope, kind, depth);
+        let b = self.expr_of(scope, kind, depth);
+        Node::Seq(vec![
+            text("if "),
+            cond,
+            text(" { "),
+            a,
+            text(" } else { "),
+            b,
+            text(" }"),
+        ])
+    }
+
     /// A value `emit` can write into a reason: not an array.
     pub(super) fn scalar(&mut self, scope: &Scope, depth: u32) -> Node {
         let kind = *self.pick(&[Kind::Int, Kind::Float, Kind::Str, Kind::Bool]);
@@ -160,20 +176,7 @@ impl Gen {
                     let s = self.expr_of(scope, Kind::Str, d);
                     Node::Seq(vec![text("("), s, text(").len()")])
                 }
-                9 => {
-                    let cond = self.expr_of(scope, Kind::Bool, d);
-                    let a = self.expr_of(scope, Kind::Int, d);
-                    let b = self.expr_of(scope, Kind::Int, d);
-                    Node::Seq(vec![
-                        text("if "),
-                        cond,
-                        text(" { "),
-                        a,
-                        text(" } else { "),
-                        b,
-                        text(" }"),
-                    ])
-                }
+                9 => self.if_expr(scope, Kind::Int, d),
                 10 => self.switch(scope, false),
                 11 => {
                     // A call with the variable first and an argument after it.

@@ -95,20 +95,7 @@ impl Gen {
                     text(format!("; {t} }}")),
                 ])
             }
-            4 => {
-                let cond = self.expr_of(scope, Kind::Bool, d);
-                let a = self.expr_of(scope, Kind::Map, d);
-                let b = self.expr_of(scope, Kind::Map, d);
-                Node::Seq(vec![
-                    text("if "),
-                    cond,
-                    text(" { "),
-                    a,
-                    text(" } else { "),
-                    b,
-                    text(" }"),
-                ])
-            }
+            4 => self.if_expr(scope, Kind::Map, d),
             5 => {
                 let m = self.expr_of(scope, Kind::Map, d);
                 let i = text(*self.pick(&["0", "-1", "1"]));
@@ -292,16 +279,7 @@ impl Gen {
             7 | 8 if scope.out => {
                 let x = self.fresh("k");
                 let over = *self.pick(&["keys", "values"]);
-                let mut inner = scope.clone();
-                inner.in_loop = true;
-                inner.depth += 1;
-                let n = 1 + self.below(2) as usize;
-                let mut body = vec![text(format!("out.push({x});"))];
-                body.extend(self.statements(&mut inner, n));
-                Node::Seq(vec![
-                    text(format!("for {x} in {m}.{over}() ")),
-                    Node::Block(body),
-                ])
+                self.loop_pushing(scope, &x, &format!("{m}.{over}()"))
             }
             9 if scope.out => {
                 let a = self.scalar(scope, 1);
@@ -333,6 +311,17 @@ impl Gen {
         })
     }
 
+    /// `for x in over { out.push(x); … }` with one or two statements more in the body.
+    fn loop_pushing(&mut self, scope: &Scope, x: &str, over: &str) -> Node {
+        let mut inner = scope.clone();
+        inner.in_loop = true;
+        inner.depth += 1;
+        let n = 1 + self.below(2) as usize;
+        let mut body = vec![text(format!("out.push({x});"))];
+        body.extend(self.statements(&mut inner, n));
+        Node::Seq(vec![text(format!("for {x} in {over} ")), Node::Block(body)])
+    }
+
     /// A statement on the map variable `m` that the compiled form takes: a new value, a map
     /// joined to it, a loop over an array it holds (or over the map itself: an error), a
     /// `switch` on it, a copy given a new value.
@@ -355,16 +344,7 @@ impl Gen {
             1 if scope.out => {
                 let x = self.fresh("x");
                 let over = *self.pick(&["[\"x\"]", "[\"x\"]", ""]);
-                let mut inner = scope.clone();
-                inner.in_loop = true;
-                inner.depth += 1;
-                let n = 1 + self.below(2) as usize;
-                let mut body = vec![text(format!("out.push({x});"))];
-                body.extend(self.statements(&mut inner, n));
-                Node::Seq(vec![
-                    text(format!("for {x} in {m}{over} ")),
-                    Node::Block(body),
-                ])
+                self.loop_pushing(scope, &x, &format!("{m}{over}"))
             }
             2 if scope.out => {
                 let a = self.scalar(scope, 1);
