@@ -64,8 +64,10 @@ impl Walker<'_> {
                     self.declared_tag(tag, *p);
                 }
                 if name == "tag" {
-                    if let Some(Expr::Map(map, _)) = args.get(1) {
-                        self.tag_options(&map.0);
+                    match args.get(1) {
+                        Some(Expr::Map(map, _)) => self.tag_options(&map.0),
+                        Some(second) => self.tag_reason(second),
+                        None => {}
                     }
                 }
             }

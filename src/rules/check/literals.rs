@@ -95,7 +95,7 @@ impl Walker<'_> {
     /// does not declare: a typo in a tag chosen in one place and added or compared in another,
     /// which would otherwise show only at run time (a rule error, or a comparison that is
     /// never true).
-    fn undeclared_tag_shaped(&mut self, catalogue: &Catalogue, s: &str, pos: Position) {
+    pub(super) fn undeclared_tag_shaped(&mut self, catalogue: &Catalogue, s: &str, pos: Position) {
         let Some((group, name)) = s.split_once('/') else {
             return;
         };
@@ -135,7 +135,12 @@ impl Walker<'_> {
             _ => &[],
         };
         for &i in durations {
-            self.duration_literal(args.get(i));
+            match args.get(i) {
+                Some(Expr::IntegerConstant(ms, p)) if (1..1000).contains(ms) => {
+                    self.unitless_duration(&format!("user.{name}():"), *ms, *p);
+                }
+                arg => self.duration_literal(arg),
+            }
             self.arg_needs(args.get(i), Need::Duration);
         }
         let numbers: &[usize] = match name {
@@ -155,6 +160,39 @@ impl Walker<'_> {
         }
     }
 
+    /// `tag(name, x)` where `x` is not options: a reason, which is text. A number there was
+    /// meant as the score; Rhai finds no `tag` for it and every call fails.
+    pub(super) fn tag_reason(&mut self, second: &Expr) {
+        let (kind, hint) = match second {
+            Expr::IntegerConstant(..) | Expr::FloatConstant(..) => {
+                ("a number", "; a score is written tag(name, #{score: …})")
+            }
+            Expr::BoolConstant(..) => ("true or false", ""),
+            Expr::Array(..) => ("an array", ""),
+            Expr::Unit(..) => ("()", ""),
+            _ => return,
+        };
+        self.error(
+            second.position(),
+            format!(
+                "tag(): the second argument is a reason (text) or options \
+                 (#{{score: …, reason: …, ttl: …}}), not {kind}{hint}"
+            ),
+        );
+    }
+
+    /// A warning for a duration written as a small number: milliseconds, though days or
+    /// hours were surely meant.
+    fn unitless_duration(&mut self, what: &str, ms: i64, pos: Position) {
+        self.warning(
+            pos,
+            format!(
+                "{what} {ms}: a number without a unit is milliseconds, so this is {ms} ms; \
+                 write \"{ms}d\", \"{ms}h\" or days({ms}) if that is what is meant"
+            ),
+        );
+    }
+
     pub(super) fn tag_options(&mut self, entries: &[(rhai::Ident, Expr)]) {
         for (key, value) in entries {
             match key.name.as_str() {
@@ -165,14 +203,9 @@ impl Walker<'_> {
                     }
                     // A number is milliseconds: `ttl: 5` meant days or hours, not a tag
                     // gone before the next event.
-                    Expr::IntegerConstant(ms, p) if *ms < 1000 => self.warning(
-                        *p,
-                        format!(
-                            "tag(): ttl {ms}: a number without a unit is milliseconds, so this \
-                             is {ms} ms; write \"{ms}d\", \"{ms}h\" or days({ms}) if that is \
-                             what is meant"
-                        ),
-                    ),
+                    Expr::IntegerConstant(ms, p) if *ms < 1000 => {
+                        self.unitless_duration("tag(): ttl", *ms, *p);
+                    }
                     _ => self.arg_needs(Some(value), Need::Duration),
                 },
                 "score" => match literal_kind(value) {
@@ -246,13 +279,24 @@ impl Walker<'_> {
     }
 }
 
-/// String case labels of every `switch event.type { … }` in `text`, with their lines. Rhai
-/// keeps only hashes of case values, so these are read from the text: at the switch's own
-/// brace depth, a string followed by `=>` or `|` is a case label.
-pub(super) fn switch_event_type_labels(text: &str) -> Vec<(usize, String)> {
-    let start = Regex::new(r"\bswitch\s+event\s*\.\s*type\s*\{").expect("static regex compiles");
+/// A string case label of a `switch`.
+pub(super) struct SwitchLabel {
+    pub line: usize,
+    pub text: String,
+    /// The switch is on `event.type`.
+    pub on_event_type: bool,
+}
+
+/// String case labels of every `switch` in `text`, with their lines. Rhai keeps only hashes
+/// of case values, so these are read from the text: at the switch's own brace depth, a string
+/// followed by `=>` or `|` is a case label.
+pub(super) fn switch_labels(text: &str) -> Vec<SwitchLabel> {
+    let start = Regex::new(r"\bswitch\b([^{};]*)\{").expect("static regex compiles");
     let mut labels = Vec::new();
-    for m in start.find_iter(text) {
+    for caps in start.captures_iter(text) {
+        let m = caps.get(0).expect("a match");
+        let subject: String = caps[1].chars().filter(|c| !c.is_whitespace()).collect();
+        let on_event_type = subject == "event.type";
         let body = &text[m.end()..];
         let mut depth = 0usize;
         let mut chars = body.char_indices().peekable();
@@ -280,7 +324,11 @@ pub(super) fn switch_event_type_labels(text: &str) -> Vec<(usize, String)> {
                     if depth == 0 && (after.starts_with("=>") || after.starts_with('|')) {
                         let at = m.end() + from;
                         let line = text[..at].matches('\n').count() + 1;
-                        labels.push((line, body[from..end].to_string()));
+                        labels.push(SwitchLabel {
+                            line,
+                            text: body[from..end].to_string(),
+                            on_event_type,
+                        });
                     }
                 }
                 _ => {}
@@ -310,12 +358,18 @@ mod tests {
     #[test]
     fn switch_labels_are_read_at_their_depth() {
         let text = "let w = switch event.type {\n  \"chat\" | \"clik\" => 1,\n  \"order\" => if x == \"y\" { 2 } else { 3 },\n  _ => 0,\n};\nswitch other.type { \"no\" => 1 }\n";
+        let found = switch_labels(text);
+        let labels: Vec<(usize, &str, bool)> = found
+            .iter()
+            .map(|l| (l.line, l.text.as_str(), l.on_event_type))
+            .collect();
         assert_eq!(
-            switch_event_type_labels(text),
+            labels,
             [
-                (2, "chat".to_string()),
-                (2, "clik".to_string()),
-                (3, "order".to_string())
+                (2, "chat", true),
+                (2, "clik", true),
+                (3, "order", true),
+                (6, "no", false)
             ]
         );
     }

@@ -145,16 +145,23 @@ fn check_rule(
         facts: &mut facts,
     };
     walker.walk(&ast);
-    for (line, label) in super::literals::switch_event_type_labels(&rule.text) {
-        if EventType::parse(&label).is_none() {
-            walker.out.push(Diagnostic::error(
-                &path,
-                Some(line),
-                format!(
-                    "unknown event type {label:?} (chat, click, order){}",
-                    suggest(&label, ["chat", "click", "order"])
-                ),
-            ));
+    for label in super::literals::switch_labels(&rule.text) {
+        if label.on_event_type {
+            if EventType::parse(&label.text).is_none() {
+                walker.out.push(Diagnostic::error(
+                    &path,
+                    Some(label.line),
+                    format!(
+                        "unknown event type {:?} (chat, click, order){}",
+                        label.text,
+                        suggest(&label.text, ["chat", "click", "order"])
+                    ),
+                ));
+            }
+        } else if let Some(catalogue) = catalogue.filter(|c| c.id(&label.text).is_none()) {
+            // A tag-shaped label: `switch level { "activity/hihg" => … }`.
+            let line = u16::try_from(label.line).unwrap_or(u16::MAX);
+            walker.undeclared_tag_shaped(catalogue, &label.text, Position::new(line, 1));
         }
     }
     facts

@@ -220,6 +220,80 @@ fn event_fields_tag_options_durations_and_event_types_are_checked_as_written() {
     );
 }
 
+/// `tag(name, 4.5)` finds no `tag` at run time (the second argument is a reason or options),
+/// so every call would fail: an error. A duration written as a small number is milliseconds
+/// wherever a duration is taken: a warning.
+#[test]
+fn a_score_for_a_reason_and_unitless_durations_are_named() {
+    let f = Fixture::shipped_with(
+        "scored.rhai",
+        r#"fn on_order(event, user) {
+    tag("intent/price", 4.5);
+    tag("intent/price", true);
+    tag("intent/price", `paid ${event.amount}`);
+    user.wake_in(30);
+    let n = user.count("chat", 14);
+    let m = user.count("chat", days(14));
+    user.wake_in(60000);
+}
+"#,
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/scored.rhai");
+    find(
+        &c,
+        &format!("{rule}:2: tag(): the second argument is a reason (text) or options"),
+        "not a number; a score is written tag(name, #{score: …})",
+    );
+    find(&c, &format!("{rule}:3: tag():"), "not true or false");
+    find(
+        &c,
+        &format!("{rule}:5: warning: user.wake_in(): 30:"),
+        "this is 30 ms; write \"30d\"",
+    );
+    find(
+        &c,
+        &format!("{rule}:6: warning: user.count(): 14:"),
+        "14 ms",
+    );
+    assert_eq!(c.errors(), 2, "{:#?}", shown(&c));
+    for line in [4, 7, 8] {
+        assert!(
+            !shown(&c)
+                .iter()
+                .any(|l| l.contains(&format!("{rule}:{line}:"))),
+            "{:#?}",
+            shown(&c)
+        );
+    }
+}
+
+/// Case labels of any `switch` are read from the text (Rhai keeps only their hashes): one
+/// shaped like a tag of a declared group but not declared is a typo.
+#[test]
+fn tag_shaped_switch_labels_are_checked() {
+    let f = Fixture::shipped_with(
+        "labels.rhai",
+        r#"fn on_click(event, user) {
+    switch event.target { "activity/hihg" => tag("intent/price"), _ => () }
+    let level = "activity/high";
+    switch level {
+        "activity/high" | "activity/lwo" => 1,
+        "other" => 2,
+        _ => 3
+    }
+}
+"#,
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/labels.rhai");
+    find(&c, &format!("{rule}:2:"), "did you mean `activity/high`?");
+    find(&c, &format!("{rule}:5:"), "did you mean `activity/low`?");
+    assert_eq!(c.errors(), 2, "{:#?}", shown(&c));
+}
+
 #[test]
 fn warnings_do_not_fail_the_check() {
     let f = Fixture::shipped_with(
