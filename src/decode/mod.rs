@@ -142,8 +142,12 @@ pub fn decode(bytes: &[u8], source: &Source) -> Result<Event, DecodeError> {
         .and_then(|raw| de.end().map(|()| raw))
         .map_err(|e| match e.classify() {
             // Every value inside the object is accepted whatever its type, so a data error can
-            // only mean the top-level value is not an object.
-            Category::Data => DecodeError::NotObject,
+            // only mean the top-level value is not an object: `[1]`, or `"a": 1,`, which is not
+            // JSON at all (the reader stops at its first value). Read whole, the line says which.
+            Category::Data => match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => DecodeError::NotObject,
+                Err(e) => DecodeError::NotJson(e.to_string()),
+            },
             _ => DecodeError::NotJson(e.to_string()),
         })?;
     raw.into_event(source)

@@ -384,7 +384,7 @@ fn a_run_in_which_no_line_is_an_event_says_so_and_why() {
         "{err}"
     );
     assert!(
-        err.contains("bad_input_by_reason=not_json=1 not_object=1"),
+        err.contains("bad_input_by_reason=not_json=2"),
         "{err}"
     );
     assert!(

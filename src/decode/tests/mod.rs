@@ -59,6 +59,17 @@ fn string_is_not_an_object() {
     assert_eq!(err(r#""chat""#), DecodeError::NotObject);
 }
 
+/// A line that starts like a value but is not JSON at all is `not_json`, whatever its first
+/// value: the reasons are checked in the documented order.
+#[test]
+fn text_that_starts_like_a_value_but_is_not_json() {
+    for line in [r#""a": 1,"#, "1 2", "[1,", r#""x" trailing"#, "[1] [2]"] {
+        assert!(matches!(err(line), DecodeError::NotJson(_)), "{line}");
+    }
+    assert_eq!(err("12"), DecodeError::NotObject);
+    assert_eq!(err(" null "), DecodeError::NotObject);
+}
+
 #[test]
 fn trailing_garbage() {
     let e = err(&(msg("click", r#","target":"t""#) + " x"));
