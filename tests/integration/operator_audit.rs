@@ -383,10 +383,7 @@ fn a_run_in_which_no_line_is_an_event_says_so_and_why() {
         err.contains("no line of the input is a valid event; the dead-letter output gives each line's reason"),
         "{err}"
     );
-    assert!(
-        err.contains("bad_input_by_reason=not_json=2"),
-        "{err}"
-    );
+    assert!(err.contains("bad_input_by_reason=not_json=2"), "{err}");
     assert!(
         err.contains("hint=\"--input takes JSON lines: one event object per line"),
         "{err}"

@@ -206,6 +206,7 @@ fn check_loading(sources: &Sources, vars: &[(String, String)], load: bool) -> Ch
         }
     };
 
+    out.extend(nested_rules(&sources.rules_dir));
     let facts = script::check_rules(&rules, catalogue.as_ref(), params.as_ref(), &mut out);
     if let (Some(text), Some(params)) = (&params_text, &params) {
         params::check(
@@ -392,6 +393,44 @@ pub fn read_rules(dir: &Path) -> Result<Vec<RuleSource>, RulesError> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             Ok(RuleSource { name, path, text })
+        })
+        .collect()
+}
+
+/// A warning for each rule script in a subdirectory of the rules directory (its `tests`
+/// excepted): rules are read from the directory itself, so one filed in a folder never runs.
+fn nested_rules(dir: &Path) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    let subdirs = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n == "tests" || n.to_string_lossy().starts_with('.'))
+        });
+    for sub in subdirs {
+        let scripts = std::fs::read_dir(&sub)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_rule_file(p) && p.is_file());
+        found.extend(scripts);
+    }
+    found.sort();
+    found
+        .iter()
+        .map(|path| {
+            Diagnostic::warning(
+                path.display().to_string(),
+                None,
+                format!(
+                    "in a subdirectory, so not loaded: rules are the .rhai files directly in {}",
+                    dir.display()
+                ),
+            )
         })
         .collect()
 }

@@ -444,3 +444,27 @@ fn rule_files_are_scripts_not_what_editors_leave_beside_them() {
     assert_eq!(names, ["B", "a"]);
     assert_eq!(rules[1].text, script);
 }
+
+/// A rule filed in a subdirectory is not loaded: the check says so for each one; the tests
+/// directory and hidden directories are not looked into.
+#[test]
+fn rules_in_a_subdirectory_are_named_as_not_loaded() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| p);
+    let rules = f.dir.path().join("rules");
+    for dir in ["vip", ".git", "tests"] {
+        std::fs::create_dir_all(rules.join(dir)).unwrap();
+        std::fs::write(rules.join(dir).join("vip.rhai"), HANDLER).unwrap();
+    }
+    let c = f.check(&[]);
+    assert_eq!(c.errors(), 0, "{:#?}", shown(&c));
+    find(
+        &c,
+        &format!("{}: warning:", f.path("rules/vip/vip.rhai")),
+        "in a subdirectory, so not loaded: rules are the .rhai files directly in",
+    );
+    let nested: Vec<String> = shown(&c)
+        .into_iter()
+        .filter(|l| l.contains("subdirectory"))
+        .collect();
+    assert_eq!(nested.len(), 1, "{nested:#?}");
+}
