@@ -127,6 +127,16 @@ fn check_rule(
         Ok(ast) => ast,
         Err(e) => {
             let (line, message) = crate::rules::syntax::explain(engine, &rule.text, &e);
+            if message.starts_with("Undefined variable") {
+                for (line, name, n) in handler_arities(&rule.text) {
+                    let expected = handler_params(&name);
+                    out.push(Diagnostic::error(
+                        &path,
+                        Some(line),
+                        format!("handler `{name}` must take 2 parameters {expected}, not {n}"),
+                    ));
+                }
+            }
             out.push(Diagnostic::error(&path, Some(line), message));
             return facts;
         }
@@ -279,11 +289,7 @@ impl Walker<'_> {
         let line = self.fn_line(name, body);
         if handlers.contains(&name) {
             self.facts.handlers += 1;
-            let expected = if name == "on_tick" {
-                "(user, now)"
-            } else {
-                "(event, user)"
-            };
+            let expected = handler_params(name);
             if params.len() != 2 {
                 self.out.push(Diagnostic::error(
                     self.path,
@@ -291,6 +297,16 @@ impl Walker<'_> {
                     format!(
                         "handler `{name}` must take 2 parameters {expected}, not {}",
                         params.len()
+                    ),
+                ));
+            } else if swapped(name, params) {
+                self.out.push(Diagnostic::error(
+                    self.path,
+                    line,
+                    format!(
+                        "handler `{name}` takes {expected}: these two are swapped, so `{}` \
+                         holds what `{}` should",
+                        params[0], params[1]
                     ),
                 ));
             }
@@ -440,6 +456,49 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// A handler's parameters as a message names them.
+fn handler_params(handler: &str) -> &'static str {
+    if handler == "on_tick" {
+        "(user, now)"
+    } else {
+        "(event, user)"
+    }
+}
+
+/// Whether a handler's two parameters are its own names in the other order (`on_tick(now,
+/// user)`): the arguments are passed by position, so each would hold the other's value.
+fn swapped(handler: &str, params: &[rhai::ImmutableString]) -> bool {
+    let (first, second) = if handler == "on_tick" {
+        ("user", "now")
+    } else {
+        ("event", "user")
+    };
+    params.len() == 2 && params[0] == second && params[1] == first
+}
+
+/// Handlers declared with other than two parameters, read from the text: for a script that
+/// does not compile because a handler's body uses a parameter it lacks (`fn on_chat(event)`
+/// reading `user` is "Undefined variable: user"), which is then the cause to name.
+fn handler_arities(text: &str) -> Vec<(usize, String, usize)> {
+    let signature =
+        Regex::new(r"\bfn\s+(on_chat|on_click|on_order|on_event|on_tick)\s*\(([^)]*)\)")
+            .expect("static regex compiles");
+    signature
+        .captures_iter(text)
+        .filter_map(|c| {
+            let list = c[2].trim();
+            let n = if list.is_empty() {
+                0
+            } else {
+                list.split(',').count()
+            };
+            let at = c.get(0).expect("a match").start();
+            let line = text[..at].matches('\n').count() + 1;
+            (n != 2).then(|| (line, c[1].to_string(), n))
+        })
+        .collect()
 }
 
 /// Whether `e` is the right-hand part of an enclosing `.` (a later link of a chain).

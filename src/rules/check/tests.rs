@@ -468,3 +468,39 @@ fn rules_in_a_subdirectory_are_named_as_not_loaded() {
         .collect();
     assert_eq!(nested.len(), 1, "{nested:#?}");
 }
+
+/// A handler's parameters in the other order are a mistake (arguments go by position); one
+/// missing a parameter its body uses is named as the cause of Rhai's "Undefined variable".
+#[test]
+fn handlers_with_swapped_or_missing_parameters_are_named() {
+    let f = Fixture::shipped_with(
+        "handlers2.rhai",
+        "fn on_tick(now, user) {\n    user.wake_in(days(1));\n}\n\nfn on_click(user, event) {\n    tag(\"intent/price\");\n}\n",
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/handlers2.rhai");
+    find(
+        &c,
+        &format!("{rule}:1: handler `on_tick` takes (user, now): these two are swapped"),
+        "so `now` holds what `user` should",
+    );
+    find(
+        &c,
+        &format!("{rule}:5: handler `on_click` takes (event, user)"),
+        "swapped",
+    );
+    let f = Fixture::shipped_with(
+        "handlers3.rhai",
+        "fn on_chat(event) {\n    if user.events > 1 { tag(\"intent/price\"); }\n}\n",
+        |p| p,
+    );
+    let c = f.check(&[]);
+    let rule = f.path("rules/handlers3.rhai");
+    find(
+        &c,
+        &format!("{rule}:1:"),
+        "handler `on_chat` must take 2 parameters (event, user), not 1",
+    );
+    find(&c, &format!("{rule}:2:"), "Undefined variable: user");
+}
