@@ -219,13 +219,20 @@ impl RulePack {
         )?;
         // The files as read, and the overrides that reach the parameters.
         let engine = toml::Table::try_from(crate::config::Config::default()).unwrap_or_default();
-        let overrides: Vec<u8> = vars
+        // A variable's name in any letter case is one override (`TAGSTREAM_activity__high`
+        // is `TAGSTREAM_ACTIVITY__HIGH`): one version for one set of values.
+        let mut named: Vec<(String, &String)> = vars
             .iter()
             .filter(|(k, _)| {
                 k.strip_prefix("TAGSTREAM_")
                     .and_then(|rest| rest.split_once("__"))
                     .is_some_and(|(section, _)| !engine.contains_key(&section.to_lowercase()))
             })
+            .map(|(k, v)| (k.to_ascii_uppercase(), v))
+            .collect();
+        named.sort();
+        let overrides: Vec<u8> = named
+            .iter()
             .flat_map(|(k, v)| {
                 [
                     k.as_bytes(),

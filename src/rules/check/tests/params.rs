@@ -302,3 +302,30 @@ fn a_bare_number_under_a_second_for_a_duration_is_a_warning() {
         c.diagnostics
     );
 }
+
+/// The version of a rule set follows the parameters' values, not how an override's name is
+/// written: `TAGSTREAM_activity__half_life` is `TAGSTREAM_ACTIVITY__HALF_LIFE`.
+#[test]
+fn an_overrides_letter_case_does_not_change_the_version() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| p);
+    let version = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        RulePack::load(
+            &f.dir.path().join("rules"),
+            &f.dir.path().join("tags.toml"),
+            &f.dir.path().join("params.toml"),
+            &vars,
+        )
+        .unwrap()
+        .version
+        .to_string()
+    };
+    let upper = version(&[("TAGSTREAM_ACTIVITY__HALF_LIFE", "3d")]);
+    assert_eq!(version(&[("TAGSTREAM_activity__half_life", "3d")]), upper);
+    assert_eq!(version(&[("TAGSTREAM_Activity__Half_Life", "3d")]), upper);
+    assert_ne!(version(&[("TAGSTREAM_ACTIVITY__HALF_LIFE", "4d")]), upper);
+    assert_ne!(version(&[]), upper);
+}
