@@ -109,7 +109,19 @@ pub fn run(args: &ExplainArgs) -> Result<(), QueryError> {
         near: near.into_ids(),
     })?;
     let history = match (&args.changes, &source) {
-        (Some(path), _) => Some(read_history(path, &args.user)?),
+        (Some(path), _) => {
+            let changes = read_history(path, &args.user)?;
+            if changes.is_empty() && !user.state.tags.is_empty() {
+                // The user holds tags, so the run that set them wrote changes of theirs.
+                tracing::warn!(
+                    "{} holds no tag change of user {:?}, who holds tags: is it the --output \
+                     of the run that wrote this state?",
+                    Stream::input(path).name(),
+                    args.user
+                );
+            }
+            Some(changes)
+        }
         (None, Source::Changelog(_)) => Some(super::changelog::history(&config, &args.user)?),
         (None, Source::Dir(_)) => None,
     };

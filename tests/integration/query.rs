@@ -379,6 +379,32 @@ fn explain_a_user_of_each_lifecycle_stage() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("error: --changes gone.jsonl: "), "{err}");
+    // Changes of other users only (another run's output): the report goes on, and says so.
+    let others: String = output
+        .lines()
+        .filter(|l| !l.contains(&format!("\"user_id\":{}", Value::from(someone.as_str()))))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(d.join("others.jsonl"), others).unwrap();
+    let mut cmd = tagstream_in(d);
+    cmd.args([
+        "explain",
+        someone,
+        "--state",
+        "st",
+        "--changes",
+        "others.jsonl",
+    ]);
+    let out = with_pack(&mut cmd).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "others.jsonl holds no tag change of user {someone:?}, who holds tags: is it the \
+             --output of the run that wrote this state?"
+        )),
+        "{err}"
+    );
 }
 
 #[test]
