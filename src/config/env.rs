@@ -44,6 +44,32 @@ pub fn apply_env_overrides(
                     key.to_uppercase()
                 )));
             }
+            // `TAGSTREAM_BOOTSTRAP_SERVERS`, `TAGSTREAM_STATEDIR`: a key of ours without its
+            // section, or joined to it with no underscore, sets nothing either.
+            let sections = table.iter().chain(defaults.iter());
+            let meant: std::collections::BTreeSet<String> = sections
+                .filter(|(section, value)| owns_section(section) && value.is_table())
+                .flat_map(|(section, value)| {
+                    let keys = value.as_table().into_iter().flat_map(Table::keys);
+                    keys.map(move |key| (section.as_str(), key.as_str()))
+                })
+                .filter(|(section, key)| *name == **key || *name == format!("{section}{key}"))
+                .map(|(section, key)| {
+                    format!(
+                        "TAGSTREAM_{}__{}",
+                        section.to_uppercase(),
+                        key.to_uppercase()
+                    )
+                })
+                .collect();
+            if !meant.is_empty() {
+                let meant: Vec<String> = meant.into_iter().collect();
+                return Err(err(format!(
+                    "names no section: an override is TAGSTREAM_<SECTION>__<KEY>; did you mean \
+                     {}?",
+                    meant.join(" or ")
+                )));
+            }
             // `TAGSTREAM_STATE=/var/lib/tagstream`: a section with no key sets nothing.
             // `TAGSTREAM_LOG` is the log filter, whatever a rule's parameters are called.
             if name != "log" && owns_section(name) && known(name) {

@@ -152,11 +152,24 @@ fn misspelt_overrides_are_refused_with_the_spelling_meant() {
         "environment variable TAGSTREAM_KAFKA_GROUP_ID: a section and its key are joined by \
          two underscores; did you mean TAGSTREAM_KAFKA__GROUP_ID?"
     );
-    // Variables of the process itself, and ones naming no section, are not overrides.
+    // A key without its section, or run together with it.
+    assert_eq!(
+        load("TAGSTREAM_BOOTSTRAP_SERVERS", "h:9092").unwrap_err(),
+        "environment variable TAGSTREAM_BOOTSTRAP_SERVERS: names no section: an override is \
+         TAGSTREAM_<SECTION>__<KEY>; did you mean TAGSTREAM_KAFKA__BOOTSTRAP_SERVERS?"
+    );
+    assert!(load("TAGSTREAM_STATEDIR", "/x")
+        .unwrap_err()
+        .ends_with("did you mean TAGSTREAM_STATE__DIR?"));
+    assert!(load("TAGSTREAM_DIR", "/x")
+        .unwrap_err()
+        .ends_with("did you mean TAGSTREAM_RULES__DIR or TAGSTREAM_STATE__DIR?"));
+    // Variables of the process itself, and ones naming no section or key, are not overrides.
     for name in [
         "TAGSTREAM_LOG",
         "TAGSTREAM_LOG_FORMAT",
         "TAGSTREAM_TEST_BOOTSTRAP",
+        "TAGSTREAM_PROGRAMS",
     ] {
         assert_eq!(load(name, "x"), Ok(()), "{name}");
     }
