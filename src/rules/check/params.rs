@@ -177,11 +177,18 @@ pub fn check(
             n => format!(" (read at {n} more places)"),
         };
         let sections = params.sections.keys().map(String::as_str);
+        // A parameters file at its default place may be left out by a rule set that reads no
+        // parameters; one that reads them is missing the whole file, not a section of it.
+        let absent = if std::path::Path::new(path).exists() {
+            ""
+        } else {
+            " does not exist, so it"
+        };
         out.push(Diagnostic::error(
             *at,
             Some(first.line),
             format!(
-                "`{section}::{}`: {path} has no [{section}] section{more}{}",
+                "`{section}::{}`: {path}{absent} has no [{section}] section{more}{}",
                 first.key,
                 suggest(section, sections)
             ),

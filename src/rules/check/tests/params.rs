@@ -329,3 +329,23 @@ fn an_overrides_letter_case_does_not_change_the_version() {
     assert_ne!(version(&[("TAGSTREAM_ACTIVITY__HALF_LIFE", "4d")]), upper);
     assert_ne!(version(&[]), upper);
 }
+
+/// Rules that read parameters from a file that is not there: the file is the thing missing,
+/// said once a section.
+#[test]
+fn a_parameters_file_that_is_not_there_is_named_as_missing() {
+    let f = Fixture::shipped_with("extra.rhai", HANDLER, |p| p);
+    std::fs::remove_file(f.dir.path().join("params.toml")).unwrap();
+    let c = f.check(&[]);
+    let params = f.path("params.toml");
+    find(
+        &c,
+        &format!("{}:", f.path("rules/activity.rhai")),
+        &format!("{params} does not exist, so it has no [activity] section"),
+    );
+    let missing = shown(&c)
+        .iter()
+        .filter(|l| l.contains("does not exist"))
+        .count();
+    assert_eq!(missing, 3, "{:#?}", shown(&c));
+}
