@@ -43,12 +43,15 @@ pub(super) fn check(common: &CommonArgs) -> ExitCode {
             let shown = sources.params.display().to_string();
             found.push(Diagnostic::from_config(&e, &shown));
             // Every parameter the rules read is missing then: one finding says it all.
-            let consequence = format!("{shown} has no [");
+            let consequences = [
+                format!("{shown} has no ["),
+                format!("{shown} does not exist, so it has no ["),
+            ];
             found.extend(
                 checked
                     .diagnostics
                     .into_iter()
-                    .filter(|d| !d.message.contains(&consequence)),
+                    .filter(|d| !consequences.iter().any(|c| d.message.contains(c))),
             );
         }
         None => found.extend(checked.diagnostics),
