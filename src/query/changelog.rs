@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
@@ -30,7 +32,26 @@ fn kafka(e: KafkaError) -> QueryError {
     QueryError::Kafka(e.to_string())
 }
 
-fn consumer(config: &Config) -> Result<BaseConsumer, QueryError> {
+/// The query's consumer keeps librdkafka's own log and errors at debug level: with no broker,
+/// librdkafka says "all brokers are down" many times a second before the read gives up, and
+/// the one error the command ends with already names the broker and what to do.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        tracing::debug!(?level, fac, "librdkafka: {log_message}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!("librdkafka: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+type QueryConsumer = BaseConsumer<Quiet>;
+
+fn consumer(config: &Config) -> Result<QueryConsumer, QueryError> {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", &config.kafka.bootstrap_servers);
     for (key, value) in &config.kafka.options {
@@ -43,12 +64,12 @@ fn consumer(config: &Config) -> Result<BaseConsumer, QueryError> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true");
-    client.create().map_err(kafka)
+    client.create_with_context(Quiet).map_err(kafka)
 }
 
 fn partitions(
     config: &Config,
-    consumer: &BaseConsumer,
+    consumer: &QueryConsumer,
     topic: &str,
 ) -> Result<Vec<i32>, QueryError> {
     let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT).map_err(|e| {
@@ -78,7 +99,7 @@ type OnRecord<'a> = dyn FnMut(i64, &[u8], Option<&[u8]>) -> Result<bool, QueryEr
 /// brokers under-report them), and it ends on a partition still being written to as soon as
 /// the writer pauses between checkpoints.
 fn scan(
-    consumer: &BaseConsumer,
+    consumer: &QueryConsumer,
     topic: &str,
     partition: i32,
     each: &mut OnRecord<'_>,
