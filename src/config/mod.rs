@@ -302,10 +302,17 @@ impl Config {
         let placed = |var: String, place: &[Seg], message: String| {
             placed(&shown, file_text.as_deref(), vars, var, place, message)
         };
-        config.validate().map_err(|(key, message)| {
-            let var = format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
+        config.validate().map_err(|invalid| {
+            let var = |key: &str| format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
+            // A conflict whose other side alone comes from a variable is that variable's.
+            let key = match invalid.with {
+                Some(with) if !env_sets(vars, &var(invalid.key)) && env_sets(vars, &var(with)) => {
+                    with
+                }
+                _ => invalid.key,
+            };
             let place: Vec<Seg> = key.split('.').map(Seg::Key).collect();
-            placed(var, &place, message)
+            placed(var(key), &place, invalid.message)
         })?;
         if let Some((name, message)) = config.kafka_option_error() {
             let place = [Seg::Key("kafka"), Seg::Key("options"), Seg::Key(&name)];
@@ -401,8 +408,14 @@ fn placed(
     place: &[Seg],
     message: String,
 ) -> ConfigError {
-    if vars.iter().any(|(name, _)| *name == var) {
-        return ConfigError::Env { var, message };
+    if let Some((name, _)) = vars
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&var))
+    {
+        return ConfigError::Env {
+            var: name.clone(),
+            message,
+        };
     }
     match file_text.map(TomlLines::new).and_then(|l| l.value(place)) {
         Some(line) => ConfigError::At {
@@ -412,6 +425,12 @@ fn placed(
         },
         None => ConfigError::Invalid(message),
     }
+}
+
+/// Whether `vars` holds the override `var` (the letter case of a name does not matter to
+/// [`apply_env_overrides`]).
+fn env_sets(vars: &[(String, String)], var: &str) -> bool {
+    vars.iter().any(|(name, _)| name.eq_ignore_ascii_case(var))
 }
 
 /// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.

@@ -246,3 +246,43 @@ fn max_future_defaults_to_an_hour_and_can_be_turned_off() {
         .to_string();
     assert!(err.contains("clock.max_future"), "{err}");
 }
+
+#[test]
+fn a_conflict_is_placed_where_it_was_made() {
+    let file = write("[kafka]\ninput_topics = [\"events\"]\noutput_topic = \"tag-changes\"\n");
+    // The file alone is fine; the variable makes the conflict, and is named for it.
+    let err = Config::load(
+        file.path(),
+        true,
+        &vars(&[("TAGSTREAM_KAFKA__INPUT_TOPICS", "tag-changes")]),
+    )
+    .unwrap_err();
+    let ConfigError::Env { var, message } = &err else {
+        panic!("not placed at the variable: {err}");
+    };
+    assert_eq!(var, "TAGSTREAM_KAFKA__INPUT_TOPICS");
+    assert!(
+        message.contains("is also in kafka.input_topics"),
+        "{message}"
+    );
+    // A conflict written in the file is placed at the file's line.
+    let file = write("[kafka]\ninput_topics = [\"tag-changes\"]\noutput_topic = \"tag-changes\"\n");
+    let err = Config::load(file.path(), true, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(":3:"), "{err}");
+    // Both sides from variables: the key the message starts with, in any letter case.
+    let err = Config::load(
+        Path::new("/nonexistent"),
+        false,
+        &vars(&[
+            ("TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC", "out"),
+            ("TAGSTREAM_kafka__output_topic", "out"),
+        ]),
+    )
+    .unwrap_err();
+    let ConfigError::Env { var, .. } = &err else {
+        panic!("not placed at a variable: {err}");
+    };
+    assert_eq!(var, "TAGSTREAM_KAFKA__DEAD_LETTER_TOPIC");
+}

@@ -3,11 +3,36 @@
 
 use super::{duration, option_value_shown, Config};
 
+/// An invalid value, as [`Config::validate`] finds it.
+pub(super) struct Invalid {
+    /// The key whose value is wrong (`section.key`), where the message is placed.
+    pub key: &'static str,
+    /// The key it conflicts with: when only that one is set by a variable, the variable is
+    /// the place to blame.
+    pub with: Option<&'static str>,
+    pub message: String,
+}
+
 impl Config {
-    /// The first invalid value: its key (`section.key`) and what is wrong with it.
-    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// The first invalid value: its key (`section.key`), the other key it conflicts with if
+    /// any, and what is wrong with it.
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
         // The message starts with the key, so the key is written once.
-        let invalid = |key: &'static str, problem: String| Err((key, format!("{key}{problem}")));
+        let invalid = |key: &'static str, problem: String| {
+            Err(Invalid {
+                key,
+                with: None,
+                message: format!("{key}{problem}"),
+            })
+        };
+        // Two keys that cannot hold these values together: either may be the one to change.
+        let conflict = |key: &'static str, with: &'static str, problem: String| {
+            Err(Invalid {
+                key,
+                with: Some(with),
+                message: format!("{key}{problem}"),
+            })
+        };
         if duration::parse_duration_ms(&self.clock.idle_after).is_none() {
             return invalid(
                 "clock.idle_after",
@@ -131,8 +156,9 @@ impl Config {
             ),
         ] {
             if self.kafka.input_topics.contains(topic) {
-                return invalid(
+                return conflict(
                     key,
+                    "kafka.input_topics",
                     format!(
                         " {topic:?} is also in kafka.input_topics: tagstream would read {what}"
                     ),
@@ -141,8 +167,9 @@ impl Config {
         }
         // One topic for both: a reader of tag changes would get dead letters among them.
         if self.kafka.dead_letter_topic == self.kafka.output_topic {
-            return invalid(
+            return conflict(
                 "kafka.dead_letter_topic",
+                "kafka.output_topic",
                 format!(
                     " {:?} is also kafka.output_topic: dead letters would reach the readers of \
                      tag changes as if they were tag changes",
