@@ -10,15 +10,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::{BaseProducer, DeliveryResult, ProducerContext};
-use rdkafka::{ClientConfig, ClientContext};
+use rdkafka::producer::BaseProducer;
+use rdkafka::ClientConfig;
 
 use crate::config::{at_kafka_option, option_value_shown as shown, Config, ConfigError};
 use crate::sink::kafka::producer_config;
 use crate::source::kafka::group_consumer_config;
+use crate::source::kafka::QuietContext;
 
 /// Checks that librdkafka can create the run's consumer and producer with `config`'s options.
 /// `path` is the config file it was read from, `vars` the `TAGSTREAM_*` variables, to name
@@ -60,12 +60,12 @@ fn refusal(options: &BTreeMap<String, String>, group_id: &str) -> Option<String>
         }
     }
     let consumer = group_consumer_config(&base, group_id)
-        .create_with_context::<_, BaseConsumer<Quiet>>(Quiet)
+        .create_with_context::<_, BaseConsumer<QuietContext>>(QuietContext)
         .err();
     consumer
         .or_else(|| {
             producer_config(&base)
-                .create_with_context::<_, BaseProducer<Quiet>>(Quiet)
+                .create_with_context::<_, BaseProducer<QuietContext>>(QuietContext)
                 .err()
         })
         .map(|e| match e {
@@ -127,22 +127,6 @@ fn default_mechanism(options: &BTreeMap<String, String>, why: &str) -> &'static 
     } else {
         ""
     }
-}
-
-/// A context that keeps librdkafka's log to itself: without brokers, the probe clients would
-/// warn that they cannot connect anywhere.
-struct Quiet;
-
-impl ClientContext for Quiet {
-    fn log(&self, _: RDKafkaLogLevel, _: &str, _: &str) {}
-    fn error(&self, _: KafkaError, _: &str) {}
-}
-
-impl ConsumerContext for Quiet {}
-
-impl ProducerContext for Quiet {
-    type DeliveryOpaque = ();
-    fn delivery(&self, _: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
 }
 
 #[cfg(test)]

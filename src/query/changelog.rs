@@ -9,9 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::Value;
@@ -19,7 +17,7 @@ use serde_json::Value;
 use super::{Found, QueryError};
 use crate::config::Config;
 use crate::hash::fnv1a;
-use crate::source::kafka::MARKER_KEY;
+use crate::source::kafka::{QuietContext, MARKER_KEY};
 use crate::state::snapshot::{Meta, UserRecord, META_KEY};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,24 +30,7 @@ fn kafka(e: KafkaError) -> QueryError {
     QueryError::Kafka(e.to_string())
 }
 
-/// The query's consumer keeps librdkafka's own log and errors at debug level: with no broker,
-/// librdkafka says "all brokers are down" many times a second before the read gives up, and
-/// the one error the command ends with already names the broker and what to do.
-struct Quiet;
-
-impl ClientContext for Quiet {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        tracing::debug!(?level, fac, "librdkafka: {log_message}");
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        tracing::debug!("librdkafka: {error}: {reason}");
-    }
-}
-
-impl ConsumerContext for Quiet {}
-
-type QueryConsumer = BaseConsumer<Quiet>;
+type QueryConsumer = BaseConsumer<QuietContext>;
 
 fn consumer(config: &Config) -> Result<QueryConsumer, QueryError> {
     let mut client = ClientConfig::new();
@@ -64,7 +45,7 @@ fn consumer(config: &Config) -> Result<QueryConsumer, QueryError> {
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true");
-    client.create_with_context(Quiet).map_err(kafka)
+    client.create_with_context(QuietContext).map_err(kafka)
 }
 
 fn partitions(

@@ -14,9 +14,11 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
+use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
@@ -29,6 +31,29 @@ pub use super::route::{InputRecord, Router, WorkerMsg, MAX_BATCH};
 pub const SESSION_TIMEOUT_MS: &str = "6000";
 pub const HEARTBEAT_INTERVAL_MS: &str = "1000";
 pub const MAX_POLL_INTERVAL_MS: &str = "30000";
+
+/// A context for short-lived clients (the query commands' reader, `check`'s probes) that keeps
+/// librdkafka's own log and errors at debug level. Without a broker librdkafka says "all
+/// brokers are down" many times a second; the one error such a command ends with already names
+/// the broker and what to do.
+pub struct QuietContext;
+
+impl ClientContext for QuietContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        tracing::debug!(?level, fac, "librdkafka: {log_message}");
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!("librdkafka: {error}: {reason}");
+    }
+}
+
+impl ConsumerContext for QuietContext {}
+
+impl ProducerContext for QuietContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}
 
 /// How long an assignment waits for the group's committed offsets.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
