@@ -18,6 +18,7 @@
 
 mod api;
 mod calls;
+mod handlers;
 mod literals;
 mod members;
 mod params;
