@@ -14,6 +14,7 @@ mod budget;
 pub mod check;
 mod compiled;
 mod ctx;
+mod handler;
 mod inline;
 mod locate;
 mod params;

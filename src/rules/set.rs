@@ -16,82 +16,10 @@ use super::params::Sections;
 use super::terms;
 use super::{Ctx, Limits, RuleErrorKind, RulePack, RuleRunError, RuleSource, RulesError};
 
+pub use super::handler::{Execution, Handler};
+
 /// The token the progress callback ends an over-budget call with.
 const OVER_BUDGET: &str = "time budget";
-use crate::decode::EventType;
-
-/// The handlers a rule may define.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handler {
-    Chat,
-    Click,
-    Order,
-    Event,
-    Tick,
-}
-
-impl Handler {
-    pub const ALL: [Handler; 5] = [
-        Handler::Chat,
-        Handler::Click,
-        Handler::Order,
-        Handler::Event,
-        Handler::Tick,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Handler::Chat => "on_chat",
-            Handler::Click => "on_click",
-            Handler::Order => "on_order",
-            Handler::Event => "on_event",
-            Handler::Tick => "on_tick",
-        }
-    }
-
-    fn arity(self) -> usize {
-        2
-    }
-
-    pub fn for_type(kind: EventType) -> Handler {
-        match kind {
-            EventType::Chat => Handler::Chat,
-            EventType::Click => Handler::Click,
-            EventType::Order => Handler::Order,
-        }
-    }
-}
-
-/// How handlers run (`rules.execution`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Execution {
-    /// Compiled where the rule allows it (see [`compiled`]), interpreted otherwise.
-    Compiled,
-    /// Always by Rhai's interpreter: the reference the compiled form is tested against, and
-    /// an operator's way to rule the compiled form out.
-    Interpreted,
-}
-
-impl Execution {
-    /// The values `rules.execution` takes, as written there.
-    pub const NAMES: [&'static str; 2] = ["compiled", "interpreted"];
-
-    /// The setting's value for `name`, if it is one.
-    pub fn from_name(name: &str) -> Option<Execution> {
-        match name {
-            "compiled" => Some(Execution::Compiled),
-            "interpreted" => Some(Execution::Interpreted),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Execution::Compiled => "compiled",
-            Execution::Interpreted => "interpreted",
-        }
-    }
-}
 
 /// One compiled rule with what its calls keep between events: the rule in compiled form when
 /// it has one, the statement that calls each handler in the interpreter, and the rule's own
