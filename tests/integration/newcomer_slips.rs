@@ -190,3 +190,79 @@ fn a_segment_output_that_cannot_be_created_says_why() {
         "{err}"
     );
 }
+
+/// `segment --state nowhere` said "no such state directory" and nothing of what writes one,
+/// where a directory without a state file says `write one with tagstream run … --state`.
+#[test]
+fn a_missing_state_directory_says_what_writes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tagstream_in(dir.path())
+        .args(["segment", "rfm/*", "--state", "nowhere"])
+        .arg("--rules")
+        .arg(repo().join("rules"))
+        .arg("--catalogue")
+        .arg(repo().join("config/tags.toml"))
+        .arg("--params")
+        .arg(repo().join("config/params.toml"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: nowhere: no such state directory (looked up in the working directory {}); \
+             `tagstream run --input FILE --state nowhere` writes one",
+            dir.path().canonicalize().unwrap().display()
+        )),
+        "{err}"
+    );
+}
+
+/// `run`, `test` and the other commands that load rules stop at the first mistake in a
+/// script and said nothing of the others: fixed one run at a time, a set with five typos took
+/// five runs.
+#[test]
+fn a_rule_that_does_not_load_points_to_check_for_the_other_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    copy_dir(&repo().join("rules"), &rules);
+    std::fs::write(
+        rules.join("typos.rhai"),
+        "fn on_chat(event, user) {\n    tag(\"intent/prise\");\n    tag(\"vip/gold\");\n}\n",
+    )
+    .unwrap();
+    let hint = "hint: `tagstream check` with the same --config, --rules, --catalogue and \
+                --params lists every error of the rules at once, not only the first";
+    for command in [
+        &[
+            "run",
+            "--input",
+            "examples/sample.jsonl",
+            "--output",
+            "/dev/null",
+        ][..],
+        &["test"],
+    ] {
+        let out = tagstream()
+            .args(command)
+            .arg("--rules")
+            .arg(&rules)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
+        assert!(err.contains("typos.rhai:2: tag \"intent/prise\""), "{err}");
+        assert!(err.contains(hint), "{command:?}: {err}");
+    }
+    let out = tagstream()
+        .arg("check")
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("typos.rhai:2:") && err.contains("typos.rhai:3:") && !err.contains(hint),
+        "{err}"
+    );
+}
