@@ -266,3 +266,41 @@ fn a_rule_that_does_not_load_points_to_check_for_the_other_errors() {
         "{err}"
     );
 }
+
+/// `explain USER --changes DIR` said only "error: /tmp: Is a directory (os error 21)", without
+/// the flag it came from or what the flag takes.
+#[test]
+fn explain_changes_that_are_a_directory_say_what_the_flag_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("st");
+    let out = tagstream()
+        .args([
+            "run",
+            "--input",
+            "examples/sample.jsonl",
+            "--output",
+            "/dev/null",
+        ])
+        .args(["--dead-letter", "/dev/null", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = tagstream()
+        .args(["explain", "wm_c5e14bdf320c7b1c", "--state"])
+        .arg(&state)
+        .arg("--changes")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "error: --changes {}: a directory; --changes takes the file of tag changes that \
+             `tagstream run --input … --output FILE` wrote",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+}
