@@ -55,7 +55,17 @@ pub fn load_with_state(
             &vars,
         ),
     };
-    let mut pack = loaded.map_err(|e| with_paths_hint(e, rules_paths(&config)))?;
+    let mut pack = loaded.map_err(|e| match e {
+        // Loading stops at the first mistake in a script; check goes on to the others, so a
+        // set with several is not fixed one run at a time.
+        RulesError::Compile { .. } => {
+            RulesError::Config(crate::config::ConfigError::Invalid(format!(
+                "{e}\nhint: `tagstream check` with the same --config, --rules, --catalogue and \
+                 --params lists every error of the rules at once, not only the first"
+            )))
+        }
+        e => with_paths_hint(e, rules_paths(&config)),
+    })?;
     pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
     pack.execution = config.execution().unwrap_or(Execution::Compiled);
     Ok((config, pack))

@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = tagstream::cli::Cli::parse();
+    let cli = tagstream::cli::Cli::parse_args();
     if let Err(e) = tagstream::metrics::log::init_from_env() {
         tagstream::cli::to_stderr(format_args!("error: {e}"));
         return ExitCode::from(tagstream::cli::EXIT_USAGE);

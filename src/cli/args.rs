@@ -1,8 +1,10 @@
 //! The command line's subcommands and flags, as clap parses them, and the parsers of the flag
 //! values clap has none for (dates, worker counts).
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Args, Parser, Subcommand};
 
 use super::MAX_WORKERS;
@@ -16,6 +18,125 @@ use super::MAX_WORKERS;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line, exiting on a mistake as [`Parser::parse`] does. Every path
+    /// these commands take is given with a flag, so a bare path where clap expected a flag
+    /// (`tagstream check my-rules`, `tagstream run events.jsonl`) also gets a tip naming the
+    /// flag it belongs to: clap alone says only that the argument was unexpected.
+    pub fn parse_args() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Cli::try_parse_from(&args).unwrap_or_else(|mut e| {
+            if let Some(tip) = flag_tip(&e, &args) {
+                let mut tips = match e.get(ContextKind::Suggested) {
+                    Some(ContextValue::StyledStrs(tips)) => tips.clone(),
+                    _ => Vec::new(),
+                };
+                tips.push(tip.into());
+                e.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
+            }
+            e.exit()
+        })
+    }
+}
+
+/// The flag an unexpected bare word of `args` belongs to, said as a tip: a rules directory,
+/// a rule, a state directory, a `.toml` file, an input file or `-`; or, for `segment`, an
+/// expression written as several words. `None` when the word is none of these, or the
+/// command has no such flag.
+fn flag_tip(e: &clap::Error, args: &[OsString]) -> Option<String> {
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let command = args.get(1)?.to_str()?;
+    if word.starts_with('-') && word != "-" {
+        return None;
+    }
+    let path = Path::new(word);
+    let is = |ext: &str| {
+        path.is_file()
+            && path
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case(ext))
+    };
+    let (flag, tip) = if path.join("tagstream.state").is_file() {
+        (
+            "--state",
+            format!("{word} holds saved state: give it as '--state {word}'"),
+        )
+    } else if path.is_dir() && holds_rules(path) {
+        let base = if command == "diff" {
+            format!(" (the new set), or '--base {word}' (the base)")
+        } else {
+            String::new()
+        };
+        (
+            "--rules",
+            format!("{word} is a rules directory: give it as '--rules {word}'{base}"),
+        )
+    } else if is("rhai") {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.display().to_string(),
+            _ => ".".to_string(),
+        };
+        (
+            "--rules",
+            format!("{word} is a rule: rules are given by their directory, '--rules {dir}'"),
+        )
+    } else if is("toml") {
+        (
+            "--config",
+            format!(
+                "a .toml file is given with the flag of what it holds: '--config {word}' (the \
+                 engine config), '--catalogue {word}' (the tag catalogue) or '--params {word}' \
+                 (the rule parameters)"
+            ),
+        )
+    } else if word == "-" || path.is_file() {
+        if command == "explain" {
+            (
+                "--changes",
+                format!("tag changes are read with '--changes {word}'"),
+            )
+        } else {
+            ("--input", format!("events are read with '--input {word}'"))
+        }
+    } else if command == "segment" {
+        (
+            "",
+            "the expression is one argument: quote it whole, as in \
+             'lifecycle/mature & !service/complaint'"
+                .to_string(),
+        )
+    } else {
+        return None;
+    };
+    let takes = match flag {
+        "" => true,
+        "--input" => matches!(command, "run" | "diff"),
+        "--state" => matches!(command, "run" | "segment" | "explain"),
+        "--changes" => command == "explain",
+        // --rules, --config, --catalogue and --params.
+        _ => command != "generate",
+    };
+    takes.then_some(tip)
+}
+
+/// Whether `dir` holds a `.rhai` file, so is a rules directory.
+pub(super) fn holds_rules(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            Path::new(&e.file_name())
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("rhai"))
+        })
 }
 
 #[derive(Debug, Subcommand)]

@@ -170,9 +170,13 @@ fn chosen_tests<'f>(
     Err(format!("no test file {name}{hint}"))
 }
 
-/// What a FILTER that picked no case was probably meant as: a test file's name (the filter
-/// matches case names only), or a case name in other letter case (it is case-sensitive).
-fn filter_hint(files: &[crate::testing::TestFile], filter: &str) -> String {
+/// What a FILTER that picked no case was probably meant as: a rules directory or a rule file
+/// (the rules are chosen with `--rules`), a test file's name (the filter matches case names
+/// only), or a case name in other letter case (it is case-sensitive).
+fn filter_hint(rules_dir: &Path, files: &[crate::testing::TestFile], filter: &str) -> String {
+    if let Some(hint) = path_filter_hint(rules_dir, Path::new(filter)) {
+        return hint;
+    }
     let lower = filter.to_lowercase();
     let named_file = files.iter().find(|f| {
         std::path::Path::new(&f.path)
@@ -197,6 +201,55 @@ fn filter_hint(files: &[crate::testing::TestFile], filter: &str) -> String {
         ),
         None => String::new(),
     }
+}
+
+/// What a FILTER that is a path to a directory or a rule was meant as. Such a path matches
+/// no case name, and "no case name contains" alone does not say that rules are chosen with
+/// `--rules` and test files by a name ending in `.toml`.
+fn path_filter_hint(rules_dir: &Path, path: &Path) -> Option<String> {
+    let shown = path.display();
+    if path.is_dir() {
+        let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
+        if same(path, rules_dir) {
+            return Some(format!(
+                "; {shown} is the rules directory: without FILTER, `tagstream test` runs all its \
+                 tests"
+            ));
+        }
+        return Some(if super::args::holds_rules(path) {
+            format!(
+                "; {shown} is a rules directory: FILTER picks cases by name, `tagstream test \
+                 --rules {shown}` runs the tests of the rules in it"
+            )
+        } else {
+            format!(
+                "; {shown} is a directory: FILTER is a part of a case name, or one test file \
+                 ending in .toml; without FILTER every {} runs",
+                rules_dir.join("tests/*.toml").display()
+            )
+        });
+    }
+    let is_rule = path
+        .extension()
+        .is_some_and(|x| x.eq_ignore_ascii_case("rhai"));
+    if !is_rule {
+        return None;
+    }
+    let stem = path.file_stem()?.to_string_lossy();
+    let tests = rules_dir.join("tests").join(format!("{stem}.toml"));
+    Some(if tests.is_file() {
+        format!(
+            "; {shown} is a rule, not a test: its tests are in {} (`tagstream test {stem}.toml` \
+             runs them)",
+            tests.display()
+        )
+    } else {
+        format!(
+            "; {shown} is a rule, not a test: FILTER is a part of a case name, or one test \
+             file ending in .toml (the rules are those of --rules, {})",
+            rules_dir.display()
+        )
+    })
 }
 
 /// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules
@@ -256,7 +309,7 @@ pub(super) fn test(args: &TestArgs) -> ExitCode {
         return usage_error(match filter {
             Some(filter) => format!(
                 "no case name contains {filter:?}{}",
-                filter_hint(&files, filter)
+                filter_hint(&config.rules.dir, &files, filter)
             ),
             None => format!(
                 "{} has no [[case]]: nothing to run",

@@ -34,16 +34,7 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
         Err(e) => {
             // Said as `run` says it: a missing folder or a folder given for the file.
             let path = &args.output;
-            let missing_dir = path
-                .parent()
-                .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
-            let why = match missing_dir {
-                Some(dir) => format!(" (directory {} does not exist)", dir.display()),
-                None if path.is_dir() => {
-                    " (a directory: --output names the file to write, or - for stdout)".into()
-                }
-                None => String::new(),
-            };
+            let why = crate::sink::file::why_not_created(path);
             return runtime_error(format_args!("cannot create {}{why}: {e}", path.display()));
         }
     };

@@ -267,11 +267,13 @@ fn run_file(
             match signal {
                 None => ExitCode::SUCCESS,
                 Some(signal) => {
+                    // Blank lines are among the lines read, as they are among the line
+                    // numbers of the input.
                     to_stderr(format_args!(
                         "tagstream: stopped by {} after {} lines read ({} blank), {} changes and \
                          {} dead letters written; timers due after the last event were not fired",
                         Stop::name(signal),
-                        summary.lines,
+                        summary.lines + summary.blank_lines,
                         summary.blank_lines,
                         summary.changes,
                         summary.dead_letters

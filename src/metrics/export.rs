@@ -305,7 +305,7 @@ fn join(m: &BTreeMap<String, u64>) -> String {
 /// What an embedded run read and kept, for its closing line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InputCounts {
-    /// Records read, blank ones included.
+    /// Records read, blank lines not included.
     pub lines: u64,
     /// Blank lines skipped.
     pub blank_lines: u64,

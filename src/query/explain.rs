@@ -262,6 +262,13 @@ pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
             crate::cli::hint_if_stdin_is_a_terminal("the tag changes");
             Box::new(std::io::stdin().lock())
         }
+        // A directory opens, and only its first read fails, with a bare "Is a directory".
+        _ if path.is_dir() => {
+            return Err(QueryError::Usage(format!(
+                "--changes {shown}: a directory; --changes takes the file of tag changes that \
+                 `tagstream run --input … --output FILE` wrote"
+            )))
+        }
         _ => Box::new(BufReader::new(File::open(path).map_err(|source| {
             QueryError::Io {
                 path: format!("--changes {shown}"),

@@ -197,7 +197,21 @@ fn open_dir(dir: &Path, pack: &RulePack) -> Result<StateReader, QueryError> {
         } else {
             match crate::pipeline::paths::near_name(dir, true) {
                 Some(near) => format!("no such state directory; did you mean {}?", near.display()),
-                None => "no such state directory".to_string(),
+                // Said as the holds-no-state case says it: what writes one, and where a
+                // relative path was looked up.
+                None => {
+                    let from = match std::env::current_dir() {
+                        Ok(cwd) if dir.is_relative() => {
+                            format!(" (looked up in the working directory {})", cwd.display())
+                        }
+                        _ => String::new(),
+                    };
+                    format!(
+                        "no such state directory{from}; `tagstream run --input FILE --state {}` \
+                         writes one",
+                        dir.display()
+                    )
+                }
             }
         };
         return Err(QueryError::Usage(format!("{}: {what}", dir.display())));

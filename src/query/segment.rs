@@ -24,7 +24,11 @@ pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
     // Replaced only once every user is written: a state that turns out damaged, or a failed
     // write, leaves the file as it was.
     let mut out = Replacement::open(&args.output).map_err(|source| QueryError::Io {
-        path: args.output.display().to_string(),
+        path: format!(
+            "cannot create {}{}",
+            args.output.display(),
+            crate::sink::file::why_not_created(&args.output)
+        ),
         source,
     })?;
     let stream = output.name();

@@ -33,6 +33,22 @@ pub fn open_output(path: &Path) -> io::Result<Box<dyn Write + Send>> {
     })
 }
 
+/// Why an output at `path` (named by `--output`) could not be created, as the words after
+/// its path in the error: its directory does not exist, or it is a directory itself. Empty
+/// when it is neither (the OS error that follows says why).
+pub fn why_not_created(path: &Path) -> String {
+    let missing_dir = path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
+    match missing_dir {
+        Some(dir) => format!(" (directory {} does not exist)", dir.display()),
+        None if path.is_dir() => {
+            " (a directory: --output names the file to write, or - for stdout)".into()
+        }
+        None => String::new(),
+    }
+}
+
 /// A stream of whole lines: lines are gathered and written in batches that end on a line
 /// boundary, so a stream shared with another writer (stdout and stderr on one file) never holds
 /// a torn line, and what is flushed is always complete.

@@ -158,6 +158,18 @@ impl Catalogue {
             });
             let names: Vec<String> = match &spec.tags {
                 None => vec![group_name.clone()],
+                // Neither a group of tags nor the one-segment tag: a rule could emit nothing
+                // of it, and `segment` would call it undeclared.
+                Some(tags) if tags.is_empty() => {
+                    at(
+                        &[Seg::Key("groups"), Seg::Key(group_name), Seg::Key("tags")],
+                        format!(
+                            "group {group_name}: `tags = []` declares no tag; list its tags, or \
+                             remove `tags` for the one-segment tag `{group_name}`"
+                        ),
+                    );
+                    Vec::new()
+                }
                 Some(tags) => tags.iter().map(|t| format!("{group_name}/{t}")).collect(),
             };
             for (i, name) in names.into_iter().enumerate() {
@@ -305,6 +317,21 @@ tags = ["price", "purchase/urgent"]
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("t:7:") && err.contains("soon"), "{err}");
+    }
+
+    /// `tags = []` declared nothing, silently: `check` passed, and `segment vip` called the
+    /// tag of `[groups.vip]` undeclared.
+    #[test]
+    fn an_empty_tags_list_is_refused_at_its_line() {
+        let text = "[groups.intent]\ntags = [\"price\"]\n[groups.vip]\ntags = []\n";
+        let err = Catalogue::parse(text, "t").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "t:4: group vip: `tags = []` declares no tag; list its tags, or remove `tags` for \
+             the one-segment tag `vip`"
+        );
+        let one_segment = Catalogue::parse(&text.replace("tags = []\n", ""), "t").unwrap();
+        assert!(one_segment.id("vip").is_some());
     }
 
     /// One check shows every bad name, TTL and duplicate, in the file's order, not only the

@@ -267,7 +267,7 @@ fn sigint_and_sigterm_finish_whole_lines_and_report_how_far_the_run_got() {
         let err = stderr_of(&mut child);
         assert!(
             err.contains(&format!(
-                "stopped by SIG{signal} after 2 lines read (1 blank)"
+                "stopped by SIG{signal} after 3 lines read (1 blank)"
             )),
             "{err}"
         );

@@ -39,6 +39,7 @@ mod memory;
 mod metrics;
 mod misuse;
 mod net_cut;
+mod newcomer_slips;
 mod operator_audit;
 mod personas;
 mod pipes;

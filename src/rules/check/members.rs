@@ -8,6 +8,16 @@ use super::api::{suggest, Api};
 use super::calls::list;
 use super::script::Walker;
 
+/// The fields only one event type has, by type (contract.md); on the others they read `()`.
+const FIELDS_OF_ONE_TYPE: [(&str, &[&str]); 3] = [
+    ("chat", &["text", "room_id", "staff_id"]),
+    ("click", &["target", "channel"]),
+    (
+        "order",
+        &["order_id", "amount", "status", "promo", "category"],
+    ),
+];
+
 impl Walker<'_> {
     pub(super) fn type_of(&self, e: &Expr) -> Option<String> {
         match e {
@@ -84,7 +94,11 @@ impl Walker<'_> {
                 let ty = recv?;
                 let getter = format!("get${prop}");
                 if let Some(sig) = self.api.method(ty, &getter, 0) {
-                    return sig.returns.clone();
+                    let returns = sig.returns.clone();
+                    if ty == "Event" {
+                        self.field_of_another_type(prop, *pos);
+                    }
+                    return returns;
                 }
                 let (_, props) = self.api.members(ty);
                 let hint = suggest(prop, props.iter().copied());
@@ -94,6 +108,29 @@ impl Walker<'_> {
             Expr::MethodCall(call, pos) => self.method(recv, call, *pos),
             _ => None,
         }
+    }
+
+    /// A field of one event type read in the handler of another (`event.amount` in
+    /// `on_chat`): it is `()` there on every call, so a comparison with it is always false
+    /// and arithmetic on it a rule error, with nothing to say why.
+    fn field_of_another_type(&mut self, prop: &str, pos: Position) {
+        let Some(handled) = self.event_type else {
+            return;
+        };
+        let Some((owner, _)) = FIELDS_OF_ONE_TYPE
+            .iter()
+            .find(|(kind, fields)| *kind != handled && fields.contains(&prop))
+        else {
+            return;
+        };
+        self.error(
+            pos,
+            format!(
+                "`event.{prop}` is () in on_{handled}, which only {handled} events call: \
+                 `{prop}` is a field of {owner} events; read it in on_{owner}, or in on_event \
+                 where event.type is \"{owner}\""
+            ),
+        );
     }
 
     pub(super) fn method(

@@ -152,6 +152,7 @@ fn check_rule(
         types: HashMap::new(),
         locals: HashMap::new(),
         loops: Vec::new(),
+        event_type: None,
         facts: &mut facts,
     };
     walker.walk(&ast);
@@ -192,6 +193,8 @@ pub(super) struct Walker<'a> {
     /// Loops whose variable holds a known type, innermost last: the `for` statement, its
     /// variable, and the type the name had before the loop (restored when the walk leaves it).
     pub(super) loops: Vec<(*const Stmt, String, Option<String>)>,
+    /// The one event type the current function is called with: `chat` in `on_chat`.
+    pub(super) event_type: Option<&'static str>,
     pub(super) facts: &'a mut RuleFacts,
 }
 
@@ -259,9 +262,16 @@ impl Walker<'_> {
         self.types.clear();
         self.locals.clear();
         self.loops.clear();
+        self.event_type = None;
         let Some(def) = def else { return };
         let params: Vec<&str> = def.params.iter().map(|p| p.as_str()).collect();
         let handler = Handler::ALL.iter().find(|h| h.name() == def.name.as_str());
+        self.event_type = match handler {
+            Some(Handler::Chat) => Some("chat"),
+            Some(Handler::Click) => Some("click"),
+            Some(Handler::Order) => Some("order"),
+            _ => None,
+        };
         let roles: Vec<(usize, &str)> = match handler {
             Some(Handler::Tick) => vec![(0, "User")],
             Some(_) => vec![(0, "Event"), (1, "User")],

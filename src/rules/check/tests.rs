@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
+mod event_fields;
 mod handlers;
 mod params;
 
