@@ -139,6 +139,35 @@ fn on_chat(event, user) {
     assert!(out[0].contains("time budget of 30 ms"), "{out:?}");
 }
 
+/// A text grown by `+=` grows in place, as in the interpreter: a long one built in a loop
+/// finishes within the time budget both ways. The compiled form once copied the whole text at
+/// every `+=`, quadratic time that ran past a budget the interpreter kept well within.
+#[test]
+fn a_text_grown_by_plus_assign_keeps_within_the_time_budget() {
+    let rule = r#"
+fn on_chat(event, user) {
+    let s = "";
+    let i = 0;
+    while i < 150000 { s += "0123456789"; i += 1; }
+    tag("intent/price", `${s.len()}`);
+}
+"#;
+    let mut pack = pack_of(&[("grown", rule)]).unwrap();
+    assert_eq!(compiled_rules(&pack), ["grown"]);
+    pack.limits.string_bytes = 2_000_000;
+    pack.limits.operations = 5_000_000;
+    pack.limits.time_budget_ms = 2_000;
+    let lines = joined(&[chat("u1", T0, "hi")]);
+    let (compiled, fallbacks) = outputs(&pack, Execution::Compiled, &lines);
+    let (interpreted, _) = outputs(&pack, Execution::Interpreted, &lines);
+    assert_eq!(compiled, interpreted);
+    assert_eq!(fallbacks, 0);
+    assert!(
+        compiled[0].contains("\"reason\":\"1500000\""),
+        "{compiled:?}"
+    );
+}
+
 /// Values grown to Rhai's data limits, each just under or at and just over: 64 KiB of text
 /// (by `+=`, `+` and `${…}`, in one- and three-byte characters), the array items the compiled
 /// form grows itself (256), an array that holds itself (10,000 items in all), and an array's

@@ -2,8 +2,8 @@
 //! smallest rule that showed it, run both ways: the outputs must be identical, and the value
 //! asserted is the interpreter's.
 
-use crate::compiled::{agree_on_a_chat, compiled_rules};
-use crate::support::pack_of;
+use crate::compiled::{agree, agree_on_a_chat, compiled_rules, joined};
+use crate::support::{chat, pack_of, T0};
 
 /// The reason of the first output (a tag change), or the whole output when it is not one.
 fn reason(out: &[String]) -> String {
@@ -94,4 +94,20 @@ fn on_chat(event, user) {
     assert_eq!(compiled_rules(&pack), ["regression"]);
     let out = agree_on_a_chat(rule);
     assert_eq!(reason(&out), "2 7 3:5 11 stt");
+}
+
+/// Each `let` of a function takes a slot of its own, though Rhai limits only the variables in
+/// scope at once: 65,540 blocks `{ let a = …; }` make a valid rule. The compiled form once
+/// numbered the slots in a `u16` that wrapped past 65,535 and then indexed beyond the frame (a
+/// panic); a function with that many `let`s now runs interpreted.
+#[test]
+fn a_function_of_very_many_lets_runs_interpreted() {
+    let blocks = "{ let a = user.events; }\n".repeat(65_540);
+    let rule =
+        format!("fn on_chat(event, user) {{\n{blocks}tag(\"intent/price\", \"many\");\n}}\n");
+    let mut pack = pack_of(&[("regression", &rule)]).unwrap();
+    assert!(compiled_rules(&pack).is_empty());
+    pack.limits.operations = 1_000_000;
+    let (out, _) = agree(&pack, &joined(&[chat("u1", T0, "hi")]));
+    assert_eq!(reason(&out), "many");
 }

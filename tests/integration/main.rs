@@ -14,6 +14,7 @@ mod compiled_limits;
 mod compiled_operators;
 mod compiled_probes;
 mod compiled_random;
+mod compiled_shapes;
 mod config_kafka;
 mod config_mistakes;
 mod config_overrides;

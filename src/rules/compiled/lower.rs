@@ -44,7 +44,7 @@ pub fn lower_rule(ast: &AST, fns: &FnTable, hash_check: bool) -> Lowered<Vec<Fun
             hash_check,
         };
         for p in &def.params {
-            lw.declare(p.clone());
+            lw.declare(p.clone())?;
         }
         lowerers.push((lw, Vec::new()));
         spans.push((at(def.body.start_position()), at(def.body.end_position())));
@@ -89,11 +89,6 @@ pub fn lower_rule(ast: &AST, fns: &FnTable, hash_check: bool) -> Lowered<Vec<Fun
     if let Some(e) = failure {
         return Err(e);
     }
-    // Rhai limits the variables in scope at once; far below that limit, a function is left
-    // to the interpreter rather than counted exactly.
-    if lowerers.iter().any(|(lw, _)| lw.slots > MAX_SLOTS) {
-        return unsupported(format!("a function with over {MAX_SLOTS} variables"));
-    }
     Ok(defs
         .iter()
         .zip(lowerers)
@@ -121,14 +116,21 @@ struct Lowerer<'a> {
 }
 
 impl Lowerer<'_> {
-    fn declare(&mut self, name: ImmutableString) -> u16 {
+    /// A new slot for `name`. Rhai limits the variables in scope at once, not the `let`s of a
+    /// function; far below that limit a function is left to the interpreter rather than
+    /// counted exactly, and before its slot numbers could pass `u16` and wrap (a function
+    /// of 70,000 `{ let a = 1; }` blocks is a valid script).
+    fn declare(&mut self, name: ImmutableString) -> Lowered<u16> {
+        if self.slots >= MAX_SLOTS {
+            return unsupported(format!("a function with over {MAX_SLOTS} variables"));
+        }
         let slot = self.slots;
         self.slots += 1;
         self.scopes
             .last_mut()
             .expect("a function has a scope")
             .push((name, slot));
-        slot
+        Ok(slot)
     }
 
     fn lookup(&self, name: &str) -> Lowered<u16> {
@@ -168,7 +170,7 @@ impl Lowerer<'_> {
             RStmt::Var(x, flags, ..) => {
                 let (ident, init, _) = &**x;
                 let init = self.expr(init)?;
-                let slot = self.declare(ident.name.clone());
+                let slot = self.declare(ident.name.clone())?;
                 if flags.intersects(ASTFlags::CONSTANT) {
                     self.constants.push(slot);
                 }
@@ -242,8 +244,11 @@ impl Lowerer<'_> {
                 let (var, counter, flow) = &**x;
                 let iter = self.expr(&flow.expr)?;
                 self.scopes.push(Vec::new());
-                let var_slot = self.declare(var.name.clone());
-                let counter_slot = counter.as_ref().map(|c| self.declare(c.name.clone()));
+                let var_slot = self.declare(var.name.clone())?;
+                let counter_slot = counter
+                    .as_ref()
+                    .map(|c| self.declare(c.name.clone()))
+                    .transpose()?;
                 let body = self.block(&flow.body);
                 self.scopes.pop();
                 Stmt::For(var_slot, counter_slot, iter, body?)

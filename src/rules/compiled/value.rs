@@ -186,6 +186,22 @@ impl BinOp {
         }
     }
 
+    /// `x op= y`: `x` becomes `x op y`. A text that only `x` holds grows in place, as Rhai's
+    /// `+=` appends to it: a text built by `+=` in a loop then takes linear time, as in the
+    /// interpreter, rather than quadratic, and does not run past the time budget where the
+    /// interpreter would not.
+    pub fn assign(self, x: &mut V, y: &V, max_string: usize) -> Res<()> {
+        if let (BinOp::Add, V::Str(a), V::Str(b)) = (self, &mut *x, y) {
+            if max_string > 0 && a.len() + b.len() > max_string {
+                return Err(Bail);
+            }
+            *a += b;
+            return Ok(());
+        }
+        *x = self.apply(x, y, max_string)?;
+        Ok(())
+    }
+
     /// Checked, as Rhai's arithmetic: an overflow or a division by zero is Rhai's error to report.
     fn ints(self, a: INT, b: INT) -> Res<V> {
         let checked = match self {

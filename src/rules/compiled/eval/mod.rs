@@ -273,19 +273,19 @@ impl<'a> Machine<'a> {
             Stmt::Assign(slot, op, e) => {
                 let v = self.eval(e, base)?;
                 let at = base + usize::from(*slot);
-                self.stack[at] = match op {
+                match op {
                     None => {
                         self.tick()?;
-                        v
+                        self.stack[at] = v;
                     }
                     Some(op) => {
                         // Rhai has no built-in `int op= float`: it looks for the operator-
                         // assignment function, then for the operator, two operations more.
                         // Every operator-assignment counts them rather than testing the types.
                         self.tick_n(3)?;
-                        op.apply(&self.stack[at], &v, self.limits.string_bytes)?
+                        op.assign(&mut self.stack[at], &v, self.limits.string_bytes)?;
                     }
-                };
+                }
                 Ok(V::Unit)
             }
             Stmt::If(cond, then, otherwise) => {
