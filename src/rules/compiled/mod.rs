@@ -225,3 +225,45 @@ pub fn switch_hashing_matches(engine: &Engine) -> bool {
         && cases.contains_key(&switch_hash(&Dynamic::from(ImmutableString::from("probe"))))
         && cases.contains_key(&switch_hash(&Dynamic::from_int(7)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::rules::Params;
+    use crate::tags::Catalogue;
+
+    /// A `continue` inside a call's arguments leaves the arguments pushed before it; a loop
+    /// of them must not keep them (the interpreter, with no operation limit, only spins).
+    #[test]
+    fn a_jump_out_of_arguments_leaves_nothing_on_the_stack() {
+        let script = "fn two(a, b) { a }\n\
+                      fn on_tick(user, now) {\n\
+                          let i = 0;\n\
+                          while i < 50000 { i += 1; two([i], { continue; }); }\n\
+                      }\n";
+        let ast = Engine::new().compile(script).unwrap();
+        let program = Program::compile(&ast, false).unwrap();
+        let catalogue = Catalogue::parse("[groups.intent]\ntags = [\"price\"]\n", "t").unwrap();
+        let params = Params::parse("", "p", &[]).unwrap();
+        let mut ctx = Ctx::new(
+            Arc::new(catalogue),
+            Arc::new(params),
+            Arc::new(["r".into()]),
+        );
+        let limits = Limits {
+            operations: 0,
+            ..Limits::default()
+        };
+        let mut stack = Vec::new();
+        program
+            .run(Handler::Tick, &mut ctx, &limits, &mut stack)
+            .unwrap();
+        assert!(
+            stack.capacity() < 64,
+            "the stack grew to {} values",
+            stack.capacity()
+        );
+    }
+}

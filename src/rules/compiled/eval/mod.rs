@@ -353,12 +353,18 @@ impl<'a> Machine<'a> {
     /// One pass of a loop body, and how it ended.
     fn pass(&mut self, body: &[Stmt], base: usize) -> Step<Pass> {
         self.tick()?;
-        match self.run(body, base) {
-            Ok(()) => Ok(Pass::End),
-            Err(Flow::Continue) => Ok(Pass::Continue),
-            Err(Flow::Break) => Ok(Pass::Break),
-            Err(other) => Err(other),
-        }
+        let depth = self.stack.len();
+        let ended = match self.run(body, base) {
+            Ok(()) => return Ok(Pass::End),
+            Err(Flow::Continue) => Pass::Continue,
+            Err(Flow::Break) => Pass::Break,
+            Err(other) => return Err(other),
+        };
+        // A `break` or `continue` inside a call's arguments (`f(1, { continue; })`) leaves
+        // the arguments pushed before it: let them go here, or an endless loop of them would
+        // grow the stack without bound where the interpreter only spins.
+        self.pop_to(depth);
+        Ok(ended)
     }
 
     /// Evaluates `args` onto the stack; returns where they start.
