@@ -124,24 +124,51 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
     let mut elsewhere = Vec::new();
     // The rules are a directory; the catalogue and the parameters are files.
     let kinds = [
-        ("--rules (rules.dir)", "the directory of .rhai rules"),
-        ("--catalogue (rules.catalogue)", "the tag catalogue file"),
-        ("--params (rules.params)", "the rule parameters file"),
+        (
+            "--rules (rules.dir)",
+            "the directory of .rhai rules",
+            "RULES__DIR",
+        ),
+        (
+            "--catalogue (rules.catalogue)",
+            "the tag catalogue file",
+            "RULES__CATALOGUE",
+        ),
+        (
+            "--params (rules.params)",
+            "the rule parameters file",
+            "RULES__PARAMS",
+        ),
     ];
-    for ((path, dir), (flag, names)) in paths.into_iter().zip([true, false, false]).zip(kinds) {
+    let vars = crate::config::env_vars();
+    for ((path, dir), (flag, names, key)) in paths.into_iter().zip([true, false, false]).zip(kinds)
+    {
         if path.exists() {
             if path.is_dir() != dir {
                 lines.push(wrong_kind(path, dir, flag, names));
             }
             continue;
         }
+        // A path set by an override is not in the file or on the command line: name it.
+        let from = vars
+            .iter()
+            .find(|(name, value)| {
+                name.strip_prefix("TAGSTREAM_")
+                    .is_some_and(|k| k.eq_ignore_ascii_case(key))
+                    && std::path::Path::new(value) == path
+            })
+            .map(|(name, _)| format!(" (set by {name})"))
+            .unwrap_or_default();
         match crate::pipeline::paths::near_name(path, dir) {
             Some(near) => lines.push(format!(
-                "hint: {} does not exist; did you mean {}?",
+                "hint: {}{from} does not exist; did you mean {}?",
                 path.display(),
                 near.display()
             )),
-            None if path.is_relative() => elsewhere.push(path.display().to_string()),
+            None if path.is_relative() => elsewhere.push(format!("{}{from}", path.display())),
+            None if !from.is_empty() => {
+                lines.push(format!("hint: {}{from} does not exist", path.display()));
+            }
             None => {}
         }
     }

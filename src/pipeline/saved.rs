@@ -52,8 +52,9 @@ pub fn take(dir: &Path) -> Result<StateLock, StoreError> {
                 path: dir.display().to_string(),
             }
         } else {
+            // Said as the lock and the save say a directory they cannot write in.
             StoreError::Io {
-                path: dir.display().to_string(),
+                path: format!("cannot create the state directory {}", dir.display()),
                 source,
             }
         }

@@ -55,7 +55,10 @@ pub enum StoreError {
          --state directory"
     )]
     Rules { path: String },
-    #[error("{path}: state file is damaged ({what}); nothing was read from it")]
+    #[error(
+        "{path}: state file is damaged ({what}); nothing was read from it. Restore it from a \
+         copy, or move it aside and replay the input into the directory to build it again"
+    )]
     Corrupt { path: String, what: String },
     #[error(
         "state directory {path} is in use by another tagstream run{}; one run at a time may use \

@@ -75,3 +75,22 @@ fn state_flag_stands_in_for_an_empty_state_dir() {
         "{err}"
     );
 }
+
+/// A rules path that does not exist, set by an override, is named with its variable: the
+/// file and the command line do not hold it, so the operator would not find it there.
+#[test]
+fn a_missing_rules_path_set_by_an_override_names_the_variable() {
+    let (code, err, _) = check_config("", &[], &[("TAGSTREAM_RULES__DIR", "rulez")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("rulez (set by TAGSTREAM_RULES__DIR)"), "{err}");
+    let (code, err, _) = check_config(
+        "",
+        &[],
+        &[("TAGSTREAM_RULES__CATALOGUE", "/nowhere/tags.toml")],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("hint: /nowhere/tags.toml (set by TAGSTREAM_RULES__CATALOGUE) does not exist"),
+        "{err}"
+    );
+}

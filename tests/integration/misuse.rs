@@ -86,6 +86,23 @@ fn state_that_could_not_be_saved_is_refused_before_the_run() {
     assert_eq!(output.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot save state in /sys/kernel: "), "{err}");
     assert!(!err.contains("tagstream starting"), "{err}");
+    assert_kept(&[out.clone(), dead.clone()]);
+    // A directory that cannot be made, not a bare "No such file or directory".
+    let output = tagstream()
+        .args(["run", "--input", "docs/examples/night-owl/events.jsonl"])
+        .arg("--output")
+        .arg(&out)
+        .arg("--dead-letter")
+        .arg(&dead)
+        .args(["--state", "/proc/tagstream-state"])
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot create the state directory /proc/tagstream-state: "),
+        "{err}"
+    );
     assert_kept(&[out, dead]);
 }
 

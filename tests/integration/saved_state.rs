@@ -315,6 +315,7 @@ fn a_state_of_other_rules_or_format_is_refused_and_nothing_is_touched() {
     assert_eq!(refused.status.code(), Some(1));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("damaged"), "{err}");
+    assert!(err.contains("move it aside and replay the input"), "{err}");
     assert_eq!(std::fs::read(d.join("out.jsonl")).unwrap(), output_before);
     // --state naming a file, and --state without --input.
     let refused = tagstream(d)
