@@ -91,7 +91,7 @@ pub fn probe(bootstrap: &str) -> Result<(), BenchError> {
 }
 
 /// `scripts/tansu.sh` in the current directory or the nearest parent that has one.
-fn find_script() -> Result<PathBuf, BenchError> {
+pub(super) fn find_script() -> Result<PathBuf, BenchError> {
     let cwd = std::env::current_dir().map_err(|source| BenchError::Io {
         what: "current directory".into(),
         source,
@@ -100,7 +100,7 @@ fn find_script() -> Result<PathBuf, BenchError> {
         .map(|dir| dir.join("scripts/tansu.sh"))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            BenchError::Failed(format!(
+            BenchError::Usage(format!(
                 "--kafka needs scripts/tansu.sh: not found in {} or any parent (run from the repository, or pass --bootstrap HOST:PORT)",
                 cwd.display()
             ))

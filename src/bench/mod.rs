@@ -108,6 +108,9 @@ pub enum BenchError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("{0}")]
     Failed(String),
+    /// What the bench was asked cannot be done here (exit code 2).
+    #[error("{0}")]
+    Usage(String),
     /// The report could not be written: a closed pipe (`… | head`) or a full disk.
     #[error("writing to stdout: {0}")]
     Stdout(std::io::Error),
@@ -121,7 +124,7 @@ pub fn main(args: &BenchArgs) -> ExitCode {
         Err(e) => {
             crate::cli::to_stderr(format_args!("error: {e}"));
             ExitCode::from(match e {
-                BenchError::Rules(_) => EXIT_USAGE,
+                BenchError::Rules(_) | BenchError::Usage(_) => EXIT_USAGE,
                 _ => EXIT_RUNTIME,
             })
         }
@@ -132,6 +135,9 @@ fn run(args: &BenchArgs) -> Result<(), BenchError> {
     let (config, pack) = crate::cli::load(&args.common)?;
     if let Some(bootstrap) = args.bootstrap.as_deref().filter(|_| args.kafka) {
         broker::probe(bootstrap)?;
+    } else if args.kafka {
+        // Found now, not after minutes of the in-process stages.
+        broker::find_script()?;
     }
     let opts = args.gen_options();
     let stream = Stream::generate(&opts)?;

@@ -304,3 +304,30 @@ fn explain_changes_that_are_a_directory_say_what_the_flag_takes() {
         "{err}"
     );
 }
+
+/// `bench --kafka` away from the repository ran every in-process stage (minutes) before it
+/// looked for the script that starts its broker, then failed with exit 1.
+#[test]
+fn bench_kafka_without_its_broker_script_is_refused_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = repo();
+    let started = std::time::Instant::now();
+    let out = tagstream()
+        .current_dir(dir.path())
+        .args(["bench", "--kafka", "--rules"])
+        .arg(root.join("rules"))
+        .arg("--catalogue")
+        .arg(root.join("config/tags.toml"))
+        .arg("--params")
+        .arg(root.join("config/params.toml"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--kafka needs scripts/tansu.sh"), "{err}");
+    assert!(err.contains("--bootstrap HOST:PORT"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{err}"
+    );
+}
