@@ -55,17 +55,7 @@ pub fn load_with_state(
             &vars,
         ),
     };
-    let mut pack = loaded.map_err(|e| match e {
-        // Loading stops at the first mistake in a script; check goes on to the others, so a
-        // set with several is not fixed one run at a time.
-        RulesError::Compile { .. } => {
-            RulesError::Config(crate::config::ConfigError::Invalid(format!(
-                "{e}\nhint: `tagstream check` with the same --config, --rules, --catalogue and \
-                 --params lists every error of the rules at once, not only the first"
-            )))
-        }
-        e => with_paths_hint(e, rules_paths(&config)),
-    })?;
+    let mut pack = loaded.map_err(|e| with_paths_hint(e, rules_paths(&config)))?;
     pack.limits.time_budget_ms = config.time_budget_ms().unwrap_or_default();
     pack.execution = config.execution().unwrap_or(Execution::Compiled);
     Ok((config, pack))
@@ -106,8 +96,18 @@ fn missing_paths_hint(config: &Config) -> Option<String> {
     paths_hint(rules_paths(config))
 }
 
-/// `e` with [`paths_hint`]'s line after it, when there is one.
+/// `e` with [`paths_hint`]'s line after it, when there is one; a rule that does not compile
+/// with the command that lists all the rules' errors.
 pub(crate) fn with_paths_hint(e: RulesError, paths: [&std::path::Path; 3]) -> RulesError {
+    if let RulesError::Compile { .. } = e {
+        // Loading stops at the first mistake in a script; check goes on to the others, so a
+        // set with several is not fixed one run at a time.
+        return RulesError::Config(crate::config::ConfigError::Invalid(format!(
+            "{e}\nhint: `tagstream check --rules {}` (with the same --config, --catalogue and \
+             --params) lists every error of the rules at once, not only the first",
+            paths[0].display()
+        )));
+    }
     match paths_hint(paths) {
         Some(hint) => {
             RulesError::Config(crate::config::ConfigError::Invalid(format!("{e}\n{hint}")))

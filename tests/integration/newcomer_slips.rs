@@ -231,8 +231,11 @@ fn a_rule_that_does_not_load_points_to_check_for_the_other_errors() {
         "fn on_chat(event, user) {\n    tag(\"intent/prise\");\n    tag(\"vip/gold\");\n}\n",
     )
     .unwrap();
-    let hint = "hint: `tagstream check` with the same --config, --rules, --catalogue and \
-                --params lists every error of the rules at once, not only the first";
+    let hint = format!(
+        "hint: `tagstream check --rules {}` (with the same --config, --catalogue and --params) \
+         lists every error of the rules at once, not only the first",
+        rules.display()
+    );
     for command in [
         &[
             "run",
@@ -252,8 +255,17 @@ fn a_rule_that_does_not_load_points_to_check_for_the_other_errors() {
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{command:?}: {err}");
         assert!(err.contains("typos.rhai:2: tag \"intent/prise\""), "{err}");
-        assert!(err.contains(hint), "{command:?}: {err}");
+        assert!(err.contains(&hint), "{command:?}: {err}");
     }
+    // diff names the set that does not load, the changed one here.
+    let out = tagstream()
+        .args(["diff", "--input", "examples/sample.jsonl", "--rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&hint), "diff: {err}");
     let out = tagstream()
         .arg("check")
         .arg("--rules")
@@ -262,7 +274,7 @@ fn a_rule_that_does_not_load_points_to_check_for_the_other_errors() {
         .unwrap();
     let err = stderr(&out);
     assert!(
-        err.contains("typos.rhai:2:") && err.contains("typos.rhai:3:") && !err.contains(hint),
+        err.contains("typos.rhai:2:") && err.contains("typos.rhai:3:") && !err.contains(&hint),
         "{err}"
     );
 }
