@@ -56,11 +56,14 @@ pub fn load_paths(paths: &[PathBuf], pack: Option<&RulePack>) -> (Vec<TestFile>,
                 continue;
             }
         };
-        let (file, errors) = reader::Reader::parse(&shown, &text);
-        problems.extend(errors);
+        let (file, mut found) = reader::Reader::parse(&shown, &text);
         if let Some(pack) = pack {
-            validate(&file, pack, &mut problems);
+            validate(&file, pack, &mut found);
         }
+        // The reader's findings and the names the rule set lacks, in the file's order
+        // (stable: two on one line keep the order they were found in).
+        found.sort_by_key(|d| d.line);
+        problems.extend(found);
         files.push(file);
     }
     (files, problems)
@@ -153,4 +156,32 @@ pub enum RunError {
     Rules(#[from] RulesError),
     #[error("writing the report: {0}")]
     Io(#[from] io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A misspelt key is the reader's finding, an undeclared tag the rule set's: they came out
+    /// as two lists, so line 10 was said before line 6.
+    #[test]
+    fn findings_of_a_test_file_come_in_line_order() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let pack = RulePack::load(
+            &root.join("rules"),
+            &root.join("config/tags.toml"),
+            &root.join("config/params.toml"),
+            &[],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        let text = "[[case]]\nname = \"x\"\nstartt = \"2026\"\n\n[[case.step]]\n\
+                    event = { type = \"chat\", text = \"a\" }\nchanges = [\"+intent/prise\"]\n\n\
+                    [[case.step]]\nat = \"1dd\"\nholds = [\"nope/x\"]\n";
+        std::fs::write(&path, text).unwrap();
+        let (_, found) = load_paths(&[path], Some(&pack));
+        let lines: Vec<Option<usize>> = found.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [Some(3), Some(7), Some(10), Some(11)], "{found:#?}");
+    }
 }
