@@ -20,7 +20,20 @@ pub const LOCK_NAME: &str = "tagstream.lock";
 /// A held lock on a state directory; dropping it releases the lock.
 #[derive(Debug)]
 pub struct StateLock {
-    _file: File,
+    file: File,
+}
+
+impl Drop for StateLock {
+    /// Unlocks before the file is closed. Closing alone releases a `flock` only once every
+    /// descriptor of the open file is closed, and a child process forked by another thread
+    /// holds a copy until it execs: the next run on the directory (a test's second run in the
+    /// same process) would be refused as if the directory were in use.
+    fn drop(&mut self) {
+        // SAFETY: `self.file` owns an open descriptor until after this call.
+        unsafe {
+            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
 }
 
 /// Takes the lock on `dir` (which must exist) without waiting.
@@ -65,7 +78,7 @@ pub fn lock(dir: &Path) -> Result<StateLock, StoreError> {
     file.set_len(0).map_err(io_err)?;
     file.rewind().map_err(io_err)?;
     writeln!(file, "{}", std::process::id()).map_err(io_err)?;
-    Ok(StateLock { _file: file })
+    Ok(StateLock { file })
 }
 
 #[cfg(test)]
@@ -93,5 +106,28 @@ mod tests {
         );
         drop(held);
         lock(dir.path()).unwrap();
+    }
+
+    /// A process forked while the lock is held keeps a copy of its descriptor until it execs
+    /// or exits; the lock must still be free as soon as it is dropped.
+    #[test]
+    fn a_dropped_lock_is_free_while_a_forked_child_holds_its_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        // SAFETY: the child calls only async-signal-safe functions (sleep, _exit).
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            unsafe {
+                libc::sleep(1);
+                libc::_exit(0);
+            }
+        }
+        drop(held);
+        let again = lock(dir.path());
+        let mut status = 0;
+        // SAFETY: `child` is this process's child; `status` outlives the call.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        again.unwrap();
     }
 }
