@@ -4,6 +4,7 @@
 
 use std::process::Output;
 
+use crate::query::with_pack;
 use crate::support::*;
 
 fn stderr(out: &Output) -> String {
@@ -189,16 +190,9 @@ fn a_segment_output_that_cannot_be_created_says_why() {
 #[test]
 fn a_missing_state_directory_says_what_writes_one() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tagstream_in(dir.path())
-        .args(["segment", "rfm/*", "--state", "nowhere"])
-        .arg("--rules")
-        .arg(repo().join("rules"))
-        .arg("--catalogue")
-        .arg(repo().join("config/tags.toml"))
-        .arg("--params")
-        .arg(repo().join("config/params.toml"))
-        .output()
-        .unwrap();
+    let mut cmd = tagstream_in(dir.path());
+    cmd.args(["segment", "rfm/*", "--state", "nowhere"]);
+    let out = with_pack(&mut cmd).output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -302,18 +296,10 @@ fn explain_changes_that_are_a_directory_say_what_the_flag_takes() {
 #[test]
 fn bench_kafka_without_its_broker_script_is_refused_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let root = repo();
     let started = std::time::Instant::now();
-    let out = tagstream()
-        .current_dir(dir.path())
-        .args(["bench", "--kafka", "--rules"])
-        .arg(root.join("rules"))
-        .arg("--catalogue")
-        .arg(root.join("config/tags.toml"))
-        .arg("--params")
-        .arg(root.join("config/params.toml"))
-        .output()
-        .unwrap();
+    let mut cmd = tagstream_in(dir.path());
+    cmd.args(["bench", "--kafka"]);
+    let out = with_pack(&mut cmd).output().unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--kafka needs scripts/tansu.sh"), "{err}");

@@ -360,22 +360,16 @@ fn explain_a_user_of_each_lifecycle_stage() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown user \"no-such-user\""));
     // The input instead of the output: the wrong file, said so.
     let someone = folded.keys().next().unwrap();
-    let mut cmd = tagstream_in(d);
-    cmd.args(["explain", someone, "--state", "st", "--changes", "in.jsonl"]);
-    let out = with_pack(&mut cmd).output().unwrap();
+    let explain_with = |changes: &str| {
+        let mut cmd = tagstream_in(d);
+        cmd.args(["explain", someone, "--state", "st", "--changes", changes]);
+        with_pack(&mut cmd).output().unwrap()
+    };
+    let out = explain_with("in.jsonl");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a tag change"));
     // A file that is not there: the flag that named it is said too.
-    let mut cmd = tagstream_in(d);
-    cmd.args([
-        "explain",
-        someone,
-        "--state",
-        "st",
-        "--changes",
-        "gone.jsonl",
-    ]);
-    let out = with_pack(&mut cmd).output().unwrap();
+    let out = explain_with("gone.jsonl");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("error: --changes gone.jsonl: "), "{err}");
@@ -386,16 +380,7 @@ fn explain_a_user_of_each_lifecycle_stage() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(d.join("others.jsonl"), others).unwrap();
-    let mut cmd = tagstream_in(d);
-    cmd.args([
-        "explain",
-        someone,
-        "--state",
-        "st",
-        "--changes",
-        "others.jsonl",
-    ]);
-    let out = with_pack(&mut cmd).output().unwrap();
+    let out = explain_with("others.jsonl");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
