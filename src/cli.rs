@@ -150,13 +150,8 @@ fn paths_hint(paths: [&std::path::Path; 3]) -> Option<String> {
             continue;
         }
         // A path set by an override is not in the file or on the command line: name it.
-        let from = vars
-            .iter()
-            .find(|(name, value)| {
-                name.strip_prefix("TAGSTREAM_")
-                    .is_some_and(|k| k.eq_ignore_ascii_case(key))
-                    && std::path::Path::new(value) == path
-            })
+        let from = crate::config::override_of(&vars, &format!("TAGSTREAM_{key}"))
+            .filter(|(_, value)| std::path::Path::new(value) == path)
             .map(|(name, _)| format!(" (set by {name})"))
             .unwrap_or_default();
         match crate::pipeline::paths::near_name(path, dir) {

@@ -34,7 +34,7 @@ pub(super) fn generate(args: &GenerateArgs) -> ExitCode {
         Err(e) => {
             // Said as `run` says it: a missing folder or a folder given for the file.
             let path = &args.output;
-            let why = crate::sink::file::why_not_created(path);
+            let why = crate::sink::file::why_not_created(path, crate::sink::file::OUTPUT_TAKES);
             return runtime_error(format_args!("cannot create {}{why}: {e}", path.display()));
         }
     };

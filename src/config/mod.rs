@@ -306,7 +306,10 @@ impl Config {
             let var = |key: &str| format!("TAGSTREAM_{}", key.replace('.', "__").to_uppercase());
             // A conflict whose other side alone comes from a variable is that variable's.
             let key = match invalid.with {
-                Some(with) if !env_sets(vars, &var(invalid.key)) && env_sets(vars, &var(with)) => {
+                Some(with)
+                    if override_of(vars, &var(invalid.key)).is_none()
+                        && override_of(vars, &var(with)).is_some() =>
+                {
                     with
                 }
                 _ => invalid.key,
@@ -408,10 +411,7 @@ fn placed(
     place: &[Seg],
     message: String,
 ) -> ConfigError {
-    if let Some((name, _)) = vars
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(&var))
-    {
+    if let Some((name, _)) = override_of(vars, &var) {
         return ConfigError::Env {
             var: name.clone(),
             message,
@@ -427,10 +427,10 @@ fn placed(
     }
 }
 
-/// Whether `vars` holds the override `var` (the letter case of a name does not matter to
-/// [`apply_env_overrides`]).
-fn env_sets(vars: &[(String, String)], var: &str) -> bool {
-    vars.iter().any(|(name, _)| name.eq_ignore_ascii_case(var))
+/// The override `var` in `vars`, as (name as written, value): the letter case of a name does
+/// not matter to [`apply_env_overrides`].
+pub fn override_of<'v>(vars: &'v [(String, String)], var: &str) -> Option<&'v (String, String)> {
+    vars.iter().find(|(name, _)| name.eq_ignore_ascii_case(var))
 }
 
 /// The process environment's `TAGSTREAM_*` variables, sorted for deterministic error messages.

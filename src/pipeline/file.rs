@@ -177,22 +177,12 @@ impl Opened {
             .truncate(false)
             .open(path)
             .map_err(|source| {
-                let missing_dir = path
-                    .parent()
-                    .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
-                let path = match missing_dir {
-                    Some(dir) => format!(
-                        "cannot create {what} {} (directory {} does not exist)",
-                        path.display(),
-                        dir.display()
-                    ),
-                    None if path.is_dir() => format!(
-                        "cannot create {what} {} (a directory: name the file to write in it, \
-                         or - for stdout)",
-                        path.display()
-                    ),
-                    None => format!("cannot create {what} {}", path.display()),
-                };
+                // Both outputs (--output, --dead-letter) are named here: the words fit either.
+                let why = crate::sink::file::why_not_created(
+                    path,
+                    "name the file to write in it, or - for stdout",
+                );
+                let path = format!("cannot create {what} {}{why}", path.display());
                 FileRunError::Io { path, source }
             })?;
         Ok(Opened::File {

@@ -27,7 +27,7 @@ pub fn run(args: &SegmentArgs) -> Result<(), QueryError> {
         path: format!(
             "cannot create {}{}",
             args.output.display(),
-            crate::sink::file::why_not_created(&args.output)
+            crate::sink::file::why_not_created(&args.output, crate::sink::file::OUTPUT_TAKES)
         ),
         source,
     })?;

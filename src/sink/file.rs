@@ -33,18 +33,19 @@ pub fn open_output(path: &Path) -> io::Result<Box<dyn Write + Send>> {
     })
 }
 
-/// Why an output at `path` (named by `--output`) could not be created, as the words after
-/// its path in the error: its directory does not exist, or it is a directory itself. Empty
-/// when it is neither (the OS error that follows says why).
-pub fn why_not_created(path: &Path) -> String {
+/// What `--output` takes, said when it names a directory.
+pub const OUTPUT_TAKES: &str = "--output names the file to write, or - for stdout";
+
+/// Why an output at `path` could not be created, as the words after its path in the error:
+/// its directory does not exist, or it is a directory itself (`takes` then says what the flag
+/// takes). Empty when it is neither (the OS error that follows says why).
+pub fn why_not_created(path: &Path, takes: &str) -> String {
     let missing_dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty() && !dir.is_dir());
     match missing_dir {
         Some(dir) => format!(" (directory {} does not exist)", dir.display()),
-        None if path.is_dir() => {
-            " (a directory: --output names the file to write, or - for stdout)".into()
-        }
+        None if path.is_dir() => format!(" (a directory: {takes})"),
         None => String::new(),
     }
 }
