@@ -260,7 +260,22 @@ impl Native {
         }
     }
 
-    pub fn call(self, ctx: &mut Ctx, args: &[V]) -> Res<V> {
+    /// Calls the native on arguments held side by side (on the value stack).
+    pub fn call_on(self, ctx: &mut Ctx, args: &[V]) -> Res<V> {
+        match args {
+            [] => self.call(ctx, &[]),
+            [a] => self.call(ctx, &[a]),
+            [a, b] => self.call(ctx, &[a, b]),
+            [a, b, c] => self.call(ctx, &[a, b, c]),
+            [a, b, c, d] => self.call(ctx, &[a, b, c, d]),
+            // No native takes more (see `Native::parse`).
+            _ => Err(Bail),
+        }
+    }
+
+    /// Calls the native on arguments read where they are (a frame's slots, the rule's
+    /// constants): nothing is copied to call it.
+    pub fn call(self, ctx: &mut Ctx, args: &[&V]) -> Res<V> {
         use Native as N;
         let ok = |r: Result<V, String>| r.map_err(|_| Bail);
         match (self, args) {
@@ -323,7 +338,7 @@ impl Native {
     }
 
     /// Methods of `user`.
-    fn user(self, ctx: &mut Ctx, args: &[V]) -> Res<V> {
+    fn user(self, ctx: &mut Ctx, args: &[&V]) -> Res<V> {
         use Native as N;
         let ok_int = |r: Result<Option<i64>, String>| r.map(V::opt_int).map_err(|_| Bail);
         match (self, args) {

@@ -83,7 +83,7 @@ impl Machine<'_> {
                 Link::Call(native, args) => {
                     let end = at + 1 + args.len();
                     self.stack[at] = value;
-                    let result = native.call(self.ctx, &self.stack[at..end]);
+                    let result = native.call_on(self.ctx, &self.stack[at..end]);
                     at = end;
                     self.measured(result?)?
                 }

@@ -1,13 +1,13 @@
 //! Running compiled handlers: one value stack holds every frame's slots and the arguments of
 //! the call being made, so a call allocates nothing.
 
-use super::natives::Native;
 use super::value::{negate, within_limits, Bail, Res, V};
 use super::{Expr, Program, Stmt};
 use crate::rules::budget::Budget;
 use crate::rules::{Ctx, Limits};
 
 mod build;
+mod calls;
 mod lookup;
 mod ops;
 
@@ -367,16 +367,6 @@ impl<'a> Machine<'a> {
         Ok(ended)
     }
 
-    /// Evaluates `args` onto the stack; returns where they start.
-    fn push_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
-        let start = self.stack.len();
-        for a in args {
-            let v = self.eval(a, base)?;
-            self.stack.push(v);
-        }
-        Ok(start)
-    }
-
     /// An expression's value. A constant or a local, the most common operands, is read here
     /// without a call to [`Machine::expr`] and its large frame.
     #[inline(always)]
@@ -436,69 +426,5 @@ impl<'a> Machine<'a> {
             Expr::Array(items) => self.array(items, base),
             Expr::Map(fields) => self.map(fields, base),
         }
-    }
-
-    /// Evaluates a function call's arguments onto the stack; returns where they start.
-    ///
-    /// As in Rhai, a call whose first argument is a variable (`f(x, …)`) is made like the method
-    /// call `x.f(…)`: the other arguments are evaluated first and the variable is read last, so
-    /// an argument that assigns to it changes the first argument (`round_to(x, { x = 9.9; 1 })`
-    /// rounds 9.9).
-    fn push_call_args(&mut self, args: &[Expr], base: usize) -> Step<usize> {
-        let [Expr::Local(slot), rest @ ..] = args else {
-            return self.push_args(args, base);
-        };
-        let start = self.stack.len();
-        // The variable's place, filled once the other arguments are in.
-        self.stack.push(V::Unit);
-        self.push_args(rest, base)?;
-        // Reading the variable, as `eval` counts it.
-        self.tick()?;
-        self.stack[start] = self.stack[base + usize::from(*slot)].clone();
-        Ok(start)
-    }
-
-    #[inline(never)]
-    fn native(&mut self, native: &Native, args: &[Expr], base: usize) -> Step<V> {
-        self.tick_n(2)?;
-        let start = self.push_call_args(args, base)?;
-        let result = native.call(self.ctx, &self.stack[start..]);
-        self.pop_to(start);
-        Ok(self.measured(result?)?)
-    }
-
-    /// A chain of one call on a variable: the receiver, then the arguments, go on the stack.
-    /// As in Rhai, the arguments are evaluated before the variable is read: an argument may
-    /// assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
-    #[inline(never)]
-    fn method(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
-        // What the chain counts (itself and its link, twice), and reading the variable.
-        self.tick_n(5)?;
-        let start = self.stack.len();
-        // The receiver's place, filled once the arguments are in.
-        self.stack.push(V::Unit);
-        self.push_args(args, base)?;
-        self.stack[start] = self.stack[base + usize::from(slot)].clone();
-        let result = native.call(self.ctx, &self.stack[start..]);
-        self.pop_to(start);
-        Ok(self.measured(result?)?)
-    }
-
-    #[inline(never)]
-    fn method_mut(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
-        self.tick_n(3)?;
-        let start = self.push_args(args, base)?;
-        // The target is a slot of this frame, below the arguments.
-        let (frame, args) = self.stack.split_at_mut(start);
-        let result = native.call_mut(&mut frame[base + usize::from(slot)], args, self.limits);
-        self.pop_to(start);
-        Ok(result?)
-    }
-
-    #[inline(never)]
-    fn script(&mut self, f: u16, args: &[Expr], base: usize) -> Step<V> {
-        self.tick_n(3)?;
-        let start = self.push_call_args(args, base)?;
-        Ok(self.enter(f, start)?)
     }
 }
