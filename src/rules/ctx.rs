@@ -342,13 +342,14 @@ impl Ctx {
     pub fn tag_in(&self, group: &str) -> Result<Option<TagId>, String> {
         let g = self
             .catalogue
-            .group_by_name(group)
+            .group_index(group)
             .ok_or_else(|| format!("group {group:?} is not declared in the tag catalogue"))?;
+        // By each tag's group rather than by the group's members: one look a tag.
         Ok(self
             .user
             .tags
             .iter()
-            .find(|s| g.members.contains(&s.tag))
+            .find(|s| self.catalogue.group_of(s.tag) == g)
             .map(|s| s.tag))
     }
 

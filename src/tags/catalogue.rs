@@ -240,7 +240,17 @@ impl Catalogue {
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        self.group_index(name).map(|i| &self.groups[i])
+    }
+
+    /// The index of the group called `name`, in declaration order.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+
+    /// The index of `id`'s group.
+    pub fn group_of(&self, id: TagId) -> usize {
+        self.tags[id as usize].group
     }
 
     /// The other members of `id`'s group when that group is exclusive.
