@@ -21,7 +21,6 @@ impl Machine<'_> {
         Ok(start)
     }
 
-
     /// Evaluates a function call's arguments onto the stack; returns where they start.
     ///
     /// As in Rhai, a call whose first argument is a variable (`f(x, …)`) is made like the method
@@ -61,7 +60,13 @@ impl Machine<'_> {
     /// As in Rhai, the arguments are evaluated before the variable is read: an argument may
     /// assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
     #[inline(never)]
-    pub(super) fn method(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
+    pub(super) fn method(
+        &mut self,
+        slot: u16,
+        native: &Native,
+        args: &[Expr],
+        base: usize,
+    ) -> Step<V> {
         // What the chain counts (itself and its link, twice), and reading the variable.
         self.tick_n(5)?;
         if args.iter().all(Expr::is_plain) {
@@ -80,7 +85,13 @@ impl Machine<'_> {
     }
 
     #[inline(never)]
-    pub(super) fn method_mut(&mut self, slot: u16, native: &Native, args: &[Expr], base: usize) -> Step<V> {
+    pub(super) fn method_mut(
+        &mut self,
+        slot: u16,
+        native: &Native,
+        args: &[Expr],
+        base: usize,
+    ) -> Step<V> {
         self.tick_n(3)?;
         let start = self.push_args(args, base)?;
         // The target is a slot of this frame, below the arguments.
