@@ -56,9 +56,10 @@ impl Machine<'_> {
         Ok(self.measured(result?)?)
     }
 
-    /// A chain of one call on a variable: the receiver, then the arguments, go on the stack.
-    /// As in Rhai, the arguments are evaluated before the variable is read: an argument may
-    /// assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
+    /// A chain of one call on a variable. Unless every argument is plain (then the native
+    /// reads them and the variable in place), the receiver, then the arguments, go on the
+    /// stack: as in Rhai, the arguments are evaluated before the variable is read, so an
+    /// argument may assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
     #[inline(never)]
     pub(super) fn method(
         &mut self,
