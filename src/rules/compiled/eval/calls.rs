@@ -44,22 +44,10 @@ impl Machine<'_> {
     #[inline(never)]
     pub(super) fn native(&mut self, native: &Native, args: &[Expr], base: usize) -> Step<V> {
         self.tick_n(2)?;
-        if args.iter().all(Expr::is_plain) {
-            // Each argument, as `eval` counts it.
-            self.tick_n(args.len() as u64)?;
-            let result = self.call_in_place(*native, None, args, base);
-            return Ok(self.measured(result?)?);
-        }
-        let start = self.push_call_args(args, base)?;
-        let result = native.call_on(self.ctx, &self.stack[start..]);
-        self.pop_to(start);
-        Ok(self.measured(result?)?)
+        self.call_native(*native, None, args, base)
     }
 
-    /// A chain of one call on a variable. Unless every argument is plain (then the native
-    /// reads them and the variable in place), the receiver, then the arguments, go on the
-    /// stack: as in Rhai, the arguments are evaluated before the variable is read, so an
-    /// argument may assign to it (`x.round_to({ x = 9.9; 2 })` rounds 9.9).
+    /// A chain of one call on a variable.
     #[inline(never)]
     pub(super) fn method(
         &mut self,
@@ -70,18 +58,43 @@ impl Machine<'_> {
     ) -> Step<V> {
         // What the chain counts (itself and its link, twice), and reading the variable.
         self.tick_n(5)?;
-        if args.iter().all(Expr::is_plain) {
+        self.call_native(*native, Some(slot), args, base)
+    }
+
+    /// Calls `native` on `args`, after the variable in slot `receiver` if it is a method.
+    ///
+    /// When every argument is plain, the native reads them (and the variable) in place.
+    /// Otherwise they go on the stack, in Rhai's order: a method's arguments are evaluated
+    /// before its variable is read, so an argument may assign to it (`x.round_to({ x = 9.9; 2
+    /// })` rounds 9.9); a function's as [`Machine::push_call_args`] says.
+    #[inline(always)]
+    fn call_native(
+        &mut self,
+        native: Native,
+        receiver: Option<u16>,
+        args: &[Expr],
+        base: usize,
+    ) -> Step<V> {
+        let result = if args.iter().all(Expr::is_plain) {
+            // Each argument, as `eval` counts it.
             self.tick_n(args.len() as u64)?;
-            let result = self.call_in_place(*native, Some(slot), args, base);
-            return Ok(self.measured(result?)?);
-        }
-        let start = self.stack.len();
-        // The receiver's place, filled once the arguments are in.
-        self.stack.push(V::Unit);
-        self.push_args(args, base)?;
-        self.stack[start] = self.stack[base + usize::from(slot)].clone();
-        let result = native.call_on(self.ctx, &self.stack[start..]);
-        self.pop_to(start);
+            self.call_in_place(native, receiver, args, base)
+        } else {
+            let start = match receiver {
+                Some(slot) => {
+                    let start = self.stack.len();
+                    // The receiver's place, filled once the arguments are in.
+                    self.stack.push(V::Unit);
+                    self.push_args(args, base)?;
+                    self.stack[start] = self.stack[base + usize::from(slot)].clone();
+                    start
+                }
+                None => self.push_call_args(args, base)?,
+            };
+            let result = native.call_on(self.ctx, &self.stack[start..]);
+            self.pop_to(start);
+            result
+        };
         Ok(self.measured(result?)?)
     }
 
