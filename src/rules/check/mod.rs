@@ -33,7 +33,7 @@ use crate::tags::Catalogue;
 
 use super::{Limits, Params, RulePack, RuleSource, RulesError};
 
-pub use api::{distance, nearest, suggest};
+pub use api::{distance, nearest, suggest, suggest_group, suggest_tag};
 
 /// How bad a finding is: errors fail `check` (exit 2) and block a reload; warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
