@@ -216,3 +216,30 @@ fn a_file_given_to_another_files_flag_names_the_flag_that_takes_it() {
     assert!(err.contains("did you mean `clock`?"), "{err}");
     assert!(!err.contains("looks like"), "{err}");
 }
+
+#[test]
+fn a_directory_named_like_a_rule_says_what_to_do_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    copy_dir(&repo().join("rules"), &rules);
+    std::fs::create_dir(rules.join("old.rhai")).unwrap();
+    let run = ["run", "--input", "/dev/null", "--output", "-"];
+    for args in [&["check"][..], &run[..]] {
+        let out = tagstream()
+            .args(args)
+            .arg("--rules")
+            .arg(&rules)
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&out.stdout).into_owned() + stderr(&out).as_str();
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(
+            all.contains(&format!(
+                "{}: a directory, not a rule script: every *.rhai of the rules directory is read \
+                 as a rule; rename it or move it out of the rules directory",
+                rules.join("old.rhai").display()
+            )),
+            "{all}"
+        );
+    }
+}
