@@ -243,3 +243,36 @@ fn a_directory_named_like_a_rule_says_what_to_do_with_it() {
         );
     }
 }
+
+#[test]
+fn an_input_with_no_records_is_not_passed_over_in_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("events.jsonl");
+    std::fs::write(&empty, "\n\n").unwrap();
+    let err = exits_with(
+        0,
+        tagstream()
+            .env("TAGSTREAM_LOG", "warn")
+            .args(["run", "--output", "/dev/null", "--input"])
+            .arg(&empty),
+    );
+    assert!(
+        err.contains("the input holds no records: nothing was processed; check that --input names the file meant"),
+        "{err}"
+    );
+    assert!(err.contains("blank_lines=2"), "{err}");
+    // A run that read records says nothing of the kind.
+    let err = exits_with(
+        0,
+        tagstream().env("TAGSTREAM_LOG", "warn").args([
+            "run",
+            "--input",
+            "examples/sample.jsonl",
+            "--output",
+            "/dev/null",
+            "--dead-letter",
+            "/dev/null",
+        ]),
+    );
+    assert!(!err.contains("holds no records"), "{err}");
+}
