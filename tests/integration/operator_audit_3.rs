@@ -276,3 +276,40 @@ fn an_input_with_no_records_is_not_passed_over_in_silence() {
     );
     assert!(!err.contains("holds no records"), "{err}");
 }
+
+#[test]
+fn a_parameter_that_is_nan_or_infinite_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("params.toml");
+    let shipped = std::fs::read_to_string(repo().join("config/params.toml")).unwrap();
+    for written in ["nan", "inf", "-inf"] {
+        let text = shipped.replace("high_enter = 10.0", &format!("high_enter = {written}"));
+        std::fs::write(&params, text).unwrap();
+        let out = tagstream()
+            .arg("check")
+            .arg("--params")
+            .arg(&params)
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&out.stdout).into_owned() + stderr(&out).as_str();
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(
+            all.contains(&format!(
+                "params.toml:10: [activity] high_enter = {written}: must be a finite number"
+            )),
+            "{all}"
+        );
+    }
+    // From the environment: digits past a float's range are infinity.
+    let out = tagstream()
+        .env("TAGSTREAM_ACTIVITY__HIGH_ENTER", "1e400")
+        .arg("check")
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&out.stdout).into_owned() + stderr(&out).as_str();
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("high_enter = inf: must be a finite number"),
+        "{all}"
+    );
+}
