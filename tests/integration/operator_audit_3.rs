@@ -313,3 +313,49 @@ fn a_parameter_that_is_nan_or_infinite_is_refused_at_its_line() {
         "{all}"
     );
 }
+
+#[test]
+fn a_whole_number_past_the_limit_names_the_limit_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.toml");
+    let shipped = |name: &str| std::fs::read_to_string(repo().join(name)).unwrap();
+    let cases = [
+        (
+            "--config",
+            shipped("config/tagstream.toml")
+                .replace("max_future = \"1h\"", "max_future = 99999999999999999999"),
+            39,
+        ),
+        (
+            "--catalogue",
+            shipped("config/tags.toml").replace(
+                "max_tags_per_user = 32",
+                "max_tags_per_user = 99999999999999999999",
+            ),
+            6,
+        ),
+        (
+            "--params",
+            shipped("config/params.toml")
+                .replace("high_enter = 10.0", "high_enter = 99999999999999999999"),
+            10,
+        ),
+    ];
+    for (flag, text, line) in cases {
+        std::fs::write(&file, text).unwrap();
+        let out = tagstream()
+            .arg("check")
+            .arg(flag)
+            .arg(&file)
+            .output()
+            .unwrap();
+        let all = String::from_utf8_lossy(&out.stdout).into_owned() + stderr(&out).as_str();
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(
+            all.contains(&format!(
+                "f.toml:{line}: a whole number is at most 9223372036854775807 (this one has more digits than fit); write the value meant"
+            )),
+            "{flag}\n{all}"
+        );
+    }
+}
