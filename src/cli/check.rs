@@ -233,7 +233,7 @@ fn path_filter_hint(rules_dir: &Path, path: &Path) -> Option<String> {
         .extension()
         .is_some_and(|x| x.eq_ignore_ascii_case("rhai"));
     if !is_rule {
-        return None;
+        return file_filter_hint(rules_dir, path);
     }
     let stem = path.file_stem()?.to_string_lossy();
     let tests = rules_dir.join("tests").join(format!("{stem}.toml"));
@@ -250,6 +250,41 @@ fn path_filter_hint(rules_dir: &Path, path: &Path) -> Option<String> {
             rules_dir.display()
         )
     })
+}
+
+/// What a FILTER named like a file (`keywords.tom`, `rules/tests/keywords.json`, an existing
+/// file not ending in .toml) was meant as: only a name ending in `.toml` is taken as a test
+/// file, so such a filter is read as a part of a case name, and "no case name contains" alone
+/// hides the slip in the file name. `None` for a filter not named like a file.
+fn file_filter_hint(rules_dir: &Path, path: &Path) -> Option<String> {
+    let shown = path.display();
+    let extension = path.extension()?.to_str()?;
+    let file_like = (1..=5).contains(&extension.len())
+        && extension.chars().all(|c| c.is_ascii_alphabetic())
+        && !path.to_string_lossy().contains(char::is_whitespace);
+    if !file_like {
+        return None;
+    }
+    let only_toml = "FILTER is a part of a case name, or one test file ending in .toml";
+    if path.is_file() {
+        return Some(format!(
+            "; {shown} is a file but not a test file: {only_toml}"
+        ));
+    }
+    let stem = path.file_stem()?.to_string_lossy();
+    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let beside = folder.map(|f| f.join(format!("{stem}.toml")));
+    let in_tests = rules_dir.join("tests").join(format!("{stem}.toml"));
+    match beside.into_iter().chain([in_tests]).find(|p| p.is_file()) {
+        Some(meant) => Some(format!(
+            "; {shown} does not exist: did you mean `tagstream test {}`?",
+            meant.display()
+        )),
+        None => Some(format!(
+            "; {shown} does not exist: {only_toml} (the test files are {})",
+            rules_dir.join("tests/*.toml").display()
+        )),
+    }
 }
 
 /// `tagstream test`: exit 0 when every case passes, 1 when one fails, 2 when tests or rules

@@ -7,6 +7,7 @@
 
 pub mod duration;
 mod env;
+pub mod kinds;
 pub mod spans;
 mod validate;
 pub mod wording;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use env::apply_env_overrides;
+use kinds::FileKind;
 use spans::{Seg, TomlLines};
 pub use validate::{is_host_port, SetByTagstream, SET_BY_TAGSTREAM};
 
@@ -279,7 +281,13 @@ impl Config {
             let text = read_file(path)?;
             // The file alone first, so that an unknown key or a wrong type is reported at its
             // own line (the merged table below has no lines).
-            toml::from_str::<Config>(&text).map_err(|e| ConfigError::toml(&shown, &text, &e))?;
+            toml::from_str::<Config>(&text).map_err(|e| {
+                kinds::misplaced(
+                    ConfigError::toml(&shown, &text, &e),
+                    &text,
+                    FileKind::Engine,
+                )
+            })?;
             let table = toml::from_str::<toml::Table>(&text)
                 .map_err(|e| ConfigError::toml(&shown, &text, &e))?;
             file_text = Some(text);

@@ -31,6 +31,18 @@ pub fn toml_message(message: &str, key: Option<&str>, written: Option<&str>) -> 
     if let Some(rest) = message.strip_prefix("missing field ") {
         return format!("missing key {rest}");
     }
+    // The TOML parser's words for `20000000000000000000`, which name neither the limit nor
+    // the key (the parser gives up before a key is known).
+    if message.trim() == "number too large to fit in target type" {
+        let what = key.map_or_else(
+            || "a whole number".to_string(),
+            |k| format!("{k}: a whole number"),
+        );
+        return format!(
+            "{what} is at most {} (this one has more digits than fit); write the value meant",
+            i64::MAX
+        );
+    }
     // The TOML parser's syntax errors come on two lines, what is wrong and what it expected:
     // one line keeps `file:line: message` whole, in a terminal and in a log record.
     message

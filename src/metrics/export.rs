@@ -342,6 +342,15 @@ pub fn log_end_summary(m: &Metrics, input: &InputCounts, stats: &Stats) {
         peak_rss_bytes = super::peak_rss_bytes().unwrap_or(0),
         "input processed"
     );
+    // An empty input ends like a clean run (exit 0, no dead letter), so a truncated file or a
+    // pipe whose writer failed would pass unnoticed: say so.
+    if input.lines == 0 {
+        tracing::warn!(
+            blank_lines = input.blank_lines,
+            "the input holds no records: nothing was processed; check that --input names the \
+             file meant (with -, that the command writing to stdin wrote something)"
+        );
+    }
     // Input where nothing decodes is most often the wrong file or format (a JSON array,
     // pretty-printed JSON, a binary), which the counts above leave to be noticed.
     let bad_input = bad.values().sum::<u64>();

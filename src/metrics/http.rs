@@ -52,7 +52,13 @@ pub fn start(addr: &str, metrics: &'static Metrics) -> Result<SocketAddr, HttpEr
         .to_socket_addrs()
         .map_err(|e| HttpError::Address {
             addr: addr.to_string(),
-            why: e.to_string(),
+            // The resolver's own words ("Name or service not known") say nothing of the flag
+            // or key that gave the name, nor of what to give instead.
+            why: format!(
+                "the host name does not resolve ({e}); give an address of this machine with \
+                 --http HOST:PORT or http.listen (TAGSTREAM_HTTP__LISTEN), such as \
+                 127.0.0.1:9898 or 0.0.0.0:9898, or \"\" for none"
+            ),
         })?
         .next()
         .ok_or_else(|| HttpError::Address {

@@ -269,12 +269,18 @@ pub fn read_history(path: &Path, user: &str) -> Result<Vec<Value>, QueryError> {
                  `tagstream run --input … --output FILE` wrote"
             )))
         }
-        _ => Box::new(BufReader::new(File::open(path).map_err(|source| {
-            QueryError::Io {
+        _ => {
+            // A misspelt name (`tags.json` for `tags.jsonl`) gets the name meant beside it, as
+            // run's --input does, rather than the bare "No such file or directory".
+            let file = match crate::pipeline::paths::missing_file(path) {
+                Some(missing) => Err(missing),
+                None => File::open(path),
+            };
+            Box::new(BufReader::new(file.map_err(|source| QueryError::Io {
                 path: format!("--changes {shown}"),
                 source,
-            }
-        })?)),
+            })?))
+        }
     };
     let mut changes = Vec::new();
     let mut line = Vec::new();

@@ -229,8 +229,12 @@ impl Parser<'_> {
             Some(prefix) => {
                 let ids = self.tags_under(prefix);
                 if ids.is_empty() {
+                    // A misspelt group (`lifecyle/*`) gets the group meant, as a tag does.
+                    let hint = near_name(prefix, self.catalogue.group_names())
+                        .map(|g| format!("; did you mean \"{g}/*\"?"))
+                        .unwrap_or_default();
                     return Err(undeclared(format!(
-                        "no declared tag matches {name:?} (the tag catalogue has no {prefix:?} group)"
+                        "no declared tag matches {name:?} (the tag catalogue has no {prefix:?} group){hint}"
                     )));
                 }
                 ids
@@ -248,7 +252,7 @@ impl Parser<'_> {
                     } else if name.contains(',') {
                         " (a comma joins nothing: write & for and, | for or)".to_string()
                     } else {
-                        crate::rules::check::nearest(&name, self.catalogue.names())
+                        near_name(&name, self.catalogue.names())
                             .map(|n| format!("; did you mean {n:?}?"))
                             .unwrap_or_default()
                     };
@@ -276,6 +280,18 @@ impl Parser<'_> {
             })
             .collect()
     }
+}
+
+/// The declared name meant by `name`: one equal to it but for letter case first (tags are
+/// case-sensitive, and `LIFECYCLE/MATURE` is many edits from `lifecycle/mature`), else a near
+/// one.
+fn near_name<'a>(name: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let names: Vec<&str> = names.into_iter().collect();
+    names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .copied()
+        .or_else(|| crate::rules::check::nearest(name, names.iter().copied()))
 }
 
 #[cfg(test)]

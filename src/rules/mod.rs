@@ -341,9 +341,9 @@ fn check_tag_literals(rule: &RuleSource, catalogue: &Catalogue) -> Result<(), Ru
                 // The near name `check` would suggest, so that `run`, `test`, `diff` and a
                 // reload say what to write instead, not only what is wrong.
                 let (what, hint) = if func == "tag_in" || func == "untag_group" {
-                    ("group", check::suggest(name, catalogue.group_names()))
+                    ("group", check::suggest_group(name, catalogue))
                 } else {
-                    ("tag", check::suggest(name, catalogue.names()))
+                    ("tag", check::suggest_tag(name, catalogue))
                 };
                 return Err(RulesError::Compile {
                     path: rule.path.display().to_string(),

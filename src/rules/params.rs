@@ -15,7 +15,7 @@ use toml::{Table, Value};
 use crate::config::duration::parse_duration_ms;
 use crate::config::spans::{Seg, TomlLines};
 use crate::config::ENGINE_SECTIONS as RESERVED_SECTIONS;
-use crate::config::{apply_env_overrides, read_file, ConfigError};
+use crate::config::{apply_env_overrides, kinds::FileKind, read_file, ConfigError};
 use crate::tags::Catalogue;
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +157,17 @@ impl Params {
     }
 
     pub fn parse(
+        text: &str,
+        shown: &str,
+        vars: &[(String, String)],
+    ) -> Result<Params, ConfigError> {
+        // A catalogue or an engine config given for the parameters fails at its first table,
+        // in words that read like a typo there: the error says which file it looks like.
+        Params::parse_text(text, shown, vars)
+            .map_err(|e| crate::config::kinds::misplaced(e, text, FileKind::Params))
+    }
+
+    fn parse_text(
         text: &str,
         shown: &str,
         vars: &[(String, String)],

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::config::spans::{Seg, TomlLines};
-use crate::config::{duration::parse_duration_ms, ConfigError};
+use crate::config::{duration::parse_duration_ms, kinds::FileKind, ConfigError};
 
 /// Dense tag id, an index into the catalogue.
 pub type TagId = u16;
@@ -96,8 +96,14 @@ impl Catalogue {
     /// # Errors
     /// The problems found, each with a line.
     pub fn parse_all(text: &str, path: &str) -> Result<Catalogue, Vec<ConfigError>> {
-        let file: CatalogueFile =
-            toml::from_str(text).map_err(|e| vec![ConfigError::toml(path, text, &e)])?;
+        let file: CatalogueFile = toml::from_str(text).map_err(|e| {
+            let err = ConfigError::toml(path, text, &e);
+            vec![crate::config::kinds::misplaced(
+                err,
+                text,
+                FileKind::Catalogue,
+            )]
+        })?;
         let lines = TomlLines::new(text);
         let mut errors: Vec<(usize, ConfigError)> = Vec::new();
         let mut at = |place: &[Seg], message: String| {
@@ -277,7 +283,8 @@ impl Catalogue {
     }
 }
 
-fn valid_segment(s: &str) -> bool {
+/// Whether `s` may be a segment of a tag name (a group, or a part of a tag).
+pub fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.chars()

@@ -42,6 +42,7 @@ mod misuse;
 mod net_cut;
 mod newcomer_slips;
 mod operator_audit;
+mod operator_audit_3;
 mod operator_audit_test_command;
 mod personas;
 mod pipes;

@@ -248,6 +248,36 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .unwrap_or_default()
 }
 
+/// What to do about a tag the catalogue lacks: the near declared tag when there is one, else
+/// the declaration that would add it. A new rule's tag is undeclared until its group is
+/// written, and "not declared" alone does not say where or how to declare it.
+pub fn suggest_tag(tag: &str, catalogue: &crate::tags::Catalogue) -> String {
+    let near = suggest(tag, catalogue.names());
+    let segments: Vec<&str> = tag.split('/').collect();
+    let valid = segments.len() <= 3 && segments.iter().all(|s| crate::tags::valid_segment(s));
+    if !near.is_empty() || !valid {
+        return near;
+    }
+    match tag.split_once('/') {
+        Some((group, rest)) if catalogue.group_by_name(group).is_some() => {
+            format!("; to declare it, add \"{rest}\" to the tags of [groups.{group}]")
+        }
+        Some((group, rest)) => {
+            format!("; to declare it, add a table [groups.{group}] with tags = [\"{rest}\"]")
+        }
+        None => format!("; to declare it, add a table [groups.{tag}] without `tags`"),
+    }
+}
+
+/// As [`suggest_tag`], for a group: the near declared group, else the table that declares it.
+pub fn suggest_group(group: &str, catalogue: &crate::tags::Catalogue) -> String {
+    let near = suggest(group, catalogue.group_names());
+    if !near.is_empty() || !crate::tags::valid_segment(group) {
+        return near;
+    }
+    format!("; to declare it, add a table [groups.{group}] with its tags = [...]")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

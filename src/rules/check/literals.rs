@@ -256,7 +256,7 @@ impl Walker<'_> {
         if catalogue.id(tag).is_some() {
             return true;
         }
-        let hint = suggest(tag, catalogue.names());
+        let hint = super::suggest_tag(tag, catalogue);
         self.error(
             pos,
             format!("tag {tag:?} is not declared in the tag catalogue{hint}"),
@@ -271,7 +271,7 @@ impl Walker<'_> {
         if catalogue.group_by_name(group).is_some() {
             return;
         }
-        let hint = suggest(group, catalogue.group_names());
+        let hint = super::suggest_group(group, catalogue);
         self.error(
             pos,
             format!("group {group:?} is not declared in the tag catalogue{hint}"),

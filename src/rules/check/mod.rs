@@ -33,7 +33,7 @@ use crate::tags::Catalogue;
 
 use super::{Limits, Params, RulePack, RuleSource, RulesError};
 
-pub use api::{distance, nearest, suggest};
+pub use api::{distance, nearest, suggest, suggest_group, suggest_tag};
 
 /// How bad a finding is: errors fail `check` (exit 2) and block a reload; warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -385,6 +385,19 @@ pub fn read_rules(dir: &Path) -> Result<Vec<RuleSource>, RulesError> {
     paths
         .into_iter()
         .map(|path| {
+            // A folder named like a script (`old.rhai/`) would fail with a bare "Is a directory
+            // (os error 21)", which says neither that the name is the trouble nor what to do.
+            if path.is_dir() {
+                return Err(ConfigError::Io {
+                    path: path.display().to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "a directory, not a rule script: every *.rhai of the rules directory is \
+                         read as a rule; rename it or move it out of the rules directory",
+                    ),
+                }
+                .into());
+            }
             let mut text = read_file(&path)?;
             if text.starts_with('\u{feff}') {
                 text.drain(..'\u{feff}'.len_utf8());

@@ -266,7 +266,19 @@ pub fn check(
             let shipped_value = shipped.get(section).and_then(|s| s.get(key));
             let shipped_kind = shipped_value.and_then(Kind::of);
             let mut wrong = None;
-            if let Some(kind) = shipped_kind.filter(|k| !k.accepts(value)) {
+            // TOML writes `nan` and `inf` as floats, and an override like `1e400` parses as
+            // infinity: a threshold no score reaches, or one every comparison fails, which
+            // runs without an error and tags no one.
+            let not_finite = |v: &Value| matches!(v, Value::Float(f) if !f.is_finite());
+            let items = value.as_array().map_or(&[][..], Vec::as_slice);
+            if not_finite(value) || items.iter().any(not_finite) {
+                wrong = Some(
+                    "must be a finite number: nan and inf pass no comparison a rule makes \
+                     as meant; write the number meant"
+                        .to_string(),
+                );
+            }
+            if let Some(kind) = shipped_kind.filter(|k| wrong.is_none() && !k.accepts(value)) {
                 wrong = Some(format!(
                     "must be {} like the shipped parameters",
                     kind.describe()
