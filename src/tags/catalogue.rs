@@ -183,8 +183,7 @@ impl Catalogue {
                 if spec.tags.is_some() {
                     needle.extend([Seg::Key("tags"), Seg::Index(i)]);
                 }
-                let segments: Vec<&str> = name.split('/').collect();
-                if segments.len() > 3 || !segments.iter().all(|s| valid_segment(s)) {
+                if !valid_tag_name(&name) {
                     at(
                         &needle,
                         format!(
@@ -281,6 +280,12 @@ impl Catalogue {
     pub fn band(&self, score: Option<f64>) -> Option<i64> {
         score.map(|s| (s / self.score_band).floor() as i64)
     }
+}
+
+/// Whether `name` may name a tag: 1 to 3 segments, each a [`valid_segment`].
+pub fn valid_tag_name(name: &str) -> bool {
+    let segments: Vec<&str> = name.split('/').collect();
+    segments.len() <= 3 && segments.iter().all(|s| valid_segment(s))
 }
 
 /// Whether `s` may be a segment of a tag name (a group, or a part of a tag).

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::state::Slots;
 
-pub use catalogue::{valid_segment, Catalogue, TagId};
+pub use catalogue::{valid_segment, valid_tag_name, Catalogue, TagId};
 pub use output::{change_id, format_ts, ChangeId, DeadLetter, Op, Output, TagChange};
 
 /// `expires` value of a tag that never expires.

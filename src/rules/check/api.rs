@@ -253,9 +253,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 /// written, and "not declared" alone does not say where or how to declare it.
 pub fn suggest_tag(tag: &str, catalogue: &crate::tags::Catalogue) -> String {
     let near = suggest(tag, catalogue.names());
-    let segments: Vec<&str> = tag.split('/').collect();
-    let valid = segments.len() <= 3 && segments.iter().all(|s| crate::tags::valid_segment(s));
-    if !near.is_empty() || !valid {
+    if !near.is_empty() || !crate::tags::valid_tag_name(tag) {
         return near;
     }
     match tag.split_once('/') {
