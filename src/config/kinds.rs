@@ -6,6 +6,9 @@
 
 use super::ConfigError;
 
+/// The top-level keys of a tag catalogue.
+const CATALOGUE_KEYS: &[&str] = &["groups", "max_tags_per_user", "score_band"];
+
 /// Which of the three files a flag or key takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -39,7 +42,7 @@ impl FileKind {
             return None;
         }
         let engine = |k: &str| super::ENGINE_SECTIONS.contains(&k);
-        let catalogue = |k: &str| matches!(k, "groups" | "max_tags_per_user" | "score_band");
+        let catalogue = |k: &str| CATALOGUE_KEYS.contains(&k);
         if table.keys().all(|k| engine(k)) {
             return Some(FileKind::Engine);
         }
@@ -47,10 +50,7 @@ impl FileKind {
             return Some(FileKind::Catalogue);
         }
         // `[clocks]` alone is an engine config with a typo, not parameters.
-        let others =
-            super::ENGINE_SECTIONS
-                .iter()
-                .chain(&["groups", "max_tags_per_user", "score_band"]);
+        let others = super::ENGINE_SECTIONS.iter().chain(CATALOGUE_KEYS);
         let near_other = |k: &str| {
             others.clone().any(|o| *o == k)
                 || crate::rules::check::nearest(k, others.clone().copied()).is_some()
