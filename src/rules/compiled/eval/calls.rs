@@ -31,13 +31,20 @@ impl Machine<'_> {
         let [Expr::Local(slot), rest @ ..] = args else {
             return self.push_args(args, base);
         };
-        let start = self.stack.len();
-        // The variable's place, filled once the other arguments are in.
-        self.stack.push(V::Unit);
-        self.push_args(rest, base)?;
+        let start = self.push_after_args(*slot, rest, base)?;
         // Reading the variable, as `eval` counts it.
         self.tick()?;
-        self.stack[start] = self.stack[base + usize::from(*slot)].clone();
+        Ok(start)
+    }
+
+    /// Pushes the variable in `slot`, then `args`, reading the variable only once `args` are
+    /// evaluated; returns where they start.
+    fn push_after_args(&mut self, slot: u16, args: &[Expr], base: usize) -> Step<usize> {
+        let start = self.stack.len();
+        // The variable's place, filled once the arguments are in.
+        self.stack.push(V::Unit);
+        self.push_args(args, base)?;
+        self.stack[start] = self.stack[base + usize::from(slot)].clone();
         Ok(start)
     }
 
@@ -81,14 +88,7 @@ impl Machine<'_> {
             self.call_in_place(native, receiver, args, base)
         } else {
             let start = match receiver {
-                Some(slot) => {
-                    let start = self.stack.len();
-                    // The receiver's place, filled once the arguments are in.
-                    self.stack.push(V::Unit);
-                    self.push_args(args, base)?;
-                    self.stack[start] = self.stack[base + usize::from(slot)].clone();
-                    start
-                }
+                Some(slot) => self.push_after_args(slot, args, base)?,
                 None => self.push_call_args(args, base)?,
             };
             let result = native.call_on(self.ctx, &self.stack[start..]);
