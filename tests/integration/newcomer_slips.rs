@@ -2,33 +2,10 @@
 //! directory given to `test` as its filter, an output that cannot be created. Each is refused
 //! with words that say what to type instead.
 
-use std::process::Output;
-
+use crate::operator_audit::stderr;
+use crate::operator_audit_3::sample_state;
 use crate::query::with_pack;
 use crate::support::*;
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The shipped sample run into a state directory in `dir`; the directory.
-fn sample_state(dir: &std::path::Path) -> std::path::PathBuf {
-    let state = dir.join("st");
-    let out = tagstream()
-        .args([
-            "run",
-            "--input",
-            "examples/sample.jsonl",
-            "--output",
-            "/dev/null",
-        ])
-        .args(["--dead-letter", "/dev/null", "--state"])
-        .arg(&state)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    state
-}
 
 /// `tagstream ARGS` from the repository: exit 2, and its stderr.
 fn refused(args: &[&str]) -> String {
@@ -88,7 +65,7 @@ fn a_path_without_its_flag_gets_a_tip_naming_the_flag() {
     }
     // A saved state is given with --state where the command takes one.
     let dir = tempfile::tempdir().unwrap();
-    let state = sample_state(dir.path());
+    let (state, _) = sample_state(dir.path());
     let shown = state.display().to_string();
     let err = refused(&["segment", "lifecycle/*", &shown]);
     assert!(
@@ -152,7 +129,7 @@ fn a_test_filter_that_is_a_rule_or_a_directory_says_what_to_type() {
 #[test]
 fn a_segment_output_that_cannot_be_created_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let state = sample_state(dir.path());
+    let (state, _) = sample_state(dir.path());
     let segment = |output: &std::path::Path| {
         let out = tagstream()
             .args(["segment", "lifecycle/*", "--state"])
@@ -271,7 +248,7 @@ fn a_rule_that_does_not_load_points_to_check_for_the_other_errors() {
 #[test]
 fn explain_changes_that_are_a_directory_say_what_the_flag_takes() {
     let dir = tempfile::tempdir().unwrap();
-    let state = sample_state(dir.path());
+    let (state, _) = sample_state(dir.path());
     let out = tagstream()
         .args(["explain", "wm_c5e14bdf320c7b1c", "--state"])
         .arg(&state)

@@ -5,24 +5,12 @@
 //! was meant or what to do, and the exit code is the contract's.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use crate::operator_audit::{exits_with, stderr};
 use crate::support::{copy_dir, repo, tagstream};
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Runs `command`, which must exit with `code`; its stderr.
-fn exits_with(code: i32, command: &mut std::process::Command) -> String {
-    let out = command.output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(code), "{err}");
-    err
-}
-
 /// The sample stream run into `dir/state`, its tag changes in `dir/tags.jsonl`.
-fn sample_state(dir: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn sample_state(dir: &Path) -> (PathBuf, PathBuf) {
     let (state, tags) = (dir.join("state"), dir.join("tags.jsonl"));
     exits_with(
         0,
